@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * `avatar-bot <command>`. Each command loads only what it needs (dynamic imports), so the one-shot
+ * `normalize` starts without discord.js, the store or the X client.
+ *
+ * Exit codes: 0 success; 1 X or the store refused or failed; 2 bad input, usage or configuration.
+ * Failures print one `error:` line on stderr, never a stack trace.
+ */
+import { UserFacingError } from './errors.js';
+import { UsageError } from './cli/args.js';
+
+const USAGE = `usage: avatar-bot <command> [options]
+
+  normalize <input> <output> [--crop attention|centre|contain] [--background '#rrggbb']
+                        write the 400x400 avatar; prints {"format","width","height","bytes"}
+  set <image> [--crop …] [--background …] [--discord-user <id>]
+                        normalise and upload to the operator's account (TWITTER_ACCESS_TOKEN[_SECRET])
+                        or to a Discord user's linked account; prints the final 400x400 URL
+  link [--discord-user <id>]
+                        link an X account with a PIN; stores it for that Discord user, or prints
+                        the operator's TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_TOKEN_SECRET
+  unlink --discord-user <id>
+                        revoke the token at X and delete the stored link
+  gen-key               print a new TOKEN_ENCRYPTION_KEY
+  rotate-key            re-encrypt every stored token under TOKEN_ENCRYPTION_KEY
+                        (the old key goes in TOKEN_ENCRYPTION_KEY_PREVIOUS)
+`;
+
+/** Failures of what the user gave us (arguments, configuration, the image): exit code 2. Others: 1. */
+const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'invalid-background']);
+
+const exitCodeFor = (error: UserFacingError) => (BAD_INPUT_KINDS.has(error.kind) ? 2 : 1);
+
+type Handler = (args: string[]) => Promise<void>;
+
+const commands: Record<string, Handler> = {
+  normalize: async (args) => (await import('./cli/normalize.js')).run(args),
+  set: async (args) => (await import('./cli/set.js')).run(args),
+  link: async (args) => (await import('./cli/link.js')).run(args),
+  unlink: async (args) => (await import('./cli/unlink.js')).run(args),
+  'gen-key': async () => {
+    const { generateKey } = await import('./store/cipher.js');
+    process.stdout.write(`${generateKey()}\n`);
+  },
+  'rotate-key': async (args) => (await import('./cli/rotate-key.js')).run(args),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}" (see avatar-bot --help)`);
+  await command(args);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UserFacingError) {
+      process.stderr.write(`error: ${error.userMessage}\n`);
+      process.exitCode = exitCodeFor(error);
+    } else if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${error.message} (see avatar-bot --help)\n`);
+      process.exitCode = 2;
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`error: unexpected failure: ${message.split('\n')[0]}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,187 @@
+/**
+ * The one place that reads the environment. Everything is parsed and validated here, once;
+ * a missing or malformed variable becomes a ConfigError whose message is one line that names it
+ * and says how to fix it.
+ */
+import { existsSync } from 'node:fs';
+import { UserFacingError } from './errors.js';
+
+export class ConfigError extends UserFacingError<'missing' | 'invalid'> {
+  readonly variable: string;
+
+  constructor(kind: 'missing' | 'invalid', variable: string, sentence: string) {
+    super(kind, sentence);
+    this.variable = variable;
+  }
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  discordToken: string | undefined;
+  discordApplicationId: string | undefined;
+  discordApiUrl: string;
+  twitterConsumerKey: string | undefined;
+  twitterConsumerSecret: string | undefined;
+  twitterApiUrl: string;
+  twitterAccessToken: string | undefined;
+  twitterAccessTokenSecret: string | undefined;
+  twitterProcessingDelayMs: number;
+  tokenEncryptionKey: Buffer | undefined;
+  tokenEncryptionKeyPrevious: Buffer | undefined;
+  storeUrl: string;
+  logLevel: LogLevel;
+  imageConcurrency: number;
+  publicUrl: string | undefined;
+  port: number;
+  attachmentHosts: string[];
+  xImageHosts: string[];
+}
+
+/** How to obtain each variable, used in the one-line error messages. */
+const HOW_TO_FIX: Record<string, string> = {
+  DISCORD_TOKEN: 'copy the bot token from the Discord Developer Portal (your application > Bot > Reset Token)',
+  DISCORD_APPLICATION_ID: 'copy the Application ID from the Discord Developer Portal (your application > General Information)',
+  DISCORD_API_URL: 'use an http(s) URL such as https://discord.com/api, or remove it for the default',
+  TWITTER_CONSUMER_KEY: 'copy the API Key from your X app (developer.x.com > your app > Keys and tokens)',
+  TWITTER_CONSUMER_SECRET: 'copy the API Key Secret from your X app (developer.x.com > your app > Keys and tokens)',
+  TWITTER_API_URL: 'use an http(s) URL such as https://api.x.com, or remove it for the default',
+  TWITTER_ACCESS_TOKEN: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN, or use --discord-user',
+  TWITTER_ACCESS_TOKEN_SECRET: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN_SECRET, or use --discord-user',
+  TWITTER_PROCESSING_DELAY_MS: 'use a whole number of milliseconds, for example 5000',
+  TOKEN_ENCRYPTION_KEY: 'run `avatar-bot gen-key` and put the printed value in .env',
+  TOKEN_ENCRYPTION_KEY_PREVIOUS: 'set it to the key you used before rotating (32 bytes, base64), or remove it',
+  STORE_URL: 'use sqlite://path/to/file.sqlite, redis://host:port or postgresql://user:pass@host/db',
+  LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
+  IMAGE_CONCURRENCY: 'use a whole number from 1 to 64',
+  PUBLIC_URL: 'use the https URL where this bot can be reached, or remove it to use the PIN flow only',
+  PORT: 'use a port number from 0 to 65535',
+  ATTACHMENT_HOSTS: 'use a comma-separated list of host or host:port entries',
+  X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
+};
+
+function fail(kind: 'missing' | 'invalid', name: string, problem: string): never {
+  throw new ConfigError(kind, name, `${name} ${problem}: ${HOW_TO_FIX[name] ?? 'see .env.example'}.`);
+}
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function url(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const value = optional(env, name) ?? fallback;
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    fail('invalid', name, 'is not a valid URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail('invalid', name, 'must be an http(s) URL');
+  return value.replace(/\/+$/, '');
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail('invalid', name, `must be a whole number from ${min} to ${max}`);
+  return Number(value);
+}
+
+function key(env: Env, name: string): Buffer | undefined {
+  const value = optional(env, name);
+  if (value === undefined) return undefined;
+  const bytes = Buffer.from(value, 'base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || bytes.length !== 32) fail('invalid', name, 'must be 32 bytes encoded as base64');
+  return bytes;
+}
+
+function hostList(env: Env, name: string, fallback: string): string[] {
+  const hosts = (optional(env, name) ?? fallback).split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
+  for (const host of hosts) {
+    if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host) && !/^\[[0-9a-f:]+\](:\d{1,5})?$/.test(host)) fail('invalid', name, `has an invalid entry "${host}"`);
+  }
+  return hosts;
+}
+
+function storeUrl(env: Env): string {
+  const value = optional(env, 'STORE_URL') ?? 'sqlite://data/avatar-bot.sqlite';
+  if (!/^(sqlite|redis|rediss|postgres|postgresql):\/\/.+/.test(value)) fail('invalid', 'STORE_URL', 'has an unsupported scheme');
+  return value;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env): LogLevel {
+  const value = (optional(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) fail('invalid', 'LOG_LEVEL', `is "${value}"`);
+  return value as LogLevel;
+}
+
+/** Parse the environment. Variables that are present must be well-formed; required ones are checked by `need`. */
+export function parseConfig(env: Env): Config {
+  return {
+    discordToken: optional(env, 'DISCORD_TOKEN'),
+    discordApplicationId: snowflake(env, 'DISCORD_APPLICATION_ID'),
+    discordApiUrl: url(env, 'DISCORD_API_URL', 'https://discord.com/api')!,
+    twitterConsumerKey: optional(env, 'TWITTER_CONSUMER_KEY'),
+    twitterConsumerSecret: optional(env, 'TWITTER_CONSUMER_SECRET'),
+    twitterApiUrl: url(env, 'TWITTER_API_URL', 'https://api.x.com')!,
+    twitterAccessToken: optional(env, 'TWITTER_ACCESS_TOKEN'),
+    twitterAccessTokenSecret: optional(env, 'TWITTER_ACCESS_TOKEN_SECRET'),
+    twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
+    tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
+    tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
+    storeUrl: storeUrl(env),
+    logLevel: logLevel(env),
+    imageConcurrency: integer(env, 'IMAGE_CONCURRENCY', 2, 1, 64),
+    publicUrl: url(env, 'PUBLIC_URL', undefined),
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    attachmentHosts: hostList(env, 'ATTACHMENT_HOSTS', 'cdn.discordapp.com,media.discordapp.net'),
+    xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
+  };
+}
+
+function snowflake(env: Env, name: string): string | undefined {
+  const value = optional(env, name);
+  if (value !== undefined && !/^\d{15,21}$/.test(value)) fail('invalid', name, 'is not a Discord id (a 15 to 21 digit number)');
+  return value;
+}
+
+/** Read `.env` (when present) into the environment, then parse it. */
+export function loadConfig(options: { envFile?: string; env?: Env } = {}): Config {
+  const envFile = options.envFile ?? '.env';
+  if (!options.env && existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(options.env ?? process.env);
+}
+
+const VARIABLE_OF = {
+  discordToken: 'DISCORD_TOKEN',
+  discordApplicationId: 'DISCORD_APPLICATION_ID',
+  twitterConsumerKey: 'TWITTER_CONSUMER_KEY',
+  twitterConsumerSecret: 'TWITTER_CONSUMER_SECRET',
+  twitterAccessToken: 'TWITTER_ACCESS_TOKEN',
+  twitterAccessTokenSecret: 'TWITTER_ACCESS_TOKEN_SECRET',
+  tokenEncryptionKey: 'TOKEN_ENCRYPTION_KEY',
+} as const satisfies Partial<Record<keyof Config, string>>;
+
+export type RequirableSetting = keyof typeof VARIABLE_OF;
+
+/** The values a command cannot run without; throws a ConfigError naming the first one missing. */
+export function need<K extends RequirableSetting>(config: Config, ...names: K[]): { [P in K]: NonNullable<Config[P]> } {
+  const result = {} as { [P in K]: NonNullable<Config[P]> };
+  for (const name of names) {
+    const value = config[name];
+    if (value === undefined) fail('missing', VARIABLE_OF[name], 'is not set');
+    result[name] = value as NonNullable<Config[K]>;
+  }
+  return result;
+}
+
+/** Every required variable that is missing, for the start-up message of `npm start`. */
+export function missingVariables(config: Config, names: RequirableSetting[]): string[] {
+  return names.filter((name) => config[name] === undefined).map((name) => `${VARIABLE_OF[name]}: ${HOW_TO_FIX[VARIABLE_OF[name]]}`);
+}

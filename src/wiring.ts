@@ -1,0 +1,29 @@
+/**
+ * Builds the collaborators that the CLI and the bot share from a validated Config.
+ * Each function asks only for the variables it needs, so a missing one is named precisely.
+ */
+import { need, type Config } from './config.js';
+import { createXClient, type XClient } from './x/client.js';
+import { createSecretBox, type SecretBox } from './store/cipher.js';
+import { openStore, type Store } from './store/backend.js';
+import { createTokenVault, type TokenVault } from './store/vault.js';
+
+export function xClientFrom(config: Config): XClient {
+  const { twitterConsumerKey, twitterConsumerSecret } = need(config, 'twitterConsumerKey', 'twitterConsumerSecret');
+  return createXClient({
+    apiUrl: config.twitterApiUrl,
+    consumer: { key: twitterConsumerKey, secret: twitterConsumerSecret },
+    processingDelayMs: config.twitterProcessingDelayMs,
+  });
+}
+
+export function secretBoxFrom(config: Config): SecretBox {
+  const { tokenEncryptionKey } = need(config, 'tokenEncryptionKey');
+  return createSecretBox(tokenEncryptionKey, config.tokenEncryptionKeyPrevious ? [config.tokenEncryptionKeyPrevious] : []);
+}
+
+export async function openVault(config: Config): Promise<{ store: Store; vault: TokenVault }> {
+  const box = secretBoxFrom(config);
+  const store = await openStore(config.storeUrl);
+  return { store, vault: createTokenVault(store, box) };
+}

@@ -1,0 +1,135 @@
+/**
+ * X answers failures in three JSON shapes and sometimes not in JSON at all. This module turns any
+ * failed response (or a network failure) into one XApiError whose kind says what the caller can do.
+ */
+import { UserFacingError } from '../errors.js';
+
+export type XErrorKind =
+  | 'auth' // 32, 135, 215: our signature, clock or app credentials are wrong
+  | 'token-revoked' // 89, 99: the user's link is broken; relink
+  | 'account-locked' // 326 locked, 64 suspended
+  | 'rate-limited' // 88 / HTTP 429
+  | 'transient' // 130, 131, 5xx, network, timeout
+  | 'forbidden' // 220, 261, 453: the app lacks access
+  | 'image-rejected' // 400/422 with an `error` string
+  | 'unexpected'; // anything else, redirects included
+
+export class XApiError extends UserFacingError<XErrorKind> {
+  readonly status: number | undefined;
+  readonly code: number | undefined;
+  /** For rate-limited: when X says the window resets. */
+  readonly resetAt: Date | undefined;
+
+  constructor(
+    kind: XErrorKind,
+    userMessage: string,
+    details: { status?: number; code?: number; resetAt?: Date; detail?: string; cause?: unknown } = {},
+  ) {
+    super(kind, userMessage, { detail: details.detail, cause: details.cause });
+    this.status = details.status;
+    this.code = details.code;
+    this.resetAt = details.resetAt;
+  }
+}
+
+interface ParsedBody {
+  code: number | undefined;
+  message: string | undefined;
+  /** The `error` string of the `{"request","error"}` shape. */
+  error: string | undefined;
+}
+
+function parseBody(body: string): ParsedBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { code: undefined, message: body.trim().slice(0, 200) || undefined, error: undefined };
+  }
+  if (typeof json !== 'object' || json === null) return { code: undefined, message: undefined, error: undefined };
+  const record = json as Record<string, unknown>;
+  if (Array.isArray(record.errors) && record.errors.length > 0) {
+    const first = record.errors[0] as Record<string, unknown>;
+    return {
+      code: typeof first.code === 'number' ? first.code : undefined,
+      message: typeof first.message === 'string' ? first.message : undefined,
+      error: undefined,
+    };
+  }
+  if (typeof record.error === 'string') return { code: undefined, message: record.error, error: record.error };
+  if (typeof record.title === 'string' || typeof record.detail === 'string') {
+    const message = [record.title, record.detail].filter((part) => typeof part === 'string').join(': ');
+    return { code: undefined, message, error: undefined };
+  }
+  return { code: undefined, message: undefined, error: undefined };
+}
+
+function resetFrom(header: string | undefined, now: number): Date {
+  const seconds = Number(header);
+  // Without a usable header, X's windows are 15 minutes long.
+  return Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date(now + 15 * 60_000);
+}
+
+export function rateLimitedMessage(resetAt: Date, now = Date.now()): string {
+  const minutes = Math.max(1, Math.ceil((resetAt.getTime() - now) / 60_000));
+  return `X is rate-limiting this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${resetAt.toISOString().slice(11, 16)} UTC).`;
+}
+
+/** Map an HTTP response that is not a success to a typed error. */
+export function errorFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, now = Date.now()): XApiError {
+  const { code, message, error } = parseBody(body);
+  const detail = `HTTP ${status}${code === undefined ? '' : ` code ${code}`}${message ? `: ${message}` : ''}`;
+  const details = { status, code, detail };
+  const header = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+
+  if (status >= 300 && status < 400) {
+    return new XApiError('unexpected', 'X answered with a redirect, which the bot does not follow for signed requests. Check TWITTER_API_URL.', details);
+  }
+  switch (code) {
+    case 89:
+    case 99:
+      return new XApiError('token-revoked', 'Your X link has expired or was revoked. Link your X account again.', details);
+    case 32:
+    case 135:
+    case 215:
+      return new XApiError(
+        'auth',
+        code === 135
+          ? "X refused the request because this machine's clock is off. The bot's operator has been told."
+          : 'X could not authenticate the bot. The app credentials may be wrong; the operator has been told.',
+        details,
+      );
+    case 326:
+      return new XApiError('account-locked', 'Your X account is temporarily locked. Log in at x.com to unlock it, then try again.', details);
+    case 64:
+      return new XApiError('account-locked', 'Your X account is suspended, so its avatar cannot be changed.', details);
+    case 88:
+      break; // rate limit, below
+    case 130:
+    case 131:
+      return new XApiError('transient', 'X is over capacity right now. Try again in a few minutes.', details);
+    case 220:
+    case 261:
+    case 453:
+      return new XApiError('forbidden', "The bot's X app is not allowed to change avatars (it needs Read and write permission). The operator has been told.", details);
+  }
+  if (status === 429 || code === 88) {
+    const resetAt = resetFrom(header('x-rate-limit-reset'), now);
+    return new XApiError('rate-limited', rateLimitedMessage(resetAt, now), { ...details, resetAt });
+  }
+  if (status >= 500) return new XApiError('transient', 'X is having problems right now. Try again in a few minutes.', details);
+  if ((status === 400 || status === 422) && error !== undefined) {
+    return new XApiError('image-rejected', `X rejected the image: ${error.replace(/\.$/, '')}.`, details);
+  }
+  if (status === 401) return new XApiError('token-revoked', 'Your X link has expired or was revoked. Link your X account again.', details);
+  if (status === 403) return new XApiError('forbidden', 'X refused this request for your account or for the bot. The operator has been told.', details);
+  return new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', details);
+}
+
+export function networkError(cause: unknown): XApiError {
+  const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  return new XApiError('transient', 'X could not be reached. Try again in a few minutes.', { detail, cause });
+}
