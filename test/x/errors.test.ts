@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { errorFromResponse } from '../../src/x/errors.js';
+
+const codeBody = (code: number, message = 'x') => JSON.stringify({ errors: [{ code, message }] });
+
+describe('X error responses become typed errors', () => {
+  it.each([
+    [401, codeBody(32), 'auth'],
+    [401, codeBody(135), 'auth'],
+    [400, codeBody(215), 'auth'],
+    [401, codeBody(89), 'token-revoked'],
+    [401, codeBody(99), 'token-revoked'],
+    [403, codeBody(326), 'account-locked'],
+    [403, codeBody(64), 'account-locked'],
+    [429, codeBody(88), 'rate-limited'],
+    [503, codeBody(130), 'transient'],
+    [500, codeBody(131), 'transient'],
+    [502, '<html>Bad Gateway</html>', 'transient'],
+    [403, codeBody(220), 'forbidden'],
+    [403, codeBody(261), 'forbidden'],
+    [403, codeBody(453), 'forbidden'],
+    [422, JSON.stringify({ request: '/1.1/account/update_profile_image.json', error: 'media type unrecognized.' }), 'image-rejected'],
+    [400, JSON.stringify({ request: '/1.1/account/update_profile_image.json', error: 'Image file size must be <= 700KB' }), 'image-rejected'],
+    [403, JSON.stringify({ title: 'Forbidden', detail: 'not permitted', type: 'about:blank' }), 'forbidden'],
+    [302, '', 'unexpected'],
+    [418, 'teapot', 'unexpected'],
+  ])('HTTP %i %s → %s', (status, body, kind) => {
+    const error = errorFromResponse(status, {}, body);
+    expect(error.kind).toBe(kind);
+    expect(error.status).toBe(status);
+    expect(error.userMessage.length).toBeGreaterThan(20);
+    expect(error.userMessage).not.toMatch(/undefined|\[object/);
+  });
+
+  it('takes the reset time of a rate limit from x-rate-limit-reset', () => {
+    const now = Date.UTC(2026, 10, 27, 12, 0, 0);
+    const reset = now / 1000 + 7 * 60;
+    const error = errorFromResponse(429, { 'x-rate-limit-reset': String(reset) }, codeBody(88, 'Rate limit exceeded'), now);
+    expect(error.resetAt?.getTime()).toBe(reset * 1000);
+    expect(error.userMessage).toBe('X is rate-limiting this account. Try again in 7 minutes (after 12:07 UTC).');
+  });
+
+  it('says what X disliked about an image', () => {
+    const error = errorFromResponse(422, {}, JSON.stringify({ request: '/1.1/x', error: 'media type unrecognized.' }));
+    expect(error.userMessage).toBe('X rejected the image: media type unrecognized.');
+  });
+
+  it('keeps the v2 title and detail for the operator', () => {
+    const error = errorFromResponse(503, {}, JSON.stringify({ title: 'Service Unavailable', detail: 'try later', type: 'about:blank' }));
+    expect(error.kind).toBe('transient');
+    expect(error.message).toContain('Service Unavailable: try later');
+  });
+});
