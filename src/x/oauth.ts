@@ -50,7 +50,8 @@ export function createSigner(consumer: Credentials, options: { clock?: SigningCl
     hash_function: (base, key) => createHmac('sha1', key).update(base).digest('base64'),
   });
 
-  // oauth-1.0a merges the URL's query into the object it is given: always hand it a fresh copy.
+  // oauth-1.0a merges the URL's query into the objects it is given (request data and oauth data alike):
+  // always hand it fresh copies.
   const packageRequest = (request: SignableRequest) => ({ method: request.method.toUpperCase(), url: request.url, data: { ...request.form } });
 
   function protocolParams(request: SignableRequest): Record<string, string> {
@@ -68,7 +69,7 @@ export function createSigner(consumer: Credentials, options: { clock?: SigningCl
 
   function sign(request: SignableRequest): Record<string, string> {
     const params = protocolParams(request);
-    params.oauth_signature = oauth.getSignature(packageRequest(request), request.token?.secret ?? '', params as unknown as OAuth.Data);
+    params.oauth_signature = oauth.getSignature(packageRequest(request), request.token?.secret ?? '', { ...params } as unknown as OAuth.Data);
     return params;
   }
 
@@ -81,7 +82,7 @@ export function createSigner(consumer: Credentials, options: { clock?: SigningCl
         .map((name) => `${oauth.percentEncode(name)}="${oauth.percentEncode(params[name]!)}"`);
       return `OAuth ${pairs.join(', ')}`;
     },
-    baseString: (request, oauthParams) => oauth.getBaseString(packageRequest(request), oauthParams as unknown as OAuth.Data),
+    baseString: (request, oauthParams) => oauth.getBaseString(packageRequest(request), { ...oauthParams } as unknown as OAuth.Data),
   };
 }
 

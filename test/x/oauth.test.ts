@@ -63,3 +63,11 @@ describe('signer', () => {
     expect(form).toEqual({ image: 'aGVsbG8=' });
   });
 });
+
+describe('signing a request with a query', () => {
+  it('sends only protocol parameters in the header', () => {
+    const signer = createSigner(x.consumer);
+    const header = signer.authorization({ method: 'GET', url: 'https://api.x.com/1.1/account/verify_credentials.json?skip_status=true', token: x.token });
+    expect(header).not.toContain('skip_status');
+  });
+});

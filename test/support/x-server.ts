@@ -1,0 +1,1213 @@
+/**
+ * An X-compatible HTTP server on 127.0.0.1 for tests, benchmarks and the demo.
+ *
+ * It is deliberately strict: it verifies every OAuth 1.0a signature with its own RFC 5849
+ * implementation (nothing from `src/`, no oauth-1.0a), decodes uploaded images with sharp, and
+ * answers with X's own error shapes. When the bot's client works against this server, the
+ * signing, encoding and error handling are right, not merely consistent with themselves.
+ *
+ * Quirks of X it reproduces on purpose:
+ * - update_profile_image answers with the OLD profile_image_url_https; the new one shows up in
+ *   verify_credentials / users/show only after `processingDelayMs`.
+ * - `id` in user objects is written with all its digits (ids are above 2^53, so a JS client that
+ *   reads `id` instead of `id_str` gets a wrong number, as with the real API).
+ * - The /oauth/* endpoints answer form-encoded bodies with `content-type: text/html`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import sharp from 'sharp';
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+export interface XServerOptions {
+  consumerKey?: string;
+  consumerSecret?: string;
+  /** Accepted clock skew of oauth_timestamp, in seconds (default 300). */
+  timestampWindowSec?: number;
+  /** Time between an accepted upload and its URL showing up in the user object (default 0). */
+  processingDelayMs?: number;
+  /** Every update_profile_image is answered after this delay (default 0). */
+  uploadLatencyMs?: number;
+  port?: number;
+  /** Clock in milliseconds, for timestamps, token expiry and processing (default Date.now). */
+  now?: () => number;
+}
+
+export interface AccessTokenPair {
+  token: string;
+  secret: string;
+}
+
+export interface FakeXUser {
+  id: string;
+  screenName: string;
+  name: string;
+  /** The access token pair issued by addUser, as if the user had already linked the bot. */
+  accessToken: AccessTokenPair;
+}
+
+export type ImageFormat = 'jpeg' | 'png' | 'gif';
+
+export interface Upload {
+  userId: string;
+  screenName: string;
+  bytes: Buffer;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  encoding: 'multipart' | 'base64';
+  at: number;
+}
+
+export interface RequestLog {
+  method: string;
+  /** Path without the query string, as sent. */
+  path: string;
+  query: Array<[string, string]>;
+  /** 0 while unanswered, or when the connection was dropped on purpose. */
+  status: number;
+  /** True when the OAuth signature, timestamp, nonce and token all checked out. */
+  authOk: boolean;
+  oauthParams: Record<string, string> | null;
+  /** Why the server answered as it did, when it was not a plain success (e.g. the expected base string). */
+  detail?: string;
+  at: number;
+}
+
+export interface Fault {
+  /** Matched against the pathname (no query). */
+  path: string | RegExp;
+  method?: string;
+  /** How many matching requests this fault answers (default 1; Infinity for all). */
+  times?: number;
+  status?: number;
+  /** An object is sent as JSON, a string as text/plain (override with headers). */
+  body?: string | object;
+  headers?: Record<string, string>;
+  /** Wait this long before answering; Infinity never answers. Without status/destroy/redirectTo
+   *  the request is then handled normally (a slow but successful answer). */
+  hangMs?: number;
+  /** Destroy the socket instead of answering. */
+  destroy?: boolean;
+  /** Answer 302 (or `status` if it is 3xx) with this Location. */
+  redirectTo?: string;
+}
+
+export interface XServer {
+  /** http://127.0.0.1:PORT, without a trailing slash. */
+  readonly url: string;
+  readonly consumer: { key: string; secret: string };
+  readonly users: ReadonlyMap<string, FakeXUser>;
+  readonly uploads: Upload[];
+  readonly requests: RequestLog[];
+  /** How many requests reused a nonce (and were refused for it). */
+  readonly nonceReuses: number;
+  addUser(input: { screenName: string; id?: string; name?: string }): FakeXUser;
+  /** Issues one more access token pair for an existing user. */
+  issueAccessToken(userId: string): AccessTokenPair;
+  /** What the human does on /oauth/authorize: returns the PIN (oob) or the callback redirect. */
+  approve(requestToken: string, userId: string): { verifier: string; redirectUrl?: string };
+  /** Revokes every access token of the user (they then answer 401 code 89). */
+  revoke(userId: string): void;
+  /** The user's profile_image_url_https as X would show it right now. */
+  profileImageUrl(userId: string): string;
+  fail(fault: Fault): void;
+  clearFaults(): void;
+  setUploadLatency(ms: number): void;
+  /** Answers 429 to each user's first upload attempt for `fraction` of users (exactly every
+   *  1/fraction-th user in arrival order); retries before the reset time get 429 again. */
+  rateLimitFirstAttempts(options: { fraction: number; resetAfterMs: number }): void;
+  close(): Promise<void>;
+}
+
+export const X_PATHS = {
+  requestToken: '/oauth/request_token',
+  authorize: '/oauth/authorize',
+  authenticate: '/oauth/authenticate',
+  accessToken: '/oauth/access_token',
+  updateProfileImage: '/1.1/account/update_profile_image.json',
+  verifyCredentials: '/1.1/account/verify_credentials.json',
+  usersShow: '/1.1/users/show.json',
+  invalidateToken: '/1.1/oauth/invalidate_token.json',
+} as const;
+
+export const MAX_IMAGE_BYTES = 700 * 1024;
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const REQUEST_TOKEN_TTL_MS = 15 * 60 * 1000;
+
+// ---------------------------------------------------------------------------------------------
+// RFC 5849 section 3.4 (independent of src/ on purpose)
+
+/** RFC 3986 percent-encoding: everything except A-Z a-z 0-9 - . _ ~ */
+export function percentEncode(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** RFC 5849 3.4.1: METHOD&enc(base URI)&enc(normalized parameters). */
+export function signatureBaseString(
+  method: string,
+  baseUrl: string,
+  params: Array<[string, string]>,
+): string {
+  const normalized = params
+    .map(([name, value]): [string, string] => [percentEncode(name), percentEncode(value)])
+    .sort(([an, av], [bn, bv]) => (an < bn ? -1 : an > bn ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+  return [method.toUpperCase(), percentEncode(baseUrl), percentEncode(normalized)].join('&');
+}
+
+/** RFC 5849 3.4.2: base64(HMAC-SHA1(enc(consumerSecret)&enc(tokenSecret), base)). */
+export function hmacSha1Signature(base: string, consumerSecret: string, tokenSecret: string): string {
+  const key = `${percentEncode(consumerSecret)}&${percentEncode(tokenSecret)}`;
+  return createHmac('sha1', key).update(base).digest('base64');
+}
+
+/**
+ * Parses `Authorization: OAuth k="v", ...` into percent-decoded parameters.
+ * Returns undefined for anything that is not a well-formed OAuth header (or repeats a name).
+ */
+export function parseOAuthHeader(header: string | undefined): Record<string, string> | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*OAuth\s+([\s\S]*)$/i.exec(header);
+  if (!match) return undefined;
+  const rest = match[1] ?? '';
+  const pair = /\s*([A-Za-z0-9_.~%-]+)\s*=\s*"([^"]*)"\s*(,|$)/y;
+  const params: Record<string, string> = {};
+  let count = 0;
+  while (pair.lastIndex < rest.length) {
+    const start = pair.lastIndex;
+    const m = pair.exec(rest);
+    if (!m || m.index !== start) return undefined;
+    const name = safeDecode(m[1] ?? '');
+    const value = safeDecode(m[2] ?? '');
+    if (name === undefined || value === undefined || Object.hasOwn(params, name)) return undefined;
+    params[name] = value;
+    count++;
+    if (m[3] === '') break;
+  }
+  if (pair.lastIndex < rest.length && rest.slice(pair.lastIndex).trim() !== '') return undefined;
+  return count > 0 ? params : undefined;
+}
+
+function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** application/x-www-form-urlencoded (also used for query strings): `+` is a space. Throws on bad %. */
+function parseForm(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const piece of text.split('&')) {
+    if (piece === '') continue;
+    const eq = piece.indexOf('=');
+    const name = eq === -1 ? piece : piece.slice(0, eq);
+    const value = eq === -1 ? '' : piece.slice(eq + 1);
+    out.push([
+      decodeURIComponent(name.replace(/\+/g, ' ')),
+      decodeURIComponent(value.replace(/\+/g, ' ')),
+    ]);
+  }
+  return out;
+}
+
+function formEncode(pairs: Record<string, string>): string {
+  return Object.entries(pairs)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+    .join('&');
+}
+
+// ---------------------------------------------------------------------------------------------
+// multipart/form-data (RFC 7578), binary-safe
+
+interface MultipartPart {
+  name: string;
+  filename?: string;
+  contentType?: string;
+  data: Buffer;
+}
+
+function multipartBoundary(contentType: string): string | undefined {
+  const m = /;\s*boundary\s*=\s*(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+function parseMultipart(body: Buffer, boundary: string): MultipartPart[] | string {
+  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  const crlfDelimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  let pos: number;
+  if (body.subarray(0, delimiter.length).equals(delimiter)) {
+    pos = delimiter.length;
+  } else {
+    const first = body.indexOf(crlfDelimiter); // after a preamble
+    if (first === -1) return 'no opening boundary';
+    pos = first + crlfDelimiter.length;
+  }
+  const parts: MultipartPart[] = [];
+  for (;;) {
+    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return parts; // close delimiter "--"
+    while (body[pos] === 0x20 || body[pos] === 0x09) pos++; // transport padding
+    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) return 'boundary not followed by CRLF';
+    pos += 2;
+    let headerText: string;
+    let contentStart: number;
+    if (body[pos] === 0x0d && body[pos + 1] === 0x0a) {
+      headerText = '';
+      contentStart = pos + 2;
+    } else {
+      const headerEnd = body.indexOf('\r\n\r\n', pos, 'latin1');
+      if (headerEnd === -1) return 'part headers never end';
+      headerText = body.subarray(pos, headerEnd).toString('utf8');
+      contentStart = headerEnd + 4;
+    }
+    const contentEnd = body.indexOf(crlfDelimiter, contentStart);
+    if (contentEnd === -1) return 'part is not closed by a boundary';
+    const headers = new Map<string, string>();
+    for (const line of headerText.split('\r\n')) {
+      if (line === '') continue;
+      const colon = line.indexOf(':');
+      if (colon <= 0) return `bad part header line ${JSON.stringify(line.slice(0, 80))}`;
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const disposition = headers.get('content-disposition');
+    if (!disposition || !/^form-data\s*(;|$)/i.test(disposition)) {
+      return 'part without content-disposition: form-data';
+    }
+    const dispositionParams = new Map<string, string>();
+    const param = /;\s*([^=;\s]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/g;
+    for (const m of disposition.matchAll(param)) {
+      const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
+      dispositionParams.set((m[1] ?? '').toLowerCase(), value);
+    }
+    const name = dispositionParams.get('name');
+    if (name === undefined) return 'part without a name';
+    const part: MultipartPart = { name, data: body.subarray(contentStart, contentEnd) };
+    const filename = dispositionParams.get('filename');
+    if (filename !== undefined) part.filename = filename;
+    const partType = headers.get('content-type');
+    if (partType !== undefined) part.contentType = partType;
+    parts.push(part);
+    pos = contentEnd + crlfDelimiter.length;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// X's error bodies, and ready-made faults
+
+const MESSAGES = {
+  32: 'Could not authenticate you.',
+  34: 'Sorry, that page does not exist.',
+  38: 'image parameter is missing.',
+  50: 'User not found.',
+  64: 'Your account is suspended and is not permitted to access this feature.',
+  88: 'Rate limit exceeded',
+  89: 'Invalid or expired token.',
+  130: 'Over capacity',
+  131: 'Internal error',
+  135: 'Timestamp out of bounds.',
+  215: 'Bad Authentication data.',
+  220: 'Your credentials do not allow access to this resource.',
+  261: 'Application cannot perform write actions. Contact Twitter Platform Operations through https://help.twitter.com/forms/platform.',
+  326: 'To protect our users from spam and other malicious activity, this account is temporarily locked. Please log in to https://twitter.com to unlock your account.',
+  415: 'Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings',
+  453: 'You currently have access to a subset of Twitter API v2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.twitter.com/en/portal/product',
+} as const;
+
+type ErrorCode = keyof typeof MESSAGES;
+
+export function xErrorBody(code: ErrorCode): { errors: Array<{ code: number; message: string }> } {
+  return { errors: [{ code, message: MESSAGES[code] }] };
+}
+
+type FaultExtra = Partial<Omit<Fault, 'path'>>;
+
+function pathString(path: string | RegExp): string {
+  return typeof path === 'string' ? path : X_PATHS.updateProfileImage;
+}
+
+/** Ready-made faults with X's real status codes and bodies. `extra` overrides (e.g. `{ times: 3 }`). */
+export const xFaults = {
+  tokenRevoked: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path, status: 401, body: xErrorBody(89), ...extra,
+  }),
+  rateLimited: (path: string | RegExp, resetAtUnixSec: number, extra?: FaultExtra): Fault => ({
+    path,
+    status: 429,
+    headers: {
+      'x-rate-limit-limit': '75',
+      'x-rate-limit-remaining': '0',
+      'x-rate-limit-reset': String(resetAtUnixSec),
+    },
+    body: xErrorBody(88),
+    ...extra,
+  }),
+  serviceUnavailable: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path,
+    status: 503,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+    body: '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>',
+    ...extra,
+  }),
+  overCapacity: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path, status: 503, body: xErrorBody(130), ...extra,
+  }),
+  internalError: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path, status: 500, body: xErrorBody(131), ...extra,
+  }),
+  /** Never answers; the client's timeout must fire. */
+  timeout: (path: string | RegExp, extra?: FaultExtra): Fault => ({ path, hangMs: Infinity, ...extra }),
+  connectionReset: (path: string | RegExp, extra?: FaultExtra): Fault => ({ path, destroy: true, ...extra }),
+  imageRejected: (path: string | RegExp, error = 'media type unrecognized.', extra?: FaultExtra): Fault => ({
+    path, status: 422, body: { request: pathString(path), error }, ...extra,
+  }),
+  forbidden: (path: string | RegExp, code: 220 | 261 | 453, extra?: FaultExtra): Fault => ({
+    path, status: 403, body: xErrorBody(code), ...extra,
+  }),
+  accountLocked: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path, status: 403, body: xErrorBody(326), ...extra,
+  }),
+  accountSuspended: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path, status: 403, body: xErrorBody(64), ...extra,
+  }),
+  /** A v2-style problem document, as X sends when the app's access level is wrong. */
+  v2Problem: (path: string | RegExp, extra?: FaultExtra): Fault => ({
+    path,
+    status: 403,
+    body: {
+      title: 'Client Forbidden',
+      detail:
+        'When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project.',
+      type: 'https://api.twitter.com/2/problems/client-forbidden',
+      reason: 'client-not-enrolled',
+    },
+    ...extra,
+  }),
+  redirect: (path: string | RegExp, location: string, extra?: FaultExtra): Fault => ({
+    path, redirectTo: location, ...extra,
+  }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Server state
+
+interface StoredImage {
+  n: number;
+  format: ImageFormat;
+  readyAt: number;
+  /** Uploaded bytes, or undefined until the default avatar is rendered. */
+  bytes?: Buffer;
+  defaultColor?: { r: number; g: number; b: number };
+  renditions: Map<string, Promise<Buffer>>;
+}
+
+interface UserState {
+  user: FakeXUser;
+  images: StoredImage[];
+  nextImage: number;
+  firstUploadSeen: boolean;
+  rateLimitedUntil: number;
+}
+
+interface RequestToken {
+  token: string;
+  secret: string;
+  callback: string;
+  createdAt: number;
+  verifier?: string;
+  userId?: string;
+}
+
+interface AccessToken {
+  token: string;
+  secret: string;
+  userId: string;
+}
+
+type AuthNeed = 'none' | 'consumer' | 'request-token' | 'access-token';
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: RequestLog;
+  path: string;
+  query: Array<[string, string]>;
+  body: Buffer;
+  /** Body params when the body is application/x-www-form-urlencoded. */
+  form: Array<[string, string]>;
+  oauth: Record<string, string>;
+  accessToken?: AccessToken;
+  requestToken?: RequestToken;
+}
+
+interface Route {
+  method: 'GET' | 'POST';
+  auth: AuthNeed;
+  handle: (ctx: Ctx) => Promise<void> | void;
+}
+
+const CONTENT_TYPES: Record<ImageFormat, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+};
+const EXTENSIONS: Record<ImageFormat, string> = { jpeg: 'jpg', png: 'png', gif: 'gif' };
+const SIZES: Record<string, number | undefined> = {
+  '': undefined,
+  _normal: 48,
+  _bigger: 73,
+  _mini: 24,
+  _400x400: 400,
+};
+
+function randomToken(bytes: number): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Adds `big` (a decimal string) and a small number without losing digits. */
+function addDecimal(big: string, n: number): string {
+  return (BigInt(big) + BigInt(n)).toString();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function startXServer(options: XServerOptions = {}): Promise<XServer> {
+  const now = options.now ?? Date.now;
+  const consumer = {
+    key: options.consumerKey ?? `ck-${randomToken(12)}`,
+    secret: options.consumerSecret ?? `cs-${randomToken(30)}`,
+  };
+  const windowSec = options.timestampWindowSec ?? 300;
+  const processingDelayMs = options.processingDelayMs ?? 0;
+  let uploadLatencyMs = options.uploadLatencyMs ?? 0;
+  let rateLimit: { fraction: number; resetAfterMs: number; seen: number } | undefined;
+
+  const users = new Map<string, FakeXUser>();
+  const userStates = new Map<string, UserState>();
+  const requestTokens = new Map<string, RequestToken>();
+  const accessTokens = new Map<string, AccessToken>();
+  const nonces = new Map<string, number>();
+  const faults: Array<Fault & { remaining: number }> = [];
+  const uploads: Upload[] = [];
+  const requests: RequestLog[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let nonceReuses = 0;
+  let nextUserId = 0;
+  let baseUrl = '';
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+  }
+
+  // --- users and images -------------------------------------------------------------------
+
+  function visibleImage(state: UserState): StoredImage {
+    const t = now();
+    let current = state.images[0]!;
+    for (const image of state.images) if (image.readyAt <= t) current = image;
+    return current;
+  }
+
+  function imageUrl(userId: string, image: StoredImage, suffix = '_normal'): string {
+    return `${baseUrl}/profile_images/${userId}/${image.n}${suffix}.${EXTENSIONS[image.format]}`;
+  }
+
+  function userJson(state: UserState, image = visibleImage(state)): string {
+    const { user } = state;
+    const url = imageUrl(user.id, image);
+    const body = {
+      id: '__ID__',
+      id_str: user.id,
+      name: user.name,
+      screen_name: user.screenName,
+      profile_image_url: url,
+      profile_image_url_https: url,
+    };
+    // All digits of the id, as X sends them (they do not fit a JS number).
+    return JSON.stringify(body).replace('"__ID__"', user.id);
+  }
+
+  async function originalBytes(image: StoredImage): Promise<Buffer> {
+    if (image.bytes) return image.bytes;
+    const c = image.defaultColor!;
+    image.bytes = await sharp({
+      create: { width: 400, height: 400, channels: 3, background: c },
+    })
+      .png()
+      .toBuffer();
+    return image.bytes;
+  }
+
+  function issueAccessToken(userId: string): AccessTokenPair {
+    if (!users.has(userId)) throw new Error(`no user ${userId}`);
+    const pair = { token: `${userId}-${randomToken(24)}`, secret: randomToken(33) };
+    accessTokens.set(pair.token, { ...pair, userId });
+    return pair;
+  }
+
+  function addUser(input: { screenName: string; id?: string; name?: string }): FakeXUser {
+    const id = input.id ?? addDecimal('1790000000000000001', nextUserId++);
+    if (!/^[1-9][0-9]*$/.test(id)) throw new Error(`user id must be decimal digits: ${id}`);
+    if (users.has(id)) throw new Error(`user ${id} exists`);
+    for (const u of users.values()) {
+      if (u.screenName.toLowerCase() === input.screenName.toLowerCase()) {
+        throw new Error(`screen name ${input.screenName} is taken`);
+      }
+    }
+    const user: FakeXUser = {
+      id,
+      screenName: input.screenName,
+      name: input.name ?? input.screenName,
+      accessToken: { token: '', secret: '' },
+    };
+    users.set(id, user);
+    // A distinctive solid colour per user, from the id.
+    const digest = createHash('sha256').update(id).digest();
+    userStates.set(id, {
+      user,
+      images: [
+        {
+          n: 1,
+          format: 'png',
+          readyAt: 0,
+          defaultColor: { r: digest[0]!, g: digest[1]!, b: digest[2]! },
+          renditions: new Map(),
+        },
+      ],
+      nextImage: 2,
+      firstUploadSeen: false,
+      rateLimitedUntil: 0,
+    });
+    user.accessToken = issueAccessToken(id);
+    return user;
+  }
+
+  function approve(requestToken: string, userId: string): { verifier: string; redirectUrl?: string } {
+    const rt = requestTokens.get(requestToken);
+    if (!rt || now() - rt.createdAt > REQUEST_TOKEN_TTL_MS) {
+      throw new Error(`no live request token ${requestToken}`);
+    }
+    if (!users.has(userId)) throw new Error(`no user ${userId}`);
+    rt.userId = userId;
+    if (rt.callback === 'oob') {
+      rt.verifier = String(randomInt(0, 10_000_000)).padStart(7, '0');
+      return { verifier: rt.verifier };
+    }
+    rt.verifier = randomToken(24);
+    const redirect = new URL(rt.callback);
+    redirect.searchParams.append('oauth_token', rt.token);
+    redirect.searchParams.append('oauth_verifier', rt.verifier);
+    return { verifier: rt.verifier, redirectUrl: redirect.toString() };
+  }
+
+  function revoke(userId: string): void {
+    for (const [token, at] of accessTokens) if (at.userId === userId) accessTokens.delete(token);
+  }
+
+  // --- responses --------------------------------------------------------------------------
+
+  function send(
+    ctx: Pick<Ctx, 'res' | 'log'>,
+    status: number,
+    body: string | Buffer | object,
+    headers: Record<string, string> = {},
+  ): void {
+    const { res, log } = ctx;
+    log.status = status;
+    if (res.headersSent || res.destroyed) return;
+    let payload: string | Buffer;
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    if (Buffer.isBuffer(body) || typeof body === 'string') {
+      payload = body;
+      lower['content-type'] ??= 'text/plain; charset=utf-8';
+    } else {
+      payload = JSON.stringify(body);
+      lower['content-type'] ??= 'application/json; charset=utf-8';
+    }
+    res.writeHead(status, lower);
+    res.end(payload);
+  }
+
+  function sendJsonText(ctx: Ctx, status: number, json: string): void {
+    send(ctx, status, json, { 'content-type': 'application/json; charset=utf-8' });
+  }
+
+  function sendError(ctx: Pick<Ctx, 'res' | 'log'>, status: number, code: ErrorCode, detail?: string): void {
+    if (detail !== undefined) ctx.log.detail = detail;
+    send(ctx, status, xErrorBody(code));
+  }
+
+  function sendImageError(ctx: Ctx, status: number, error: string, detail?: string): void {
+    if (detail !== undefined) ctx.log.detail = detail;
+    send(ctx, status, { request: ctx.path, error });
+  }
+
+  // --- OAuth verification -------------------------------------------------------------------
+
+  /** Returns true when the request may proceed; otherwise it has been answered. */
+  function authenticate(ctx: Ctx, need: Exclude<AuthNeed, 'none'>): boolean {
+    const { req, log } = ctx;
+    const oauth = parseOAuthHeader(req.headers.authorization);
+    if (!oauth) {
+      sendError(ctx, 400, 215, 'missing or malformed Authorization: OAuth header');
+      return false;
+    }
+    log.oauthParams = oauth;
+    ctx.oauth = oauth;
+    for (const name of ['oauth_consumer_key', 'oauth_signature', 'oauth_signature_method', 'oauth_timestamp', 'oauth_nonce']) {
+      if (!oauth[name]) {
+        sendError(ctx, 400, 215, `missing ${name}`);
+        return false;
+      }
+    }
+    if (oauth.oauth_signature_method !== 'HMAC-SHA1') {
+      sendError(ctx, 400, 215, `unsupported oauth_signature_method ${oauth.oauth_signature_method}`);
+      return false;
+    }
+    if (oauth.oauth_version !== undefined && oauth.oauth_version !== '1.0') {
+      sendError(ctx, 400, 215, `unsupported oauth_version ${oauth.oauth_version}`);
+      return false;
+    }
+    if (oauth.oauth_consumer_key !== consumer.key) {
+      sendError(ctx, 401, 32, 'unknown consumer key');
+      return false;
+    }
+
+    let tokenSecret = '';
+    const token = oauth.oauth_token;
+    if (need === 'request-token' || need === 'access-token') {
+      if (!token) {
+        sendError(ctx, 400, 215, 'missing oauth_token');
+        return false;
+      }
+      if (need === 'request-token') {
+        const rt = requestTokens.get(token);
+        if (!rt || now() - rt.createdAt > REQUEST_TOKEN_TTL_MS) {
+          sendError(ctx, 401, 89, 'unknown, used or expired request token');
+          return false;
+        }
+        ctx.requestToken = rt;
+        tokenSecret = rt.secret;
+      } else {
+        const at = accessTokens.get(token);
+        if (!at) {
+          sendError(ctx, 401, 89, 'unknown or revoked access token');
+          return false;
+        }
+        ctx.accessToken = at;
+        tokenSecret = at.secret;
+      }
+    }
+
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:80$/, '');
+    if (host === '') {
+      sendError(ctx, 400, 215, 'no Host header');
+      return false;
+    }
+    const params: Array<[string, string]> = [
+      ...Object.entries(oauth).filter(([name]) => name !== 'oauth_signature' && name !== 'realm'),
+      ...ctx.query,
+      ...ctx.form,
+    ];
+    const base = signatureBaseString(req.method ?? 'GET', `http://${host}${ctx.path}`, params);
+    const expected = Buffer.from(hmacSha1Signature(base, consumer.secret, tokenSecret));
+    const given = Buffer.from(oauth.oauth_signature!);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      sendError(ctx, 401, 32, `bad signature; expected base string: ${base.slice(0, 4000)}`);
+      return false;
+    }
+
+    const timestamp = Number(oauth.oauth_timestamp);
+    if (!/^\d+$/.test(oauth.oauth_timestamp!) || Math.abs(timestamp - now() / 1000) > windowSec) {
+      sendError(ctx, 401, 135, `oauth_timestamp ${oauth.oauth_timestamp} is outside ±${windowSec}s`);
+      return false;
+    }
+
+    const nonceKey = `${consumer.key}&${token ?? ''}&${oauth.oauth_nonce}`;
+    const seenAt = nonces.get(nonceKey);
+    if (seenAt !== undefined && now() - seenAt <= windowSec * 2000) {
+      nonceReuses++;
+      sendError(ctx, 401, 32, `nonce ${oauth.oauth_nonce} was already used`);
+      return false;
+    }
+    nonces.set(nonceKey, now());
+    if (nonces.size % 1000 === 0) {
+      for (const [key, at] of nonces) if (now() - at > windowSec * 2000) nonces.delete(key);
+    }
+    log.authOk = true;
+    return true;
+  }
+
+  // --- endpoints --------------------------------------------------------------------------
+
+  function stateOf(ctx: Ctx): UserState {
+    return userStates.get(ctx.accessToken!.userId)!;
+  }
+
+  const routes = new Map<string, Route>([
+    [
+      X_PATHS.requestToken,
+      {
+        method: 'POST',
+        auth: 'consumer',
+        handle(ctx) {
+          const callback = ctx.oauth.oauth_callback;
+          if (!callback) return sendError(ctx, 400, 215, 'missing oauth_callback');
+          if (callback !== 'oob') {
+            let ok = false;
+            try {
+              ok = ['http:', 'https:'].includes(new URL(callback).protocol);
+            } catch {
+              ok = false;
+            }
+            if (!ok) return sendError(ctx, 403, 415, `oauth_callback is neither oob nor a URL: ${callback}`);
+          }
+          const rt: RequestToken = {
+            token: randomToken(24),
+            secret: randomToken(24),
+            callback,
+            createdAt: now(),
+          };
+          requestTokens.set(rt.token, rt);
+          send(
+            ctx,
+            200,
+            formEncode({
+              oauth_token: rt.token,
+              oauth_token_secret: rt.secret,
+              oauth_callback_confirmed: 'true',
+            }),
+            { 'content-type': 'text/html; charset=utf-8' },
+          );
+        },
+      },
+    ],
+    [X_PATHS.authorize, { method: 'GET', auth: 'none', handle: authorizePage }],
+    [X_PATHS.authenticate, { method: 'GET', auth: 'none', handle: authorizePage }],
+    [
+      X_PATHS.accessToken,
+      {
+        method: 'POST',
+        auth: 'request-token',
+        handle(ctx) {
+          const rt = ctx.requestToken!;
+          const verifier =
+            ctx.oauth.oauth_verifier ??
+            [...ctx.query, ...ctx.form].find(([name]) => name === 'oauth_verifier')?.[1];
+          const expected = Buffer.from(rt.verifier ?? '');
+          const given = Buffer.from(verifier ?? '');
+          if (
+            rt.verifier === undefined ||
+            rt.userId === undefined ||
+            expected.length !== given.length ||
+            !timingSafeEqual(expected, given)
+          ) {
+            ctx.log.detail = 'wrong or missing oauth_verifier';
+            return send(ctx, 401, 'Error processing your OAuth request: Invalid oauth_verifier parameter');
+          }
+          requestTokens.delete(rt.token);
+          const user = users.get(rt.userId)!;
+          const pair = issueAccessToken(user.id);
+          send(
+            ctx,
+            200,
+            formEncode({
+              oauth_token: pair.token,
+              oauth_token_secret: pair.secret,
+              user_id: user.id,
+              screen_name: user.screenName,
+            }),
+            { 'content-type': 'text/html; charset=utf-8' },
+          );
+        },
+      },
+    ],
+    [X_PATHS.updateProfileImage, { method: 'POST', auth: 'access-token', handle: updateProfileImage }],
+    [
+      X_PATHS.verifyCredentials,
+      {
+        method: 'GET',
+        auth: 'access-token',
+        handle: (ctx) => sendJsonText(ctx, 200, userJson(stateOf(ctx))),
+      },
+    ],
+    [
+      X_PATHS.usersShow,
+      {
+        method: 'GET',
+        auth: 'access-token',
+        handle(ctx) {
+          const param = (name: string) => ctx.query.find(([n]) => n === name)?.[1];
+          const userId = param('user_id');
+          const screenName = param('screen_name')?.toLowerCase();
+          if (userId === undefined && screenName === undefined) {
+            return sendError(ctx, 403, 50, 'users/show needs user_id or screen_name');
+          }
+          const state = [...userStates.values()].find((s) =>
+            userId !== undefined ? s.user.id === userId : s.user.screenName.toLowerCase() === screenName,
+          );
+          if (!state) return sendError(ctx, 404, 50);
+          sendJsonText(ctx, 200, userJson(state));
+        },
+      },
+    ],
+    [
+      X_PATHS.invalidateToken,
+      {
+        method: 'POST',
+        auth: 'access-token',
+        handle(ctx) {
+          accessTokens.delete(ctx.accessToken!.token);
+          send(ctx, 200, { access_token: ctx.accessToken!.token });
+        },
+      },
+    ],
+  ]);
+
+  function authorizePage(ctx: Ctx): void {
+    const token = ctx.query.find(([name]) => name === 'oauth_token')?.[1] ?? '';
+    const rt = requestTokens.get(token);
+    const html = 'text/html; charset=utf-8';
+    if (!rt || now() - rt.createdAt > REQUEST_TOKEN_TTL_MS) {
+      return send(
+        ctx,
+        400,
+        '<!doctype html><title>X</title><p>Whoa there! There is no request token for this page.</p>',
+        { 'content-type': html },
+      );
+    }
+    send(
+      ctx,
+      200,
+      `<!doctype html><title>Authorize app</title>` +
+        `<h1>Authorize this app to use your account?</h1>` +
+        `<form method="post"><input type="hidden" name="oauth_token" value="${escapeHtml(token)}">` +
+        `<button>Authorize app</button></form>`,
+      { 'content-type': html },
+    );
+  }
+
+  async function updateProfileImage(ctx: Ctx): Promise<void> {
+    const state = stateOf(ctx);
+
+    if (rateLimit) {
+      let limited = now() < state.rateLimitedUntil;
+      if (!state.firstUploadSeen) {
+        state.firstUploadSeen = true;
+        const k = ++rateLimit.seen;
+        if (Math.floor(k * rateLimit.fraction) > Math.floor((k - 1) * rateLimit.fraction)) {
+          state.rateLimitedUntil = now() + rateLimit.resetAfterMs;
+          limited = true;
+        }
+      }
+      if (limited) {
+        ctx.log.detail = 'rate limited (rateLimitFirstAttempts)';
+        return send(ctx, 429, xErrorBody(88), {
+          'x-rate-limit-limit': '75',
+          'x-rate-limit-remaining': '0',
+          'x-rate-limit-reset': String(Math.ceil(state.rateLimitedUntil / 1000)),
+        });
+      }
+    }
+
+    if (uploadLatencyMs > 0) await sleep(uploadLatencyMs);
+
+    let bytes: Buffer;
+    let encoding: Upload['encoding'];
+    const type = mediaType(ctx.req);
+    if (type === 'multipart/form-data') {
+      const boundary = multipartBoundary(ctx.req.headers['content-type'] ?? '');
+      if (!boundary) return sendError(ctx, 400, 38, 'multipart without a boundary');
+      const parts = parseMultipart(ctx.body, boundary);
+      if (typeof parts === 'string') return sendError(ctx, 400, 38, `malformed multipart: ${parts}`);
+      const images = parts.filter((p) => p.name === 'image');
+      if (images.length !== 1) return sendError(ctx, 400, 38, `${images.length} parts named image`);
+      bytes = Buffer.from(images[0]!.data);
+      encoding = 'multipart';
+    } else if (type === 'application/x-www-form-urlencoded') {
+      const images = ctx.form.filter(([name]) => name === 'image');
+      if (images.length !== 1) return sendError(ctx, 400, 38, `${images.length} form fields named image`);
+      const base64 = images[0]![1];
+      if (base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) {
+        return sendImageError(ctx, 422, 'media type unrecognized.', 'image is not plain base64');
+      }
+      bytes = Buffer.from(base64, 'base64');
+      encoding = 'base64';
+    } else {
+      return sendError(ctx, 400, 38, `unsupported content-type ${type || '(none)'}`);
+    }
+
+    if (bytes.length >= MAX_IMAGE_BYTES) {
+      return sendImageError(ctx, 400, 'Image file size must be <= 700KB', `${bytes.length} bytes`);
+    }
+    let format: ImageFormat;
+    let width: number;
+    let height: number;
+    try {
+      const meta = await sharp(bytes).metadata();
+      if (meta.format !== 'jpeg' && meta.format !== 'png' && meta.format !== 'gif') {
+        return sendImageError(ctx, 422, 'media type unrecognized.', `format ${meta.format}`);
+      }
+      // Decode fully (first frame), so truncated or corrupt files are refused too.
+      const { info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      format = meta.format;
+      width = info.width;
+      height = info.height;
+    } catch (error) {
+      return sendImageError(ctx, 422, 'media type unrecognized.', `sharp: ${(error as Error).message}`);
+    }
+
+    const answer = userJson(state); // still the old picture: X processes asynchronously
+    uploads.push({
+      userId: state.user.id,
+      screenName: state.user.screenName,
+      bytes,
+      format,
+      width,
+      height,
+      encoding,
+      at: now(),
+    });
+    state.images.push({
+      n: state.nextImage++,
+      format,
+      bytes,
+      readyAt: now() + processingDelayMs,
+      renditions: new Map(),
+    });
+    sendJsonText(ctx, 200, answer);
+  }
+
+  async function serveProfileImage(ctx: Ctx, match: RegExpExecArray): Promise<void> {
+    const [, userId, n, suffix = '', ext] = match;
+    const state = userStates.get(userId ?? '');
+    const image = state?.images.find((i) => String(i.n) === n);
+    if (!image || image.readyAt > now() || EXTENSIONS[image.format] !== ext) {
+      return send(ctx, 404, 'Not Found');
+    }
+    const size = SIZES[suffix];
+    let rendition = image.renditions.get(suffix);
+    if (!rendition) {
+      rendition = originalBytes(image).then((original) =>
+        size === undefined
+          ? original
+          : sharp(original).resize(size, size, { fit: 'cover' }).toFormat(image.format).toBuffer(),
+      );
+      image.renditions.set(suffix, rendition);
+    }
+    send(ctx, 200, await rendition, { 'content-type': CONTENT_TYPES[image.format] });
+  }
+
+  // --- faults -----------------------------------------------------------------------------
+
+  function takeFault(method: string, path: string): Fault | undefined {
+    const index = faults.findIndex((f) => {
+      if (f.method !== undefined && f.method.toUpperCase() !== method) return false;
+      if (typeof f.path === 'string') return f.path === path;
+      f.path.lastIndex = 0;
+      return f.path.test(path);
+    });
+    if (index === -1) return undefined;
+    const fault = faults[index]!;
+    fault.remaining--;
+    if (fault.remaining <= 0) faults.splice(index, 1);
+    return fault;
+  }
+
+  /** Returns true when the fault answered (or swallowed) the request. */
+  async function applyFault(ctx: Ctx, fault: Fault): Promise<boolean> {
+    ctx.log.detail = 'fault';
+    if (fault.hangMs !== undefined && fault.hangMs > 0) {
+      if (!Number.isFinite(fault.hangMs)) return true; // never answer
+      await sleep(fault.hangMs);
+    }
+    if (fault.destroy) {
+      ctx.log.status = 0;
+      ctx.req.socket.destroy();
+      return true;
+    }
+    if (fault.redirectTo !== undefined) {
+      const status = fault.status !== undefined && fault.status >= 300 && fault.status < 400 ? fault.status : 302;
+      send(ctx, status, fault.body ?? '', { ...fault.headers, location: fault.redirectTo });
+      return true;
+    }
+    if (fault.status !== undefined) {
+      send(ctx, fault.status, fault.body ?? '', fault.headers);
+      return true;
+    }
+    return false;
+  }
+
+  // --- request pipeline -------------------------------------------------------------------
+
+  function readBody(req: IncomingMessage): Promise<Buffer | 'too-large' | 'aborted'> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      let settled = false;
+      const settle = (value: Buffer | 'too-large' | 'aborted') => {
+        if (!settled) {
+          settled = true;
+          resolve(value);
+        }
+      };
+      req.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total <= MAX_BODY_BYTES) chunks.push(chunk);
+        // Drain (and drop) an oversized body so the client can read the 413; give up on absurd ones.
+        else if (total > 8 * MAX_BODY_BYTES) {
+          req.socket.destroy();
+          settle('aborted');
+        }
+      });
+      req.on('end', () => settle(total > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks)));
+      req.on('error', () => settle('aborted'));
+      req.on('close', () => settle('aborted'));
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, log: RequestLog): Promise<void> {
+    const { method, path } = log;
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const ctx: Ctx = { req, res, log, path, query: [], body: Buffer.alloc(0), form: [], oauth: {} };
+
+    try {
+      ctx.query = q === -1 ? [] : parseForm(rawUrl.slice(q + 1));
+      log.query = ctx.query;
+    } catch {
+      return sendError(ctx, 400, 215, 'malformed percent-encoding in the query string');
+    }
+    if (path === X_PATHS.updateProfileImage && ctx.query.some(([name]) => name === 'image')) {
+      log.detail = 'image in the query string';
+      return send(ctx, 431, 'Request Header Fields Too Large');
+    }
+
+    const body = await readBody(req);
+    if (body === 'aborted') return;
+    if (body === 'too-large') {
+      log.detail = 'body over 10 MB';
+      return send(ctx, 413, 'Payload Too Large', { connection: 'close' });
+    }
+    ctx.body = body;
+    if (mediaType(req) === 'application/x-www-form-urlencoded') {
+      try {
+        ctx.form = parseForm(body.toString('utf8'));
+      } catch {
+        return sendError(ctx, 400, 215, 'malformed percent-encoding in the form body');
+      }
+    }
+
+    const route = routes.get(path);
+    const imageMatch = /^\/profile_images\/(\d+)\/(\d+)(_normal|_bigger|_mini|_400x400)?\.(png|jpg|gif)$/.exec(path);
+    const auth: AuthNeed = route && route.method === method ? route.auth : 'none';
+    if (auth !== 'none' && !authenticate(ctx, auth)) return;
+
+    const fault = takeFault(method, path);
+    if (fault && (await applyFault(ctx, fault))) return;
+
+    if (route && route.method === method) return route.handle(ctx);
+    if (imageMatch && method === 'GET') return serveProfileImage(ctx, imageMatch);
+    sendError(ctx, 404, 34);
+  }
+
+  const server: Server = createServer((req, res) => {
+    req.on('error', () => {});
+    res.on('error', () => {});
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const log: RequestLog = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: q === -1 ? rawUrl : rawUrl.slice(0, q),
+      query: [],
+      status: 0,
+      authOk: false,
+      oauthParams: null,
+      at: now(),
+    };
+    requests.push(log);
+    handle(req, res, log).catch((error: unknown) => {
+      try {
+        sendError({ res, log }, 500, 131, `server error: ${(error as Error)?.message}`);
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('x-server: no TCP address');
+  baseUrl = `http://127.0.0.1:${address.port}`;
+
+  return {
+    url: baseUrl,
+    consumer,
+    users,
+    uploads,
+    requests,
+    get nonceReuses() {
+      return nonceReuses;
+    },
+    addUser,
+    issueAccessToken,
+    approve,
+    revoke,
+    profileImageUrl(userId) {
+      const state = userStates.get(userId);
+      if (!state) throw new Error(`no user ${userId}`);
+      return imageUrl(userId, visibleImage(state));
+    },
+    fail(fault) {
+      faults.push({ ...fault, remaining: fault.times ?? 1 });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    setUploadLatency(ms) {
+      uploadLatencyMs = ms;
+    },
+    rateLimitFirstAttempts({ fraction, resetAfterMs }) {
+      rateLimit = { fraction: Math.min(1, Math.max(0, fraction)), resetAfterMs, seen: 0 };
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
