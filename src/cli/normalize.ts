@@ -14,7 +14,8 @@ export async function readInput(path: string): Promise<Buffer> {
 export async function run(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { crop: { type: 'string' }, background: { type: 'string' } }, ['input', 'output']);
   const [input, output] = positionals as [string, string];
-  const avatar = await normalizeAvatar(await readInput(input), { crop: cropOption(values.crop), background: values.background });
+  const crop = cropOption(values.crop);
+  const avatar = await normalizeAvatar(await readInput(input), { crop, background: values.background });
   try {
     await writeFile(output, avatar.data);
   } catch (error) {
