@@ -73,6 +73,8 @@ export interface XClient {
   requestToken(callback: string | 'oob'): Promise<RequestToken>;
   authorizeUrl(requestToken: string): string;
   accessToken(requestToken: RequestToken, verifier: string): Promise<LinkedAccount>;
+  /** One upload request. X answers with the user as it was: the new URL appears once X has processed the image. */
+  uploadProfileImage(user: UserTokens, image: AvatarImage): Promise<XUser>;
   /** Upload, wait for X to process it, and return the final URLs. */
   updateProfileImage(user: UserTokens, image: AvatarImage, options?: { previousUrl?: string }): Promise<XUser>;
   verifyCredentials(user: UserTokens): Promise<XUser>;
@@ -208,6 +210,17 @@ export function createXClient(options: XClientOptions): XClient {
       }),
     );
 
+  const uploadProfileImage = async (user: UserTokens, image: AvatarImage) =>
+    parseUser(
+      await sendJson({
+        method: 'POST',
+        path: '/1.1/account/update_profile_image.json',
+        query: { include_entities: 'false', skip_status: 'true' },
+        token: { key: user.token, secret: user.secret },
+        multipart: multipartImage(image),
+      }),
+    );
+
   return {
     async requestToken(callback) {
       const fields = parseForm(await send({ method: 'POST', path: '/oauth/request_token', oauthParams: { oauth_callback: callback } }), ['oauth_token', 'oauth_token_secret']);
@@ -233,17 +246,10 @@ export function createXClient(options: XClientOptions): XClient {
       return { token: fields.oauth_token!, secret: fields.oauth_token_secret!, userId: fields.user_id!, screenName: fields.screen_name! };
     },
 
+    uploadProfileImage,
+
     async updateProfileImage(user, image, updateOptions = {}) {
-      const token = { key: user.token, secret: user.secret };
-      const uploaded = parseUser(
-        await sendJson({
-          method: 'POST',
-          path: '/1.1/account/update_profile_image.json',
-          query: { include_entities: 'false', skip_status: 'true' },
-          token,
-          multipart: multipartImage(image),
-        }),
-      );
+      const uploaded = await uploadProfileImage(user, image);
       // X processes the image asynchronously: the URL in the upload response may still be the old one.
       const previous = updateOptions.previousUrl;
       let current = uploaded;

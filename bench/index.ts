@@ -1,0 +1,13 @@
+/** `npm run bench -- <name>`: runs one benchmark. */
+const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  normalize: () => import('./normalize.js'),
+  upload: () => import('./upload.js'),
+};
+
+const [name, ...args] = process.argv.slice(2);
+const load = name === undefined ? undefined : benchmarks[name];
+if (!load) {
+  process.stderr.write(`error: name a benchmark: npm run bench -- <${Object.keys(benchmarks).join('|')}>\n`);
+  process.exit(2);
+}
+await (await load()).run(args);

@@ -1,0 +1,311 @@
+/**
+ * Turns an untrusted upload into a 400x400 avatar X accepts: JPEG or PNG, sRGB, 8-bit, no metadata,
+ * under 700 KB. Knows nothing about Discord or X beyond those numbers.
+ */
+import sharp, { type Channels, type Metadata, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
+import { UserFacingError } from '../errors.js';
+import {
+  type AcceptedFormat,
+  detectImageFormat,
+  FORMAT_NAMES,
+  isAcceptedFormat,
+  looksLikeDamagedPng,
+} from './formats.js';
+import { createLimiter } from './limiter.js';
+
+export { detectImageFormat, type DetectedFormat } from './formats.js';
+export { createLimiter, type Limiter } from './limiter.js';
+
+export const AVATAR_SIZE = 400;
+export const MAX_INPUT_BYTES = 25 * 1024 * 1024;
+/** Outputs are strictly smaller than this. */
+export const MAX_OUTPUT_BYTES = 700 * 1024;
+export const MAX_INPUT_PIXELS = 50_000_000;
+
+const DEFAULT_BACKGROUND = '#ffffff';
+const JPEG_QUALITIES = [85, 75, 65, 50, 35, 20];
+const ACCEPTED_LIST = 'a JPG, PNG, GIF or WebP';
+
+// Process-wide: only these four decoders may run, whatever the bytes claim to be. Everything else
+// (SVG, AVIF/HEIF, TIFF, PDF, JPEG 2000, file and stream loaders, ...) is refused by libvips itself.
+sharp.block({ operation: ['VipsForeignLoad'] });
+sharp.unblock({
+  operation: [
+    'VipsForeignLoadJpegBuffer',
+    'VipsForeignLoadPngBuffer',
+    'VipsForeignLoadNsgifBuffer',
+    'VipsForeignLoadWebpBuffer',
+  ],
+});
+
+export type CropMode = 'attention' | 'centre' | 'contain';
+
+export interface NormalizeOptions {
+  /** How a non-square image becomes square. Default 'attention' (crop around the most interesting part). */
+  crop?: CropMode;
+  /** '#rrggbb'; fills the margins in 'contain' mode and replaces transparency when it must go. Default white. */
+  background?: string;
+}
+
+export interface Avatar {
+  data: Buffer;
+  format: 'jpeg' | 'png';
+  width: typeof AVATAR_SIZE;
+  height: typeof AVATAR_SIZE;
+  bytes: number;
+}
+
+export type ImageErrorKind = 'empty' | 'too-large' | 'unsupported-format' | 'corrupt' | 'too-many-pixels';
+
+/** The upload can't become an avatar; `userMessage` says why and what to send instead. */
+export class ImageError extends UserFacingError<ImageErrorKind> {}
+
+/**
+ * The `background` option isn't a colour. Thrown by parseBackground and, before any image work, by
+ * normalizeAvatar; it is a UserFacingError because the colour may come straight from a command option.
+ */
+export class BackgroundColourError extends UserFacingError<'invalid-background'> {}
+
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
+/** Parses '#rrggbb' (case-insensitive). Throws BackgroundColourError for anything else. */
+export function parseBackground(value: string): Rgb {
+  const hex = /^#([0-9a-f]{6})$/i.exec(value)?.[1];
+  if (hex === undefined) {
+    throw new BackgroundColourError(
+      'invalid-background',
+      'The background colour must be a hex code like #1da1f2.',
+      { detail: `got ${JSON.stringify(value.slice(0, 40))}` },
+    );
+  }
+  const rgb = parseInt(hex, 16);
+  return { r: rgb >> 16, g: (rgb >> 8) & 0xff, b: rgb & 0xff };
+}
+
+interface CheckedInput {
+  buffer: Buffer;
+  format: AcceptedFormat;
+  crop: CropMode;
+  background: Rgb;
+}
+
+/** Rounded up, so a file just over the limit never reads as "25 MB". */
+function formatMegabytes(bytes: number): string {
+  const tenths = Math.ceil((bytes / (1024 * 1024)) * 10);
+  return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)} MB`;
+}
+
+/** The cheap checks that need no decoder: size, magic bytes, options. */
+function checkInput(input: Buffer | Uint8Array, options: NormalizeOptions): CheckedInput {
+  const background = parseBackground(options.background ?? DEFAULT_BACKGROUND);
+  const crop = options.crop ?? 'attention';
+  const buffer = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+
+  if (buffer.length === 0) {
+    throw new ImageError('empty', `That file is empty; send ${ACCEPTED_LIST} image.`);
+  }
+  if (buffer.length > MAX_INPUT_BYTES) {
+    throw new ImageError(
+      'too-large',
+      `That file is ${formatMegabytes(buffer.length)}; images can be at most ${formatMegabytes(MAX_INPUT_BYTES)}.`,
+    );
+  }
+
+  const detected = detectImageFormat(buffer);
+  if (detected === undefined) {
+    if (looksLikeDamagedPng(buffer)) throw corrupt('damaged PNG signature');
+    throw new ImageError('unsupported-format', `That file isn't an image I can read; send ${ACCEPTED_LIST}.`);
+  }
+  if (detected === 'heic') {
+    throw new ImageError('unsupported-format', "iPhone HEIC photos can't be read here: send a JPG or PNG instead.", {
+      detail: 'heic',
+    });
+  }
+  if (!isAcceptedFormat(detected)) {
+    throw new ImageError('unsupported-format', `That file is ${FORMAT_NAMES[detected]}; send ${ACCEPTED_LIST}.`, {
+      detail: detected,
+    });
+  }
+  return { buffer, format: detected, crop, background };
+}
+
+function corrupt(detail: string, cause?: unknown): ImageError {
+  return new ImageError('corrupt', "That image is damaged or incomplete, so it can't be read; try saving it again.", {
+    cause,
+    detail,
+  });
+}
+
+function tooManyPixels(width: number, height: number): ImageError {
+  const megapixels = Math.round((width * height) / 1_000_000);
+  return new ImageError(
+    'too-many-pixels',
+    `That image is ${width}x${height} pixels (${megapixels} megapixels); the limit is ${MAX_INPUT_PIXELS / 1_000_000} megapixels.`,
+  );
+}
+
+/**
+ * Decoder options for untrusted input: reject on any decoder warning (truncation), first frame only,
+ * EXIF orientation applied, and a pixel cap as the real bound on memory and time.
+ */
+const INPUT_OPTIONS: SharpOptions = {
+  failOn: 'warning',
+  limitInputPixels: MAX_INPUT_PIXELS,
+  autoOrient: true,
+  pages: 1,
+  page: 0,
+};
+
+/** Reads the header only (no pixels), so huge dimensions are refused before anything is allocated. */
+async function checkHeader({ buffer, format }: CheckedInput): Promise<{ width: number; height: number }> {
+  let metadata: Metadata;
+  try {
+    // No pixel limit here: sharp would refuse with a generic message; we refuse below with the numbers.
+    metadata = await sharp(buffer, { ...INPUT_OPTIONS, limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw corrupt(errorMessage(error), error);
+  }
+  if (metadata.format !== format) {
+    throw corrupt(`content starts like ${format} but decodes as ${String(metadata.format)}`);
+  }
+  const { width, height } = metadata;
+  if (!width || !height) throw corrupt('no dimensions in header');
+  const frameHeight = metadata.pageHeight ?? height; // one frame of an animation
+  if (width * frameHeight > MAX_INPUT_PIXELS) throw tooManyPixels(width, frameHeight);
+  return { width, height: frameHeight };
+}
+
+/**
+ * 'attention' scores every pixel of the covering image before cropping it, and that image is
+ * 400 x (400 x aspect ratio): a 10000x10 strip becomes 160 MP and took 6.7 s (50000x2: 216 s, 2 GB).
+ * Past this size the crop falls back to the centre, which libvips computes lazily (a few ms).
+ */
+const MAX_ATTENTION_PIXELS = 2_000_000; // aspect ratio up to 12.5:1
+
+function cropPosition(crop: 'attention' | 'centre', { width, height }: { width: number; height: number }): string {
+  const coverPixels = (AVATAR_SIZE * AVATAR_SIZE * Math.max(width, height)) / Math.min(width, height);
+  return crop === 'attention' && coverPixels <= MAX_ATTENTION_PIXELS ? 'attention' : 'centre';
+}
+
+export interface RawAvatar {
+  pixels: Buffer;
+  channels: Channels;
+}
+
+/** One decode: straight to 400x400 8-bit sRGB raw pixels (resize first so JPEG shrink-on-load applies). */
+async function decodeToSquare(
+  { buffer, crop, background }: CheckedInput,
+  size: { width: number; height: number },
+): Promise<RawAvatar> {
+  const resize: ResizeOptions =
+    crop === 'contain'
+      ? { fit: 'contain', background: { ...background, alpha: 1 } }
+      : { fit: 'cover', position: cropPosition(crop, size) };
+  let image = sharp(buffer, INPUT_OPTIONS).resize(AVATAR_SIZE, AVATAR_SIZE, resize);
+  if (crop === 'contain') image = image.flatten({ background }); // the whole square sits on the colour
+  const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.width !== AVATAR_SIZE || info.height !== AVATAR_SIZE || data.length !== AVATAR_SIZE * AVATAR_SIZE * info.channels) {
+    throw new Error(`unexpected raw output ${info.width}x${info.height}x${info.channels}`);
+  }
+  return { pixels: data, channels: info.channels };
+}
+
+function hasTransparency({ pixels, channels }: RawAvatar): boolean {
+  if (channels !== 2 && channels !== 4) return false;
+  for (let i = channels - 1; i < pixels.length; i += channels) {
+    if (pixels[i] !== 255) return true;
+  }
+  return false;
+}
+
+async function encodeJpeg(image: () => Sharp, maxBytes: number): Promise<Buffer> {
+  for (const quality of JPEG_QUALITIES) {
+    const data = await image().jpeg({ quality, mozjpeg: false, chromaSubsampling: '4:2:0' }).toBuffer();
+    if (data.length < maxBytes) return data;
+  }
+  // A 400x400 JPEG at quality 20 is a few tens of KB whatever the content: only a tiny budget gets here.
+  throw new Error(`cannot encode a ${AVATAR_SIZE}x${AVATAR_SIZE} JPEG under ${maxBytes} bytes`);
+}
+
+/**
+ * Encodes 400x400 raw pixels: PNG if any pixel is transparent, else JPEG, always under `maxBytes`
+ * (strictly). Exported so the size guard can be exercised with a small budget.
+ */
+export async function encodeAvatar(
+  raw: RawAvatar,
+  background: Rgb,
+  maxBytes: number = MAX_OUTPUT_BYTES,
+): Promise<{ data: Buffer; format: 'jpeg' | 'png' }> {
+  const image = () => sharp(raw.pixels, { raw: { width: AVATAR_SIZE, height: AVATAR_SIZE, channels: raw.channels } });
+  if (hasTransparency(raw)) {
+    const png = await image().png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
+    if (png.length < maxBytes) return { data: png, format: 'png' };
+    // Effort 1: quantisation at high effort is seconds of CPU on noisy input.
+    const palette = await image().png({ palette: true, effort: 1, compressionLevel: 6 }).toBuffer();
+    if (palette.length < maxBytes) return { data: palette, format: 'png' };
+    return { data: await encodeJpeg(() => image().flatten({ background }), maxBytes), format: 'jpeg' };
+  }
+  return { data: await encodeJpeg(() => image().removeAlpha(), maxBytes), format: 'jpeg' };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function render(checked: CheckedInput): Promise<Avatar> {
+  try {
+    const size = await checkHeader(checked);
+    const raw = await decodeToSquare(checked, size);
+    const { data, format } = await encodeAvatar(raw, checked.background);
+    return { data, format, width: AVATAR_SIZE, height: AVATAR_SIZE, bytes: data.length };
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    // Our header check runs first, so this is only a backstop for headers that lie about their size.
+    if (/exceeds pixel limit/i.test(errorMessage(error))) {
+      throw new ImageError('too-many-pixels', `That image has more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels.`, {
+        cause: error,
+      });
+    }
+    throw corrupt(errorMessage(error), error);
+  }
+}
+
+/**
+ * Normalises an upload into an avatar. Rejects bad input only with ImageError (and a bad `background`
+ * option with BackgroundColourError), never with a decoder's own error.
+ */
+export async function normalizeAvatar(input: Buffer | Uint8Array, options: NormalizeOptions = {}): Promise<Avatar> {
+  return render(checkInput(input, options));
+}
+
+export interface AvatarNormalizer {
+  normalize(input: Buffer | Uint8Array, options?: NormalizeOptions): Promise<Avatar>;
+  /** Images being decoded or encoded now. */
+  readonly active: number;
+  /** Images waiting for a slot. */
+  readonly queued: number;
+}
+
+/**
+ * normalizeAvatar with at most `concurrency` images decoded at once (config IMAGE_CONCURRENCY).
+ * Cheap rejections (empty, too large, wrong format) don't wait for a slot.
+ */
+export function createAvatarNormalizer({ concurrency = 2 }: { concurrency?: number } = {}): AvatarNormalizer {
+  const limiter = createLimiter(concurrency);
+  return {
+    async normalize(input, options = {}) {
+      const checked = checkInput(input, options);
+      return limiter.run(() => render(checked));
+    },
+    get active() {
+      return limiter.active;
+    },
+    get queued() {
+      return limiter.queued;
+    },
+  };
+}
