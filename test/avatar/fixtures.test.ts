@@ -3,6 +3,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { rejectionOf } from '../support/rejection.js';
 import {
   AVATAR_SIZE,
   ImageError,
@@ -60,14 +61,6 @@ function read(file: string): Buffer {
   return readFileSync(join(FIXTURES, file));
 }
 
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('real-world fixtures', () => {
   it('finds the whole fixture set', () => {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rejectionOf } from '../support/rejection.js';
 import {
   AVATAR_SIZE,
   type Avatar,
@@ -25,14 +26,6 @@ import {
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'images');
 const fixture = (file: string) => readFileSync(join(FIXTURES, file));
 
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 async function expectImageError(promise: Promise<unknown>, kind: ImageErrorKind): Promise<ImageError> {
   const error = await rejectionOf(promise);
