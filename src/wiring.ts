@@ -3,17 +3,19 @@
  * Each function asks only for the variables it needs, so a missing one is named precisely.
  */
 import { need, type Config } from './config.js';
+import type { Logger } from './log.js';
 import { createXClient, type XClient } from './x/client.js';
 import { createSecretBox, type SecretBox } from './store/cipher.js';
 import { openStore, type Store } from './store/backend.js';
 import { createTokenVault, type TokenVault } from './store/vault.js';
 
-export function xClientFrom(config: Config): XClient {
+export function xClientFrom(config: Config, logger?: Logger): XClient {
   const { twitterConsumerKey, twitterConsumerSecret } = need(config, 'twitterConsumerKey', 'twitterConsumerSecret');
   return createXClient({
     apiUrl: config.twitterApiUrl,
     consumer: { key: twitterConsumerKey, secret: twitterConsumerSecret },
     processingDelayMs: config.twitterProcessingDelayMs,
+    logger,
   });
 }
 

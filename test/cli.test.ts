@@ -158,7 +158,7 @@ describe('avatar-bot against the X test server', () => {
     const linked = server.addUser({ screenName: 'dana' });
     const run = record(
       await cli(['link', '--discord-user', discordUser], {
-        env,
+        env: { ...env, LOG_LEVEL: 'trace' },
         stdin: (child, stderr) => {
           const timer = setInterval(() => {
             const match = /oauth_token=([^\s&]+)/.exec(stderr());
@@ -173,7 +173,7 @@ describe('avatar-bot against the X test server', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`Linked @dana to Discord user ${discordUser}\n`);
 
-    const set = record(await cli(['set', join(fixtures, 'sharp/4.webp'), '--discord-user', discordUser], { env }));
+    const set = record(await cli(['set', join(fixtures, 'sharp/4.webp'), '--discord-user', discordUser], { env: { ...env, LOG_LEVEL: 'trace' } }));
     expect(set.code).toBe(0);
     expect(server.uploads.at(-1)?.userId).toBe(linked.id);
   });
@@ -208,6 +208,9 @@ describe('avatar-bot against the X test server', () => {
       expect(store.includes(Buffer.from(secret))).toBe(false);
     }
     expect(secretsSeen.length).toBeGreaterThan(4);
+    // The flows above ran with LOG_LEVEL=trace: the logs were there to search.
+    const requestLogs = outputs.join('\n').split('\n').filter((line) => line.includes('"msg":"x request"'));
+    expect(requestLogs.length).toBeGreaterThanOrEqual(4); // request_token, access_token, upload, verify_credentials
   });
 
   it('gen-key prints a fresh 32-byte key', async () => {

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { createLogger } from '../log.js';
 import { loadConfig } from '../config.js';
 import { openVault, secretBoxFrom, xClientFrom } from '../wiring.js';
 import { discordUserOption, parse, UsageError } from './args.js';
@@ -22,7 +23,7 @@ export async function run(args: string[]): Promise<void> {
   const discordUser = discordUserOption(values['discord-user']);
   const config = loadConfig();
   if (discordUser !== undefined) secretBoxFrom(config); // fail on a missing key before the user does anything
-  const x = xClientFrom(config);
+  const x = xClientFrom(config, createLogger({ level: config.logLevel }));
   try {
     const requestToken = await x.requestToken('oob');
     process.stderr.write(`Open this page, sign in to X as the account to link, and authorise the app:\n\n  ${x.authorizeUrl(requestToken.token)}\n\n`);

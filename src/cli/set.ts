@@ -1,3 +1,4 @@
+import { createLogger } from '../log.js';
 import { loadConfig, need } from '../config.js';
 import { normalizeAvatar } from '../avatar/normalize.js';
 import { openVault, xClientFrom } from '../wiring.js';
@@ -13,7 +14,7 @@ export async function run(args: string[]): Promise<void> {
   );
   const discordUser = discordUserOption(values['discord-user']);
   const config = loadConfig();
-  const x = xClientFrom(config);
+  const x = xClientFrom(config, createLogger({ level: config.logLevel }));
   // Validate everything cheap before touching the network.
   const image = await readInput(positionals[0]!);
   const crop = cropOption(values.crop);

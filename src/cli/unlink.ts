@@ -1,3 +1,4 @@
+import { createLogger } from '../log.js';
 import { loadConfig } from '../config.js';
 import { XApiError } from '../x/errors.js';
 import { openVault, xClientFrom } from '../wiring.js';
@@ -8,7 +9,7 @@ export async function run(args: string[]): Promise<void> {
   const discordUser = discordUserOption(values['discord-user']);
   if (discordUser === undefined) throw new UsageError('unlink needs --discord-user <id>');
   const config = loadConfig();
-  const x = xClientFrom(config);
+  const x = xClientFrom(config, createLogger({ level: config.logLevel }));
   const { store, vault } = await openVault(config);
   try {
     const account = await vault.require(discordUser);

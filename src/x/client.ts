@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createSigner, encodeQuery, type Credentials, type Signer } from './oauth.js';
 import { XApiError, errorFromResponse, networkError } from './errors.js';
+import type { Logger } from '../log.js';
 
 export type { Credentials } from './oauth.js';
 
@@ -29,6 +30,8 @@ export interface XClientOptions {
   dispatcher?: Dispatcher;
   signer?: Signer;
   wait?: (ms: number) => Promise<unknown>;
+  /** Each request is logged at debug level: method, path, status and duration, never a credential. */
+  logger?: Logger;
 }
 
 export interface RequestToken {
@@ -163,21 +166,26 @@ export function createXClient(options: XClientOptions): XClient {
       headers['content-type'] = send.multipart.contentType;
       body = send.multipart.body;
     }
+    const started = performance.now();
+    const log = (status: number | undefined, kind?: string) =>
+      options.logger?.debug({ method: send.method, path: send.path, status, kind, ms: Math.round(performance.now() - started) }, 'x request');
     let response: Dispatcher.ResponseData;
+    let text: string;
     try {
       // undici's request() never follows redirects unless a redirect interceptor is added: none is.
       response = await request(url, { method: send.method, headers, body, dispatcher, signal: AbortSignal.timeout(requestTimeoutMs) });
-    } catch (error) {
-      throw networkError(error);
-    }
-    let text: string;
-    try {
       text = await response.body.text();
     } catch (error) {
+      log(undefined, 'network');
       throw networkError(error);
     }
-    if (response.statusCode >= 200 && response.statusCode < 300) return { status: response.statusCode, body: text };
-    throw errorFromResponse(response.statusCode, response.headers, text);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      log(response.statusCode);
+      return { status: response.statusCode, body: text };
+    }
+    const failure = errorFromResponse(response.statusCode, response.headers, text);
+    log(response.statusCode, failure.kind);
+    throw failure;
   }
 
   async function send(request: SendOptions): Promise<string> {

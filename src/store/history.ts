@@ -1,0 +1,115 @@
+/**
+ * The avatars a user applied through the bot, newest last, plus the avatar they had before their
+ * first change. Images are the normalised bytes, content-addressed per user (`<user>:<sha256>`), and
+ * only images that the user's history still references are kept: the last 10 plus the original.
+ * Knows nothing about X or Discord.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type Keyv from 'keyv';
+import type { Store } from './backend.js';
+
+export const HISTORY_LIMIT = 10;
+
+export type ImageFormat = 'jpeg' | 'png';
+
+export interface StoredImage {
+  data: Buffer;
+  format: ImageFormat;
+}
+
+export type AvatarSource = 'upload' | 'preview' | 'history' | 'revert' | 'schedule' | 'branding';
+
+export interface HistoryEntry {
+  id: string;
+  hash: string;
+  format: ImageFormat;
+  appliedAt: string;
+  source: AvatarSource;
+  /** What applied it, in words ("attachment photo.jpg", "season winter", …). */
+  label: string;
+  url400: string;
+}
+
+export type OriginalAvatar =
+  | { saved: true; hash: string; format: ImageFormat; savedAt: string; url: string }
+  | { saved: false; reason: string; savedAt: string };
+
+export interface UserHistory {
+  original?: OriginalAvatar;
+  entries: HistoryEntry[];
+}
+
+interface StoredImageRecord {
+  data: string; // base64
+  format: ImageFormat;
+}
+
+export interface AvatarHistory {
+  get(discordUserId: string): Promise<UserHistory>;
+  image(discordUserId: string, hash: string): Promise<StoredImage | undefined>;
+  /** Store an image for the user; returns its content hash. */
+  putImage(discordUserId: string, image: StoredImage): Promise<string>;
+  saveOriginal(discordUserId: string, original: OriginalAvatar): Promise<void>;
+  /** Append an entry for an image already stored with putImage; trims to the last 10 and drops unreferenced images. */
+  append(discordUserId: string, entry: Omit<HistoryEntry, 'id' | 'appliedAt'>): Promise<HistoryEntry>;
+  /** Replace the entries (revert removes the newest); drops unreferenced images. */
+  setEntries(discordUserId: string, entries: HistoryEntry[]): Promise<void>;
+  forget(discordUserId: string): Promise<void>;
+}
+
+export function hashImage(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function createAvatarHistory(store: Store): AvatarHistory {
+  const histories: Keyv<UserHistory> = store.namespace<UserHistory>('history');
+  const images: Keyv<StoredImageRecord> = store.namespace<StoredImageRecord>('images');
+  const imageKey = (discordUserId: string, hash: string) => `${discordUserId}:${hash}`;
+
+  async function get(discordUserId: string): Promise<UserHistory> {
+    return (await histories.get(discordUserId)) ?? { entries: [] };
+  }
+
+  const referenced = (history: UserHistory) =>
+    new Set([...history.entries.map((entry) => entry.hash), ...(history.original?.saved ? [history.original.hash] : [])]);
+
+  /** Save the history, then delete the images it no longer references. */
+  async function save(discordUserId: string, before: UserHistory, after: UserHistory): Promise<void> {
+    await histories.set(discordUserId, after);
+    const keep = referenced(after);
+    const drop = [...referenced(before)].filter((hash) => !keep.has(hash));
+    await Promise.all(drop.map((hash) => images.delete(imageKey(discordUserId, hash))));
+  }
+
+  return {
+    get,
+    async image(discordUserId, hash) {
+      const record = await images.get(imageKey(discordUserId, hash));
+      return record ? { data: Buffer.from(record.data, 'base64'), format: record.format } : undefined;
+    },
+    async putImage(discordUserId, image) {
+      const hash = hashImage(image.data);
+      await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
+      return hash;
+    },
+    async saveOriginal(discordUserId, original) {
+      const history = await get(discordUserId);
+      await save(discordUserId, history, { ...history, original });
+    },
+    async append(discordUserId, fields) {
+      const history = await get(discordUserId);
+      const entry: HistoryEntry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...fields };
+      await save(discordUserId, history, { ...history, entries: [...history.entries, entry].slice(-HISTORY_LIMIT) });
+      return entry;
+    },
+    async setEntries(discordUserId, entries) {
+      const history = await get(discordUserId);
+      await save(discordUserId, history, { ...history, entries: entries.slice(-HISTORY_LIMIT) });
+    },
+    async forget(discordUserId) {
+      const history = await get(discordUserId);
+      await save(discordUserId, history, { entries: [] });
+      await histories.delete(discordUserId);
+    },
+  };
+}
