@@ -43,6 +43,8 @@ const commands: Record<string, Handler> = {
     process.stdout.write(`${generateKey()}\n`);
   },
   'rotate-key': async (args) => (await import('./cli/rotate-key.js')).run(args),
+  start: async (args) => (await import('./cli/start.js')).run(args),
+  'deploy-commands': async (args) => (await import('./cli/deploy-commands.js')).run(args),
 };
 
 async function main(argv: string[]): Promise<number> {

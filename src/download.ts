@@ -196,7 +196,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       if (declaredSize !== undefined && declaredSize > maxBytes) throw tooLarge(`${describeUrl(first)}: declared size ${declaredSize}`);
 
       const deadline = new AbortController();
-      const timer = setTimeout(() => undefined, timeoutMs);
+      const timer = setTimeout(() => deadline.abort(), timeoutMs);
       let current = first;
       try {
         return await fetchFollowingRedirects(first, deadline.signal, (hop) => (current = hop));

@@ -1,0 +1,160 @@
+/** /avatar set | preview | history | revert */
+import {
+  ActionRowBuilder,
+  ApplicationCommandOptionType,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  MessageFlags,
+  StringSelectMenuBuilder,
+  type APIApplicationCommandBasicOption,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
+import { circlePreview } from '../src/avatar/circle.js';
+import type { CropMode } from '../src/avatar/normalize.js';
+import { customId, type SlashCommand } from '../src/bot/command.js';
+import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
+import type { Services } from '../src/services.js';
+import type { StoredImage } from '../src/store/history.js';
+
+const imageOptions: APIApplicationCommandBasicOption[] = [
+  { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+  {
+    type: ApplicationCommandOptionType.String,
+    name: 'crop',
+    description: 'How to make it square (default: around the most interesting part)',
+    choices: [
+      { name: 'attention (most interesting part)', value: 'attention' },
+      { name: 'centre', value: 'centre' },
+      { name: 'contain (whole image on a background)', value: 'contain' },
+    ],
+  },
+  { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour for contain or transparency, like #1da1f2', min_length: 7, max_length: 7 },
+];
+
+/** Download the attachment (allowed hosts, size cap, timeout) and normalise it. */
+async function normalisedAttachment(interaction: ChatInputCommandInteraction, services: Services): Promise<{ image: StoredImage; label: string }> {
+  const attachment = interaction.options.getAttachment('image', true);
+  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
+  const avatar = await services.normalizer.normalize(bytes, {
+    crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
+    background: interaction.options.getString('background') ?? undefined,
+  });
+  return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${attachment.name}` };
+}
+
+async function set(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  await services.vault.require(interaction.user.id); // say "not linked" before downloading anything
+  const { image, label } = await normalisedAttachment(interaction, services);
+  const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label);
+  await interaction.editReply(appliedReply(applied, 'Avatar updated'));
+}
+
+async function preview(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const { image, label } = await normalisedAttachment(interaction, services);
+  const saved = await services.avatars.createPreview(interaction.user.id, image, label);
+  const square = avatarFile(image, 'preview');
+  const circle = avatarFile({ data: await circlePreview(image.data), format: 'png' }, 'preview-circle');
+  await interaction.editReply({
+    content: 'This is what X will show (square, and as the circle X crops it to). Apply it?',
+    files: [square, circle],
+    components: [
+      new ActionRowBuilder<ButtonBuilder>().addComponents(
+        new ButtonBuilder().setCustomId(customId('avatar', 'apply', saved.id)).setLabel('Apply').setStyle(ButtonStyle.Success),
+        new ButtonBuilder().setCustomId(customId('avatar', 'cancel', saved.id)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+      ),
+    ],
+  });
+}
+
+async function history(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const { entries, original } = await services.avatars.history(interaction.user.id);
+  if (entries.length === 0) {
+    await interaction.editReply({ content: 'No avatars applied through the bot yet. Use /avatar set.' });
+    return;
+  }
+  const newestFirst = [...entries].reverse();
+  const files = [];
+  const embeds = [];
+  for (const [index, entry] of newestFirst.entries()) {
+    const image = await services.avatars.historyImage(interaction.user.id, entry.hash);
+    const embed = new EmbedBuilder()
+      .setColor(BRAND_COLOUR)
+      .setTitle(index === 0 ? 'Current' : `${index} change${index === 1 ? '' : 's'} ago`)
+      .setDescription(`<t:${Math.floor(Date.parse(entry.appliedAt) / 1000)}:f> · ${entry.source} · ${entry.label}`);
+    if (image) {
+      const file = avatarFile(image, `history-${index}`);
+      files.push(file);
+      embed.setThumbnail(`attachment://${file.name}`);
+    }
+    embeds.push(embed);
+  }
+  const select = new StringSelectMenuBuilder()
+    .setCustomId(customId('avatar', 'reapply'))
+    .setPlaceholder('Apply one of these again')
+    .addOptions(
+      newestFirst.map((entry, index) => ({
+        label: `${index === 0 ? 'Current' : `${index} ago`}: ${entry.label}`.slice(0, 100),
+        description: new Date(entry.appliedAt).toUTCString().slice(0, 100),
+        value: entry.id,
+      })),
+    );
+  const originalNote = original?.saved ? 'Your avatar from before the bot is saved: /avatar revert goes back step by step.' : original ? `Your avatar from before the bot could not be saved (${original.reason.replace(/\.$/, '')}).` : '';
+  await interaction.editReply({ content: originalNote, embeds, files, components: [new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(select)] });
+}
+
+async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const reverted = await services.avatars.revert(interaction.user.id);
+  await interaction.editReply(appliedReply(reverted, reverted.restoredOriginal ? 'Original avatar restored' : 'Previous avatar restored'));
+}
+
+export const avatarCommand: SlashCommand = {
+  definition: {
+    name: 'avatar',
+    description: 'Change your X avatar',
+    options: [
+      { type: ApplicationCommandOptionType.Subcommand, name: 'set', description: 'Set your X avatar from an image', options: imageOptions },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'preview', description: 'See how an image will look on X before applying it', options: imageOptions },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 avatars the bot applied' },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Go back to your previous avatar' },
+    ],
+  },
+
+  async execute(interaction, services) {
+    switch (interaction.options.getSubcommand()) {
+      case 'set':
+        return set(interaction, services);
+      case 'preview':
+        return preview(interaction, services);
+      case 'history':
+        return history(interaction, services);
+      case 'revert':
+        return revert(interaction, services);
+    }
+  },
+
+  components: {
+    apply: async (interaction, services, previewId) => {
+      if (!interaction.isButton()) return;
+      await interaction.update({ content: 'Applying…', components: [] });
+      const applied = await services.avatars.applyPreview(interaction.user.id, previewId);
+      await interaction.editReply({ ...appliedReply(applied, 'Avatar updated'), attachments: [] });
+    },
+    cancel: async (interaction, services, previewId) => {
+      if (!interaction.isButton()) return;
+      await services.avatars.discardPreview(interaction.user.id, previewId).catch(() => undefined);
+      await interaction.update({ content: 'Cancelled: nothing was changed.', components: [], files: [], attachments: [] });
+    },
+    reapply: async (interaction, services) => {
+      if (!interaction.isStringSelectMenu()) return;
+      const [entryId = ''] = interaction.values;
+      await interaction.update({ content: 'Applying…', components: [], embeds: [], attachments: [] });
+      const applied = await services.avatars.reapply(interaction.user.id, entryId);
+      await interaction.editReply(appliedReply(applied, 'Avatar applied again'));
+    },
+  },
+};

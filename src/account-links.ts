@@ -1,0 +1,154 @@
+/**
+ * Linking a Discord user to an X account with 3-legged OAuth 1.0a: the PIN flow always, the callback
+ * flow when the bot has a public URL. A pending request token is bound to the Discord user who asked,
+ * kept (sealed) for 15 minutes, and completes a link for that user only, once.
+ */
+import type Keyv from 'keyv';
+import { AccountError } from './account-errors.js';
+import type { KeyedLock } from './keyed-lock.js';
+import type { SecretBox } from './store/cipher.js';
+import type { Store } from './store/backend.js';
+import type { LinkedAccount, TokenVault } from './store/vault.js';
+import type { XClient, XUser } from './x/client.js';
+import { XApiError } from './x/errors.js';
+
+export const PENDING_LINK_TTL_MS = 15 * 60_000;
+
+/** Where to confirm a callback-flow link in Discord: the interaction that started it. */
+export interface LinkReplyTarget {
+  applicationId: string;
+  interactionToken: string;
+}
+
+interface PendingLink {
+  discordUserId: string;
+  secret: string; // sealed request token secret
+  flow: 'pin' | 'callback';
+  replyTarget?: string; // sealed JSON LinkReplyTarget
+  createdAt: string;
+}
+
+export interface StartedLink {
+  authorizeUrl: string;
+  requestToken: string;
+}
+
+export interface LinkHealth {
+  account: LinkedAccount;
+  /** 'ok': X accepted the token just now; 'revoked': X refused it; 'unknown': X could not be asked. */
+  health: 'ok' | 'revoked' | 'unknown';
+  user?: XUser;
+  problem?: string;
+}
+
+export interface AccountLinks {
+  start(discordUserId: string, flow: 'pin' | 'callback', replyTarget?: LinkReplyTarget): Promise<StartedLink>;
+  completeWithPin(discordUserId: string, requestToken: string, pin: string): Promise<LinkedAccount>;
+  completeCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
+  status(discordUserId: string): Promise<LinkHealth>;
+  /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. */
+  unlink(discordUserId: string): Promise<{ account: LinkedAccount; revokedAtX: boolean; problem?: string }>;
+}
+
+export interface AccountLinksDeps {
+  store: Store;
+  vault: TokenVault;
+  box: SecretBox;
+  x: XClient;
+  /** Base URL for the callback flow; without it only the PIN flow is offered. */
+  publicUrl: string | undefined;
+  tokenLock: KeyedLock;
+  /** Called after a successful unlink to delete what else the bot keeps for the user. */
+  forgetUser(discordUserId: string): Promise<void>;
+}
+
+const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
+
+export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
+  const { vault, box, x } = deps;
+  const pending: Keyv<PendingLink> = deps.store.namespace<PendingLink>('pending-links');
+  const context = (requestToken: string) => `pending-links:${requestToken}`;
+
+  /** Exchange the verifier; the pending token is consumed only when X accepts it. */
+  async function complete(requestToken: string, link: PendingLink, verifier: string): Promise<LinkedAccount> {
+    const secret = box.open(link.secret, context(requestToken));
+    const granted = await x.accessToken({ token: requestToken, secret }, verifier);
+    await pending.delete(requestToken);
+    return vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
+  }
+
+  return {
+    async start(discordUserId, flow, replyTarget) {
+      if (flow === 'callback' && !deps.publicUrl) throw new Error('the callback flow needs PUBLIC_URL');
+      const callback = flow === 'pin' ? 'oob' : `${deps.publicUrl}/oauth/callback`;
+      const requestToken = await x.requestToken(callback);
+      await pending.set(
+        requestToken.token,
+        {
+          discordUserId,
+          secret: box.seal(requestToken.secret, context(requestToken.token)),
+          flow,
+          ...(replyTarget ? { replyTarget: box.seal(JSON.stringify(replyTarget), context(requestToken.token)) } : {}),
+          createdAt: new Date().toISOString(),
+        },
+        PENDING_LINK_TTL_MS,
+      );
+      return { authorizeUrl: x.authorizeUrl(requestToken.token), requestToken: requestToken.token };
+    },
+
+    completeWithPin(discordUserId, requestToken, pin) {
+      return deps.tokenLock.run(requestToken, async () => {
+        const link = await pending.get(requestToken);
+        if (!link || link.flow !== 'pin') throw expired();
+        if (link.discordUserId !== discordUserId) {
+          throw new AccountError('not-your-link', 'That sign-in link was started by someone else. Run /twitter link to get your own.');
+        }
+        if (!/^\d{4,10}$/.test(pin.trim())) throw new AccountError('invalid-pin', 'The PIN is the number X shows after you authorise the app (usually 7 digits).');
+        return complete(requestToken, link, pin.trim());
+      });
+    },
+
+    completeCallback(requestToken, verifier) {
+      return deps.tokenLock.run(requestToken, async () => {
+        const link = await pending.get(requestToken);
+        if (!link || link.flow !== 'callback') throw expired();
+        const account = await complete(requestToken, link, verifier);
+        const replyTarget = link.replyTarget ? (JSON.parse(box.open(link.replyTarget, context(requestToken))) as LinkReplyTarget) : undefined;
+        return { discordUserId: link.discordUserId, account, ...(replyTarget ? { replyTarget } : {}) };
+      });
+    },
+
+    async status(discordUserId) {
+      const account = await vault.require(discordUserId);
+      try {
+        const user = await x.verifyCredentials(account);
+        if (account.status !== 'active') await vault.setStatus(discordUserId, 'active');
+        return { account: { ...account, status: 'active' }, health: 'ok', user };
+      } catch (error) {
+        if (!(error instanceof XApiError)) throw error;
+        if (error.kind === 'token-revoked') {
+          await vault.setStatus(discordUserId, 'revoked');
+          return { account: { ...account, status: 'revoked' }, health: 'revoked', problem: error.userMessage };
+        }
+        return { account, health: 'unknown', problem: error.userMessage };
+      }
+    },
+
+    async unlink(discordUserId) {
+      const account = await vault.require(discordUserId);
+      let revokedAtX = true;
+      let problem: string | undefined;
+      try {
+        await x.invalidateToken(account);
+      } catch (error) {
+        // Unlinking must work even when X refuses: the local copy goes either way.
+        if (!(error instanceof XApiError)) throw error;
+        revokedAtX = false;
+        problem = error.userMessage;
+      }
+      await deps.forgetUser(discordUserId);
+      await vault.delete(discordUserId);
+      return { account, revokedAtX, ...(problem ? { problem } : {}) };
+    },
+  };
+}

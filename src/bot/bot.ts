@@ -1,0 +1,141 @@
+/**
+ * The Discord side: a discord.js client whose interactions are dispatched to the slash command modules,
+ * an HTTP server for /healthz and the OAuth callback, and a graceful stop: new commands are turned
+ * away, commands in flight finish (bounded), then the gateway, the HTTP server and the store close.
+ */
+import {
+  Client,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  Partials,
+  Status,
+  type Interaction,
+  type InteractionEditReplyOptions,
+  type RepliableInteraction,
+} from 'discord.js';
+import type { Services } from '../services.js';
+import { parseCustomId, type SlashCommand } from './command.js';
+import { startHttpServer, type HttpServer } from './http.js';
+import { failureReply } from './replies.js';
+
+export interface BotOptions {
+  services: Services;
+  commands: SlashCommand[];
+  /** How long a stop waits for commands in flight. */
+  drainTimeoutMs?: number;
+}
+
+export interface Bot {
+  client: Client;
+  http: HttpServer;
+  /** Resolves once the gateway is ready and the HTTP server listens. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly inFlight: number;
+}
+
+async function respond(interaction: RepliableInteraction, reply: InteractionEditReplyOptions): Promise<void> {
+  if (interaction.deferred || interaction.replied) {
+    await interaction.editReply(reply);
+  } else {
+    const { content, embeds, components, files } = reply;
+    await interaction.reply({ content: content ?? undefined, embeds, components, files, flags: MessageFlags.Ephemeral });
+  }
+}
+
+export function createBot(options: BotOptions): Bot {
+  const { services } = options;
+  const { config, logger } = services;
+  const byName = new Map(options.commands.map((command) => [command.definition.name, command]));
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    partials: [Partials.Channel],
+    rest: { api: config.discordApiUrl, version: '10', timeout: 15_000 },
+  });
+
+  async function handle(interaction: Interaction): Promise<void> {
+    if (interaction.isAutocomplete() || !interaction.isRepliable()) return;
+    if (stopping) {
+      await interaction.reply({ content: 'The bot is restarting; try again in a minute.', flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const log = logger.child({ interaction: interaction.id, user: interaction.user.id });
+    try {
+      if (interaction.isChatInputCommand()) {
+        const command = byName.get(interaction.commandName);
+        if (!command) throw new Error(`unknown command ${interaction.commandName}`);
+        log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
+        await command.execute(interaction, services);
+      } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
+        const { command, action, argument } = parseCustomId(interaction.customId);
+        const handler = byName.get(command)?.components?.[action];
+        if (!handler) return; // a collector inside a running command owns this component
+        log.info({ component: `${command}:${action}` }, 'component');
+        await handler(interaction, services, argument);
+      }
+    } catch (error) {
+      try {
+        await respond(interaction, failureReply(error, log));
+      } catch (replyError) {
+        log.warn({ err: replyError }, 'could not send the failure reply');
+      }
+    }
+  }
+
+  client.on(Events.InteractionCreate, (interaction) => {
+    const task = handle(interaction).catch((error: unknown) => logger.error({ err: error }, 'interaction handler crashed'));
+    inFlight.add(task);
+    void task.finally(() => inFlight.delete(task));
+  });
+  client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
+
+  const http = startHttpServer({
+    services,
+    port: config.port,
+    gatewayReady: () => client.ws.status === Status.Ready,
+    confirmLink: async ({ discordUserId, screenName, replyTarget }) => {
+      const content = `Linked @${screenName}. Use /avatar set to change your X avatar.`;
+      if (replyTarget) {
+        try {
+          await client.rest.patch(`/webhooks/${replyTarget.applicationId}/${replyTarget.interactionToken}/messages/@original`, {
+            body: { content, components: [] },
+            auth: false,
+          });
+          return;
+        } catch (error) {
+          logger.warn({ err: error }, 'could not edit the link message; sending a DM');
+        }
+      }
+      await (await client.users.fetch(discordUserId)).send(content);
+    },
+  });
+
+  return {
+    client,
+    http,
+    get inFlight() {
+      return inFlight.size;
+    },
+    async start() {
+      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      await Promise.all([client.login(config.discordToken), http.listening]);
+      await ready;
+      logger.info({ user: client.user?.tag, port: http.port }, 'bot ready');
+    },
+    async stop() {
+      stopping = true;
+      const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 30_000, 'timeout').unref());
+      if ((await Promise.race([Promise.allSettled([...inFlight]), deadline])) === 'timeout') {
+        logger.warn({ inFlight: inFlight.size }, 'stopping with commands still in flight');
+      }
+      await client.destroy();
+      await http.close();
+      await services.close();
+      logger.info('bot stopped');
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * The shape of a slash command module (commands/*.ts): its definition as data (it drives registration
+ * and the tests) and thin handlers that call the use cases in src/ and turn results into replies.
+ */
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  ModalSubmitInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+  StringSelectMenuInteraction,
+} from 'discord.js';
+import type { Services } from '../services.js';
+
+export type ComponentInteraction = ButtonInteraction | StringSelectMenuInteraction | ModalSubmitInteraction;
+
+export interface SlashCommand {
+  definition: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  execute(interaction: ChatInputCommandInteraction, services: Services): Promise<void>;
+  /**
+   * Buttons, selects and modals that outlive the command's handler (they still work after a restart),
+   * keyed by the second part of their custom id: `<command>:<action>:<argument>`.
+   */
+  components?: Record<string, (interaction: ComponentInteraction, services: Services, argument: string) => Promise<void>>;
+}
+
+export const customId = (command: string, action: string, argument = '') => `${command}:${action}:${argument}`;
+
+export function parseCustomId(id: string): { command: string; action: string; argument: string } {
+  const [command = '', action = '', ...rest] = id.split(':');
+  return { command, action, argument: rest.join(':') };
+}

@@ -1,0 +1,78 @@
+/**
+ * Turning outcomes into Discord messages: the applied-avatar embed, and one specific, ephemeral message
+ * for every failure a user can meet. Handlers switch on error kinds here, never on message text.
+ */
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  type InteractionEditReplyOptions,
+} from 'discord.js';
+import { AccountError } from '../account-errors.js';
+import type { AppliedAvatar } from '../avatar-changes.js';
+import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
+import { DownloadError } from '../download.js';
+import { UserFacingError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { VaultError } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
+import { customId } from './command.js';
+
+export const BRAND_COLOUR = 0x1d9bf0;
+
+export function linkButtonRow(label = 'Link your X account'): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(customId('twitter', 'start')).setLabel(label).setStyle(ButtonStyle.Primary),
+  );
+}
+
+export function avatarFile(image: { data: Buffer; format: 'jpeg' | 'png' }, name = 'avatar'): AttachmentBuilder {
+  return new AttachmentBuilder(image.data, { name: `${name}.${image.format === 'jpeg' ? 'jpg' : 'png'}` });
+}
+
+export function appliedReply(applied: AppliedAvatar, headline: string): InteractionEditReplyOptions {
+  const file = avatarFile(applied.image);
+  const embed = new EmbedBuilder()
+    .setColor(BRAND_COLOUR)
+    .setTitle(headline)
+    .setDescription(`@${applied.user.screenName}'s X avatar is now this image.\n400x400: ${applied.user.profileImage.size400}`)
+    .setImage(`attachment://${file.name}`)
+    .setURL(applied.user.profileImage.size400);
+  const notes = applied.originalNotSaved
+    ? `Note: your previous X avatar could not be saved (${applied.originalNotSaved.replace(/\.$/, '')}), so /avatar revert cannot bring it back.`
+    : '';
+  return { content: notes, embeds: [embed], files: [file], components: [] };
+}
+
+/** The reply for a failure, and whether it is the bot's fault (logged as an error). */
+export function failureReply(error: unknown, logger: Logger): InteractionEditReplyOptions {
+  const plain = (content: string): InteractionEditReplyOptions => ({ content, embeds: [], files: [], components: [] });
+
+  if (error instanceof VaultError) return { ...plain(error.userMessage), components: [linkButtonRow()] };
+  if (error instanceof AccountError) {
+    return error.kind === 'link-revoked' ? { ...plain(error.userMessage), components: [linkButtonRow('Link again')] } : plain(error.userMessage);
+  }
+  if (error instanceof XApiError) {
+    switch (error.kind) {
+      case 'token-revoked':
+        return { ...plain(`${error.userMessage} Nothing was changed.`), components: [linkButtonRow('Link again')] };
+      case 'rate-limited':
+      case 'image-rejected':
+      case 'account-locked':
+        return plain(`${error.userMessage} Nothing was changed.`);
+      case 'transient':
+        return plain(`X is not responding properly right now (tried several times). Nothing was changed; try again in a few minutes.`);
+      case 'auth':
+      case 'forbidden':
+      case 'unexpected':
+        logger.error({ err: error, kind: error.kind }, 'X refused the bot');
+        return plain(`${error.userMessage} Nothing was changed.`);
+    }
+  }
+  if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(error.userMessage);
+  if (error instanceof UserFacingError) return plain(error.userMessage);
+  logger.error({ err: error }, 'command failed');
+  return plain('Something went wrong on our side and it has been logged. Nothing was changed; try again later.');
+}

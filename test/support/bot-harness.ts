@@ -1,0 +1,119 @@
+/**
+ * The whole bot against local servers: the Discord-compatible server, the X-compatible server and the
+ * real bot (discord.js client, services, HTTP server) configured only through its configuration
+ * values, as production is. Used by the end-to-end tests, the load benchmark and `npm run demo`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { commands } from '../../commands/index.js';
+import { createBot, type Bot } from '../../src/bot/bot.js';
+import { registerCommands } from '../../src/bot/register.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { createServices, type Services } from '../../src/services.js';
+import { startDiscordServer, type DiscordServer, type DiscordServerOptions, type TestUser } from './discord-server.js';
+import { startXServer, type FakeXUser, type XServer, type XServerOptions } from './x-server.js';
+
+export interface HarnessOptions {
+  /** Extra or overriding configuration variables. */
+  env?: Record<string, string>;
+  discord?: DiscordServerOptions;
+  x?: XServerOptions;
+  /** Serve the OAuth callback flow (sets PUBLIC_URL to the bot's own HTTP server). */
+  callbackFlow?: boolean;
+  /** Print logs to stderr instead of only capturing them. */
+  printLogs?: boolean;
+}
+
+export interface Harness {
+  discord: DiscordServer;
+  x: XServer;
+  bot: Bot;
+  services: Services;
+  config: Config;
+  /** Every JSON log line the bot wrote. */
+  logs: string[];
+  dataDir: string;
+  /** Link a Discord user to a new X account, as /twitter link would (tokens stored in the vault). */
+  linkUser(user: TestUser, screenName?: string): Promise<FakeXUser>;
+  /** The bot's HTTP base URL. */
+  httpUrl(): string;
+  close(): Promise<void>;
+}
+
+function capture(lines: string[], print: boolean): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
+      if (print) process.stderr.write(chunk);
+      done();
+    },
+  });
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const discord = await startDiscordServer(options.discord);
+  const x = await startXServer(options.x);
+  const dataDir = mkdtempSync(join(tmpdir(), 'avatar-bot-e2e-'));
+  const logs: string[] = [];
+  const loopback = (url: string) => new URL(url).host;
+  const env: Record<string, string> = {
+    DISCORD_TOKEN: discord.botToken,
+    DISCORD_APPLICATION_ID: discord.applicationId,
+    DISCORD_API_URL: discord.apiUrl,
+    TWITTER_CONSUMER_KEY: x.consumer.key,
+    TWITTER_CONSUMER_SECRET: x.consumer.secret,
+    TWITTER_API_URL: x.url,
+    TWITTER_PROCESSING_DELAY_MS: '20',
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    STORE_URL: `sqlite://${join(dataDir, 'bot.sqlite')}`,
+    LOG_LEVEL: 'debug',
+    PORT: '0',
+    ATTACHMENT_HOSTS: loopback(discord.url),
+    X_IMAGE_HOSTS: loopback(x.url),
+    ...options.env,
+  };
+  let config = parseConfig(env);
+  const logger: Logger = createLogger({ level: config.logLevel, destination: capture(logs, options.printLogs ?? false) });
+
+  if (options.callbackFlow) {
+    // The callback URL must be known before the bot starts; reserve the port first.
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address() as { port: number };
+        probe.close(() => resolve(address.port));
+      });
+    });
+    config = parseConfig({ ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+  }
+
+  const services = await createServices(config, logger);
+  const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
+  await registerCommands({ apiUrl: config.discordApiUrl, token: config.discordToken!, applicationId: config.discordApplicationId!, commands });
+  await bot.start();
+
+  return {
+    discord,
+    x,
+    bot,
+    services,
+    config,
+    logs,
+    dataDir,
+    async linkUser(user, screenName = user.username) {
+      const account = x.addUser({ screenName });
+      await services.vault.save(user.id, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      return account;
+    },
+    httpUrl: () => `http://127.0.0.1:${bot.http.port}`,
+    async close() {
+      await bot.stop();
+      await Promise.all([discord.close(), x.close()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
