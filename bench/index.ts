@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   normalize: () => import('./normalize.js'),
   upload: () => import('./upload.js'),
+  load: () => import('./load.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);
