@@ -10,6 +10,8 @@ import {
   type APIApplicationCommandBasicOption,
   type ChatInputCommandInteraction,
 } from 'discord.js';
+import { AccountError } from '../src/account-errors.js';
+import type { AppliedAvatar } from '../src/avatar-changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
 import type { CropMode } from '../src/avatar/normalize.js';
 import { customId, type SlashCommand } from '../src/bot/command.js';
@@ -43,9 +45,11 @@ async function normalisedAttachment(interaction: ChatInputCommandInteraction, se
   return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${attachment.name}` };
 }
 
+const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
+
 async function set(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  await services.vault.require(interaction.user.id); // say "not linked" before downloading anything
+  await services.avatars.requireActiveLink(interaction.user.id); // say "not linked" or "revoked" before downloading anything
   const { image, label } = await normalisedAttachment(interaction, services);
   const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label);
   await interaction.editReply(appliedReply(applied, 'Avatar updated'));
@@ -141,13 +145,24 @@ export const avatarCommand: SlashCommand = {
     apply: async (interaction, services, previewId) => {
       if (!interaction.isButton()) return;
       await interaction.update({ content: 'Applying…', components: [] });
-      const applied = await services.avatars.applyPreview(interaction.user.id, previewId);
+      let applied: AppliedAvatar;
+      try {
+        applied = await services.avatars.applyPreview(interaction.user.id, previewId);
+      } catch (error) {
+        if (isPreviewUsed(error)) return; // a double click: the first click shows the result on this message
+        throw error;
+      }
       await interaction.editReply({ ...appliedReply(applied, 'Avatar updated'), attachments: [] });
     },
     cancel: async (interaction, services, previewId) => {
       if (!interaction.isButton()) return;
-      await services.avatars.discardPreview(interaction.user.id, previewId).catch(() => undefined);
-      await interaction.update({ content: 'Cancelled: nothing was changed.', components: [], files: [], attachments: [] });
+      await interaction.deferUpdate(); // discarding waits for an Apply in progress
+      try {
+        await services.avatars.discardPreview(interaction.user.id, previewId);
+      } catch (error) {
+        if (isPreviewUsed(error)) return; // Apply was clicked first: its result stays on this message
+      }
+      await interaction.editReply({ content: 'Cancelled: nothing was changed.', components: [], files: [], attachments: [] });
     },
     reapply: async (interaction, services) => {
       if (!interaction.isStringSelectMenu()) return;

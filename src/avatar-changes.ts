@@ -41,13 +41,18 @@ interface StoredPreview {
   data: string;
   format: StoredImage['format'];
   label: string;
+  /** Kept (without the image) once applied, so a second click on Apply is told apart from an expired preview. */
+  used?: true;
 }
 
 export interface AvatarChanges {
+  /** Throws when the user has no link or a revoked one: checked before any download. */
+  requireActiveLink(discordUserId: string): Promise<LinkedAccount>;
   apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar>;
   createPreview(discordUserId: string, image: StoredImage, label: string): Promise<Preview>;
-  /** Apply a preview that the same user created; it is used once. */
+  /** Apply a preview that the same user created; it is used once ('preview-used' afterwards). */
   applyPreview(discordUserId: string, previewId: string): Promise<AppliedAvatar>;
+  /** Throws 'preview-used' when it was applied (or is being applied) already. */
   discardPreview(discordUserId: string, previewId: string): Promise<void>;
   history(discordUserId: string): Promise<UserHistory>;
   historyImage(discordUserId: string, hash: string): Promise<StoredImage | undefined>;
@@ -134,13 +139,16 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     });
   }
 
+  /** Call under the user's lock. */
+  function applyLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
+    return upload(discordUserId, image, async (user) => {
+      const hash = await history.putImage(discordUserId, image);
+      return history.append(discordUserId, { hash, format: image.format, source, label, url400: user.profileImage.size400 });
+    });
+  }
+
   function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
-    return deps.userLock.run(discordUserId, () =>
-      upload(discordUserId, image, async (user) => {
-        const hash = await history.putImage(discordUserId, image);
-        return history.append(discordUserId, { hash, format: image.format, source, label, url400: user.profileImage.size400 });
-      }),
-    );
+    return deps.userLock.run(discordUserId, () => applyLocked(discordUserId, image, source, label));
   }
 
   async function loadPreview(discordUserId: string, previewId: string): Promise<StoredPreview> {
@@ -148,10 +156,12 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     if (!preview || preview.discordUserId !== discordUserId) {
       throw new AccountError('preview-expired', 'That preview has expired (previews last 15 minutes). Run /avatar preview again.');
     }
+    if (preview.used) throw new AccountError('preview-used', 'That preview has already been applied.');
     return preview;
   }
 
   return {
+    requireActiveLink: activeAccount,
     apply,
 
     async createPreview(discordUserId, image, label) {
@@ -160,16 +170,21 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       return { id, discordUserId, image, label };
     },
 
-    async applyPreview(discordUserId, previewId) {
-      const preview = await loadPreview(discordUserId, previewId);
-      const applied = await apply(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label);
-      await previews.delete(previewId);
-      return applied;
+    applyPreview(discordUserId, previewId) {
+      // Under the user's lock, so a second click on Apply waits, finds the preview used and uploads nothing.
+      return deps.userLock.run(discordUserId, async () => {
+        const preview = await loadPreview(discordUserId, previewId);
+        const applied = await applyLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label);
+        await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS);
+        return applied;
+      });
     },
 
-    async discardPreview(discordUserId, previewId) {
-      await loadPreview(discordUserId, previewId);
-      await previews.delete(previewId);
+    discardPreview(discordUserId, previewId) {
+      return deps.userLock.run(discordUserId, async () => {
+        await loadPreview(discordUserId, previewId);
+        await previews.delete(previewId);
+      });
     },
 
     history: (discordUserId) => history.get(discordUserId),

@@ -57,9 +57,16 @@ export function createBot(options: BotOptions): Bot {
     rest: { api: config.discordApiUrl, version: '10', timeout: 15_000 },
   });
 
+  const componentHandler = (customId: string) => {
+    const { command, action } = parseCustomId(customId);
+    return byName.get(command)?.components?.[action];
+  };
+
   async function handle(interaction: Interaction): Promise<void> {
     if (interaction.isAutocomplete() || !interaction.isRepliable()) return;
     if (stopping) {
+      // A component without a handler belongs to a collector inside a command in flight: that command answers it.
+      if ((interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) && !componentHandler(interaction.customId)) return;
       await interaction.reply({ content: 'The bot is restarting; try again in a minute.', flags: MessageFlags.Ephemeral });
       return;
     }
@@ -72,7 +79,7 @@ export function createBot(options: BotOptions): Bot {
         await command.execute(interaction, services);
       } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
         const { command, action, argument } = parseCustomId(interaction.customId);
-        const handler = byName.get(command)?.components?.[action];
+        const handler = componentHandler(interaction.customId);
         if (!handler) return; // a collector inside a running command owns this component
         log.info({ component: `${command}:${action}` }, 'component');
         await handler(interaction, services, argument);

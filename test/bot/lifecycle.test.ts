@@ -1,0 +1,112 @@
+/**
+ * The bot as a process: its health endpoint, and a graceful stop that lets commands in flight finish
+ * and turns new ones away.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/backend.js';
+import { createAvatarHistory } from '../../src/store/history.js';
+import { startHarness, type Harness } from '../support/bot-harness.js';
+import { X_PATHS } from '../support/x-server.js';
+import { customIdOf, expectPlainEphemeral, fixture, image, SLOW_MS } from './helpers.js';
+
+describe('a running bot', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    expect(h.discord.unexpectedCalls).toEqual([]);
+    await h?.close();
+  });
+
+  it('GET /healthz answers 200 ok with the gateway ready and the store reachable', async () => {
+    const response = await fetch(`${h.httpUrl()}/healthz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toEqual({ status: 'ok', gateway: 'ready', store: 'ok' });
+  });
+
+  it('answers other paths with 404', async () => {
+    expect((await fetch(`${h.httpUrl()}/nothing`)).status).toBe(404);
+  });
+});
+
+describe('graceful stop', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    expect(h.discord.unexpectedCalls).toEqual([]);
+    await h?.close();
+  });
+
+  it('finishes the command in flight, turns a new command away, then stops', async () => {
+    const busy = h.discord.addMember({ username: 'stop-busy' });
+    const late = h.discord.addMember({ username: 'stop-late' });
+    const xBusy = await h.linkUser(busy, 'busy_x');
+    const xLate = await h.linkUser(late, 'late_x');
+    h.x.setUploadLatency(1500);
+
+    const set = await h.discord.slash(busy, { name: 'avatar', subcommand: 'set', options: { image: image('me.jpg', fixture('flowers.jpeg')) } });
+    // Stop while X is still working on the upload.
+    await h.discord.waitFor(() => h.x.requests.some((request) => request.path === X_PATHS.updateProfileImage && request.status === 0), SLOW_MS, 'the upload to reach X');
+    expect(h.bot.inFlight).toBe(1);
+    const healthz = `${h.httpUrl()}/healthz`;
+    let stopped = false;
+    const stopping = h.bot.stop().then(() => (stopped = true));
+
+    const requests = h.x.requests.length;
+    const turnedAway = await h.discord.slash(late, { name: 'twitter', subcommand: 'status' });
+    const refusal = await turnedAway.waitForReply();
+    expectPlainEphemeral(turnedAway, refusal, 'The bot is restarting; try again in a minute.');
+    expect(turnedAway.callbacks[0]?.type).toBe(4);
+    expect(stopped).toBe(false);
+
+    const done = await set.waitForReply(undefined, SLOW_MS);
+    expect(done.embeds[0]?.title).toBe('Avatar updated');
+    expect(h.x.uploads.at(-1)?.userId).toBe(xBusy.id);
+    expect(set.files[0]!.bytes.equals(h.x.uploads.at(-1)!.bytes)).toBe(true);
+    // The turned-away command reached nothing behind the bot: no request to X with its tokens.
+    expect(h.x.requests.slice(requests).filter((request) => request.oauthParams?.oauth_token === xLate.accessToken.token)).toEqual([]);
+
+    await stopping;
+    expect(h.bot.inFlight).toBe(0);
+    await h.discord.waitFor(() => h.discord.sessions.every((session) => !session.connected), SLOW_MS, 'the gateway session to close');
+    await expect(fetch(healthz)).rejects.toThrow();
+    // What the finished command recorded is in the store the bot closed.
+    const store = await openStore(h.config.storeUrl);
+    try {
+      expect((await createAvatarHistory(store).get(busy.id)).entries).toMatchObject([{ source: 'upload', label: 'attachment me.jpg' }]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('graceful stop during a confirmation', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    expect(h.discord.unexpectedCalls).toEqual([]);
+    await h?.close();
+  });
+
+  it('an /twitter unlink waiting for its confirmation still gets the click and finishes', async () => {
+    const user = h.discord.addMember({ username: 'stop-unlink' });
+    await h.linkUser(user, 'stop_unlink_x');
+    const unlink = await h.discord.slash(user, { name: 'twitter', subcommand: 'unlink' });
+    const question = await unlink.waitForReply();
+    const stopping = h.bot.stop();
+
+    const confirm = await unlink.click(customIdOf(question, 'twitter:unlink-confirm:'));
+    const done = await confirm.waitForReply((message) => message.content.startsWith('Unlinked'), SLOW_MS);
+    expect(done.content).toBe('Unlinked @stop_unlink_x: access revoked at X, tokens and history deleted.');
+    expect(confirm.callbacks.map((callback) => [callback.type, callback.status])).toEqual([[7, 204]]);
+    await stopping;
+    expect(h.x.requests.filter((request) => request.path === X_PATHS.invalidateToken).map((request) => request.status)).toEqual([200]);
+  });
+});
+

@@ -1,0 +1,104 @@
+/**
+ * After linking (both flows), avatar changes, failures and an unlink, no credential appears in the
+ * bot's logs or in the SQLite file: tokens are sealed at rest and never logged.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/bot-harness.js';
+import type { TestUser } from '../support/discord-server.js';
+import { X_PATHS, xErrorBody, xFaults } from '../support/x-server.js';
+import { avatarCommand, customIdOf, fixture, image, requestTokenOf } from './helpers.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ callbackFlow: true });
+});
+afterAll(async () => {
+  expect(h.discord.unexpectedCalls).toEqual([]);
+  await h?.close();
+});
+
+it('no token, secret, PIN or key appears in the logs or the store', async () => {
+  const secrets = new Map<string, string>(); // value -> what it is
+  const remember = (what: string, value: string | undefined) => {
+    expect(value, what).toBeTruthy();
+    secrets.set(value!, what);
+  };
+  const rememberLink = async (user: TestUser) => {
+    const link = await h.services.vault.get(user.id);
+    remember(`${user.username}'s access token`, link?.token);
+    remember(`${user.username}'s access token secret`, link?.secret);
+  };
+
+  // Callback flow.
+  const ann = h.discord.addMember({ username: 'secret-ann' });
+  const xAnn = h.x.addUser({ screenName: 'secret_ann' });
+  const annLink = await h.discord.slash(ann, { name: 'twitter', subcommand: 'link' });
+  const approved = h.x.approve(requestTokenOf(await annLink.waitForReply()), xAnn.id);
+  remember('the callback verifier', approved.verifier);
+  expect((await fetch(approved.redirectUrl!)).status).toBe(200);
+  await rememberLink(ann);
+
+  // PIN flow, with a wrong PIN first.
+  const ben = h.discord.addMember({ username: 'secret-ben' });
+  const xBen = h.x.addUser({ screenName: 'secret_ben' });
+  const benLink = await h.discord.slash(ben, { name: 'twitter', subcommand: 'link' });
+  await benLink.waitForReply();
+  const usePin = await benLink.click('twitter:use-pin:');
+  const prompt = await usePin.waitForReply((message) => message.content.includes('Enter PIN'));
+  const { verifier } = h.x.approve(requestTokenOf(prompt), xBen.id);
+  const wrong = String((Number(verifier) + 1) % 10_000_000).padStart(7, '0');
+  remember('the PIN', verifier);
+  remember('the wrong PIN', wrong);
+  const click = await usePin.click(customIdOf(prompt, 'twitter:pin:'));
+  expect((await (await click.submitModal({ pin: wrong })).waitForReply()).content).toContain('X did not accept that PIN');
+  expect((await (await click.submitModal({ pin: verifier })).waitForReply()).content).toBe('Linked @secret_ben. Use /avatar set to change your X avatar.');
+  await rememberLink(ben);
+
+  // Changes, a status, failures of several kinds.
+  expect((await avatarCommand(h, ann, 'set', image('me.jpg', fixture('flowers.jpeg')))).reply.embeds[0]?.title).toBe('Avatar updated');
+  expect((await (await h.discord.slash(ann, { name: 'twitter', subcommand: 'status' })).waitForReply()).embeds[0]?.title).toBe('@secret_ann');
+  h.x.fail({ path: X_PATHS.updateProfileImage, status: 401, body: xErrorBody(32) });
+  expect((await avatarCommand(h, ann, 'set', image('me.jpg', fixture('concert.jpg')))).reply.content).toContain('X could not authenticate the bot');
+  h.x.fail(xFaults.tokenRevoked(X_PATHS.verifyCredentials));
+  expect((await avatarCommand(h, ben, 'set', image('me.jpg', fixture('concert.jpg')))).reply.content).toContain('was revoked');
+
+  // An unlink, which sends the token to X once more.
+  const cat = h.discord.addMember({ username: 'secret-cat' });
+  await h.linkUser(cat, 'secret_cat');
+  await rememberLink(cat);
+  const unlink = await h.discord.slash(cat, { name: 'twitter', subcommand: 'unlink' });
+  const confirm = await unlink.click(customIdOf(await unlink.waitForReply(), 'twitter:unlink-confirm:'));
+  expect((await confirm.waitForReply((message) => message.content.startsWith('Unlinked'))).content).toContain('access revoked at X');
+
+  // Everything X issued, and every token the bot presented to it.
+  for (const xUser of h.x.users.values()) {
+    remember(`${xUser.screenName}'s first access token`, xUser.accessToken.token);
+    remember(`${xUser.screenName}'s first access token secret`, xUser.accessToken.secret);
+  }
+  for (const request of h.x.requests) {
+    if (request.path.startsWith('/1.1/') && request.oauthParams?.oauth_token) remember(`the token sent to ${request.path}`, request.oauthParams.oauth_token);
+  }
+  remember('the consumer secret', h.x.consumer.secret);
+  remember('the encryption key', h.config.tokenEncryptionKey?.toString('base64'));
+  remember('the Discord bot token', h.config.discordToken);
+  expect(secrets.size).toBeGreaterThanOrEqual(14);
+
+  const logs = h.logs.join('\n');
+  expect(h.logs.length).toBeGreaterThan(20);
+  expect(logs).toContain('"msg":"x request"');
+  expect(logs).toContain('"msg":"X refused the bot"');
+  const files = readdirSync(h.dataDir).map((name) => ({ name, bytes: readFileSync(join(h.dataDir, name)) }));
+  expect(files.map((file) => file.name)).toContain('bot.sqlite');
+  // The search does find what is stored in the clear: screen names (store) and Discord ids (logs).
+  expect(files.some((file) => file.bytes.includes('secret_ben'))).toBe(true);
+  expect(logs).toContain(ben.id);
+
+  const found: string[] = [];
+  for (const [value, what] of secrets) {
+    if (logs.includes(value)) found.push(`${what} in the logs`);
+    for (const file of files) if (file.bytes.includes(value)) found.push(`${what} in ${file.name}`);
+  }
+  expect(found).toEqual([]);
+});
