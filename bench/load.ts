@@ -14,6 +14,7 @@ import { registerCommands } from '../src/bot/register.js';
 import { openStore } from '../src/store/backend.js';
 import { createSecretBox } from '../src/store/cipher.js';
 import { createTokenVault } from '../src/store/vault.js';
+import { localBotEnv } from '../test/support/bot-harness.js';
 import { startDiscordServer, type Interaction } from '../test/support/discord-server.js';
 import { startXServer } from '../test/support/x-server.js';
 import { percentile, printFigures, printTable, round } from './report.js';
@@ -61,25 +62,16 @@ export async function run(): Promise<void> {
   await registerCommands({ apiUrl: discord.apiUrl, token: discord.botToken, applicationId: discord.applicationId, commands });
   const images = await photos(USERS);
 
-  const { NODE_EXTRA_CA_CERTS: _, ...parentEnv } = process.env;
   const bot = spawn(process.execPath, [resolve('dist/src/cli.js'), 'start'], {
     cwd: dir,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
-      PATH: parentEnv.PATH,
-      DISCORD_TOKEN: discord.botToken,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_API_URL: discord.apiUrl,
-      TWITTER_CONSUMER_KEY: x.consumer.key,
-      TWITTER_CONSUMER_SECRET: x.consumer.secret,
-      TWITTER_API_URL: x.url,
+      PATH: process.env.PATH,
+      ...localBotEnv(discord, x),
       TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_DELAY_MS),
       TOKEN_ENCRYPTION_KEY: key.toString('base64'),
       STORE_URL: storeUrl,
       LOG_LEVEL: 'warn',
-      PORT: '0',
-      ATTACHMENT_HOSTS: new URL(discord.url).host,
-      X_IMAGE_HOSTS: new URL(x.url).host,
     },
   });
   let peakRss = 0;

@@ -44,6 +44,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** The configuration that points a bot at the local Discord and X servers (HTTP on an ephemeral port). */
+export function localBotEnv(discord: DiscordServer, x: XServer): Record<string, string> {
+  return {
+    DISCORD_TOKEN: discord.botToken,
+    DISCORD_APPLICATION_ID: discord.applicationId,
+    DISCORD_API_URL: discord.apiUrl,
+    TWITTER_CONSUMER_KEY: x.consumer.key,
+    TWITTER_CONSUMER_SECRET: x.consumer.secret,
+    TWITTER_API_URL: x.url,
+    PORT: '0',
+    ATTACHMENT_HOSTS: new URL(discord.url).host,
+    X_IMAGE_HOSTS: new URL(x.url).host,
+  };
+}
+
 function capture(lines: string[], print: boolean): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -59,21 +74,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const x = await startXServer(options.x);
   const dataDir = mkdtempSync(join(tmpdir(), 'avatar-bot-e2e-'));
   const logs: string[] = [];
-  const loopback = (url: string) => new URL(url).host;
   const env: Record<string, string> = {
-    DISCORD_TOKEN: discord.botToken,
-    DISCORD_APPLICATION_ID: discord.applicationId,
-    DISCORD_API_URL: discord.apiUrl,
-    TWITTER_CONSUMER_KEY: x.consumer.key,
-    TWITTER_CONSUMER_SECRET: x.consumer.secret,
-    TWITTER_API_URL: x.url,
+    ...localBotEnv(discord, x),
     TWITTER_PROCESSING_DELAY_MS: '20',
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     STORE_URL: `sqlite://${join(dataDir, 'bot.sqlite')}`,
     LOG_LEVEL: 'debug',
-    PORT: '0',
-    ATTACHMENT_HOSTS: loopback(discord.url),
-    X_IMAGE_HOSTS: loopback(x.url),
     ...options.env,
   };
   let config = parseConfig(env);
