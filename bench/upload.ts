@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- upload`: one update_profile_image round trip against the local X server,
  * ours (oauth-1.0a + undici, multipart) vs twitter-api-v2's v1.updateAccountProfileImage,
- * same server, same image, alternating so both see the same conditions.
+ * same server, same image, interleaved (alternating who goes first) so both see the same conditions.
  */
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
@@ -11,7 +11,7 @@ import { createXClient } from '../src/x/client.js';
 import { startXServer } from '../test/support/x-server.js';
 import { median, printFigures, printTable, round, time } from './report.js';
 
-const ROUNDS = 60;
+const ROUNDS = 200;
 const WARMUP = 5;
 
 export async function run(): Promise<void> {
@@ -40,8 +40,14 @@ export async function run(): Promise<void> {
   const oursMs: number[] = [];
   const theirsMs: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    oursMs.push((await time(oursOnce)).ms);
-    theirsMs.push((await time(theirsOnce)).ms);
+    // Alternate who goes first, so neither always follows the other's garbage or socket reuse.
+    if (i % 2 === 0) {
+      oursMs.push((await time(oursOnce)).ms);
+      theirsMs.push((await time(theirsOnce)).ms);
+    } else {
+      theirsMs.push((await time(theirsOnce)).ms);
+      oursMs.push((await time(oursOnce)).ms);
+    }
   }
   const accepted = server.uploads.length;
   await ours.close();

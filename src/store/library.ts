@@ -1,0 +1,104 @@
+/**
+ * A user's named images for schedules: normalised bytes stored under a name the user picks.
+ * Images are content-addressed per user, so two names for one picture store it once.
+ */
+import type Keyv from 'keyv';
+import { UserFacingError } from '../errors.js';
+import type { Store } from './backend.js';
+import { hashImage, type StoredImage } from './history.js';
+
+export const LIBRARY_LIMIT = 50;
+
+export class LibraryError extends UserFacingError<'invalid-name' | 'name-taken' | 'not-found' | 'full'> {}
+
+export interface LibraryItem {
+  name: string;
+  hash: string;
+  format: StoredImage['format'];
+  addedAt: string;
+}
+
+interface StoredLibrary {
+  items: LibraryItem[];
+}
+
+export interface AvatarLibrary {
+  list(discordUserId: string): Promise<LibraryItem[]>;
+  get(discordUserId: string, name: string): Promise<(LibraryItem & { image: StoredImage }) | undefined>;
+  /** Throws LibraryError('not-found') with the names the user has. */
+  require(discordUserId: string, name: string): Promise<LibraryItem & { image: StoredImage }>;
+  add(discordUserId: string, name: string, image: StoredImage): Promise<LibraryItem>;
+  remove(discordUserId: string, name: string): Promise<LibraryItem>;
+  /** Names starting with or containing `query`, for autocomplete. */
+  search(discordUserId: string, query: string, limit?: number): Promise<string[]>;
+  forget(discordUserId: string): Promise<void>;
+}
+
+export function normaliseName(name: string): string {
+  const trimmed = name.trim().replace(/\s+/g, ' ');
+  if (!/^[\p{L}\p{N} _.-]{1,32}$/u.test(trimmed)) {
+    throw new LibraryError('invalid-name', 'Names are 1 to 32 letters, digits, spaces, dots, dashes or underscores.');
+  }
+  return trimmed;
+}
+
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+export function createAvatarLibrary(store: Store): AvatarLibrary {
+  const libraries: Keyv<StoredLibrary> = store.namespace<StoredLibrary>('library');
+  const images: Keyv<{ data: string; format: StoredImage['format'] }> = store.namespace('library-images');
+  const imageKey = (discordUserId: string, hash: string) => `${discordUserId}:${hash}`;
+  const items = async (discordUserId: string) => (await libraries.get(discordUserId))?.items ?? [];
+
+  async function get(discordUserId: string, name: string) {
+    const item = (await items(discordUserId)).find((candidate) => sameName(candidate.name, name.trim()));
+    if (!item) return undefined;
+    const record = await images.get(imageKey(discordUserId, item.hash));
+    return record ? { ...item, image: { data: Buffer.from(record.data, 'base64'), format: record.format } } : undefined;
+  }
+
+  return {
+    list: items,
+    get,
+    async require(discordUserId, name) {
+      const found = await get(discordUserId, name);
+      if (found) return found;
+      const names = (await items(discordUserId)).map((item) => item.name);
+      throw new LibraryError(
+        'not-found',
+        names.length ? `Your library has no image called "${name}". You have: ${names.join(', ')}.` : `Your library is empty. Add images with /library add first.`,
+      );
+    },
+    async add(discordUserId, rawName, image) {
+      const name = normaliseName(rawName);
+      const current = await items(discordUserId);
+      if (current.some((item) => sameName(item.name, name))) throw new LibraryError('name-taken', `You already have an image called "${name}". Remove it first or pick another name.`);
+      if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', `Your library is full (${LIBRARY_LIMIT} images). Remove one first.`);
+      const hash = hashImage(image.data);
+      await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
+      const item: LibraryItem = { name, hash, format: image.format, addedAt: new Date().toISOString() };
+      await libraries.set(discordUserId, { items: [...current, item] });
+      return item;
+    },
+    async remove(discordUserId, name) {
+      const current = await items(discordUserId);
+      const item = current.find((candidate) => sameName(candidate.name, name.trim()));
+      if (!item) throw new LibraryError('not-found', `Your library has no image called "${name}".`);
+      const remaining = current.filter((candidate) => candidate !== item);
+      await libraries.set(discordUserId, { items: remaining });
+      if (!remaining.some((candidate) => candidate.hash === item.hash)) await images.delete(imageKey(discordUserId, item.hash));
+      return item;
+    },
+    async search(discordUserId, query, limit = 25) {
+      const needle = query.trim().toLowerCase();
+      const names = (await items(discordUserId)).map((item) => item.name);
+      const starts = names.filter((name) => name.toLowerCase().startsWith(needle));
+      const contains = names.filter((name) => !starts.includes(name) && name.toLowerCase().includes(needle));
+      return [...starts, ...contains].slice(0, limit);
+    },
+    async forget(discordUserId) {
+      for (const item of await items(discordUserId)) await images.delete(imageKey(discordUserId, item.hash));
+      await libraries.delete(discordUserId);
+    },
+  };
+}
