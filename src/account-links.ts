@@ -60,6 +60,8 @@ export interface AccountLinksDeps {
   tokenLock: KeyedLock;
   /** Called after a successful unlink to delete what else the bot keeps for the user. */
   forgetUser(discordUserId: string): Promise<void>;
+  /** Called after a link completes (schedules paused by a revoked link resume). */
+  onLinked?(discordUserId: string): Promise<void>;
 }
 
 const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
@@ -74,7 +76,9 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     const secret = box.open(link.secret, context(requestToken));
     const granted = await x.accessToken({ token: requestToken, secret }, verifier);
     await pending.delete(requestToken);
-    return vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
+    const account = await vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
+    await deps.onLinked?.(link.discordUserId);
+    return account;
   }
 
   return {

@@ -36,6 +36,7 @@ export interface Config {
   port: number;
   attachmentHosts: string[];
   xImageHosts: string[];
+  scheduleMinIntervalMs: number;
 }
 
 /** How to obtain each variable, used in the one-line error messages. */
@@ -58,6 +59,7 @@ const HOW_TO_FIX: Record<string, string> = {
   PORT: 'use a port number from 0 to 65535',
   ATTACHMENT_HOSTS: 'use a comma-separated list of host or host:port entries',
   X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
+  SCHEDULE_MIN_INTERVAL_MS: 'use a whole number of milliseconds, for example 900000 (15 minutes)',
 };
 
 function fail(kind: 'missing' | 'invalid', name: string, problem: string): never {
@@ -142,6 +144,7 @@ export function parseConfig(env: Env): Config {
     port: integer(env, 'PORT', 3000, 0, 65535),
     attachmentHosts: hostList(env, 'ATTACHMENT_HOSTS', 'cdn.discordapp.com,media.discordapp.net'),
     xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
+    scheduleMinIntervalMs: integer(env, 'SCHEDULE_MIN_INTERVAL_MS', 15 * 60_000, 0, 7 * 24 * 3_600_000),
   };
 }
 

@@ -14,6 +14,12 @@ import { createAvatarHistory } from './store/history.js';
 import { createTokenVault, type TokenVault } from './store/vault.js';
 import { secretBoxFrom, xClientFrom } from './wiring.js';
 import type { XClient } from './x/client.js';
+import { createAvatarLibrary, type AvatarLibrary } from './store/library.js';
+import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from './store/schedules.js';
+import { localCoordination, redisCoordination, type Coordination } from './schedule/coordination.js';
+import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
+
+export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice) => Promise<boolean>;
 
 export interface Services {
   config: Config;
@@ -25,10 +31,21 @@ export interface Services {
   attachments: Downloader;
   links: AccountLinks;
   avatars: AvatarChanges;
+  library: AvatarLibrary;
+  schedules: ScheduleStore;
+  scheduler: Scheduler;
+  coordination: Coordination;
+  /** The bot sets how scheduled changes are announced (it owns the Discord client). */
+  setNotifier(notifier: Notifier): void;
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, logger: Logger): Promise<Services> {
+export interface ServiceOptions {
+  /** Tests move the scheduler's clock. */
+  clock?: SchedulerClock;
+}
+
+export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
   const box = secretBoxFrom(config);
   const x = xClientFrom(config, logger.child({ component: 'x' }));
   const store = await openStore(config.storeUrl);
@@ -39,6 +56,20 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
   const avatars = createAvatarChanges({ store, vault, history, x, normalizer, xImages, userLock, logger });
+  const library = createAvatarLibrary(store);
+  const schedules = createScheduleStore(store);
+  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  let notifier: Notifier = async () => false;
+  const scheduler = createScheduler({
+    schedules,
+    library,
+    avatars,
+    coordination,
+    logger: logger.child({ component: 'scheduler' }),
+    notify: (discordUserId, record, notice) => notifier(discordUserId, record, notice),
+    minIntervalMs: config.scheduleMinIntervalMs,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const links = createAccountLinks({
     store,
     vault,
@@ -47,6 +78,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     publicUrl: config.publicUrl,
     tokenLock: createKeyedLock(),
     forgetUser: (discordUserId) => avatars.forget(discordUserId),
+    async onLinked(discordUserId) {
+      const record = await schedules.get(discordUserId);
+      if (!record.suspended) return;
+      await schedules.update(discordUserId, (draft) => void delete draft.suspended);
+      await scheduler.refresh(discordUserId);
+    },
   });
   return {
     config,
@@ -58,8 +95,16 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     attachments,
     links,
     avatars,
+    library,
+    schedules,
+    scheduler,
+    coordination,
+    setNotifier(next) {
+      notifier = next;
+    },
     async close() {
-      await Promise.allSettled([x.close(), attachments.close(), xImages.close()]);
+      await scheduler.stop();
+      await Promise.allSettled([x.close(), attachments.close(), xImages.close(), coordination.close()]);
       await store.close();
     },
   };

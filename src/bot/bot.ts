@@ -18,6 +18,7 @@ import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { failureReply } from './replies.js';
+import { deliverNotice } from './notify.js';
 
 export interface BotOptions {
   services: Services;
@@ -62,8 +63,24 @@ export function createBot(options: BotOptions): Bot {
     return byName.get(command)?.components?.[action];
   };
 
+  /** A scheduled-change failure we could not DM is shown once, privately, after the user's next command. */
+  async function deliverPendingNotice(interaction: RepliableInteraction): Promise<void> {
+    const record = await services.schedules.get(interaction.user.id);
+    if (!record.pendingNotice || !(interaction.deferred || interaction.replied)) return;
+    await services.schedules.update(interaction.user.id, (draft) => void delete draft.pendingNotice);
+    await interaction.followUp({ content: record.pendingNotice, flags: MessageFlags.Ephemeral });
+  }
+
   async function handle(interaction: Interaction): Promise<void> {
-    if (interaction.isAutocomplete() || !interaction.isRepliable()) return;
+    if (interaction.isAutocomplete()) {
+      const choices = await byName.get(interaction.commandName)?.autocomplete?.(interaction, services).catch((error: unknown) => {
+        logger.warn({ err: error }, 'autocomplete failed');
+        return [];
+      });
+      await interaction.respond((choices ?? []).slice(0, 25));
+      return;
+    }
+    if (!interaction.isRepliable()) return;
     if (stopping) {
       // A component without a handler belongs to a collector inside a command in flight: that command answers it.
       if ((interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) && !componentHandler(interaction.customId)) return;
@@ -77,6 +94,7 @@ export function createBot(options: BotOptions): Bot {
         if (!command) throw new Error(`unknown command ${interaction.commandName}`);
         log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
         await command.execute(interaction, services);
+        await deliverPendingNotice(interaction);
       } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
         const { command, action, argument } = parseCustomId(interaction.customId);
         const handler = componentHandler(interaction.customId);
@@ -99,6 +117,7 @@ export function createBot(options: BotOptions): Bot {
     void task.finally(() => inFlight.delete(task));
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
+  services.setNotifier((discordUserId, record, notice) => deliverNotice(client, discordUserId, record, notice));
 
   const http = startHttpServer({
     services,
@@ -131,7 +150,8 @@ export function createBot(options: BotOptions): Bot {
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       await Promise.all([client.login(config.discordToken), http.listening]);
       await ready;
-      logger.info({ user: client.user?.tag, port: http.port }, 'bot ready');
+      const restored = await services.scheduler.start();
+      logger.info({ user: client.user?.tag, port: http.port, ...restored }, 'bot ready');
     },
     async stop() {
       stopping = true;

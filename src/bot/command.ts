@@ -3,6 +3,7 @@
  * and the tests) and thin handlers that call the use cases in src/ and turn results into replies.
  */
 import type {
+  AutocompleteInteraction,
   ButtonInteraction,
   ChatInputCommandInteraction,
   ModalSubmitInteraction,
@@ -16,6 +17,8 @@ export type ComponentInteraction = ButtonInteraction | StringSelectMenuInteracti
 export interface SlashCommand {
   definition: RESTPostAPIChatInputApplicationCommandsJSONBody;
   execute(interaction: ChatInputCommandInteraction, services: Services): Promise<void>;
+  /** Choices for the option being typed (at most 25). */
+  autocomplete?(interaction: AutocompleteInteraction, services: Services): Promise<Array<{ name: string; value: string }>>;
   /**
    * Buttons, selects and modals that outlive the command's handler (they still work after a restart),
    * keyed by the second part of their custom id: `<command>:<action>:<argument>`.

@@ -14,6 +14,7 @@ import { registerCommands } from '../../src/bot/register.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
+import type { SchedulerClock } from '../../src/schedule/scheduler.js';
 import { startDiscordServer, type DiscordServer, type DiscordServerOptions, type TestUser } from './discord-server.js';
 import { startXServer, type FakeXUser, type XServer, type XServerOptions } from './x-server.js';
 
@@ -26,6 +27,8 @@ export interface HarnessOptions {
   callbackFlow?: boolean;
   /** Print logs to stderr instead of only capturing them. */
   printLogs?: boolean;
+  /** The scheduler's clock (tests move time forward). */
+  clock?: SchedulerClock;
 }
 
 export interface Harness {
@@ -41,6 +44,8 @@ export interface Harness {
   linkUser(user: TestUser, screenName?: string): Promise<FakeXUser>;
   /** The bot's HTTP base URL. */
   httpUrl(): string;
+  /** Stop the bot, then start a new one on the same store (a restart); `between` runs while it is down. */
+  restart(between?: () => Promise<void> | void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,29 +102,43 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config = parseConfig({ ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
   }
 
-  const services = await createServices(config, logger);
-  const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
+  const boot = async () => {
+    const services = await createServices(config, logger, options.clock ? { clock: options.clock } : {});
+    const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
+    await bot.start();
+    return { services, bot };
+  };
   await registerCommands({ apiUrl: config.discordApiUrl, token: config.discordToken!, applicationId: config.discordApplicationId!, commands });
-  await bot.start();
+  let running = await boot();
 
-  return {
+  const harness: Harness = {
     discord,
     x,
-    bot,
-    services,
+    get bot() {
+      return running.bot;
+    },
+    get services() {
+      return running.services;
+    },
     config,
     logs,
     dataDir,
     async linkUser(user, screenName = user.username) {
       const account = x.addUser({ screenName });
-      await services.vault.save(user.id, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      await running.services.vault.save(user.id, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
       return account;
     },
-    httpUrl: () => `http://127.0.0.1:${bot.http.port}`,
+    httpUrl: () => `http://127.0.0.1:${running.bot.http.port}`,
+    async restart(between) {
+      await running.bot.stop();
+      await between?.();
+      running = await boot();
+    },
     async close() {
-      await bot.stop();
+      await running.bot.stop();
       await Promise.all([discord.close(), x.close()]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }

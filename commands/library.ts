@@ -1,0 +1,100 @@
+/** /library add | list | remove: named images for schedules */
+import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags } from 'discord.js';
+import type { CropMode } from '../src/avatar/normalize.js';
+import { type SlashCommand } from '../src/bot/command.js';
+import { avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
+
+export const libraryCommand: SlashCommand = {
+  definition: {
+    name: 'library',
+    description: 'Your named images for scheduled avatars',
+    options: [
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'add',
+        description: 'Store an image under a name',
+        options: [
+          { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: 32 },
+          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'crop',
+            description: 'How to make it square',
+            choices: [
+              { name: 'attention (most interesting part)', value: 'attention' },
+              { name: 'centre', value: 'centre' },
+              { name: 'contain (whole image on a background)', value: 'contain' },
+            ],
+          },
+          { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour like #1da1f2', min_length: 7, max_length: 7 },
+        ],
+      },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images' },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'remove',
+        description: 'Remove an image',
+        options: [{ type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true }],
+      },
+    ],
+  },
+
+  async execute(interaction, services) {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const userId = interaction.user.id;
+    switch (interaction.options.getSubcommand()) {
+      case 'add': {
+        const attachment = interaction.options.getAttachment('image', true);
+        const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
+        const avatar = await services.normalizer.normalize(bytes, {
+          crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
+          background: interaction.options.getString('background') ?? undefined,
+        });
+        const item = await services.library.add(userId, interaction.options.getString('name', true), { data: avatar.data, format: avatar.format });
+        const file = avatarFile(avatar, 'library');
+        await interaction.editReply({
+          content: `Saved "${item.name}" in your library. Use it in /schedule season, rotate, event or default.`,
+          embeds: [new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(item.name).setThumbnail(`attachment://${file.name}`)],
+          files: [file],
+        });
+        return;
+      }
+      case 'list': {
+        const items = await services.library.list(userId);
+        if (items.length === 0) {
+          await interaction.editReply({ content: 'Your library is empty. Add images with /library add.' });
+          return;
+        }
+        const shown = items.slice(0, 10);
+        const files = [];
+        const embeds = [];
+        for (const [index, item] of shown.entries()) {
+          const stored = await services.library.get(userId, item.name);
+          const embed = new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(item.name).setDescription(`added <t:${Math.floor(Date.parse(item.addedAt) / 1000)}:d>`);
+          if (stored) {
+            const file = avatarFile(stored.image, `library-${index}`);
+            files.push(file);
+            embed.setThumbnail(`attachment://${file.name}`);
+          }
+          embeds.push(embed);
+        }
+        const more = items.length > shown.length ? `\nAlso: ${items.slice(10).map((item) => item.name).join(', ')}` : '';
+        await interaction.editReply({ content: `${items.length} image${items.length === 1 ? '' : 's'} in your library.${more}`, embeds, files });
+        return;
+      }
+      case 'remove': {
+        const item = await services.library.remove(userId, interaction.options.getString('name', true));
+        const record = await services.schedules.get(userId);
+        const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
+        await interaction.editReply({
+          content: `Removed "${item.name}".${users.length ? ` ${users.length} schedule${users.length === 1 ? ' uses' : 's use'} it and will pause when it is due.` : ''}`,
+        });
+      }
+    }
+  },
+
+  async autocomplete(interaction, services) {
+    const names = await services.library.search(interaction.user.id, interaction.options.getFocused());
+    return names.map((name) => ({ name, value: name }));
+  },
+};

@@ -1,0 +1,245 @@
+/** /schedule timezone | season | default | rotate | event | list | preview | pause | resume | remove | notify */
+import { randomUUID } from 'node:crypto';
+import { ApplicationCommandOptionType, ChannelType, MessageFlags, type APIApplicationCommandBasicOption, type ChatInputCommandInteraction } from 'discord.js';
+import { type SlashCommand } from '../src/bot/command.js';
+import {
+  checkMinimumInterval,
+  describeChange,
+  formatInZone,
+  nextChangeAt,
+  previewDate,
+  searchTimeZones,
+  validateSchedule,
+  validateTimeZone,
+  type Schedule,
+} from '../src/schedule/engine.js';
+import { UserFacingError } from '../src/errors.js';
+import type { Services } from '../src/services.js';
+import type { ScheduleRecord } from '../src/store/schedules.js';
+
+const imageOption = (description: string): APIApplicationCommandBasicOption => ({
+  type: ApplicationCommandOptionType.String,
+  name: 'image',
+  description,
+  required: true,
+  autocomplete: true,
+});
+const scheduleOption: APIApplicationCommandBasicOption = {
+  type: ApplicationCommandOptionType.String,
+  name: 'schedule',
+  description: 'Which schedule',
+  required: true,
+  autocomplete: true,
+};
+
+export function describeSchedule(schedule: Schedule): string {
+  const paused = schedule.paused ? ' (paused)' : '';
+  switch (schedule.kind) {
+    case 'season':
+      return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
+    case 'rotation':
+      return `rotation ${schedule.every}, ${schedule.order}: ${schedule.images.join(', ')}${paused}`;
+    case 'event':
+      return `event ${schedule.at}${schedule.until ? ` until ${schedule.until}` : ''} → ${schedule.image}${paused}`;
+  }
+}
+
+function nextChangeText(record: ScheduleRecord, now = new Date()): string {
+  if (record.suspended) return 'paused until you link your X account again';
+  const next = nextChangeAt(record, now);
+  return next ? describeChange(next, record.timezone) : 'nothing planned';
+}
+
+/** Store a new or changed record, then let every process re-plan and apply what is due now. */
+async function save(interaction: ChatInputCommandInteraction, services: Services, change: (record: ScheduleRecord) => void, done: string): Promise<void> {
+  const record = await services.schedules.update(interaction.user.id, change);
+  await services.scheduler.refresh(interaction.user.id);
+  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(record)}.` });
+}
+
+async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule): Promise<void> {
+  const userId = interaction.user.id;
+  const record = await services.schedules.get(userId);
+  validateSchedule(schedule, record.timezone);
+  checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
+  for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await services.library.require(userId, image);
+  await save(interaction, services, (draft) => void draft.schedules.push(schedule), `Added: ${describeSchedule(schedule)} (times in ${record.timezone ?? 'UTC'}).`);
+}
+
+function findSchedule(record: ScheduleRecord, id: string): Schedule {
+  const schedule = record.schedules.find((candidate) => candidate.id === id);
+  if (!schedule) throw new UserFacingError('schedule-not-found', 'You have no schedule with that id. /schedule list shows them.');
+  return schedule;
+}
+
+const base = () => ({ id: randomUUID().slice(0, 6), createdAt: new Date().toISOString() });
+
+export const scheduleCommand: SlashCommand = {
+  definition: {
+    name: 'schedule',
+    description: 'Change your X avatar on a schedule',
+    options: [
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'timezone',
+        description: 'Your time zone for all schedules (default UTC)',
+        options: [{ type: ApplicationCommandOptionType.String, name: 'zone', description: 'An IANA name like Europe/Berlin', required: true, autocomplete: true }],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'season',
+        description: 'An image for a range of days every year',
+        options: [
+          imageOption('A library image'),
+          { type: ApplicationCommandOptionType.String, name: 'from', description: 'First day, MM-DD', required: true, min_length: 5, max_length: 5 },
+          { type: ApplicationCommandOptionType.String, name: 'to', description: 'Last day, MM-DD (may wrap the new year)', required: true, min_length: 5, max_length: 5 },
+          { type: ApplicationCommandOptionType.Integer, name: 'priority', description: 'Higher wins when seasons overlap (default 0)' },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'default',
+        description: 'The image when no season, rotation or event applies',
+        options: [imageOption('A library image')],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'rotate',
+        description: 'Rotate through images',
+        options: [
+          { type: ApplicationCommandOptionType.String, name: 'images', description: 'Library names separated by commas', required: true },
+          { type: ApplicationCommandOptionType.String, name: 'every', description: 'hourly, daily, weekly or a cron expression', required: true },
+          { type: ApplicationCommandOptionType.String, name: 'order', description: 'sequence (default) or random', choices: [{ name: 'sequence', value: 'sequence' }, { name: 'random', value: 'random' }] },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'event',
+        description: 'An image for a one-off moment',
+        options: [
+          imageOption('A library image'),
+          { type: ApplicationCommandOptionType.String, name: 'at', description: 'YYYY-MM-DD HH:MM in your time zone', required: true },
+          { type: ApplicationCommandOptionType.String, name: 'until', description: 'YYYY-MM-DD HH:MM; afterwards the usual image comes back' },
+        ],
+      },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Your schedules and the next change' },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'preview',
+        description: 'Which image would be active on a day',
+        options: [{ type: ApplicationCommandOptionType.String, name: 'date', description: 'YYYY-MM-DD', required: true, min_length: 10, max_length: 10 }],
+      },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'pause', description: 'Pause a schedule', options: [scheduleOption] },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'resume', description: 'Resume a paused schedule', options: [scheduleOption] },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'remove', description: 'Remove a schedule', options: [scheduleOption] },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'notify',
+        description: 'Where to tell you about scheduled changes',
+        options: [
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'where',
+            description: 'dm (default), channel or off',
+            required: true,
+            choices: [{ name: 'dm', value: 'dm' }, { name: 'channel', value: 'channel' }, { name: 'off', value: 'off' }],
+          },
+          { type: ApplicationCommandOptionType.Channel, name: 'channel', description: 'The channel, with where:channel', channel_types: [ChannelType.GuildText] },
+        ],
+      },
+    ],
+  },
+
+  async execute(interaction, services) {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const userId = interaction.user.id;
+    const options = interaction.options;
+    switch (options.getSubcommand()) {
+      case 'timezone': {
+        const zone = validateTimeZone(options.getString('zone', true).trim());
+        return await save(interaction, services, (draft) => void (draft.timezone = zone), `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
+      }
+      case 'season':
+        return await addSchedule(interaction, services, {
+          ...base(),
+          kind: 'season',
+          image: options.getString('image', true),
+          from: options.getString('from', true),
+          to: options.getString('to', true),
+          priority: options.getInteger('priority') ?? 0,
+        });
+      case 'default': {
+        const item = await services.library.require(userId, options.getString('image', true));
+        return await save(interaction, services, (draft) => void (draft.defaultImage = item.name), `Your default image is "${item.name}".`);
+      }
+      case 'rotate':
+        return await addSchedule(interaction, services, {
+          ...base(),
+          kind: 'rotation',
+          images: options.getString('images', true).split(',').map((name) => name.trim()).filter(Boolean),
+          every: options.getString('every', true).trim(),
+          order: (options.getString('order') ?? 'sequence') as 'sequence' | 'random',
+        });
+      case 'event': {
+        const until = options.getString('until') ?? undefined;
+        return await addSchedule(interaction, services, { ...base(), kind: 'event', image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) });
+      }
+      case 'list': {
+        const record = await services.schedules.get(userId);
+        const lines = record.schedules.map((schedule) => `\`${schedule.id}\` ${describeSchedule(schedule)}`);
+        const notify = record.notify.mode === 'channel' ? `in <#${record.notify.channelId}>` : record.notify.mode === 'dm' ? 'by DM' : 'off';
+        await interaction.editReply({
+          content: [
+            lines.length ? lines.join('\n') : 'No schedules yet: /schedule season, rotate or event.',
+            record.defaultImage ? `Default image: ${record.defaultImage}` : '',
+            `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
+            `Next change: ${nextChangeText(record)}`,
+            record.lastRun ? `Last run: ${record.lastRun.outcome} ${record.lastRun.detail} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        });
+        return;
+      }
+      case 'preview': {
+        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true));
+        await interaction.editReply({ content: preview.image ? `On ${options.getString('date', true)} (12:00) your avatar would be "${preview.image}", from ${preview.reason}.` : `On that day nothing would change your avatar (${preview.reason}).` });
+        return;
+      }
+      case 'pause':
+      case 'resume': {
+        const paused = options.getSubcommand() === 'pause';
+        const id = options.getString('schedule', true);
+        findSchedule(await services.schedules.get(userId), id);
+        return await save(interaction, services, (draft) => void (findSchedule(draft, id).paused = paused || undefined), `${paused ? 'Paused' : 'Resumed'} \`${id}\`.`);
+      }
+      case 'remove': {
+        const id = options.getString('schedule', true);
+        const schedule = findSchedule(await services.schedules.get(userId), id);
+        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule)}.`);
+      }
+      case 'notify': {
+        const where = options.getString('where', true);
+        const channel = options.getChannel('channel');
+        if (where === 'channel' && !channel) throw new UserFacingError('channel-missing', 'Pick the channel too: /schedule notify where:channel channel:#name.');
+        const notify = where === 'channel' ? { mode: 'channel' as const, channelId: channel!.id } : { mode: where as 'dm' | 'off' };
+        await services.schedules.update(userId, (draft) => void (draft.notify = notify));
+        await interaction.editReply({ content: where === 'off' ? 'Scheduled changes will happen quietly.' : `Scheduled changes will be announced ${where === 'dm' ? 'by DM' : `in <#${channel!.id}>`}.` });
+        return;
+      }
+    }
+  },
+
+  async autocomplete(interaction, services) {
+    const focused = interaction.options.getFocused(true);
+    if (focused.name === 'zone') return searchTimeZones(focused.value).map((zone) => ({ name: zone, value: zone }));
+    if (focused.name === 'schedule') {
+      const record = await services.schedules.get(interaction.user.id);
+      return record.schedules
+        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule)}`.slice(0, 100), value: schedule.id }))
+        .filter((choice) => choice.name.toLowerCase().includes(focused.value.toLowerCase()));
+    }
+    const names = await services.library.search(interaction.user.id, focused.value);
+    return names.map((name) => ({ name, value: name }));
+  },
+};

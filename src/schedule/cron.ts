@@ -1,0 +1,294 @@
+/**
+ * Cron expressions for rotations: checked field by field so a user learns which field is wrong, then
+ * double-checked with node-cron's own validator, and evaluated here against a time zone.
+ *
+ * Accepted, as node-cron accepts them: 5 fields (minute hour day-of-month month day-of-week) or 6 with
+ * seconds first; in each field `*`, `*\/n`, `a`, `a-b` (wrapping when a > b, like 22-2), `a-b/n` and lists
+ * `a,b`; month names (jan, january) and day names (mon, monday); day of week 0-7 with 0 and 7 Sunday.
+ * node-cron's extensions (L, W, #, ?, @nicknames) are refused with a sentence.
+ *
+ * A day matches when BOTH the day-of-month and the day-of-week fields match (node-cron's rule, not
+ * Vixie cron's "either"), so `0 0 13 * 5` means Friday the 13th.
+ *
+ * Fires happen on the wall clock of the zone. A fire time that does not exist on a spring-forward day
+ * happens at the first instant after the gap, and fire times that collapse onto the same instant count
+ * once; a fire time that happens twice on a fall-back day fires at its first occurrence only.
+ */
+import cron from 'node-cron';
+import { ScheduleError } from './errors.js';
+import { DAY_MS, instantOf, localDayStart, offsetsAroundDay, wallClockDate, wallClockMs } from './zoned-time.js';
+
+export interface CronSpec {
+  expression: string;
+  /** Seconds since local midnight at which it fires on a matching day, ascending. */
+  timesOfDay: number[];
+  months: ReadonlySet<number>;
+  daysOfMonth: ReadonlySet<number>;
+  /** 0 = Sunday. */
+  daysOfWeek: ReadonlySet<number>;
+}
+
+interface FieldRule {
+  label: string;
+  min: number;
+  max: number;
+  names?: readonly string[];
+  longNames?: readonly string[];
+  example: string;
+}
+
+const SECOND_RULE: FieldRule = { label: 'second', min: 0, max: 59, example: '0' };
+const DAY_OF_WEEK_RULE: FieldRule = {
+  label: 'day of week',
+  min: 0,
+  max: 7,
+  names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+  longNames: ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'],
+  example: '1 or mon',
+};
+const FIELD_RULES: readonly FieldRule[] = [
+  { label: 'minute', min: 0, max: 59, example: '30' },
+  { label: 'hour', min: 0, max: 23, example: '9' },
+  { label: 'day of month', min: 1, max: 31, example: '1' },
+  {
+    label: 'month',
+    min: 1,
+    max: 12,
+    names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+    longNames: ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'],
+    example: '12 or dec',
+  },
+  DAY_OF_WEEK_RULE,
+];
+const MAX_DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const invalid = (message: string) => new ScheduleError('invalid-cron', message);
+
+function fieldError(rule: FieldRule, raw: string): ScheduleError {
+  return invalid(`The ${rule.label} field "${raw}" is not valid; use a value like ${rule.example}, or *, */n, a-b, a-b/n or a list a,b.`);
+}
+
+function valueOf(text: string, rule: FieldRule, raw: string): number {
+  if (/^\d+$/.test(text)) {
+    const value = Number(text);
+    if (value < rule.min || value > rule.max) throw invalid(`The ${rule.label} field "${raw}" is out of range (${rule.min}-${rule.max}).`);
+    return value;
+  }
+  const lower = text.toLowerCase();
+  const index = Math.max(rule.names?.indexOf(lower) ?? -1, rule.longNames?.indexOf(lower) ?? -1);
+  if (index >= 0) return index + rule.min;
+  throw fieldError(rule, raw);
+}
+
+/** The values one field allows; throws a sentence naming the field. */
+function parseField(raw: string, rule: FieldRule): Set<number> {
+  if (/[#?]/.test(raw) || (!rule.names && /[LW]/i.test(raw))) {
+    throw invalid(`The ${rule.label} field "${raw}" uses L, W, # or ?, which schedules don't support; use numbers, *, */n, a-b, a-b/n or a list a,b.`);
+  }
+  const dayOfWeek = rule === DAY_OF_WEEK_RULE;
+  // Ranges wrap within the field's bounds; day of week wraps within 0-6 (7 is Sunday again).
+  const low = rule.min;
+  const high = dayOfWeek ? 6 : rule.max;
+  const values = new Set<number>();
+  for (const item of raw.split(',')) {
+    const match = /^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:\/(\d+))?$/i.exec(item);
+    if (!match) throw fieldError(rule, raw);
+    const [, star, startText, endText, stepText] = match;
+    if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at least 1.`);
+    if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
+    const step = Number(stepText ?? 1);
+    let start = star ? low : valueOf(startText as string, rule, raw);
+    let end = star ? high : endText === undefined ? start : valueOf(endText, rule, raw);
+    if (dayOfWeek && start > end) {
+      start %= 7;
+      end %= 7;
+    }
+    const length = start <= end ? end - start : end - start + (high - low + 1);
+    for (let offset = 0; offset <= length; offset += step) {
+      const value = start + offset;
+      values.add(start <= end || value <= high ? value : value - (high - low + 1));
+    }
+  }
+  if (dayOfWeek && values.delete(7)) values.add(0);
+  return values;
+}
+
+const NODE_CRON_FIELD_LABELS: Record<string, string> = {
+  second: 'second',
+  minute: 'minute',
+  hour: 'hour',
+  dayOfMonth: 'day of month',
+  month: 'month',
+  dayOfWeek: 'day of week',
+};
+
+const specCache = new Map<string, CronSpec>();
+
+/**
+ * Checks a cron expression and prepares it for evaluation. Throws ScheduleError('invalid-cron') with a
+ * sentence naming the wrong field, e.g. 'The hour field "25" is out of range (0-23).'
+ */
+export function parseCron(expression: string): CronSpec {
+  const cached = specCache.get(expression);
+  if (cached) return cached;
+  const trimmed = expression.trim();
+  if (trimmed.startsWith('@')) {
+    throw invalid(`"${trimmed}" is a nickname schedules don't support; use hourly, daily, weekly or a cron expression like 0 9 * * 1.`);
+  }
+  const raw = trimmed === '' ? [] : trimmed.split(/\s+/);
+  if (raw.length !== 5 && raw.length !== 6) {
+    throw invalid(
+      `A cron expression has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; "${trimmed}" has ${raw.length}.`,
+    );
+  }
+  const rules = raw.length === 6 ? [SECOND_RULE, ...FIELD_RULES] : FIELD_RULES;
+  const parsed = raw.map((field, index) => parseField(field, rules[index] as FieldRule));
+  const [seconds, minutes, hours, daysOfMonth, months, daysOfWeek] = (raw.length === 6 ? parsed : [new Set([0]), ...parsed]) as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
+  const [domText, monthText] = raw.slice(-3, -1) as [string, string];
+  if (![...months].some((month) => [...daysOfMonth].some((day) => day <= (MAX_DAYS_IN_MONTH[month - 1] ?? 0)))) {
+    throw invalid(`The day of month field "${domText}" never happens in the month field "${monthText}".`);
+  }
+  // Our checker and node-cron should agree; if node-cron still refuses, say which field it dislikes.
+  if (!cron.validate(trimmed)) {
+    const problem = cron.validateDetailed(trimmed).errors[0];
+    const label = problem ? NODE_CRON_FIELD_LABELS[problem.field] : undefined;
+    throw invalid(label && problem?.value !== undefined ? `The ${label} field "${problem.value}" is not valid.` : `"${trimmed}" is not a valid cron expression.`);
+  }
+  const timesOfDay: number[] = [];
+  const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+  for (const hour of sorted(hours)) for (const minute of sorted(minutes)) for (const second of sorted(seconds)) timesOfDay.push(hour * 3600 + minute * 60 + second);
+  const spec: CronSpec = { expression: trimmed, timesOfDay, months, daysOfMonth, daysOfWeek };
+  if (specCache.size > 1000) specCache.clear();
+  specCache.set(expression, spec);
+  return spec;
+}
+
+export function cronMatchesDay(spec: CronSpec, dayStart: number): boolean {
+  const { month, day, weekday } = wallClockDate(dayStart);
+  return spec.months.has(month) && spec.daysOfMonth.has(day) && spec.daysOfWeek.has(weekday);
+}
+
+/** More than any UTC offset: a local day's instants lie within this of its wall-clock values. */
+const MAX_OFFSET_MS = 16 * 3_600_000;
+
+/** About nine years: long enough to reach the next Feb 29 across a skipped leap year (2100). */
+const DEFAULT_SEARCH_DAYS = 9 * 366;
+
+/** The first fire strictly after `afterMs`, or undefined if none by `notAfterMs`. */
+export function nextFire(spec: CronSpec, zone: string, afterMs: number, notAfterMs = afterMs + DEFAULT_SEARCH_DAYS * DAY_MS): number | undefined {
+  const { timesOfDay } = spec;
+  // Start a day early: a gap at midnight can push yesterday's last times into today.
+  for (let dayStart = localDayStart(zone, afterMs) - DAY_MS; ; dayStart += DAY_MS) {
+    if (dayStart - MAX_OFFSET_MS > notAfterMs) return undefined;
+    if (!cronMatchesDay(spec, dayStart)) continue;
+    const offsets = offsetsAroundDay(zone, dayStart);
+    const instant = (index: number) => instantOf(dayStart + (timesOfDay[index] as number) * 1000, offsets);
+    // Instants are non-decreasing in local time, so bisect for the first one after `afterMs`.
+    let low = 0;
+    let high = timesOfDay.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (instant(middle) > afterMs) high = middle;
+      else low = middle + 1;
+    }
+    if (low < timesOfDay.length) {
+      const found = instant(low);
+      return found <= notAfterMs ? found : undefined;
+    }
+  }
+}
+
+/** The last fire at or before `atMs`, looking back at most `notBeforeMs`. */
+export function previousFire(spec: CronSpec, zone: string, atMs: number, notBeforeMs = atMs - DEFAULT_SEARCH_DAYS * DAY_MS): number | undefined {
+  const { timesOfDay } = spec;
+  for (let dayStart = localDayStart(zone, atMs) + DAY_MS; ; dayStart -= DAY_MS) {
+    if (dayStart + DAY_MS + MAX_OFFSET_MS < notBeforeMs) return undefined;
+    if (!cronMatchesDay(spec, dayStart)) continue;
+    const offsets = offsetsAroundDay(zone, dayStart);
+    const instant = (index: number) => instantOf(dayStart + (timesOfDay[index] as number) * 1000, offsets);
+    let low = 0;
+    let high = timesOfDay.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (instant(middle) > atMs) high = middle;
+      else low = middle + 1;
+    }
+    if (low > 0) {
+      const found = instant(low - 1);
+      return found >= notBeforeMs ? found : undefined;
+    }
+  }
+}
+
+/** How many distinct fire instants fall in (afterMs, untilMs]. */
+export function countFires(spec: CronSpec, zone: string, afterMs: number, untilMs: number): number {
+  if (untilMs <= afterMs) return 0;
+  const { timesOfDay } = spec;
+  const lastDay = localDayStart(zone, untilMs) + DAY_MS;
+  let count = 0;
+  let lastCounted = afterMs;
+  for (let dayStart = localDayStart(zone, afterMs) - DAY_MS; dayStart <= lastDay; dayStart += DAY_MS) {
+    if (!cronMatchesDay(spec, dayStart)) continue;
+    const offsets = offsetsAroundDay(zone, dayStart);
+    if (offsets.change === undefined) {
+      // One offset all day: instants rise strictly with local time, so count by bisection.
+      const base = dayStart - offsets.before;
+      const firstAbove = (bound: number) => {
+        let low = 0;
+        let high = timesOfDay.length;
+        while (low < high) {
+          const middle = (low + high) >> 1;
+          if (base + (timesOfDay[middle] as number) * 1000 > bound) high = middle;
+          else low = middle + 1;
+        }
+        return low;
+      };
+      const from = firstAbove(lastCounted);
+      const to = firstAbove(untilMs);
+      if (to > from) {
+        count += to - from;
+        lastCounted = base + (timesOfDay[to - 1] as number) * 1000;
+      }
+      continue;
+    }
+    for (const time of timesOfDay) {
+      const instant = instantOf(dayStart + time * 1000, offsets);
+      if (instant > untilMs) break;
+      if (instant > lastCounted) {
+        count += 1;
+        lastCounted = instant;
+      }
+    }
+  }
+  return count;
+}
+
+/**
+ * The shortest wall-clock time between two consecutive fires, in seconds (Infinity if it never fires).
+ * Day patterns repeat every 28 years within a century, so scanning 28 years finds the closest two
+ * matching days. A DST jump can shorten one gap a year by the size of the jump; that is not counted.
+ */
+export function shortestGapSeconds(spec: CronSpec): number {
+  const times = spec.timesOfDay;
+  const first = times[0];
+  const last = times[times.length - 1];
+  if (first === undefined || last === undefined) return Infinity;
+  let shortest = Infinity;
+  for (let index = 1; index < times.length; index += 1) shortest = Math.min(shortest, (times[index] as number) - (times[index - 1] as number));
+  let previousMatch: number | undefined;
+  let closestDays = Infinity;
+  const end = wallClockMs(2029, 1, 1);
+  for (let dayStart = wallClockMs(2001, 1, 1); dayStart < end && closestDays > 1; dayStart += DAY_MS) {
+    if (!cronMatchesDay(spec, dayStart)) continue;
+    if (previousMatch !== undefined) closestDays = Math.min(closestDays, (dayStart - previousMatch) / DAY_MS);
+    previousMatch = dayStart;
+  }
+  return Math.min(shortest, closestDays * 86_400 - last + first);
+}

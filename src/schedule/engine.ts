@@ -1,0 +1,582 @@
+/**
+ * Which avatar a user's schedules call for at a given instant, and when that next changes.
+ * Pure: no I/O, no clock; every instant is passed in.
+ *
+ * The rules, in the words a user would use:
+ * - Times are on the wall clock of the user's time zone (an IANA name, UTC by default). A local time
+ *   skipped by a spring-forward jump happens at the first instant after the jump; a local time repeated
+ *   by a fall-back jump happens at its first occurrence. Either way, once.
+ * - Precedence: an active event beats a rotation, which beats a season, which beats the default image.
+ *   Paused schedules are ignored. (Team branding will sit above all of these, outside this module.)
+ * - Season `from`..`to` (MM-DD, both days included, may wrap the new year like 12-01..02-28): its image
+ *   applies from 00:00 local on `from` until 00:00 local on the day after `to`. In a year without
+ *   Feb 29, a season from 02-29 starts on 03-01 and one to 02-29 ends on 02-28, so a season of only
+ *   02-29 happens in leap years alone. Among matching seasons the higher priority wins, then the one
+ *   created later. Seasons recur every year whatever their createdAt.
+ * - Rotation: active from its createdAt (the latest-created rotation wins). `hourly` = `0 * * * *`,
+ *   `daily` = `0 0 * * *`, `weekly` = `0 0 * * 1` (Monday 00:00), or any cron expression (see cron.ts).
+ *   A sequence rotation shows images[k mod n], k = its fires since createdAt, so every process derives
+ *   the same image; it keeps counting while an event hides it. A random rotation shows the image the
+ *   stored state says it last picked (images[0] before it picked any); each fire picks a new one with
+ *   `nextRotationImage`, never the current one.
+ * - Event `at`..`until` (local 'YYYY-MM-DD HH:MM', until exclusive) is active in between; when several
+ *   are, the one that started last wins. An event without `until` is a one-shot change at `at`: its
+ *   image stays until the image the other schedules call for next changes (a season boundary, a
+ *   rotation fire, another event starting or ending), or a later one-shot event.
+ * - A "change" is a change of image; a boundary where another rule takes over with the same image is
+ *   not one.
+ */
+import { parseCron, countFires, nextFire, previousFire, shortestGapSeconds, type CronSpec } from './cron.js';
+import { ScheduleError } from './errors.js';
+import {
+  DAY_MS,
+  daysInMonth,
+  formatInZone,
+  instantToZoned,
+  isLeapYear,
+  localDayStart,
+  validateTimeZone,
+  wallClockDate,
+  wallClockMs,
+  zonedTimeToInstant,
+  type LocalDateTime,
+} from './zoned-time.js';
+
+export { ScheduleError, type ScheduleErrorKind } from './errors.js';
+export {
+  formatInZone,
+  instantToZoned,
+  listTimeZones,
+  searchTimeZones,
+  validateTimeZone,
+  zonedTimeToInstant,
+  type LocalDateTime,
+  type ZonedDateTime,
+} from './zoned-time.js';
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+interface ScheduleBase {
+  id: string;
+  /** ISO instant; breaks ties (later wins) and anchors rotations. */
+  createdAt: string;
+  paused?: boolean;
+}
+
+export interface SeasonSchedule extends ScheduleBase {
+  kind: 'season';
+  /** A library image name. */
+  image: string;
+  /** 'MM-DD', first day included. */
+  from: string;
+  /** 'MM-DD', last day included. */
+  to: string;
+  /** Higher wins; 0 when missing. */
+  priority?: number;
+}
+
+export type RotationEvery = 'hourly' | 'daily' | 'weekly' | (string & {});
+
+export interface RotationSchedule extends ScheduleBase {
+  kind: 'rotation';
+  images: string[];
+  every: RotationEvery;
+  order: 'sequence' | 'random';
+}
+
+export interface EventSchedule extends ScheduleBase {
+  kind: 'event';
+  image: string;
+  /** 'YYYY-MM-DD HH:MM' in the user's time zone. */
+  at: string;
+  /** 'YYYY-MM-DD HH:MM', exclusive; without it the event is a one-shot change. */
+  until?: string;
+}
+
+export type Schedule = SeasonSchedule | RotationSchedule | EventSchedule;
+
+export interface RotationState {
+  /** The image the rotation last set. */
+  current?: string;
+  /** ISO instant of that change. */
+  lastChangedAt?: string;
+}
+
+export interface UserSchedules {
+  /** IANA zone name; UTC when missing. */
+  timezone?: string;
+  defaultImage?: string;
+  schedules: Schedule[];
+  /** By rotation id. */
+  rotationState?: Record<string, RotationState>;
+}
+
+export type ImageSource = { kind: Schedule['kind']; id: string } | { kind: 'default' };
+
+export interface ActiveImage {
+  /** undefined: nothing scheduled and no default image. */
+  image: string | undefined;
+  source: ImageSource | undefined;
+}
+
+export interface NextChange extends ActiveImage {
+  at: Date;
+  /** A random rotation fires: `image` is undefined, pick it with `nextRotationImage` at that moment. */
+  pickedAtRandom: boolean;
+}
+
+export interface Preview extends ActiveImage {
+  /** 12:00 local on the day asked about. */
+  at: Date;
+  /** Which rule decides, e.g. 'the season 12-01 to 02-28'. */
+  reason: string;
+}
+
+export const DEFAULT_TIMEZONE = 'UTC';
+export const DEFAULT_MIN_INTERVAL_MS = 15 * 60_000;
+export const NEXT_CHANGE_HORIZON_DAYS = 400;
+
+const PRESETS: Record<string, string> = { hourly: '0 * * * *', daily: '0 0 * * *', weekly: '0 0 * * 1' };
+
+// ---------------------------------------------------------------------------------------------
+// Parsing what users type
+
+export interface MonthDay {
+  month: number;
+  day: number;
+}
+
+/** '12-01' → { month: 12, day: 1 }; 02-29 is allowed. `field` names the option in the error. */
+export function parseMonthDay(text: string, field = 'date'): MonthDay {
+  const match = /^(\d{1,2})-(\d{1,2})$/.exec(text.trim());
+  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 12-01 (month-day).`);
+  const month = Number(match[1]);
+  const day = Number(match[2]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(2000, month)) {
+    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a day of the year; it must look like 12-01 (month-day).`);
+  }
+  return { month, day };
+}
+
+/** '2026-12-24 18:00' (or with a T) → its parts. `field` names the option in the error. */
+export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime {
+  const match = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/.exec(text.trim());
+  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 18:00 (year-month-day hour:minute).`);
+  const [year, month, day, hour, minute] = match.slice(1).map(Number) as [number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59) {
+    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a real date and time; it must look like 2026-12-24 18:00.`);
+  }
+  return { year, month, day, hour, minute };
+}
+
+/** '2026-12-24' → its parts. */
+export function parseLocalDate(text: string, field = 'date'): { year: number; month: number; day: number } {
+  const match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(text.trim());
+  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 (year-month-day).`);
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a real date; it must look like 2026-12-24.`);
+  }
+  return { year, month, day };
+}
+
+/** The cron expression behind a rotation's `every`. */
+export function rotationCron(every: RotationEvery): string {
+  return PRESETS[every] ?? every;
+}
+
+/** Checks a cron expression; throws ScheduleError('invalid-cron') naming the wrong field. */
+export function validateCron(expression: string): void {
+  parseCron(expression);
+}
+
+function createdAtMs(schedule: Schedule): number {
+  const ms = Date.parse(schedule.createdAt);
+  if (Number.isNaN(ms)) throw new ScheduleError('invalid-date', `The schedule ${schedule.id} has a broken creation date.`);
+  return ms;
+}
+
+/** Throws the ScheduleError a user should see if this schedule cannot be kept. */
+export function validateSchedule(schedule: Schedule, timezone: string = DEFAULT_TIMEZONE): void {
+  createdAtMs(schedule);
+  switch (schedule.kind) {
+    case 'season':
+      parseMonthDay(schedule.from, 'from');
+      parseMonthDay(schedule.to, 'to');
+      if (schedule.priority !== undefined && !Number.isFinite(schedule.priority)) {
+        throw new ScheduleError('invalid-priority', 'priority must be a whole number, like 0 or 10.');
+      }
+      return;
+    case 'rotation':
+      if (schedule.images.length === 0) throw new ScheduleError('empty-rotation', 'A rotation needs at least one image.');
+      parseCron(rotationCron(schedule.every));
+      return;
+    case 'event': {
+      const zone = validateTimeZone(timezone);
+      const at = zonedTimeToInstant(zone, parseLocalDateTime(schedule.at, 'at'));
+      if (schedule.until !== undefined && zonedTimeToInstant(zone, parseLocalDateTime(schedule.until, 'until')) <= at) {
+        throw new ScheduleError('invalid-date', 'until must be after at: the event has to end after it starts.');
+      }
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotations and the minimum interval
+
+/**
+ * The image a rotation sets when it fires. Sequence: the one after `currentImage` in the list,
+ * wrapping (the first when the current one is not in the list). Random: any image other than the
+ * current one, chosen with `random` (a function like Math.random returning [0, 1)).
+ */
+export function nextRotationImage(rotation: Pick<RotationSchedule, 'images' | 'order'>, currentImage: string | undefined, random: () => number): string {
+  const { images } = rotation;
+  const first = images[0];
+  if (first === undefined) throw new ScheduleError('empty-rotation', 'A rotation needs at least one image.');
+  if (rotation.order === 'sequence') {
+    const index = currentImage === undefined ? -1 : images.indexOf(currentImage);
+    return images[(index + 1) % images.length] ?? first;
+  }
+  const choices = images.filter((image) => image !== currentImage);
+  if (choices.length === 0) return first;
+  const pick = Math.min(Math.floor(random() * choices.length), choices.length - 1);
+  return choices[Math.max(pick, 0)] ?? first;
+}
+
+/** '1 minute', '15 minutes', '1 hour 30 minutes'. */
+export function formatDuration(ms: number): string {
+  let seconds = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['day', 86_400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
+    const count = Math.floor(seconds / size);
+    seconds -= count * size;
+    if (count > 0) parts.push(`${count} ${unit}${count === 1 ? '' : 's'}`);
+  }
+  return parts.join(' ') || '0 seconds';
+}
+
+/**
+ * Refuses a rotation that would change the avatar more often than `minIntervalMs`, judged on the
+ * shortest wall-clock gap between two fires of its cron (see `shortestGapSeconds`). Seasons and events
+ * pass.
+ */
+export function checkMinimumInterval(schedule: Schedule, minIntervalMs: number = DEFAULT_MIN_INTERVAL_MS): void {
+  if (schedule.kind !== 'rotation') return;
+  const gapMs = shortestGapSeconds(parseCron(rotationCron(schedule.every))) * 1000;
+  if (gapMs < minIntervalMs) {
+    throw new ScheduleError(
+      'too-frequent',
+      `That schedule would change your avatar every ${formatDuration(gapMs)}; the minimum is ${formatDuration(minIntervalMs)}.`,
+    );
+  }
+}
+
+/**
+ * Fire instants of a rotation's `every` (preset or cron) on the wall clock of `zone`: strictly after
+ * `after`, at most `limit` of them, none after `until` when given.
+ */
+export function cronFiresAfter(every: RotationEvery, timezone: string, after: Date, limit: number, until?: Date): Date[] {
+  const spec = parseCron(rotationCron(every));
+  const zone = validateTimeZone(timezone);
+  const fires: Date[] = [];
+  let cursor = after.getTime();
+  while (fires.length < limit) {
+    const next = nextFire(spec, zone, cursor, until?.getTime());
+    if (next === undefined) break;
+    fires.push(new Date(next));
+    cursor = next;
+  }
+  return fires;
+}
+
+/** The rotation's last fire at or before `at` (for catching up a random rotation after downtime). */
+export function previousRotationFire(rotation: RotationSchedule, timezone: string | undefined, at: Date): Date | undefined {
+  const created = createdAtMs(rotation);
+  const fire = previousFire(parseCron(rotationCron(rotation.every)), validateTimeZone(timezone ?? DEFAULT_TIMEZONE), at.getTime(), created);
+  return fire === undefined || fire <= created ? undefined : new Date(fire);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seasons
+
+const monthDayKey = ({ month, day }: MonthDay) => month * 100 + day;
+
+/** A season's bound as a MMDD number in `year`, moving 02-29 to 03-01 (start) or 02-28 (end) in common years. */
+function boundIn(bound: MonthDay, year: number, edge: 'start' | 'end'): number {
+  if (bound.month === 2 && bound.day === 29 && !isLeapYear(year)) return edge === 'start' ? 301 : 228;
+  return monthDayKey(bound);
+}
+
+function seasonCoversDay(from: MonthDay, to: MonthDay, year: number, month: number, day: number): boolean {
+  const key = month * 100 + day;
+  const start = boundIn(from, year, 'start');
+  const end = boundIn(to, year, 'end');
+  return monthDayKey(from) > monthDayKey(to) ? key >= start || key <= end : key >= start && key <= end;
+}
+
+/**
+ * The occurrence of a season that starts in `year`: from 00:00 local on its first day to 00:00 local
+ * on the day after its last (exclusive). undefined for a 02-29-only season in a common year.
+ */
+export function seasonBoundaries(season: Pick<SeasonSchedule, 'from' | 'to'>, timezone: string, year: number): { start: Date; end: Date } | undefined {
+  const zone = validateTimeZone(timezone);
+  const from = parseMonthDay(season.from, 'from');
+  const to = parseMonthDay(season.to, 'to');
+  const wraps = monthDayKey(from) > monthDayKey(to);
+  const start = boundIn(from, year, 'start');
+  const endYear = wraps ? year + 1 : year;
+  const end = boundIn(to, endYear, 'end');
+  if (!wraps && start > end) return undefined;
+  const dayAfterEnd = wallClockDate(wallClockMs(endYear, Math.floor(end / 100), end % 100) + DAY_MS);
+  return {
+    start: zonedTimeToInstant(zone, { year, month: Math.floor(start / 100), day: start % 100, hour: 0, minute: 0 }),
+    end: zonedTimeToInstant(zone, { ...dayAfterEnd, hour: 0, minute: 0 }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution
+
+interface Compiled<S extends Schedule> {
+  schedule: S;
+  /** Position in the user's list: the last tie-break. */
+  index: number;
+  createdAtMs: number;
+}
+interface CompiledSeason extends Compiled<SeasonSchedule> {
+  from: MonthDay;
+  to: MonthDay;
+  priority: number;
+}
+interface CompiledRotation extends Compiled<RotationSchedule> {
+  spec: CronSpec;
+  distinctImages: number;
+}
+interface CompiledEvent extends Compiled<EventSchedule> {
+  atMs: number;
+  untilMs: number | undefined;
+}
+
+interface Context {
+  state: UserSchedules;
+  zone: string;
+  seasons: CompiledSeason[];
+  rotations: CompiledRotation[];
+  timedEvents: CompiledEvent[];
+  oneShots: CompiledEvent[];
+  /** Fires counted so far per sequence rotation, so walking forward does not recount from createdAt. */
+  fireCounts: Map<CompiledRotation, { atMs: number; count: number }>;
+  /** How far we looked for the end of a one-shot event, and what we found. */
+  oneShotEnds: Map<CompiledEvent, { searchedUntil: number; end: number | undefined }>;
+}
+
+function compile(state: UserSchedules): Context {
+  const zone = validateTimeZone(state.timezone ?? DEFAULT_TIMEZONE);
+  const context: Context = { state, zone, seasons: [], rotations: [], timedEvents: [], oneShots: [], fireCounts: new Map(), oneShotEnds: new Map() };
+  state.schedules.forEach((schedule, index) => {
+    validateSchedule(schedule, zone);
+    if (schedule.paused) return;
+    const base = { index, createdAtMs: createdAtMs(schedule) };
+    switch (schedule.kind) {
+      case 'season':
+        context.seasons.push({ ...base, schedule, from: parseMonthDay(schedule.from), to: parseMonthDay(schedule.to), priority: schedule.priority ?? 0 });
+        break;
+      case 'rotation':
+        context.rotations.push({ ...base, schedule, spec: parseCron(rotationCron(schedule.every)), distinctImages: new Set(schedule.images).size });
+        break;
+      case 'event': {
+        const atMs = zonedTimeToInstant(zone, parseLocalDateTime(schedule.at)).getTime();
+        const untilMs = schedule.until === undefined ? undefined : zonedTimeToInstant(zone, parseLocalDateTime(schedule.until)).getTime();
+        (untilMs === undefined ? context.oneShots : context.timedEvents).push({ ...base, schedule, atMs, untilMs });
+        break;
+      }
+    }
+  });
+  return context;
+}
+
+/** The candidate with the greatest key; keys compare element by element. */
+function latest<T>(items: T[], key: (item: T) => number[]): T | undefined {
+  let best: T | undefined;
+  let bestKey: number[] = [];
+  for (const item of items) {
+    const itemKey = key(item);
+    const index = itemKey.findIndex((value, position) => value !== bestKey[position]);
+    if (best === undefined || (index >= 0 && (itemKey[index] as number) > (bestKey[index] as number))) {
+      best = item;
+      bestKey = itemKey;
+    }
+  }
+  return best;
+}
+
+function sequenceFires(context: Context, rotation: CompiledRotation, atMs: number): number {
+  const memo = context.fireCounts.get(rotation);
+  const count =
+    memo && memo.atMs <= atMs
+      ? memo.count + countFires(rotation.spec, context.zone, memo.atMs, atMs)
+      : countFires(rotation.spec, context.zone, rotation.createdAtMs, atMs);
+  context.fireCounts.set(rotation, { atMs, count });
+  return count;
+}
+
+function rotationImageAt(context: Context, rotation: CompiledRotation, atMs: number): string | undefined {
+  const { images, order, id } = rotation.schedule;
+  if (order === 'random') {
+    const current = context.state.rotationState?.[id]?.current;
+    return current !== undefined && images.includes(current) ? current : images[0];
+  }
+  return images[sequenceFires(context, rotation, atMs) % images.length];
+}
+
+/** What the schedules call for at an instant, leaving out one-shot events. */
+function resolveBase(context: Context, atMs: number): ActiveImage {
+  const event = latest(
+    context.timedEvents.filter((candidate) => candidate.atMs <= atMs && atMs < (candidate.untilMs as number)),
+    (candidate) => [candidate.atMs, candidate.createdAtMs, candidate.index],
+  );
+  if (event) return { image: event.schedule.image, source: { kind: 'event', id: event.schedule.id } };
+  const rotation = latest(
+    context.rotations.filter((candidate) => candidate.createdAtMs <= atMs),
+    (candidate) => [candidate.createdAtMs, candidate.index],
+  );
+  if (rotation) return { image: rotationImageAt(context, rotation, atMs), source: { kind: 'rotation', id: rotation.schedule.id } };
+  if (context.seasons.length > 0) {
+    const { year, month, day } = wallClockDate(localDayStart(context.zone, atMs));
+    const season = latest(
+      context.seasons.filter((candidate) => seasonCoversDay(candidate.from, candidate.to, year, month, day)),
+      (candidate) => [candidate.priority, candidate.createdAtMs, candidate.index],
+    );
+    if (season) return { image: season.schedule.image, source: { kind: 'season', id: season.schedule.id } };
+  }
+  if (context.state.defaultImage !== undefined) return { image: context.state.defaultImage, source: { kind: 'default' } };
+  return { image: undefined, source: undefined };
+}
+
+/** The first instant in (event.at, atMs] at which the other schedules change the image, if any. */
+function oneShotEnd(context: Context, event: CompiledEvent, atMs: number): number | undefined {
+  const memo = context.oneShotEnds.get(event) ?? { searchedUntil: event.atMs, end: undefined };
+  if (memo.end === undefined && memo.searchedUntil < atMs) {
+    memo.end = walk(context, resolveBase, memo.searchedUntil, atMs)?.at;
+    memo.searchedUntil = atMs;
+    context.oneShotEnds.set(event, memo);
+  }
+  return memo.end !== undefined && memo.end <= atMs ? memo.end : undefined;
+}
+
+function resolve(context: Context, atMs: number): ActiveImage {
+  const oneShot = latest(
+    context.oneShots.filter((candidate) => candidate.atMs <= atMs),
+    (candidate) => [candidate.atMs, candidate.createdAtMs, candidate.index],
+  );
+  if (oneShot && oneShotEnd(context, oneShot, atMs) === undefined) {
+    return { image: oneShot.schedule.image, source: { kind: 'event', id: oneShot.schedule.id } };
+  }
+  return resolveBase(context, atMs);
+}
+
+const sameSource = (a: ImageSource | undefined, b: ImageSource | undefined) =>
+  a?.kind === b?.kind && (a === undefined || a.kind === 'default' || (b !== undefined && b.kind !== 'default' && a.id === b.id));
+
+/**
+ * The first instant in (afterMs, limitMs] at which `resolver`'s image changes. The image can only
+ * change at a season boundary, an event's start or end, a rotation's creation or a rotation's fire;
+ * fires of a rotation that something else hides are skipped up to the next other boundary.
+ */
+function walk(
+  context: Context,
+  resolver: (context: Context, atMs: number) => ActiveImage,
+  afterMs: number,
+  limitMs: number,
+): { at: number; resolved: ActiveImage; pickedAtRandom: boolean } | undefined {
+  const boundaries = new Set<number>();
+  const firstYear = instantToZoned(context.zone, new Date(afterMs)).year - 1;
+  const lastYear = instantToZoned(context.zone, new Date(limitMs)).year + 1;
+  for (const season of context.seasons) {
+    for (let year = firstYear; year <= lastYear; year += 1) {
+      const occurrence = seasonBoundaries(season.schedule, context.zone, year);
+      if (occurrence) boundaries.add(occurrence.start.getTime()).add(occurrence.end.getTime());
+    }
+  }
+  for (const event of context.timedEvents) boundaries.add(event.atMs).add(event.untilMs as number);
+  for (const rotation of context.rotations) boundaries.add(rotation.createdAtMs);
+  if (resolver === resolve) for (const event of context.oneShots) boundaries.add(event.atMs);
+  const fixed = [...boundaries].filter((at) => at > afterMs && at <= limitMs).sort((a, b) => a - b);
+
+  const fireAfter = (rotation: CompiledRotation, fromMs: number) => nextFire(rotation.spec, context.zone, Math.max(fromMs, rotation.createdAtMs), limitMs);
+  const cursors = new Map<CompiledRotation, number | undefined>();
+  for (const rotation of context.rotations) if (rotation.distinctImages > 1) cursors.set(rotation, fireAfter(rotation, afterMs));
+
+  let current = resolver(context, afterMs);
+  let nextFixed = 0;
+  for (;;) {
+    let at = fixed[nextFixed] ?? Infinity;
+    for (const fire of cursors.values()) if (fire !== undefined && fire < at) at = fire;
+    if (at === Infinity || at > limitMs) return undefined;
+    if (fixed[nextFixed] === at) nextFixed += 1;
+
+    const resolved = resolver(context, at);
+    const firing = [...cursors].filter(([, fire]) => fire === at).map(([rotation]) => rotation);
+    const shown = firing.find((rotation) => resolved.source?.kind === 'rotation' && sameSource(resolved.source, { kind: 'rotation', id: rotation.schedule.id }));
+    if (shown?.schedule.order === 'random') return { at, resolved: { image: undefined, source: resolved.source }, pickedAtRandom: true };
+    if (resolved.image !== current.image) return { at, resolved, pickedAtRandom: false };
+
+    // Fires of a rotation the base rules do not show cannot matter before the next other boundary.
+    const base = resolver === resolveBase ? resolved : resolveBase(context, at);
+    const following = fixed[nextFixed];
+    for (const rotation of firing) {
+      const live = sameSource(base.source, { kind: 'rotation', id: rotation.schedule.id });
+      cursors.set(rotation, live ? fireAfter(rotation, at) : following === undefined ? undefined : fireAfter(rotation, following - 1));
+    }
+    current = resolved;
+  }
+}
+
+/** The image the user's schedules call for at an instant, and which rule decides it. */
+export function activeImageAt(state: UserSchedules, at: Date): ActiveImage {
+  return resolve(compile(state), at.getTime());
+}
+
+/**
+ * The next instant strictly after `after` at which the active image changes, looking at most
+ * `horizonDays` ahead (400 by default); undefined when nothing changes in that time.
+ */
+export function nextChangeAt(state: UserSchedules, after: Date, options: { horizonDays?: number } = {}): NextChange | undefined {
+  const context = compile(state);
+  const afterMs = after.getTime();
+  const found = walk(context, resolve, afterMs, afterMs + (options.horizonDays ?? NEXT_CHANGE_HORIZON_DAYS) * DAY_MS);
+  return found && { at: new Date(found.at), ...found.resolved, pickedAtRandom: found.pickedAtRandom };
+}
+
+function describe(context: Context, source: ImageSource | undefined): string {
+  if (source === undefined) return 'nothing is scheduled and there is no default image';
+  if (source.kind === 'default') return 'your default image';
+  const schedule = context.state.schedules.find((candidate) => candidate.kind === source.kind && candidate.id === source.id);
+  switch (schedule?.kind) {
+    case 'season':
+      return `the season ${schedule.from} to ${schedule.to}${schedule.priority ? ` (priority ${schedule.priority})` : ''}`;
+    case 'rotation':
+      return `the ${schedule.order === 'random' ? 'random' : 'sequence'} rotation (${schedule.every}) of ${schedule.images.length} images`;
+    case 'event':
+      return schedule.until === undefined ? `the event at ${schedule.at}` : `the event from ${schedule.at} until ${schedule.until}`;
+    default:
+      return 'a schedule';
+  }
+}
+
+/** Which image would be active at 12:00 local on a day ('YYYY-MM-DD'), and the rule that decides it. */
+export function previewDate(state: UserSchedules, date: string): Preview {
+  const context = compile(state);
+  const day = parseLocalDate(date);
+  const at = zonedTimeToInstant(context.zone, { ...day, hour: 12, minute: 0 });
+  const resolved = resolve(context, at.getTime());
+  return { at, ...resolved, reason: describe(context, resolved.source) };
+}
+
+/** 'Dec 1 00:00 → winter' for /schedule list. */
+export function describeChange(change: NextChange, timezone: string | undefined): string {
+  const what = change.pickedAtRandom ? 'a random image' : (change.image ?? 'no image');
+  return `${formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE))} → ${what}`;
+}

@@ -1,0 +1,312 @@
+/**
+ * Runs users' schedules. The engine says which image is due and when the next change is; node-cron does
+ * the timing (one task per imminent change, in UTC, noOverlap, and in distributed mode with the run
+ * coordinator when several processes share a Redis store); the avatar use case applies the image.
+ *
+ * Only changes due within `armWindowMs` hold a node-cron task; a minutely housekeeping task arms the
+ * rest as they come near, so 10,000 users cost a map entry each, not 10,000 timers.
+ * On start, and when a user edits a schedule, the bot applies what should be active now, once, instead
+ * of replaying missed changes, and never uploads the image that is already applied.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import { AccountError } from '../account-errors.js';
+import type { AvatarChanges } from '../avatar-changes.js';
+import type { Logger } from '../log.js';
+import { LibraryError, type AvatarLibrary } from '../store/library.js';
+import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
+import { VaultError } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
+import type { Coordination } from './coordination.js';
+import { activeImageAt, nextChangeAt, nextRotationImage, type ImageSource, type RotationSchedule } from './engine.js';
+
+export type ScheduledNotice =
+  | { kind: 'changed'; image: string; schedule: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
+  | { kind: 'failed'; message: string };
+
+export interface SchedulerClock {
+  now(): number;
+}
+
+export interface SchedulerDeps {
+  schedules: ScheduleStore;
+  library: AvatarLibrary;
+  avatars: AvatarChanges;
+  coordination: Coordination;
+  logger: Logger;
+  /** Deliver a notice as the user's notify setting says; false when it could not be delivered. */
+  notify(discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<boolean>;
+  minIntervalMs: number;
+  /** Tests move time forward; node-cron still fires on the real clock, shifted by the same amount. */
+  clock?: SchedulerClock;
+  armWindowMs?: number;
+  /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
+  onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
+}
+
+export interface Scheduler {
+  /** Restore every user's schedules: catch up, then plan. */
+  start(): Promise<{ users: number; armed: number }>;
+  /** A user's schedules changed: re-plan them in every process and apply what is due now. */
+  refresh(discordUserId: string): Promise<void>;
+  /** The next planned change for a user. */
+  plannedAt(discordUserId: string): Date | undefined;
+  readonly armed: number;
+  stop(): Promise<void>;
+}
+
+const LEASE_MS = 10 * 60_000;
+const TRANSIENT_RETRY_MS = 5 * 60_000;
+const CATCH_UP_CONCURRENCY = 8;
+
+interface Plan {
+  at: number;
+  task?: ScheduledTask;
+}
+
+/** A node-cron pattern that matches one UTC instant (to the second). */
+function patternFor(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
+}
+
+function describeSource(record: ScheduleRecord, source: ImageSource | undefined): string {
+  if (!source) return 'your schedule';
+  if (source.kind === 'default') return 'your default image';
+  const schedule = record.schedules.find((candidate) => candidate.id === source.id);
+  switch (schedule?.kind) {
+    case 'season':
+      return `season ${schedule.from}..${schedule.to}`;
+    case 'rotation':
+      return `rotation (${schedule.every})`;
+    case 'event':
+      return `event at ${schedule.at}`;
+    default:
+      return 'your schedule';
+  }
+}
+
+export function createScheduler(deps: SchedulerDeps): Scheduler {
+  const { schedules, library, avatars, coordination, logger } = deps;
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const armWindowMs = deps.armWindowMs ?? 10 * 60_000;
+  const plans = new Map<string, Plan>();
+  let housekeeping: ScheduledTask | undefined;
+  let stopped = false;
+  const running = new Set<Promise<unknown>>();
+
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work);
+    void work.finally(() => running.delete(work)).catch(() => undefined);
+    return work;
+  };
+
+  function disarm(discordUserId: string): void {
+    const plan = plans.get(discordUserId);
+    if (plan?.task) void plan.task.destroy();
+    plans.delete(discordUserId);
+  }
+
+  function arm(discordUserId: string, plan: Plan): void {
+    if (plan.task || stopped) return;
+    const dueMs = Math.ceil(plan.at / 1000) * 1000;
+    const realMs = dueMs - (clock.now() - Date.now());
+    const task = cron.schedule(
+      patternFor(Math.max(realMs, Date.now() + 1000)),
+      () => {
+        void task.destroy();
+        if (plans.get(discordUserId) === plan) plan.task = undefined;
+        return track(fire(discordUserId, dueMs));
+      },
+      {
+        name: `avatar:${discordUserId}:${dueMs}`,
+        timezone: 'UTC',
+        noOverlap: true,
+        distributed: coordination.distributed,
+        runCoordinator: coordination.coordinator,
+        distributedLease: LEASE_MS,
+        unref: true,
+      },
+    );
+    plan.task = task;
+  }
+
+  /** Set the user's next timer at `at`, arming it now when it is near. */
+  function planAt(discordUserId: string, at: number | undefined): void {
+    disarm(discordUserId);
+    if (at === undefined || stopped) return;
+    const plan: Plan = { at };
+    plans.set(discordUserId, plan);
+    if (at - clock.now() <= armWindowMs) arm(discordUserId, plan);
+  }
+
+  function planNext(discordUserId: string, record: ScheduleRecord): void {
+    if (record.suspended || record.schedules.every((schedule) => schedule.paused)) return planAt(discordUserId, undefined);
+    planAt(discordUserId, nextChangeAt(record, new Date(clock.now()))?.at.getTime());
+  }
+
+  /** A random rotation picks its new image when it fires, once (the caller holds the run's lease). */
+  async function pickRandom(discordUserId: string, record: ScheduleRecord): Promise<ScheduleRecord> {
+    const due = activeImageAt(record, new Date(clock.now()));
+    const sourceId = due.source && 'id' in due.source ? due.source.id : undefined;
+    const rotation = record.schedules.find((schedule): schedule is RotationSchedule => schedule.kind === 'rotation' && schedule.id === sourceId && schedule.order === 'random');
+    if (!rotation) return record;
+    const current = record.rotationState?.[rotation.id]?.current ?? record.applied?.image;
+    const image = nextRotationImage(rotation, current, Math.random);
+    return schedules.update(discordUserId, (draft) => {
+      draft.rotationState = { ...draft.rotationState, [rotation.id]: { current: image, lastChangedAt: new Date(clock.now()).toISOString() } };
+    });
+  }
+
+  async function tell(discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<void> {
+    let delivered = false;
+    try {
+      delivered = record.notify.mode === 'off' ? notice.kind === 'changed' : await deps.notify(discordUserId, record, notice);
+    } catch (error) {
+      logger.warn({ err: error, user: discordUserId }, 'could not notify about a scheduled change');
+    }
+    // A failure the user could not be told about waits for their next command.
+    if (!delivered && notice.kind === 'failed') await schedules.update(discordUserId, (draft) => void (draft.pendingNotice = notice.message));
+  }
+
+  async function recordFailure(discordUserId: string, message: string, change: (draft: ScheduleRecord) => void = () => {}): Promise<ScheduleRecord> {
+    return schedules.update(discordUserId, (draft) => {
+      draft.lastRun = { at: new Date(clock.now()).toISOString(), outcome: 'failed', detail: message };
+      change(draft);
+    });
+  }
+
+  /**
+   * Apply what the schedules call for now, unless it is already applied. `runKey` identifies this run
+   * across processes: a timer fire is already elected by node-cron's coordinator; a catch-up takes a
+   * lease keyed by the state it starts from, so two processes catching up upload once.
+   */
+  async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<void> {
+    let record = await schedules.get(discordUserId);
+    if (record.suspended || (record.schedules.length === 0 && record.defaultImage === undefined)) return;
+    if (trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
+    const now = clock.now();
+    const active = activeImageAt(record, new Date(now));
+    const target = active.image;
+    if (target === undefined || target === record.applied?.image) return;
+
+    if (trigger.dueMs === undefined) {
+      const key = `sync:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
+      if (!(await coordination.coordinator.shouldRun(key, LEASE_MS))) return;
+    }
+    const lastChange = record.applied ? Date.parse(record.applied.at) : undefined;
+    if (lastChange !== undefined && now - lastChange < deps.minIntervalMs) {
+      // Protect the account from X's rate limits: the change waits for the minimum interval.
+      return planAt(discordUserId, lastChange + deps.minIntervalMs);
+    }
+
+    const label = describeSource(record, active.source);
+    let item;
+    try {
+      item = await library.require(discordUserId, target);
+    } catch (error) {
+      if (!(error instanceof LibraryError)) throw error;
+      const message = `Your ${label} wants the image "${target}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
+      record = await recordFailure(discordUserId, message, (draft) => {
+        const schedule = draft.schedules.find((candidate) => candidate.id === (active.source as { id?: string } | undefined)?.id);
+        if (schedule) schedule.paused = true;
+      });
+      return tell(discordUserId, record, { kind: 'failed', message });
+    }
+
+    try {
+      const applied = await avatars.apply(discordUserId, item.image, 'schedule', `${label}: ${target}`);
+      record = await schedules.update(discordUserId, (draft) => {
+        draft.applied = { image: target, at: new Date(clock.now()).toISOString() };
+        draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: target };
+      });
+      logger.info({ user: discordUserId, image: target, due: trigger.dueMs }, 'scheduled change applied');
+      await tell(discordUserId, record, { kind: 'changed', image: target, schedule: label, url400: applied.user.profileImage.size400, ...item.image });
+    } catch (error) {
+      const revoked =
+        error instanceof VaultError ||
+        (error instanceof AccountError && error.kind === 'link-revoked') ||
+        (error instanceof XApiError && error.kind === 'token-revoked');
+      if (revoked) {
+        const message = 'Your scheduled avatars are paused because your X link was revoked or removed. Link again with /twitter link and they resume.';
+        record = await recordFailure(discordUserId, message, (draft) => void (draft.suspended = { reason: 'link', at: new Date(clock.now()).toISOString() }));
+        return tell(discordUserId, record, { kind: 'failed', message });
+      }
+      if (error instanceof XApiError && error.kind === 'rate-limited') {
+        record = await recordFailure(discordUserId, error.userMessage);
+        return planAt(discordUserId, (error.resetAt?.getTime() ?? clock.now() + 15 * 60_000) + 1000);
+      }
+      const message = `A scheduled avatar change (${label}: ${target}) failed: ${error instanceof XApiError || error instanceof AccountError ? error.userMessage : 'an internal error'}`;
+      if (!(error instanceof XApiError)) logger.error({ err: error, user: discordUserId }, 'scheduled change failed');
+      const previous = record.lastRun;
+      record = await recordFailure(discordUserId, message);
+      if (previous?.outcome !== 'failed') await tell(discordUserId, record, { kind: 'failed', message }); // once, not at every retry
+      if (error instanceof XApiError && error.kind === 'transient') return planAt(discordUserId, clock.now() + TRANSIENT_RETRY_MS);
+    }
+  }
+
+  async function fire(discordUserId: string, dueMs: number): Promise<void> {
+    deps.onFire?.(discordUserId, dueMs, clock.now());
+    try {
+      await reconcile(discordUserId, { dueMs });
+    } catch (error) {
+      logger.error({ err: error, user: discordUserId }, 'scheduled run crashed');
+    }
+    if (plans.get(discordUserId)?.task) return; // reconcile planned a retry
+    planNext(discordUserId, await schedules.get(discordUserId));
+  }
+
+  async function sync(discordUserId: string): Promise<void> {
+    try {
+      await reconcile(discordUserId, {});
+    } catch (error) {
+      logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
+    }
+    if (plans.get(discordUserId)?.task && (plans.get(discordUserId)?.at ?? 0) > clock.now()) return;
+    planNext(discordUserId, await schedules.get(discordUserId));
+  }
+
+  coordination.subscribe((discordUserId) => {
+    if (!stopped) void track(sync(discordUserId));
+  });
+
+  return {
+    async start() {
+      let users = 0;
+      const queue: Array<Promise<void>> = [];
+      for await (const discordUserId of schedules.users()) {
+        users++;
+        queue.push(track(sync(discordUserId)));
+        if (queue.length >= CATCH_UP_CONCURRENCY) await queue.shift();
+      }
+      await Promise.all(queue);
+      housekeeping = cron.schedule(
+        '* * * * *',
+        () => {
+          for (const [discordUserId, plan] of plans) if (!plan.task && plan.at - clock.now() <= armWindowMs) arm(discordUserId, plan);
+        },
+        { name: 'avatar:housekeeping', noOverlap: true, unref: true },
+      );
+      return { users, armed: [...plans.values()].filter((plan) => plan.task).length };
+    },
+
+    async refresh(discordUserId) {
+      await coordination.publish(discordUserId);
+    },
+
+    plannedAt: (discordUserId) => {
+      const plan = plans.get(discordUserId);
+      return plan ? new Date(plan.at) : undefined;
+    },
+
+    get armed() {
+      return [...plans.values()].filter((plan) => plan.task).length;
+    },
+
+    async stop() {
+      stopped = true;
+      if (housekeeping) await housekeeping.destroy();
+      for (const discordUserId of [...plans.keys()]) disarm(discordUserId);
+      await Promise.allSettled([...running]);
+    },
+  };
+}

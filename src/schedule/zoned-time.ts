@@ -1,0 +1,244 @@
+/**
+ * Wall-clock time in IANA time zones with nothing but Intl: converting between instants and local
+ * date-times, including the days when the clocks jump.
+ *
+ * - A local time that does not exist (inside a spring-forward gap, e.g. 02:30 in Europe/Berlin on the
+ *   last Sunday of March) maps to the first instant after the gap (03:00 local).
+ * - A local time that happens twice (inside a fall-back overlap, e.g. 01:30 in America/New_York on the
+ *   first Sunday of November) maps to its first occurrence.
+ * - We assume at most one offset change within any ~56-hour window, which holds for every zone in
+ *   use today.
+ */
+import { ScheduleError } from './errors.js';
+
+export interface LocalDateTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second?: number;
+}
+
+export interface ZonedDateTime extends Required<LocalDateTime> {
+  /** 0 = Sunday … 6 = Saturday. */
+  weekday: number;
+  /** The zone's offset from UTC at that instant, in minutes (east positive). */
+  offsetMinutes: number;
+}
+
+const SECOND = 1000;
+const HOUR = 3_600_000;
+export const DAY_MS = 86_400_000;
+/** Farther than any UTC offset ever used (±15h), so a local day always lies inside the window. */
+const WINDOW_MARGIN = 16 * HOUR;
+
+/** Milliseconds of a date-time read as if it were UTC; works for years 0-99 too. */
+export function wallClockMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  return date.getTime();
+}
+
+/** The calendar date of a wall-clock value (see `wallClockMs`). */
+export function wallClockDate(ms: number): { year: number; month: number; day: number; weekday: number } {
+  const date = new Date(ms);
+  return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), weekday: date.getUTCDay() };
+}
+
+export function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+export function daysInMonth(year: number, month: number): number {
+  return new Date(wallClockMs(year, month + 1, 0)).getUTCDate();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time zone names
+
+let zoneList: readonly string[] | undefined;
+
+/** Every IANA zone Intl knows, with UTC first (it is the default and not in Intl's list). */
+export function listTimeZones(): readonly string[] {
+  zoneList ??= ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
+  return zoneList;
+}
+
+/** For autocomplete: names starting with the query first, then names containing it. Spaces match underscores. */
+export function searchTimeZones(query: string, limit = 25): string[] {
+  const needle = query.trim().toLowerCase().replace(/\s+/g, '_');
+  const zones = listTimeZones();
+  if (!needle) return zones.slice(0, limit);
+  const starts: string[] = [];
+  const contains: string[] = [];
+  for (const zone of zones) {
+    const name = zone.toLowerCase();
+    const city = name.slice(name.lastIndexOf('/') + 1);
+    if (name.startsWith(needle) || city.startsWith(needle)) starts.push(zone);
+    else if (name.includes(needle)) contains.push(zone);
+  }
+  return [...starts, ...contains].slice(0, limit);
+}
+
+/**
+ * The zone name to store: the spelling from `listTimeZones()` when the name is there (any case),
+ * otherwise the name as typed if Intl accepts it (aliases such as Asia/Kolkata or US/Eastern).
+ */
+export function validateTimeZone(name: string): string {
+  const trimmed = name.trim();
+  const listed = listTimeZones().find((zone) => zone.toLowerCase() === trimmed.toLowerCase());
+  if (listed) return listed;
+  try {
+    if (!/^[A-Za-z]/.test(trimmed)) throw new RangeError('not a zone name');
+    new Intl.DateTimeFormat('en-US', { timeZone: trimmed });
+    return trimmed;
+  } catch (cause) {
+    throw new ScheduleError(
+      'invalid-timezone',
+      `"${trimmed}" is not a time zone I know. Pick one from the list, like Europe/Berlin or America/New_York.`,
+      { cause },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instants ⇄ wall clock
+
+const partsFormatters = new Map<string, Intl.DateTimeFormat>();
+
+function partsFormatter(zone: string): Intl.DateTimeFormat {
+  let formatter = partsFormatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    partsFormatters.set(zone, formatter);
+  }
+  return formatter;
+}
+
+/** The wall clock in `zone` at an instant, as a wall-clock value (whole seconds). */
+function wallClockAt(zone: string, instantMs: number): number {
+  const fields: Record<string, string> = {};
+  for (const part of partsFormatter(zone).formatToParts(new Date(instantMs))) fields[part.type] = part.value;
+  const year = Number(fields.year);
+  return wallClockMs(fields.era === 'BC' ? 1 - year : year, Number(fields.month), Number(fields.day), Number(fields.hour) % 24, Number(fields.minute), Number(fields.second));
+}
+
+/** The zone's UTC offset at an instant, in milliseconds (east positive). */
+export function offsetAt(zone: string, instantMs: number): number {
+  const floored = Math.floor(instantMs / SECOND) * SECOND;
+  return wallClockAt(zone, floored) - floored;
+}
+
+export function instantToZoned(zone: string, date: Date): ZonedDateTime {
+  const offset = offsetAt(zone, date.getTime());
+  const local = new Date(Math.floor(date.getTime() / SECOND) * SECOND + offset);
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+    second: local.getUTCSeconds(),
+    weekday: local.getUTCDay(),
+    offsetMinutes: offset / 60_000,
+  };
+}
+
+/**
+ * The offsets around one local day: `before` until the instant `change`, `after` from it on.
+ * Without a change, `before === after`.
+ */
+export interface DayOffsets {
+  before: number;
+  after: number;
+  change?: number;
+}
+
+const dayOffsetCache = new Map<string, DayOffsets>();
+
+/** Offsets in force around the local day that starts at wall-clock value `dayStart`. */
+export function offsetsAroundDay(zone: string, dayStart: number): DayOffsets {
+  const key = `${zone}|${dayStart}`;
+  const cached = dayOffsetCache.get(key);
+  if (cached) return cached;
+  let low = dayStart - WINDOW_MARGIN;
+  let high = dayStart + DAY_MS + WINDOW_MARGIN;
+  const before = offsetAt(zone, low);
+  const after = offsetAt(zone, high);
+  let result: DayOffsets = { before, after };
+  if (before !== after) {
+    // Bisect to the first second at which the new offset is in force.
+    while (high - low > SECOND) {
+      const middle = Math.floor((low + high) / 2 / SECOND) * SECOND;
+      if (offsetAt(zone, middle) === before) low = middle;
+      else high = middle;
+    }
+    result = { before, after, change: high };
+  }
+  if (dayOffsetCache.size > 20_000) dayOffsetCache.clear();
+  dayOffsetCache.set(key, result);
+  return result;
+}
+
+/** The instant of a wall-clock value, given the offsets around its day (see the module comment). */
+export function instantOf(wallClock: number, offsets: DayOffsets): number {
+  const { before, after, change } = offsets;
+  if (change === undefined) return wallClock - before;
+  const early = wallClock - before;
+  const late = wallClock - after;
+  const earlyValid = early < change;
+  const lateValid = late >= change;
+  if (earlyValid && lateValid) return Math.min(early, late);
+  if (earlyValid) return early;
+  if (lateValid) return late;
+  return change; // in the gap: the first instant after it
+}
+
+/** The instant at which the wall clock in `zone` shows this local date-time (DST rules above). */
+export function zonedTimeToInstant(zone: string, local: LocalDateTime): Date {
+  const wallClock = wallClockMs(local.year, local.month, local.day, local.hour, local.minute, local.second ?? 0);
+  const dayStart = Math.floor(wallClock / DAY_MS) * DAY_MS;
+  return new Date(instantOf(wallClock, offsetsAroundDay(zone, dayStart)));
+}
+
+/** The wall-clock value of local midnight of the day an instant falls on in `zone`. */
+export function localDayStart(zone: string, instantMs: number): number {
+  const wallClock = instantMs + offsetAt(zone, instantMs);
+  return Math.floor(wallClock / DAY_MS) * DAY_MS;
+}
+
+const displayFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** 'Dec 1 00:00' (or 'Dec 1, 2027 00:00' with `year`), on the wall clock of `zone`. */
+export function formatInZone(date: Date, zone: string, options: { year?: boolean } = {}): string {
+  const key = `${zone}|${options.year ? 'y' : ''}`;
+  let formatter = displayFormatters.get(key);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      ...(options.year ? { year: 'numeric' as const } : {}),
+    });
+    displayFormatters.set(key, formatter);
+  }
+  const fields: Record<string, string> = {};
+  for (const part of formatter.formatToParts(date)) fields[part.type] = part.value;
+  const day = `${fields.month} ${fields.day}${options.year ? `, ${fields.year}` : ''}`;
+  return `${day} ${fields.hour}:${fields.minute}`;
+}

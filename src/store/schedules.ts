@@ -1,0 +1,58 @@
+/**
+ * Each user's schedules and scheduling settings, one record per Discord user. Knows nothing about X.
+ */
+import type Keyv from 'keyv';
+import type { UserSchedules } from '../schedule/engine.js';
+import type { Store } from './backend.js';
+
+export type NotifySetting = { mode: 'dm' } | { mode: 'channel'; channelId: string } | { mode: 'off' };
+
+export interface RunOutcome {
+  at: string;
+  outcome: 'applied' | 'failed' | 'unchanged';
+  /** The image name, or why it failed. */
+  detail: string;
+}
+
+export interface ScheduleRecord extends UserSchedules {
+  notify: NotifySetting;
+  /** Set when every schedule of the user stopped, e.g. because the X link was revoked. */
+  suspended?: { reason: string; at: string };
+  /** What the scheduler last applied, so it never uploads the image that is already there. */
+  applied?: { image: string; at: string };
+  lastRun?: RunOutcome;
+  /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
+  pendingNotice?: string;
+}
+
+export const emptyRecord = (): ScheduleRecord => ({ schedules: [], notify: { mode: 'dm' } });
+
+export interface ScheduleStore {
+  get(discordUserId: string): Promise<ScheduleRecord>;
+  /** Read, change and write one user's record. */
+  update(discordUserId: string, change: (record: ScheduleRecord) => ScheduleRecord | void): Promise<ScheduleRecord>;
+  delete(discordUserId: string): Promise<void>;
+  /** Every user that has a record. */
+  users(): AsyncGenerator<string>;
+}
+
+export function createScheduleStore(store: Store): ScheduleStore {
+  const records: Keyv<ScheduleRecord> = store.namespace<ScheduleRecord>('schedules');
+  const get = async (discordUserId: string) => (await records.get(discordUserId)) ?? emptyRecord();
+  return {
+    get,
+    async update(discordUserId, change) {
+      const record = structuredClone(await get(discordUserId));
+      const next = change(record) ?? record;
+      await records.set(discordUserId, next);
+      return next;
+    },
+    async delete(discordUserId) {
+      await records.delete(discordUserId);
+    },
+    async *users() {
+      if (!records.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
+      for await (const [key] of records.iterator(records.namespace) as AsyncGenerator<[string, unknown]>) yield key;
+    },
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * Scheduled avatars end to end: the real bot, discord.js client, node-cron, the local Discord and X
+ * servers. The scheduler's clock is moved forward (node-cron fires on the real clock, shifted by the
+ * same amount), so a season boundary or an event can be reached in seconds.
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/bot-harness.js';
+import type { OptionValue, TestUser } from '../support/discord-server.js';
+import type { FakeXUser } from '../support/x-server.js';
+import { X_PATHS, xFaults } from '../support/x-server.js';
+import { zonedTimeToInstant } from '../../src/schedule/engine.js';
+import { linkWithPin } from '../bot/helpers.js';
+
+const clock = { offset: 0, now: () => Date.now() + clock.offset };
+/** Move the scheduler's clock so that `at` is `leadMs` away. */
+const setNow = (at: Date | number, leadMs = 0) => {
+  clock.offset = new Date(at).getTime() - leadMs - Date.now();
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ clock, env: { SCHEDULE_MIN_INTERVAL_MS: '1500' } });
+});
+afterAll(async () => {
+  expect(h.discord.unexpectedCalls).toEqual([]);
+  await h?.close();
+});
+
+/** A plain colour image, different per name, stored in the user's library. */
+async function addImage(user: TestUser, name: string, colour: string): Promise<Buffer> {
+  const data = await sharp({ create: { width: 400, height: 400, channels: 3, background: colour } }).jpeg().toBuffer();
+  await h.services.library.add(user.id, name, { data, format: 'jpeg' });
+  return data;
+}
+
+async function schedule(user: TestUser, subcommand: string, options: Record<string, OptionValue> = {}) {
+  const interaction = await h.discord.slash(user, { name: 'schedule', subcommand, options });
+  return (await interaction.waitForReply(undefined, 15_000)).content;
+}
+
+/** Retry an assertion for a few seconds (for state the bot writes just after an upload). */
+async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((done) => setTimeout(done, 50));
+    }
+  }
+}
+
+const uploadsOf = (account: FakeXUser) => h.x.uploads.filter((upload) => upload.userId === account.id);
+
+async function newUser(name: string): Promise<{ user: TestUser; account: FakeXUser }> {
+  const user = h.discord.addMember({ username: name });
+  const account = await h.linkUser(user, `${name}_x`);
+  return { user, account };
+}
+
+describe('library', () => {
+  it('adds through Discord, lists with thumbnails, autocompletes and removes', async () => {
+    const { user } = await newUser('lib');
+    const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3366cc' } }).png().toBuffer();
+    const add = await h.discord.slash(user, { name: 'library', subcommand: 'add', options: { name: 'winter', image: { attachment: { filename: 'w.png', bytes: photo } } } });
+    expect((await add.waitForReply(undefined, 15_000)).content).toMatch(/^Saved "winter"/);
+    expect(add.ephemeral).toBe(true);
+    const stored = await h.services.library.get(user.id, 'winter');
+    expect((await sharp(stored!.image.data).metadata()).width).toBe(400);
+
+    const list = await h.discord.slash(user, { name: 'library', subcommand: 'list' });
+    const listed = await list.waitForReply();
+    expect(listed.content).toBe('1 image in your library.');
+    expect(listed.embeds[0]?.title).toBe('winter');
+    expect(list.files).toHaveLength(1);
+
+    expect(await h.discord.autocomplete(user, { name: 'library', subcommand: 'remove', options: { name: 'wi' } }, 'name')).toEqual([{ name: 'winter', value: 'winter' }]);
+    const remove = await h.discord.slash(user, { name: 'library', subcommand: 'remove', options: { name: 'winter' } });
+    expect((await remove.waitForReply()).content).toBe('Removed "winter".');
+    expect(await h.services.library.list(user.id)).toEqual([]);
+  });
+});
+
+describe('seasons', () => {
+  it('applies the season that covers today at once, then the next season at 00:00 local on its first day', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('seasons');
+    const autumn = await addImage(user, 'autumn', '#aa5500');
+    const winter = await addImage(user, 'winter', '#0055aa');
+    expect(await schedule(user, 'timezone', { zone: 'Asia/Tokyo' })).toMatch(/^Your time zone is Asia\/Tokyo/);
+
+    // Today (in Tokyo) and tomorrow, as MM-DD.
+    const tokyoDay = (offsetDays: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo', month: '2-digit', day: '2-digit' }).format(new Date(Date.now() + offsetDays * 86_400_000));
+    const today = tokyoDay(0);
+    const tomorrow = tokyoDay(1);
+    const reply = await schedule(user, 'season', { image: 'autumn', from: today, to: today });
+    expect(reply).toMatch(new RegExp(`^Added: season ${today}\\.\\.${today} → autumn \\(times in Asia/Tokyo\\)\\.`));
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the catch-up upload');
+    expect(uploadsOf(account)[0]!.bytes.equals(autumn)).toBe(true);
+
+    const added = await schedule(user, 'season', { image: 'winter', from: tomorrow, to: tomorrow });
+    expect(added).toMatch(new RegExp(`Next change: [A-Z][a-z]{2} \\d+ 00:00 → winter\\.$`));
+    expect(uploadsOf(account)).toHaveLength(1); // nothing due yet
+
+    // Jump to 2 s before midnight in Tokyo.
+    const [month, day] = tomorrow.split('-').map(Number) as [number, number];
+    const year = Number(new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo', year: 'numeric' }).format(new Date(Date.now() + 86_400_000)));
+    const midnight = zonedTimeToInstant('Asia/Tokyo', { year, month, day, hour: 0, minute: 0 });
+    setNow(midnight, 2000);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the season change at midnight');
+    const change = uploadsOf(account)[1]!;
+    expect(change.bytes.equals(winter)).toBe(true);
+    expect(change.at).toBeGreaterThanOrEqual(midnight.getTime() - clock.offset - 50);
+
+    // Told by DM, with the thumbnail and the final URL.
+    const dm = await h.discord.waitForDm(user.id, (message) => message.embeds[0]?.title === 'Scheduled avatar: winter');
+    expect(dm.message.embeds[0]?.description).toContain('_400x400');
+    expect(dm.files).toHaveLength(1);
+
+    const list = await schedule(user, 'list');
+    expect(list).toContain(`season ${today}..${today} → autumn`);
+    expect(list).toContain('Time zone: Asia/Tokyo · notifications by DM');
+    expect(list).toMatch(/Last run: applied winter/);
+    clock.offset = 0;
+  });
+});
+
+describe('rotations', () => {
+  it('refuses a rotation more frequent than the minimum interval, naming both', async () => {
+    const { user } = await newUser('toofast');
+    await addImage(user, 'a', '#ff0000');
+    await addImage(user, 'b', '#00ff00');
+    expect(await schedule(user, 'rotate', { images: 'a,b', every: '* * * * * *' })).toMatch(/^That schedule would change your avatar every 1 second; the minimum is 2 seconds\.$/);
+    expect(await schedule(user, 'rotate', { images: 'a,b', every: '61 * * * *' })).toMatch(/minute field "61"/);
+    expect(await schedule(user, 'rotate', { images: 'a,nope', every: 'daily' })).toMatch(/no image called "nope"/);
+    expect((await h.services.schedules.get(user.id)).schedules).toEqual([]);
+  });
+
+  it('rotates in sequence on its cron, and pausing stops it at once', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('rotator');
+    const red = await addImage(user, 'red', '#ff0000');
+    const green = await addImage(user, 'green', '#00ff00');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    expect(await schedule(user, 'rotate', { images: 'red,green', every: '*/2 * * * * *' })).toMatch(/^Added: rotation \*\/2 \* \* \* \* \*, sequence: red, green/);
+    await h.discord.waitFor(() => uploadsOf(account).length >= 3, 15_000, 'three rotation uploads');
+    const bytes = uploadsOf(account).slice(0, 3).map((upload) => upload.bytes);
+    // Consecutive uploads alternate: never the image that is already applied.
+    expect(bytes[0]!.equals(bytes[1]!)).toBe(false);
+    expect(bytes[1]!.equals(bytes[2]!)).toBe(false);
+    expect([red, green].some((image) => image.equals(bytes[0]!))).toBe(true);
+
+    const id = (await h.services.schedules.get(user.id)).schedules[0]!.id;
+    expect(await schedule(user, 'pause', { schedule: id })).toMatch(new RegExp(`^Paused \`${id}\`\.`));
+    const count = uploadsOf(account).length;
+    await new Promise((done) => setTimeout(done, 4500));
+    expect(uploadsOf(account).length).toBe(count);
+    expect(h.services.scheduler.plannedAt(user.id)).toBeUndefined();
+    expect(h.discord.messages.filter((posted) => posted.recipientId === user.id)).toEqual([]); // notify off
+  });
+});
+
+describe('events', () => {
+  it('applies an event at its time and brings the usual image back at until', async () => {
+    const { user, account } = await newUser('eventful');
+    const usual = await addImage(user, 'usual', '#777777');
+    const party = await addImage(user, 'party', '#ff00ff');
+    clock.offset = 0;
+    await schedule(user, 'default', { image: 'usual' });
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
+    expect(uploadsOf(account)[0]!.bytes.equals(usual)).toBe(true);
+
+    const at = new Date(Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000); // an hour from now, whole minute, UTC
+    const local = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
+    const until = new Date(at.getTime() + 60_000);
+    expect(await schedule(user, 'event', { image: 'party', at: local(at), until: local(until) })).toMatch(/Next change: .* → party\.$/);
+    const channel = h.discord.addChannel({ name: 'avatars' });
+    expect(await schedule(user, 'notify', { where: 'channel', channel: { channel: channel.id } })).toBe(`Scheduled changes will be announced in <#${channel.id}>.`);
+
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event upload');
+    expect(uploadsOf(account)[1]!.bytes.equals(party)).toBe(true);
+    const posted = await h.discord.waitForMessage((message) => message.channelId === channel.id && message.message.embeds[0]?.title === 'Scheduled avatar: party');
+    expect(posted.message.content).toBe(`<@${user.id}>`);
+
+    setNow(until, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 3, 10_000, 'the usual image back');
+    expect(uploadsOf(account)[2]!.bytes.equals(usual)).toBe(true);
+    clock.offset = 0;
+  });
+
+  it('previews a date', async () => {
+    const { user } = await newUser('previewer');
+    await addImage(user, 'xmas', '#008800');
+    await schedule(user, 'season', { image: 'xmas', from: '12-20', to: '12-26' });
+    expect(await schedule(user, 'preview', { date: '2027-12-24' })).toBe('On 2027-12-24 (12:00) your avatar would be "xmas", from the season 12-20 to 12-26.');
+    expect(await schedule(user, 'preview', { date: '2027-07-01' })).toMatch(/^On that day nothing would change your avatar/);
+  });
+});
+
+describe('failures', () => {
+  it('a revoked link pauses every schedule and says so once; relinking resumes them', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('revoked');
+    await addImage(user, 'one', '#101010');
+    await addImage(user, 'two', '#202020');
+    h.x.revoke(account.id);
+    await schedule(user, 'default', { image: 'one' });
+    const dm = await h.discord.waitForDm(user.id, (message) => message.content.includes('paused because your X link'));
+    expect(dm.message.content).toBe('Your scheduled avatars are paused because your X link was revoked or removed. Link again with /twitter link and they resume.');
+    const record = await h.services.schedules.get(user.id);
+    expect(record.suspended?.reason).toBe('link');
+    expect(uploadsOf(account)).toEqual([]);
+    expect(await schedule(user, 'list')).toContain('Next change: paused until you link your X account again');
+
+    // Relink through /twitter link (PIN flow): the schedules resume and the default applies.
+    await linkWithPin(h, user, account);
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the upload after relinking');
+    expect((await h.services.schedules.get(user.id)).suspended).toBeUndefined();
+    expect(h.discord.messages.filter((posted) => posted.recipientId === user.id && posted.message.content.includes('paused'))).toHaveLength(1); // told once
+  });
+
+  it('a missing library image pauses that schedule and tells the user', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('missing');
+    await addImage(user, 'gone', '#123456');
+    await h.services.schedules.update(user.id, (draft) => {
+      draft.schedules.push({ id: 'evt001', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2999-01-01 00:00', createdAt: new Date().toISOString() });
+    });
+    await h.services.library.remove(user.id, 'gone');
+    await h.services.scheduler.refresh(user.id);
+    const dm = await h.discord.waitForDm(user.id, (message) => message.content.includes('no longer in your library'));
+    expect(dm.message.content).toMatch(/wants the image "gone", which is no longer in your library, so that schedule is paused/);
+    expect((await h.services.schedules.get(user.id)).schedules[0]!.paused).toBe(true);
+    expect(uploadsOf(account)).toEqual([]);
+  });
+
+  it('rate-limited: the change is retried after the reset', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('limited');
+    await addImage(user, 'img', '#654321');
+    h.x.fail(xFaults.rateLimited(X_PATHS.updateProfileImage, Math.floor(Date.now() / 1000) + 2));
+    await schedule(user, 'default', { image: 'img' });
+    await h.discord.waitFor(() => h.x.requests.some((request) => request.path === X_PATHS.updateProfileImage && request.status === 429), 10_000, 'the rate-limited attempt');
+    expect(uploadsOf(account)).toEqual([]);
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 15_000, 'the retry after the reset');
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).lastRun?.outcome).toBe('applied'));
+  });
+});
+
+describe('restart', () => {
+  it('after downtime across a season boundary, applies the current season exactly once', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('sleeper');
+    await addImage(user, 'before', '#111111');
+    const after = await addImage(user, 'after', '#eeeeee');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(5, 10);
+    await schedule(user, 'default', { image: 'before' });
+    await schedule(user, 'season', { image: 'after', from: tomorrow, to: tomorrow });
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
+
+    await h.restart(() => {
+      // While the bot is down, the boundary passes: it is now 10:00 UTC tomorrow.
+      setNow(new Date(`${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}T10:00:00Z`));
+    });
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the catch-up upload');
+    expect(uploadsOf(account)[1]!.bytes.equals(after)).toBe(true);
+    await new Promise((done) => setTimeout(done, 1500));
+    expect(uploadsOf(account)).toHaveLength(2); // once, not replayed
+
+    await h.restart();
+    await new Promise((done) => setTimeout(done, 1500));
+    expect(uploadsOf(account)).toHaveLength(2); // already applied: never uploaded again
+    clock.offset = 0;
+  });
+});
