@@ -127,6 +127,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         unref: true,
       },
     );
+    // Another process was elected for this run: plan the change after it, as that process does.
+    task.on('execution:skipped', () => {
+      void task.destroy();
+      if (plans.get(discordUserId) !== plan) return;
+      plan.task = undefined;
+      void track(schedules.get(discordUserId).then((record) => planNext(discordUserId, record)));
+    });
     plan.task = task;
   }
 
