@@ -3,6 +3,8 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   normalize: () => import('./normalize.js'),
   upload: () => import('./upload.js'),
   load: () => import('./load.js'),
+  schedules: () => import('./schedules.js'),
+  branding: () => import('./branding.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -124,6 +124,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         distributed: coordination.distributed,
         runCoordinator: coordination.coordinator,
         distributedLease: LEASE_MS,
+        // A fire that starts late (a busy event loop) must still run, not wait a year for its next match.
+        missedExecutionTolerance: 5 * 60_000,
         unref: true,
       },
     );
@@ -187,14 +189,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
    * across processes: a timer fire is already elected by node-cron's coordinator; a catch-up takes a
    * lease keyed by the state it starts from, so two processes catching up upload once.
    */
-  async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<void> {
+  async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
-    if (record.suspended || (record.schedules.length === 0 && record.defaultImage === undefined)) return;
+    if (record.suspended || (record.schedules.length === 0 && record.defaultImage === undefined)) return record;
     if (trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
     const now = clock.now();
     const active = activeImageAt(record, new Date(now));
     const target = active.image;
-    if (target === undefined || target === record.applied?.image) return;
+    if (target === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
 
     if (trigger.dueMs === undefined) {
       const key = `sync:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
@@ -263,13 +265,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   async function sync(discordUserId: string): Promise<void> {
+    let unchanged: ScheduleRecord | void = undefined;
     try {
-      await reconcile(discordUserId, {});
+      unchanged = await reconcile(discordUserId, {});
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
     }
     if (plans.get(discordUserId)?.task && (plans.get(discordUserId)?.at ?? 0) > clock.now()) return;
-    planNext(discordUserId, await schedules.get(discordUserId));
+    planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)));
   }
 
   coordination.subscribe((discordUserId) => {

@@ -87,6 +87,17 @@ export function searchTimeZones(query: string, limit = 25): string[] {
  * otherwise the name as typed if Intl accepts it (aliases such as Asia/Kolkata or US/Eastern).
  */
 export function validateTimeZone(name: string): string {
+  const known = validatedZones.get(name);
+  if (known !== undefined) return known;
+  const zone = checkTimeZone(name);
+  validatedZones.set(name, zone);
+  return zone;
+}
+
+/** Every name seen, checked once: restoring 10,000 users' schedules asks for the same few zones. */
+const validatedZones = new Map<string, string>();
+
+function checkTimeZone(name: string): string {
   const trimmed = name.trim();
   const listed = listTimeZones().find((zone) => zone.toLowerCase() === trimmed.toLowerCase());
   if (listed) return listed;

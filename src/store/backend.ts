@@ -44,7 +44,8 @@ async function adapterFactory(kind: StoreKind, url: string): Promise<AdapterFact
     case 'sqlite': {
       const { default: KeyvSqlite } = await import('@keyv/sqlite');
       const uri = `sqlite://${sqlitePath(url)}`;
-      return () => new KeyvSqlite({ uri, busyTimeout: 10_000 });
+      // Listing keys pages through the table; larger pages mean far fewer scans (restoring 10,000 schedules).
+      return () => new KeyvSqlite({ uri, busyTimeout: 10_000, iterationLimit: 1000 });
     }
     case 'redis': {
       const { default: KeyvRedis } = await import('@keyv/redis');
@@ -52,7 +53,7 @@ async function adapterFactory(kind: StoreKind, url: string): Promise<AdapterFact
     }
     case 'postgres': {
       const { default: KeyvPostgres } = await import('@keyv/postgres');
-      return () => new KeyvPostgres({ uri: url });
+      return () => new KeyvPostgres({ uri: url, iterationLimit: 1000 });
     }
   }
 }
