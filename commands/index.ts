@@ -1,8 +1,9 @@
 /** Every slash command the bot registers, in one list: registration, dispatch and tests read it. */
 import type { SlashCommand } from '../src/bot/command.js';
 import { avatarCommand } from './avatar.js';
+import { brandingCommand, brandingConsentCommand } from './branding.js';
 import { libraryCommand } from './library.js';
 import { scheduleCommand } from './schedule.js';
 import { twitterCommand } from './twitter.js';
 
-export const commands: SlashCommand[] = [twitterCommand, avatarCommand, libraryCommand, scheduleCommand];
+export const commands: SlashCommand[] = [twitterCommand, avatarCommand, libraryCommand, scheduleCommand, brandingConsentCommand, brandingCommand];

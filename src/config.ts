@@ -37,6 +37,7 @@ export interface Config {
   attachmentHosts: string[];
   xImageHosts: string[];
   scheduleMinIntervalMs: number;
+  brandingConcurrency: number;
 }
 
 /** How to obtain each variable, used in the one-line error messages. */
@@ -59,6 +60,7 @@ const HOW_TO_FIX: Record<string, string> = {
   PORT: 'use a port number from 0 to 65535',
   ATTACHMENT_HOSTS: 'use a comma-separated list of host or host:port entries',
   X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
+  BRANDING_CONCURRENCY: 'use a whole number from 1 to 32',
   SCHEDULE_MIN_INTERVAL_MS: 'use a whole number of milliseconds, for example 900000 (15 minutes)',
 };
 
@@ -145,6 +147,7 @@ export function parseConfig(env: Env): Config {
     attachmentHosts: hostList(env, 'ATTACHMENT_HOSTS', 'cdn.discordapp.com,media.discordapp.net'),
     xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
     scheduleMinIntervalMs: integer(env, 'SCHEDULE_MIN_INTERVAL_MS', 15 * 60_000, 0, 7 * 24 * 3_600_000),
+    brandingConcurrency: integer(env, 'BRANDING_CONCURRENCY', 4, 1, 32),
   };
 }
 

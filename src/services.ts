@@ -19,6 +19,10 @@ import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from './
 import { localCoordination, redisCoordination, type Coordination } from './schedule/coordination.js';
 import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
 
+import { createConsentStore, type ConsentStore } from './branding/consent.js';
+import { createPushRunner, type PushRunner } from './branding/push.js';
+import { createBrandingSettings, type BrandingSettings } from './branding/settings.js';
+
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice) => Promise<boolean>;
 
 export interface Services {
@@ -37,6 +41,9 @@ export interface Services {
   coordination: Coordination;
   /** The bot sets how scheduled changes are announced (it owns the Discord client). */
   setNotifier(notifier: Notifier): void;
+  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings };
+  /** The bot sets how membership is checked before each branding upload. */
+  setMembershipCheck(check: (guildId: string, userId: string) => Promise<boolean>): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +77,17 @@ export async function createServices(config: Config, logger: Logger, options: Se
     minIntervalMs: config.scheduleMinIntervalMs,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const consent = createConsentStore(store);
+  let isMember = async (_guildId: string, _userId: string) => true;
+  const pushes = createPushRunner({
+    store,
+    avatars,
+    consent,
+    coordination,
+    logger: logger.child({ component: 'branding' }),
+    concurrency: config.brandingConcurrency,
+    isMember: (guildId, userId) => isMember(guildId, userId),
+  });
   const links = createAccountLinks({
     store,
     vault,
@@ -77,7 +95,10 @@ export async function createServices(config: Config, logger: Logger, options: Se
     x,
     publicUrl: config.publicUrl,
     tokenLock: createKeyedLock(),
-    forgetUser: (discordUserId) => avatars.forget(discordUserId),
+    async forgetUser(discordUserId) {
+      await avatars.forget(discordUserId);
+      await consent.leaveEverywhere(discordUserId); // unlinking withdraws branding consent too
+    },
     async onLinked(discordUserId) {
       const record = await schedules.get(discordUserId);
       if (!record.suspended) return;
@@ -102,8 +123,12 @@ export async function createServices(config: Config, logger: Logger, options: Se
     setNotifier(next) {
       notifier = next;
     },
+    branding: { consent, pushes, settings: createBrandingSettings(store) },
+    setMembershipCheck(check) {
+      isMember = check;
+    },
     async close() {
-      await scheduler.stop();
+      await Promise.all([scheduler.stop(), pushes.stop()]);
       await Promise.allSettled([x.close(), attachments.close(), xImages.close(), coordination.close()]);
       await store.close();
     },

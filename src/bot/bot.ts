@@ -19,6 +19,7 @@ import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { failureReply } from './replies.js';
 import { deliverNotice } from './notify.js';
+import { finishPush } from './branding-report.js';
 
 export interface BotOptions {
   services: Services;
@@ -118,6 +119,25 @@ export function createBot(options: BotOptions): Bot {
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
   services.setNotifier((discordUserId, record, notice) => deliverNotice(client, discordUserId, record, notice));
+  services.setMembershipCheck(async (guildId, userId) => {
+    const guild = client.guilds.cache.get(guildId);
+    if (!guild) return false;
+    return guild.members.fetch(userId).then(
+      () => true,
+      () => false,
+    );
+  });
+
+  /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */
+  async function resumePushes(): Promise<void> {
+    const { carriedOn } = await services.branding.pushes.resume();
+    for (const jobId of carriedOn) {
+      void services.branding.pushes
+        .run(jobId)
+        .then((job) => finishPush(client, services, job.guildId, client.guilds.cache.get(job.guildId)?.name ?? 'a server', job))
+        .catch((error: unknown) => logger.error({ err: error, job: jobId }, 'resumed push failed'));
+    }
+  }
 
   const http = startHttpServer({
     services,
@@ -151,6 +171,7 @@ export function createBot(options: BotOptions): Bot {
       await Promise.all([client.login(config.discordToken), http.listening]);
       await ready;
       const restored = await services.scheduler.start();
+      await resumePushes();
       logger.info({ user: client.user?.tag, port: http.port, ...restored }, 'bot ready');
     },
     async stop() {

@@ -1,0 +1,243 @@
+/**
+ * Team-wide branding. Two commands, because Discord sets default permissions per command:
+ * /branding-consent join|leave for every member, and /branding push|revert|status|settings for admins
+ * (Manage Server, as the default member permission and checked again when it runs).
+ */
+import {
+  ActionRowBuilder,
+  ApplicationCommandOptionType,
+  ButtonBuilder,
+  ButtonStyle,
+  ChannelType,
+  ComponentType,
+  InteractionContextType,
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
+import { randomUUID } from 'node:crypto';
+import { describeProgress } from '../src/branding/push.js';
+import type { CropMode } from '../src/avatar/normalize.js';
+import type { SlashCommand } from '../src/bot/command.js';
+import { avatarFile } from '../src/bot/replies.js';
+import { finishPush, postToLog } from '../src/bot/branding-report.js';
+import { UserFacingError } from '../src/errors.js';
+import type { Services } from '../src/services.js';
+
+const CONFIRM_MS = 5 * 60_000;
+
+const CONSENT_TEXT =
+  'By joining, you allow the admins of this server (members with Manage Server) to set your X avatar with /branding push, ' +
+  'for example for a brand refresh or an event. You are told privately every time, with the new image and how to undo it (/avatar revert). ' +
+  'It only works while your X account is linked. Leave at any time with /branding-consent leave; unlinking or leaving the server withdraws it too.';
+
+function requireGuild(interaction: ChatInputCommandInteraction): string {
+  if (!interaction.guildId) throw new UserFacingError('guild-only', 'Branding works inside a server, not in DMs.');
+  return interaction.guildId;
+}
+
+function requireAdmin(interaction: ChatInputCommandInteraction): void {
+  if (!interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
+    throw new UserFacingError('not-admin', 'Only members with the Manage Server permission can use /branding.');
+  }
+}
+
+/** Who a push would reach: opted in, linked, holding the role; and who is skipped and why. */
+async function targetsOf(interaction: ChatInputCommandInteraction, services: Services, guildId: string, roleId: string | undefined) {
+  const opted = await services.branding.consent.members(guildId);
+  const reach: string[] = [];
+  const skipped: Record<string, string[]> = {};
+  const skip = (reason: string, userId: string) => (skipped[reason] ??= []).push(userId);
+  for (const userId of opted) {
+    const link = await services.vault.get(userId);
+    if (!link) skip('not linked', userId);
+    else if (link.status === 'revoked') skip('X link revoked', userId);
+    else if (roleId) {
+      const member = await interaction.guild?.members.fetch(userId).catch(() => undefined);
+      if (!member) skip('left the server', userId);
+      else if (!member.roles.cache.has(roleId)) skip('without the role', userId);
+      else reach.push(userId);
+    } else reach.push(userId);
+  }
+  return { reach, skipped, opted: opted.length };
+}
+
+async function push(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const guildId = requireGuild(interaction);
+  requireAdmin(interaction);
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const attachment = interaction.options.getAttachment('image', true);
+  const role = interaction.options.getRole('role');
+  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
+  // Normalised once for every member.
+  const avatar = await services.normalizer.normalize(bytes, {
+    crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
+    background: interaction.options.getString('background') ?? undefined,
+  });
+  const { reach, skipped, opted } = await targetsOf(interaction, services, guildId, role?.id);
+  const skippedText = Object.entries(skipped).map(([reason, users]) => `${users.length} ${reason}`).join(', ');
+  if (reach.length === 0) {
+    await interaction.editReply({ content: `Nobody to push to: ${opted} member${opted === 1 ? '' : 's'} opted in${skippedText ? `; skipped: ${skippedText}` : ''}. Members opt in with /branding-consent join.` });
+    return;
+  }
+  const nonce = randomUUID().slice(0, 8);
+  const confirmId = `branding-push-confirm:${nonce}`;
+  const cancelId = `branding-push-cancel:${nonce}`;
+  const file = avatarFile(avatar, 'branding');
+  const response = await interaction.editReply({
+    content: `This image goes to **${reach.length}** member${reach.length === 1 ? '' : 's'}${role ? ` with ${role.name}` : ''} (opted in and linked).${skippedText ? ` Skipped: ${skippedText}.` : ''} Push it?`,
+    files: [file],
+    components: [
+      new ActionRowBuilder<ButtonBuilder>().addComponents(
+        new ButtonBuilder().setCustomId(confirmId).setLabel(`Push to ${reach.length}`).setStyle(ButtonStyle.Danger),
+        new ButtonBuilder().setCustomId(cancelId).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+      ),
+    ],
+  });
+  let click: ButtonInteraction;
+  try {
+    click = await response.awaitMessageComponent({
+      componentType: ComponentType.Button,
+      filter: (candidate) => candidate.user.id === interaction.user.id && [confirmId, cancelId].includes(candidate.customId),
+      time: CONFIRM_MS,
+    });
+  } catch {
+    await interaction.editReply({ content: 'Timed out: nothing was pushed.', components: [] });
+    return;
+  }
+  if (click.customId === cancelId) {
+    await click.update({ content: 'Cancelled: nothing was pushed.', components: [], files: [], attachments: [] });
+    return;
+  }
+  await click.update({ content: `Pushing to ${reach.length} members…`, components: [] });
+  const label = interaction.options.getString('label') ?? `branding by ${interaction.user.username}`;
+  const jobId = await services.branding.pushes.start({ guildId, adminId: interaction.user.id, image: { data: avatar.data, format: avatar.format }, label, targets: reach });
+  const job = await services.branding.pushes.run(jobId, (progress) => {
+    void click.editReply({ content: `Pushing "${label}": ${describeProgress(progress)}` }).catch(() => undefined);
+  });
+  await finishPush(interaction.client, services, guildId, interaction.guild?.name ?? 'this server', job, (summary, report) =>
+    click.editReply({ content: summary, files: [report], attachments: [] }).then(() => undefined),
+  );
+}
+
+async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const guildId = requireGuild(interaction);
+  requireAdmin(interaction);
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const job = await services.branding.pushes.revert(guildId, {
+    adminId: interaction.user.id,
+    onProgress: (progress) => void interaction.editReply({ content: `Reverting: ${describeProgress(progress)}` }).catch(() => undefined),
+  });
+  const results = Object.values(job.reverts ?? {});
+  const count = (status: string) => results.filter((result) => result.status === status).length;
+  const summary = `Reverted "${job.label}": ${count('done')} restored, ${count('failed')} failed, ${count('skipped')} skipped (changed since).`;
+  await interaction.editReply({ content: summary });
+  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId: interaction.user.id, action: 'revert', label: job.label, summary });
+  await postToLog(interaction.client, services, guildId, `<@${interaction.user.id}> ${summary}`);
+}
+
+async function status(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const guildId = requireGuild(interaction);
+  requireAdmin(interaction);
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const jobs = await services.branding.pushes.status(guildId);
+  const opted = (await services.branding.consent.members(guildId)).length;
+  const lines = jobs.map((job) => {
+    const { done, failed, skipped } = Object.values(job.results).reduce(
+      (sum, result) => ({ ...sum, [result.status]: (sum[result.status as 'done'] ?? 0) + 1 }),
+      { done: 0, failed: 0, skipped: 0 } as Record<string, number>,
+    );
+    return `\`${job.id.slice(0, 8)}\` <t:${Math.floor(Date.parse(job.createdAt) / 1000)}:f> "${job.label}" by <@${job.adminId}>: ${job.state}, ${done} done, ${failed} failed, ${skipped} skipped`;
+  });
+  await interaction.editReply({ content: [`${opted} member${opted === 1 ? '' : 's'} opted in.`, ...(lines.length ? lines : ['No pushes yet.'])].join('\n') });
+}
+
+async function settings(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const guildId = requireGuild(interaction);
+  requireAdmin(interaction);
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const channel = interaction.options.getChannel('log-channel');
+  await services.branding.settings.setLogChannel(guildId, channel?.id);
+  await interaction.editReply({ content: channel ? `Pushes, reverts and seasons are now posted in <#${channel.id}>.` : 'Branding activity is no longer posted to a channel (it is still kept).' });
+}
+
+export const brandingCommand: SlashCommand = {
+  definition: {
+    name: 'branding',
+    description: 'Set the X avatar of every member who opted in (admins)',
+    default_member_permissions: String(PermissionFlagsBits.ManageGuild),
+    contexts: [InteractionContextType.Guild],
+    options: [
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'push',
+        description: 'Push one avatar to every member who opted in',
+        options: [
+          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+          { type: ApplicationCommandOptionType.Role, name: 'role', description: 'Only members with this role' },
+          { type: ApplicationCommandOptionType.String, name: 'label', description: 'A name for this push, e.g. "Launch week"', max_length: 80 },
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'crop',
+            description: 'How to make it square',
+            choices: [
+              { name: 'attention (most interesting part)', value: 'attention' },
+              { name: 'centre', value: 'centre' },
+              { name: 'contain (whole image on a background)', value: 'contain' },
+            ],
+          },
+          { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour like #1da1f2', min_length: 7, max_length: 7 },
+        ],
+      },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Restore everyone’s avatar from before the last push' },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'The last pushes and their results' },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'settings',
+        description: 'Where branding activity is posted',
+        options: [{ type: ApplicationCommandOptionType.Channel, name: 'log-channel', description: 'Leave empty to stop posting', channel_types: [ChannelType.GuildText] }],
+      },
+    ],
+  },
+
+  async execute(interaction, services) {
+    switch (interaction.options.getSubcommand()) {
+      case 'push':
+        return push(interaction, services);
+      case 'revert':
+        return revert(interaction, services);
+      case 'status':
+        return status(interaction, services);
+      case 'settings':
+        return settings(interaction, services);
+    }
+  },
+};
+
+export const brandingConsentCommand: SlashCommand = {
+  definition: {
+    name: 'branding-consent',
+    description: 'Allow or stop this server’s admins setting your X avatar',
+    contexts: [InteractionContextType.Guild],
+    options: [
+      { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },
+    ],
+  },
+
+  async execute(interaction, services) {
+    const guildId = requireGuild(interaction);
+    if (interaction.options.getSubcommand() === 'join') {
+      const account = await services.vault.get(interaction.user.id);
+      await services.branding.consent.join(guildId, interaction.user.id);
+      await interaction.reply({
+        content: `${CONSENT_TEXT}\n\nYou have joined.${account ? '' : ' Your X account is not linked yet: /twitter link.'}`,
+        flags: MessageFlags.Ephemeral,
+      });
+      return;
+    }
+    const was = await services.branding.consent.leave(guildId, interaction.user.id);
+    await interaction.reply({ content: was ? 'You have left: the admins of this server can no longer set your X avatar.' : 'You had not joined, so nothing changed.', flags: MessageFlags.Ephemeral });
+  },
+};

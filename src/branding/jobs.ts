@@ -1,0 +1,161 @@
+/**
+ * Where branding pushes live: one record per job (`branding-jobs`, by job id), the pushed image once
+ * per job (`branding-images`), each member's outcome under its own key while the job runs
+ * (`branding-results`, `<jobId>:<phase>:<userId>`), and per guild the active job and the recent ones
+ * (`branding-guilds`). Per-member keys make a 500-member push cost 500 small writes instead of 500
+ * rewrites of a growing record; when a phase ends they are folded into the job record and deleted.
+ * Knows nothing about X or Discord.
+ */
+import type Keyv from 'keyv';
+import type { Store } from '../store/backend.js';
+import type { ImageFormat, StoredImage } from '../store/history.js';
+
+/** How many jobs per guild `status` shows and `revert` can reach; older ones are deleted. */
+export const RECENT_JOBS = 10;
+
+export type MemberStatus = 'pending' | 'done' | 'failed' | 'skipped';
+
+export interface MemberResult {
+  status: MemberStatus;
+  /** Why the member failed or was skipped, in a few words for the admin ("not linked"). */
+  reason?: string;
+  /** The same as a value to switch on: 'not-linked', 'link-revoked', 'token-revoked', 'not-opted-in',
+   *  'left-server', 'changed-since', 'rate-limited', 'transient', another XApiError/AccountError kind, or 'internal'. */
+  kind?: string;
+  url400?: string;
+  /** Uploads (or reverts) tried for this member. */
+  attempts: number;
+  /** When the result last changed. */
+  at?: string;
+  /** Push only: the member's history entry before the push ('original' when they had none), recorded before the upload. */
+  previous?: string;
+  /** Push only: the history entry the push created. */
+  entryId?: string;
+}
+
+export type PushState = 'running' | 'done' | 'reverting' | 'reverted';
+export type Phase = 'push' | 'revert';
+
+export interface PushJob {
+  id: string;
+  guildId: string;
+  adminId: string;
+  image: { hash: string; format: ImageFormat };
+  label: string;
+  createdAt: string;
+  /** Discord user ids, in the order they are processed. */
+  targets: string[];
+  results: Record<string, MemberResult>;
+  state: PushState;
+  /** For each member the push changed: what to restore. */
+  previous?: Record<string, string>;
+  /** Per member, the outcome of the revert (once one was started). */
+  reverts?: Record<string, MemberResult>;
+  finishedAt?: string;
+  revertedBy?: string;
+  revertedAt?: string;
+}
+
+type StoredJob = Omit<PushJob, 'previous'>;
+
+interface GuildRecord {
+  /** The job running or being reverted, if any. */
+  active?: string;
+  /** Newest first. */
+  recent: string[];
+}
+
+export interface JobStore {
+  /** The job with every member's latest result; undefined when it is gone. */
+  get(jobId: string): Promise<PushJob | undefined>;
+  create(job: PushJob, image: StoredImage): Promise<void>;
+  /** Rewrite the job record (state, folded results); never called per member. */
+  save(job: PushJob): Promise<void>;
+  image(jobId: string): Promise<StoredImage | undefined>;
+  setResult(jobId: string, phase: Phase, userId: string, result: MemberResult): Promise<void>;
+  /** Write the finished job (the phase's results folded in), then drop the per-member keys. */
+  finishPhase(job: PushJob, phase: Phase): Promise<void>;
+  guild(guildId: string): Promise<GuildRecord>;
+  /** Make the job the guild's active one (and its newest, when new); deletes jobs that fall out of the recent list. */
+  activate(guildId: string, jobId: string): Promise<void>;
+  /** Clear the guild's active pointer if it still names this job. */
+  deactivate(guildId: string, jobId: string): Promise<void>;
+  /** Every guild with an active job. */
+  activeJobs(): AsyncGenerator<{ guildId: string; jobId: string }>;
+}
+
+const resultKey = (jobId: string, phase: Phase, userId: string) => `${jobId}:${phase}:${userId}`;
+
+/** Adds the derived `previous` map to a stored job. */
+function view(job: StoredJob): PushJob {
+  const previous: Record<string, string> = {};
+  for (const [userId, result] of Object.entries(job.results)) if (result.status === 'done' && result.previous) previous[userId] = result.previous;
+  return { ...job, previous };
+}
+
+export function createJobStore(store: Store): JobStore {
+  const jobs: Keyv<StoredJob> = store.namespace<StoredJob>('branding-jobs');
+  const images: Keyv<{ data: string; format: ImageFormat }> = store.namespace('branding-images');
+  const results: Keyv<MemberResult> = store.namespace<MemberResult>('branding-results');
+  const guilds: Keyv<GuildRecord> = store.namespace<GuildRecord>('branding-guilds');
+
+  /** The per-member results written since the phase began, over the ones in the record. */
+  async function overlay(job: StoredJob, phase: Phase): Promise<StoredJob> {
+    const field = phase === 'push' ? 'results' : 'reverts';
+    const base = job[field] ?? {};
+    const members = phase === 'push' ? job.targets : Object.keys(base);
+    const latest = members.length ? await results.getMany(members.map((userId) => resultKey(job.id, phase, userId))) : [];
+    const merged: Record<string, MemberResult> = { ...base };
+    members.forEach((userId, index) => {
+      const result = latest[index];
+      if (result) merged[userId] = result;
+    });
+    return { ...job, [field]: merged };
+  }
+
+  const strip = ({ previous: _previous, ...job }: PushJob): StoredJob => job;
+
+  return {
+    async get(jobId) {
+      const job = await jobs.get(jobId);
+      if (!job) return undefined;
+      if (job.state === 'running') return view(await overlay(job, 'push'));
+      if (job.state === 'reverting') return view(await overlay(job, 'revert'));
+      return view(job);
+    },
+    async create(job, image) {
+      await images.set(job.id, { data: image.data.toString('base64'), format: image.format });
+      await jobs.set(job.id, strip(job));
+    },
+    save: (job) => jobs.set(job.id, strip(job)).then(() => undefined),
+    async image(jobId) {
+      const record = await images.get(jobId);
+      return record ? { data: Buffer.from(record.data, 'base64'), format: record.format } : undefined;
+    },
+    setResult: (jobId, phase, userId, result) => results.set(resultKey(jobId, phase, userId), result).then(() => undefined),
+    async finishPhase(job, phase) {
+      await jobs.set(job.id, strip(job));
+      const members = phase === 'push' ? job.targets : Object.keys(job.reverts ?? {});
+      if (members.length) await results.deleteMany(members.map((userId) => resultKey(job.id, phase, userId)));
+    },
+    guild: async (guildId) => (await guilds.get(guildId)) ?? { recent: [] },
+    async activate(guildId, jobId) {
+      const record = (await guilds.get(guildId)) ?? { recent: [] };
+      const recent = record.recent.includes(jobId) ? record.recent : [jobId, ...record.recent];
+      await guilds.set(guildId, { active: jobId, recent: recent.slice(0, RECENT_JOBS) });
+      for (const dropped of recent.slice(RECENT_JOBS)) {
+        await Promise.all([jobs.delete(dropped), images.delete(dropped)]);
+      }
+    },
+    async deactivate(guildId, jobId) {
+      const record = await guilds.get(guildId);
+      if (record?.active === jobId) await guilds.set(guildId, { recent: record.recent });
+    },
+    async *activeJobs() {
+      if (!guilds.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
+      for await (const [guildId, record] of guilds.iterator(guilds.namespace) as AsyncGenerator<[string, GuildRecord | undefined]>) {
+        if (record?.active) yield { guildId, jobId: record.active };
+      }
+    },
+  };
+}

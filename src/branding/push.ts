@@ -1,0 +1,504 @@
+/**
+ * Team branding: an admin pushes one image to every member of a server who opted in, and can revert it.
+ * A push is a job in the store, so it survives a restart and several processes run it once between them.
+ *
+ * - A small pool of workers takes the members still pending; each member's outcome is stored the moment
+ *   it is known, so after a restart only pending members are tried: nobody is uploaded twice or left out.
+ *   Before uploading, the member's current history entry is recorded; a restart that finds the push's
+ *   image on top of that entry knows the upload went through and does not upload again.
+ * - Consent and membership are checked again just before each member's upload.
+ * - A rate-limited member waits for X's reset without holding a worker; a transient failure is retried a
+ *   few times with backoff; a broken or missing link fails the member (they must link again).
+ * - One push per server at a time; across processes a lease says which one runs it.
+ * - Revert takes back, member by member, what the push changed, unless they changed avatar since.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AccountError } from '../account-errors.js';
+import type { AvatarChanges } from '../avatar-changes.js';
+import { UserFacingError } from '../errors.js';
+import { createKeyedLock } from '../keyed-lock.js';
+import type { Logger } from '../log.js';
+import type { Coordination } from '../schedule/coordination.js';
+import type { Store } from '../store/backend.js';
+import { hashImage, type StoredImage } from '../store/history.js';
+import { VaultError } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
+import type { ConsentStore } from './consent.js';
+import { createJobStore, type MemberResult, type Phase, type PushJob } from './jobs.js';
+import { LEASE_SLOT_MS, takeLease, type Lease } from './lease.js';
+
+export type { MemberResult, MemberStatus, PushJob, PushState } from './jobs.js';
+
+export const DEFAULT_BRANDING_CONCURRENCY = 4;
+export const PROGRESS_EVERY_MS = 2_000;
+/** Our own retries of a transient failure, on top of the X client's three quick ones. */
+const TRANSIENT_RETRIES = 3;
+const RATE_LIMIT_RETRIES = 5;
+/** X's reset is given in whole seconds; wait a little past it. */
+const RESET_MARGIN_MS = 250;
+const START_LEASE_MS = 5_000;
+
+export type BrandingErrorKind = 'push-running' | 'no-members' | 'no-push' | 'cannot-revert' | 'held-elsewhere';
+
+export class BrandingError extends UserFacingError<BrandingErrorKind> {}
+
+export interface PushInput {
+  guildId: string;
+  adminId: string;
+  /** Already normalised by the caller (once); stored once for the whole job. */
+  image: StoredImage;
+  label: string;
+  /** Defaults to every member who opted in; each is checked again before their upload. */
+  targets?: string[];
+}
+
+/** What a progress listener receives: "37/120 · 2 failed · about 40 s left" with describeProgress. */
+export interface PushProgress {
+  phase: Phase;
+  done: number;
+  failed: number;
+  skipped: number;
+  total: number;
+  /** Undefined until the first member of this run is finished. */
+  etaSeconds: number | undefined;
+}
+
+export type ProgressListener = (progress: PushProgress) => void;
+
+export interface PushRunnerDeps {
+  store: Store;
+  avatars: AvatarChanges;
+  consent: ConsentStore;
+  coordination: Coordination;
+  logger: Logger;
+  /** Members uploaded at once (BRANDING_CONCURRENCY, 4 by default). */
+  concurrency?: number;
+  clock?: { now(): number };
+  /** Waits; must settle early (resolve or reject) when the signal aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
+  /** Whether the user is still in the guild; everyone is by default. */
+  isMember?(guildId: string, userId: string): Promise<boolean>;
+  /** First backoff after a transient failure; doubles at each retry (2 s by default). */
+  transientRetryMs?: number;
+}
+
+export interface PushRunner {
+  /** Create the job and make it the guild's active push; throws BrandingError('push-running') when one runs. */
+  start(input: PushInput): Promise<string>;
+  /** Carry the job on in this process until it is finished (or the runner stops); progress at most every
+   *  2 s, and once at the end. Throws BrandingError('held-elsewhere') when another process runs it. */
+  run(jobId: string, onProgress?: ProgressListener): Promise<PushJob>;
+  /** At process start: carry on, in the background, every running (or reverting) job whose lease nobody
+   *  holds, and return once that is decided; `run(jobId)` then waits for one of them to finish. Jobs held
+   *  by another process are looked at again every lease slot, in case that process dies. */
+  resume(onProgress?: (job: PushJob, progress: PushProgress) => void): Promise<{ carriedOn: string[]; heldElsewhere: string[] }>;
+  /** The guild's recent jobs, newest first. */
+  status(guildId: string): Promise<PushJob[]>;
+  /** Revert the guild's newest push (or the one named) and wait for it to finish. */
+  revert(guildId: string, options?: { jobId?: string; adminId?: string; onProgress?: ProgressListener }): Promise<PushJob>;
+  /** Stop taking members; in-flight ones finish and are recorded. Jobs stay running for the next resume(),
+   *  which another process can do once this one's lease has run out (within about a minute). */
+  stop(): Promise<void>;
+}
+
+/** How many of the phase's members are in each state. */
+export function counts(job: PushJob, phase: Phase): Omit<PushProgress, 'etaSeconds' | 'phase'> & { pending: number } {
+  const results = Object.values(phase === 'push' ? job.results : (job.reverts ?? {}));
+  const count = (status: MemberResult['status']) => results.filter((result) => result.status === status).length;
+  return { done: count('done'), failed: count('failed'), skipped: count('skipped'), pending: count('pending'), total: results.length };
+}
+
+/** "37/120 · 2 failed · 1 skipped · about 40 s left" (the first number counts every finished member). */
+export function describeProgress(progress: PushProgress): string {
+  const finished = progress.done + progress.failed + progress.skipped;
+  const parts = [`${finished}/${progress.total}`];
+  if (progress.failed) parts.push(`${progress.failed} failed`);
+  if (progress.skipped) parts.push(`${progress.skipped} skipped`);
+  if (progress.etaSeconds !== undefined && finished < progress.total) {
+    const seconds = progress.etaSeconds;
+    parts.push(seconds < 60 ? `about ${Math.max(5, Math.ceil(seconds / 5) * 5)} s left` : `about ${Math.ceil(seconds / 60)} min left`);
+  }
+  return parts.join(' · ');
+}
+
+/** A member's outcome; a pending one is tried again at `retryAt`. */
+type Attempt = { result: MemberResult; retryAt?: number };
+
+/** What a failed upload or revert means for the member. */
+function classify(error: unknown): { kind: string; reason: string; retry?: 'rate-limited' | 'transient'; resetAt?: number } {
+  if (error instanceof VaultError) return { kind: 'not-linked', reason: 'not linked' };
+  if (error instanceof AccountError) {
+    if (error.kind === 'link-revoked') return { kind: error.kind, reason: 'link revoked' };
+    if (error.kind === 'nothing-to-revert') return { kind: error.kind, reason: 'the avatar from before could not be saved' };
+    if (error.kind === 'history-entry-gone') return { kind: error.kind, reason: 'the avatar from before is no longer stored' };
+  }
+  if (error instanceof XApiError) {
+    switch (error.kind) {
+      case 'token-revoked':
+        return { kind: 'token-revoked', reason: 'link revoked' };
+      case 'rate-limited':
+        return { kind: error.kind, reason: 'rate-limited by X', retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
+      case 'transient':
+        return { kind: error.kind, reason: 'X unavailable', retry: 'transient' };
+    }
+  }
+  if (error instanceof UserFacingError) return { kind: error.kind, reason: error.userMessage };
+  return { kind: 'internal', reason: 'an internal error' };
+}
+
+export function createPushRunner(deps: PushRunnerDeps): PushRunner {
+  const { avatars, consent, coordination, logger } = deps;
+  const jobs = createJobStore(deps.store);
+  const concurrency = deps.concurrency ?? DEFAULT_BRANDING_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`branding concurrency must be a positive integer, got ${concurrency}`);
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined));
+  const isMember = deps.isMember ?? (async () => true);
+  const transientRetryMs = deps.transientRetryMs ?? 2_000;
+  const guildLock = createKeyedLock();
+  const stamp = () => new Date(clock.now()).toISOString();
+
+  /** Jobs this process is working on, with who wants their progress. */
+  const running = new Map<string, { done: Promise<PushJob>; listeners: Set<ProgressListener> }>();
+  const stopping = new AbortController();
+  let resumeTimer: NodeJS.Timeout | undefined;
+
+  async function busy(guildId: string): Promise<PushJob | undefined> {
+    const { active } = await jobs.guild(guildId);
+    const job = active === undefined ? undefined : await jobs.get(active);
+    return job && (job.state === 'running' || job.state === 'reverting') ? job : undefined;
+  }
+
+  function refuseBusy(job: PushJob): never {
+    const { done, failed, skipped, total } = counts(job, job.state === 'running' ? 'push' : 'revert');
+    const what = job.state === 'running' ? `"${job.label}" is being pushed` : `"${job.label}" is being reverted`;
+    throw new BrandingError('push-running', `A push is already running in this server: ${what} (${done + failed + skipped}/${total}). Wait for it to finish.`);
+  }
+
+  /** `record` stores the attempt before X is touched: what to restore, and that an upload was tried. */
+  async function pushMember(job: PushJob, image: StoredImage, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<MemberResult> {
+    const at = stamp();
+    // Read together: each member's time holds a worker, and these are independent.
+    const [opted, member, { entries }] = await Promise.all([consent.has(job.guildId, userId), isMember(job.guildId, userId), avatars.history(userId)]);
+    if (!opted) return { ...before, status: 'skipped', kind: 'not-opted-in', reason: 'no longer opted in', at };
+    if (!member) return { ...before, status: 'skipped', kind: 'left-server', reason: 'left the server', at };
+    const last = entries.at(-1);
+    if (before.previous !== undefined && last && last.id !== before.previous && last.hash === job.image.hash && last.source === 'branding') {
+      // An earlier run's upload reached X and is in the history, but that process stopped before recording the result.
+      return { ...before, status: 'done', url400: last.url400, entryId: last.id, at };
+    }
+    const attempt: MemberResult = { ...before, previous: before.previous ?? last?.id ?? 'original', attempts: before.attempts + 1, at };
+    await record(attempt);
+    const applied = await avatars.apply(userId, image, 'branding', job.label);
+    const done: MemberResult = { status: 'done', attempts: attempt.attempts, at: stamp(), url400: applied.user.profileImage.size400, previous: attempt.previous! };
+    return applied.entry ? { ...done, entryId: applied.entry.id } : done;
+  }
+
+  async function revertMember(job: PushJob, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<MemberResult> {
+    const pushed = job.results[userId];
+    const at = stamp();
+    const { entries } = await avatars.history(userId);
+    const last = entries.at(-1);
+    if (!pushed?.entryId || last?.id !== pushed.entryId) {
+      const restored = pushed?.previous === 'original' ? entries.length === 0 : last !== undefined && last.id === pushed?.previous;
+      if (before.attempts > 0 && restored) return { ...before, status: 'done', at }; // reverted by a run that stopped before recording it
+      return { ...before, status: 'skipped', kind: 'changed-since', reason: 'changed avatar since the push', at };
+    }
+    const attempt: MemberResult = { ...before, attempts: before.attempts + 1, at };
+    await record(attempt);
+    // The push's entry is the newest: AvatarChanges.revert drops it and re-applies the one before it, or the
+    // saved original, so the member's history reads as if the push had not happened.
+    const applied = await avatars.revert(userId);
+    return { status: 'done', attempts: attempt.attempts, at: stamp(), url400: applied.user.profileImage.size400 };
+  }
+
+  /** Work through the phase's pending members with the worker pool; returns whether it got to the end. */
+  async function runPhase(job: PushJob, phase: Phase, lease: Lease, listeners: Set<ProgressListener>): Promise<boolean> {
+    const image = phase === 'push' ? await jobs.image(job.id) : undefined;
+    if (phase === 'push' && !image) throw new Error(`the image of branding job ${job.id} is gone`);
+    const results = phase === 'push' ? job.results : (job.reverts ??= {});
+    const members = phase === 'push' ? job.targets : Object.keys(results);
+    const ready = members.filter((userId) => results[userId]?.status === 'pending');
+    const waiting = new Map<string, number>(); // member → when to try again
+    const retries = new Map<string, number>();
+    const stopHere = new AbortController();
+    const abort = () => stopHere.abort();
+    stopping.signal.addEventListener('abort', abort);
+    let inFlight = 0;
+    let halted = false; // the lease was lost or the store failed
+    let wake: () => void = () => {};
+    let woken = new Promise<void>((resolve) => (wake = resolve));
+    const signal = () => {
+      wake();
+      woken = new Promise<void>((resolve) => (wake = resolve));
+    };
+
+    const startedAt = clock.now();
+    const finishedAtStart = members.length - ready.length;
+    let lastProgress = clock.now();
+    const progress = (): PushProgress => {
+      const { done, failed, skipped, total } = counts(job, phase);
+      const finishedNow = done + failed + skipped - finishedAtStart;
+      const etaSeconds = finishedNow > 0 ? Math.round(((clock.now() - startedAt) / finishedNow) * (total - done - failed - skipped) / 1000) : undefined;
+      return { phase, done, failed, skipped, total, etaSeconds };
+    };
+    const report = (force = false) => {
+      if (!force && clock.now() - lastProgress < PROGRESS_EVERY_MS) return;
+      lastProgress = clock.now();
+      const snapshot = progress();
+      for (const listener of listeners) {
+        try {
+          listener(snapshot);
+        } catch (error) {
+          logger.warn({ err: error, job: job.id }, 'a branding progress listener threw');
+        }
+      }
+    };
+
+    async function settle(userId: string, current: MemberResult, error: unknown): Promise<Attempt> {
+      const failure = classify(error);
+      const base: MemberResult = { ...current, at: stamp(), kind: failure.kind, reason: failure.reason };
+      const tries = retries.get(userId) ?? 0;
+      if (failure.retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
+        retries.set(userId, tries + 1);
+        return { result: { ...base, status: 'pending' }, retryAt: Math.max(failure.resetAt ?? clock.now() + 60_000, clock.now()) + RESET_MARGIN_MS };
+      }
+      if (failure.retry === 'transient' && tries < TRANSIENT_RETRIES) {
+        retries.set(userId, tries + 1);
+        return { result: { ...base, status: 'pending' }, retryAt: clock.now() + transientRetryMs * 2 ** tries };
+      }
+      if (failure.kind === 'internal') logger.error({ err: error, job: job.id, user: userId }, 'branding member failed');
+      return { result: { ...base, status: 'failed' } };
+    }
+
+    async function one(userId: string): Promise<void> {
+      const before = results[userId] ?? { status: 'pending', attempts: 0 };
+      const record = async (attempt: MemberResult) => {
+        results[userId] = attempt;
+        await jobs.setResult(job.id, phase, userId, attempt);
+      };
+      let outcome: Attempt;
+      try {
+        outcome = { result: phase === 'push' ? await pushMember(job, image!, userId, before, record) : await revertMember(job, userId, before, record) };
+      } catch (error) {
+        outcome = await settle(userId, results[userId] ?? before, error);
+      }
+      results[userId] = outcome.result;
+      await jobs.setResult(job.id, phase, userId, outcome.result);
+      if (outcome.retryAt !== undefined) waiting.set(userId, outcome.retryAt);
+      report();
+    }
+
+    async function worker(): Promise<void> {
+      for (;;) {
+        if (stopHere.signal.aborted || halted) return;
+        const now = clock.now();
+        for (const [userId, at] of waiting) {
+          if (at > now) continue;
+          waiting.delete(userId);
+          ready.push(userId);
+        }
+        const userId = ready.shift();
+        if (userId === undefined) {
+          if (waiting.size === 0 && inFlight === 0) return signal(); // nothing left: let the others see it too
+          const next = waiting.size ? Math.min(...waiting.values()) - now : undefined;
+          const nap = new AbortController(); // woken early (a member finished, or stop): cancel the timer
+          await Promise.race([woken, ...(next === undefined ? [] : [sleep(Math.max(0, next), nap.signal)])]);
+          nap.abort();
+          continue;
+        }
+        if (!(await lease.held())) {
+          halted = true;
+          ready.unshift(userId);
+          logger.warn({ job: job.id, phase }, 'lost the branding lease; another process carries the job on');
+          return signal();
+        }
+        inFlight++;
+        try {
+          await one(userId);
+        } catch (error) {
+          // The store failed: leave the member pending for the next run rather than guess.
+          logger.error({ err: error, job: job.id, user: userId }, 'could not record a branding result');
+          halted = true;
+        } finally {
+          inFlight--;
+          signal();
+        }
+      }
+    }
+
+    stopHere.signal.addEventListener('abort', signal);
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, ready.length)) }, () => worker()));
+    } finally {
+      stopping.signal.removeEventListener('abort', abort);
+      stopHere.abort();
+    }
+    const finished = !halted && !stopping.signal.aborted && members.every((userId) => results[userId]?.status !== 'pending');
+    report(true);
+    return finished;
+  }
+
+  type Claim = { job: PushJob; phase: Phase; lease: Lease };
+
+  /** The job with its lease, or the job as it is when there is nothing left to run. */
+  async function claim(jobId: string): Promise<Claim | PushJob> {
+    const job = await jobs.get(jobId);
+    if (!job) throw new BrandingError('no-push', 'That push no longer exists.');
+    if (job.state !== 'running' && job.state !== 'reverting') {
+      await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id)); // finished just before a restart
+      return job;
+    }
+    const phase: Phase = job.state === 'running' ? 'push' : 'revert';
+    const lease = await takeLease(coordination, `branding:${job.guildId}:${job.id}:${phase}`);
+    if (!lease) throw new BrandingError('held-elsewhere', 'This push is being carried on by another bot process.');
+    return { job, phase, lease };
+  }
+
+  async function carryOn({ job, phase, lease }: Claim, listeners: Set<ProgressListener>): Promise<PushJob> {
+    try {
+      logger.info({ job: job.id, guild: job.guildId, phase, ...counts(job, phase) }, 'branding job running');
+      if (!(await runPhase(job, phase, lease, listeners))) return job;
+      const finished: PushJob = phase === 'push' ? { ...job, state: 'done', finishedAt: stamp() } : { ...job, state: 'reverted', revertedAt: stamp() };
+      await jobs.finishPhase(finished, phase);
+      await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id));
+      logger.info({ job: job.id, guild: job.guildId, phase, ...counts(finished, phase) }, 'branding job finished');
+      return (await jobs.get(job.id)) ?? finished;
+    } finally {
+      lease.release();
+    }
+  }
+
+  type ClaimAnswer = 'leased' | 'finished' | 'refused';
+
+  /** Start (or join) this process's work on a job; `claimed` says, as soon as it is known, whether this process runs it. */
+  function launch(jobId: string, onProgress?: ProgressListener): { done: Promise<PushJob>; claimed: Promise<ClaimAnswer> } {
+    const existing = running.get(jobId);
+    if (existing) {
+      if (onProgress) existing.listeners.add(onProgress);
+      return { done: existing.done, claimed: Promise.resolve('leased') };
+    }
+    if (stopping.signal.aborted) {
+      const refused = Promise.reject(new BrandingError('held-elsewhere', 'The bot is stopping; the push carries on when it is back.'));
+      return { done: refused, claimed: Promise.resolve('refused') };
+    }
+    const listeners = new Set<ProgressListener>(onProgress ? [onProgress] : []);
+    let answer: (claimed: ClaimAnswer) => void = () => {};
+    const claimed = new Promise<ClaimAnswer>((resolve) => (answer = resolve));
+    const done = (async () => {
+      let claimedJob: Claim | PushJob;
+      try {
+        claimedJob = await claim(jobId);
+      } catch (error) {
+        answer('refused');
+        throw error;
+      }
+      if (!('lease' in claimedJob)) {
+        answer('finished');
+        return claimedJob;
+      }
+      answer('leased');
+      return carryOn(claimedJob, listeners);
+    })().finally(() => running.delete(jobId));
+    running.set(jobId, { done, listeners });
+    return { done, claimed };
+  }
+
+  async function resume(onProgress?: (job: PushJob, progress: PushProgress) => void): Promise<{ carriedOn: string[]; heldElsewhere: string[] }> {
+    const carriedOn: string[] = [];
+    const heldElsewhere: string[] = [];
+    const active: string[] = [];
+    for await (const { jobId } of jobs.activeJobs()) active.push(jobId); // list first: running them writes the same records
+    for (const jobId of active) {
+      if (stopping.signal.aborted) break;
+      if (running.has(jobId)) continue;
+      const job = await jobs.get(jobId);
+      if (!job) continue;
+      const { done, claimed } = launch(jobId, onProgress ? (progress) => onProgress(job, progress) : undefined);
+      if ((await claimed) === 'leased') {
+        carriedOn.push(jobId);
+        done.catch((error: unknown) => logger.error({ err: error, job: jobId }, 'resuming a branding job failed'));
+        continue;
+      }
+      const failure = await done.then(() => undefined, (error: unknown) => error);
+      if (failure instanceof BrandingError && failure.kind === 'held-elsewhere') heldElsewhere.push(jobId);
+      else if (failure) logger.error({ err: failure, job: jobId }, 'resuming a branding job failed');
+    }
+    if (heldElsewhere.length && !stopping.signal.aborted) {
+      // Should the process holding them die, its lease runs out within two slots: look again after one.
+      clearTimeout(resumeTimer);
+      resumeTimer = setTimeout(() => void resume(onProgress).catch((error: unknown) => logger.error({ err: error }, 'resuming branding jobs failed')), LEASE_SLOT_MS);
+      resumeTimer.unref();
+    }
+    return { carriedOn, heldElsewhere };
+  }
+
+  return {
+    start(input) {
+      return guildLock.run(input.guildId, async () => {
+        const active = await busy(input.guildId);
+        if (active) refuseBusy(active);
+        // Several processes: the in-process lock does not reach the others, so take a short lease too.
+        if (coordination.distributed && !(await coordination.coordinator.shouldRun(`branding:start:${input.guildId}`, START_LEASE_MS))) {
+          throw new BrandingError('push-running', 'A push is already running in this server: another one is being started right now. Wait for it to finish.');
+        }
+        const targets = [...new Set(input.targets ?? (await consent.members(input.guildId)))];
+        if (targets.length === 0) throw new BrandingError('no-members', 'Nobody in this server has opted in to the team branding yet.');
+        const job: PushJob = {
+          id: randomUUID(),
+          guildId: input.guildId,
+          adminId: input.adminId,
+          image: { hash: hashImage(input.image.data), format: input.image.format },
+          label: input.label,
+          createdAt: stamp(),
+          targets,
+          results: Object.fromEntries(targets.map((userId) => [userId, { status: 'pending', attempts: 0 } satisfies MemberResult])),
+          state: 'running',
+        };
+        await jobs.create(job, input.image);
+        await jobs.activate(input.guildId, job.id);
+        logger.info({ job: job.id, guild: job.guildId, members: targets.length }, 'branding push created');
+        return job.id;
+      });
+    },
+
+    run: (jobId, onProgress) => launch(jobId, onProgress).done,
+    resume,
+
+    async status(guildId) {
+      const { recent } = await jobs.guild(guildId);
+      const found = await Promise.all(recent.map((jobId) => jobs.get(jobId)));
+      return found.filter((job): job is PushJob => job !== undefined);
+    },
+
+    async revert(guildId, options = {}) {
+      const jobId = await guildLock.run(guildId, async () => {
+        const active = await busy(guildId);
+        if (active) refuseBusy(active);
+        const { recent } = await jobs.guild(guildId);
+        const id = options.jobId ?? recent[0];
+        const job = id !== undefined && recent.includes(id) ? await jobs.get(id) : undefined;
+        if (!job) throw new BrandingError('no-push', 'There is no push to revert in this server.');
+        if (job.state === 'reverted') throw new BrandingError('cannot-revert', `"${job.label}" was reverted already.`);
+        const changed = job.targets.filter((userId) => job.results[userId]?.status === 'done');
+        const reverting: PushJob = {
+          ...job,
+          state: 'reverting',
+          reverts: Object.fromEntries(changed.map((userId) => [userId, { status: 'pending', attempts: 0 } satisfies MemberResult])),
+          ...(options.adminId ? { revertedBy: options.adminId } : {}),
+        };
+        await jobs.save(reverting);
+        await jobs.activate(guildId, job.id);
+        return job.id;
+      });
+      return launch(jobId, options.onProgress).done;
+    },
+
+    async stop() {
+      stopping.abort();
+      clearTimeout(resumeTimer);
+      await Promise.allSettled([...running.values()].map((entry) => entry.done));
+    },
+  };
+}

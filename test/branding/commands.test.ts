@@ -1,0 +1,126 @@
+/**
+ * /branding-consent and /branding through the real discord.js client and the local Discord and X
+ * servers: consent, a push to all, to a role, a refused non-admin, revert, status, the log channel.
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/bot-harness.js';
+import type { Interaction, TestUser } from '../support/discord-server.js';
+import type { FakeXUser } from '../support/x-server.js';
+
+const MANAGE_GUILD = 1n << 5n;
+let h: Harness;
+let admin: TestUser;
+const members: Array<{ user: TestUser; account?: FakeXUser }> = [];
+let photo: Buffer;
+
+beforeAll(async () => {
+  h = await startHarness();
+  admin = h.discord.addMember({ username: 'admin', permissions: MANAGE_GUILD });
+  photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#ff6600' } }).jpeg().toBuffer();
+});
+afterAll(async () => {
+  expect(h.discord.unexpectedCalls).toEqual([]);
+  await h?.close();
+});
+
+const slash = async (user: TestUser, name: string, subcommand: string, options: Record<string, unknown> = {}) =>
+  h.discord.slash(user, { name, subcommand, options: options as never });
+
+async function confirmPush(interaction: Interaction): Promise<string> {
+  const preview = await interaction.waitForReply((message) => message.content.includes('Push it?') || message.content.startsWith('Nobody'), 15_000);
+  const confirm = /"custom_id":"(branding-push-confirm:[^"]+)"/.exec(JSON.stringify(preview.components))![1]!;
+  const click = await interaction.click(confirm);
+  const final = await click.waitForReply((message) => message.content.startsWith('Pushed'), 30_000);
+  return final.content;
+}
+
+describe('consent', () => {
+  it('explains what admins can do and records consent; leave withdraws it', async () => {
+    for (let i = 0; i < 5; i++) {
+      const user = h.discord.addMember({ username: `member${i}` });
+      const account = i === 4 ? undefined : await h.linkUser(user, `member${i}_x`);
+      members.push({ user, ...(account ? { account } : {}) });
+      const join = await slash(user, 'branding-consent', 'join');
+      const reply = await join.waitForReply();
+      expect(reply.content).toContain('allow the admins of this server (members with Manage Server) to set your X avatar');
+      expect(join.ephemeral).toBe(true);
+    }
+    expect(await h.services.branding.consent.members(h.discord.guild.id)).toHaveLength(5);
+    const outsider = h.discord.addMember({ username: 'outsider' });
+    await h.linkUser(outsider, 'outsider_x');
+    const leave = await slash(members[3]!.user, 'branding-consent', 'leave');
+    expect((await leave.waitForReply()).content).toBe('You have left: the admins of this server can no longer set your X avatar.');
+    expect(await h.services.branding.consent.has(h.discord.guild.id, members[3]!.user.id)).toBe(false);
+  });
+});
+
+describe('push', () => {
+  it('is an admin command by default, and refuses a non-admin at run time with nothing uploaded', async () => {
+    const registered = h.discord.commands.find((command) => command.name === 'branding');
+    expect(registered?.default_member_permissions).toBe(String(MANAGE_GUILD));
+    const uploads = h.x.uploads.length;
+    const attempt = await slash(members[0]!.user, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } } });
+    expect((await attempt.waitForReply()).content).toBe('Only members with the Manage Server permission can use /branding.');
+    expect(h.x.uploads.length).toBe(uploads);
+  });
+
+  it('pushes one normalised image to every consenting linked member, reports, tells each privately, logs', async () => {
+    const log = h.discord.addChannel({ name: 'branding-log' });
+    const settings = await slash(admin, 'branding', 'settings', { 'log-channel': { channel: log.id } });
+    expect((await settings.waitForReply()).content).toBe(`Pushes, reverts and seasons are now posted in <#${log.id}>.`);
+
+    const before = h.x.uploads.length;
+    const push = await slash(admin, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, label: 'Launch' });
+    const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
+    expect(preview.content).toBe('This image goes to **3** members (opted in and linked). Skipped: 1 not linked. Push it?');
+    expect(push.files).toHaveLength(1);
+    const summary = await confirmPush(push);
+    expect(summary).toBe('Pushed "Launch": 3 succeeded, 0 failed, 0 skipped. The full report is attached.');
+
+    const uploads = h.x.uploads.slice(before);
+    const reached = [0, 1, 2].map((i) => members[i]!.account!.id);
+    expect(uploads.map((upload) => upload.userId).sort()).toEqual([...reached].sort());
+    expect(new Set(uploads.map((upload) => upload.bytes.toString('base64'))).size).toBe(1); // one normalised image
+    for (const i of [0, 1, 2]) {
+      const dm = await h.discord.waitForDm(members[i]!.user.id, (message) => message.content.includes('changed your X avatar'));
+      expect(dm.message.content).toContain('/avatar revert');
+    }
+    const posted = await h.discord.waitForMessage((message) => message.channelId === log.id);
+    expect(posted.message.content).toBe(`<@${admin.id}> ${summary}`);
+    expect(posted.files[0]?.bytes.toString()).toContain('Succeeded (3):');
+  });
+
+  it('pushes to a role only', async () => {
+    const role = h.discord.addRole({ name: 'team' });
+    const withRole = h.discord.addMember({ username: 'roled', roles: [role.id] });
+    const account = await h.linkUser(withRole, 'roled_x');
+    await (await slash(withRole, 'branding-consent', 'join')).waitForReply();
+    const before = h.x.uploads.length;
+    const push = await slash(admin, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, role: { role: role.id }, label: 'Team' });
+    expect(await confirmPush(push)).toBe('Pushed "Team": 1 succeeded, 0 failed, 0 skipped. The full report is attached.');
+    expect(h.x.uploads.slice(before).map((upload) => upload.userId)).toEqual([account.id]);
+  });
+
+  it('reverts the last push: each member gets their avatar from before it back', async () => {
+    const target = members[0]!;
+    const history = await h.services.avatars.history(target.user.id);
+    expect(history.entries).toHaveLength(1); // the Launch push
+    const before = h.x.uploads.length;
+    const revert = await slash(admin, 'branding', 'revert');
+    expect((await revert.waitForReply((message) => message.content.startsWith('Reverted'), 30_000)).content).toBe('Reverted "Team": 1 restored, 0 failed, 0 skipped (changed since).');
+    expect(h.x.uploads.length).toBe(before + 1);
+
+    const status = await slash(admin, 'branding', 'status');
+    const text = (await status.waitForReply()).content;
+    expect(text).toContain('"Team"');
+    expect(text).toContain('"Launch"');
+    expect(text).toMatch(/reverted/);
+  });
+
+  it('unlinking withdraws consent everywhere', async () => {
+    const { user } = members[1]!;
+    await h.services.links.unlink(user.id);
+    expect(await h.services.branding.consent.has(h.discord.guild.id, user.id)).toBe(false);
+  });
+});
