@@ -23,6 +23,8 @@ import type { SlashCommand } from '../src/bot/command.js';
 import { avatarFile } from '../src/bot/replies.js';
 import { finishPush, postToLog } from '../src/bot/branding-report.js';
 import { UserFacingError } from '../src/errors.js';
+import { teamLibraryOwner } from '../src/branding/team-seasons.js';
+import { validateSchedule } from '../src/schedule/engine.js';
 import type { Services } from '../src/services.js';
 
 const CONFIRM_MS = 5 * 60_000;
@@ -137,6 +139,29 @@ async function revert(interaction: ChatInputCommandInteraction, services: Servic
   await postToLog(interaction.client, services, guildId, `<@${interaction.user.id}> ${summary}`);
 }
 
+async function season(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const guildId = requireGuild(interaction);
+  requireAdmin(interaction);
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const id = randomUUID().slice(0, 6);
+  const teamSeason = { id, kind: 'season' as const, image: `team-${id}`, from: interaction.options.getString('from', true), to: interaction.options.getString('to', true), priority: 0, createdAt: new Date().toISOString() };
+  validateSchedule(teamSeason, 'UTC');
+  const attachment = interaction.options.getAttachment('image', true);
+  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
+  const avatar = await services.normalizer.normalize(bytes, {});
+  await services.library.add(teamLibraryOwner(guildId), teamSeason.image, { data: avatar.data, format: avatar.format });
+  await services.branding.seasons.add(guildId, teamSeason);
+  const members = await services.branding.consent.members(guildId);
+  for (const userId of members) {
+    await services.schedules.update(userId, () => undefined); // restored on start like any member with schedules
+    await services.scheduler.refresh(userId);
+  }
+  const summary = `Team season ${teamSeason.from}..${teamSeason.to} (UTC days) added for ${members.length} member${members.length === 1 ? '' : 's'} who opted in. While it is active it takes precedence over their personal schedules, which resume after it.`;
+  await interaction.editReply({ content: summary, files: [avatarFile(avatar, 'team-season')] });
+  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId: interaction.user.id, action: 'season', label: `${teamSeason.from}..${teamSeason.to}`, summary });
+  await postToLog(interaction.client, services, guildId, `<@${interaction.user.id}> ${summary}`);
+}
+
 async function status(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   const guildId = requireGuild(interaction);
   requireAdmin(interaction);
@@ -191,6 +216,16 @@ export const brandingCommand: SlashCommand = {
         ],
       },
       { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Restore everyone’s avatar from before the last push' },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'season',
+        description: 'A team avatar for a range of days every year, above members’ own schedules',
+        options: [
+          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+          { type: ApplicationCommandOptionType.String, name: 'from', description: 'First day, MM-DD (UTC)', required: true, min_length: 5, max_length: 5 },
+          { type: ApplicationCommandOptionType.String, name: 'to', description: 'Last day, MM-DD (may wrap the new year)', required: true, min_length: 5, max_length: 5 },
+        ],
+      },
       { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'The last pushes and their results' },
       {
         type: ApplicationCommandOptionType.Subcommand,
@@ -207,6 +242,8 @@ export const brandingCommand: SlashCommand = {
         return push(interaction, services);
       case 'revert':
         return revert(interaction, services);
+      case 'season':
+        return season(interaction, services);
       case 'status':
         return status(interaction, services);
       case 'settings':
@@ -231,6 +268,9 @@ export const brandingConsentCommand: SlashCommand = {
     if (interaction.options.getSubcommand() === 'join') {
       const account = await services.vault.get(interaction.user.id);
       await services.branding.consent.join(guildId, interaction.user.id);
+      await services.schedules.update(interaction.user.id, () => undefined);
+      await services.scheduler.refresh(interaction.user.id); // the server's team season, if one is active
+
       await interaction.reply({
         content: `${CONSENT_TEXT}\n\nYou have joined.${account ? '' : ' Your X account is not linked yet: /twitter link.'}`,
         flags: MessageFlags.Ephemeral,
@@ -238,6 +278,7 @@ export const brandingConsentCommand: SlashCommand = {
       return;
     }
     const was = await services.branding.consent.leave(guildId, interaction.user.id);
+    await services.scheduler.refresh(interaction.user.id); // personal schedules take over again
     await interaction.reply({ content: was ? 'You have left: the admins of this server can no longer set your X avatar.' : 'You had not joined, so nothing changed.', flags: MessageFlags.Ephemeral });
   },
 };

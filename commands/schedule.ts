@@ -187,10 +187,15 @@ export const scheduleCommand: SlashCommand = {
       case 'list': {
         const record = await services.schedules.get(userId);
         const lines = record.schedules.map((schedule) => `\`${schedule.id}\` ${describeSchedule(schedule)}`);
+        const teams = await services.branding.seasons.forMember(userId);
+        const teamLines = teams.flatMap((team) =>
+          team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),
+        );
         const notify = record.notify.mode === 'channel' ? `in <#${record.notify.channelId}>` : record.notify.mode === 'dm' ? 'by DM' : 'off';
         await interaction.editReply({
           content: [
             lines.length ? lines.join('\n') : 'No schedules yet: /schedule season, rotate or event.',
+            ...teamLines,
             record.defaultImage ? `Default image: ${record.defaultImage}` : '',
             `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
             `Next change: ${nextChangeText(record)}`,

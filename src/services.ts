@@ -22,6 +22,7 @@ import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerCl
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
 import { createPushRunner, type PushRunner } from './branding/push.js';
 import { createBrandingSettings, type BrandingSettings } from './branding/settings.js';
+import { createTeamSeasons, type TeamSeasons } from './branding/team-seasons.js';
 
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice) => Promise<boolean>;
 
@@ -41,7 +42,7 @@ export interface Services {
   coordination: Coordination;
   /** The bot sets how scheduled changes are announced (it owns the Discord client). */
   setNotifier(notifier: Notifier): void;
-  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings };
+  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
   /** The bot sets how membership is checked before each branding upload. */
   setMembershipCheck(check: (guildId: string, userId: string) => Promise<boolean>): void;
   close(): Promise<void>;
@@ -64,6 +65,8 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const userLock = createKeyedLock();
   const avatars = createAvatarChanges({ store, vault, history, x, normalizer, xImages, userLock, logger });
   const library = createAvatarLibrary(store);
+  const consent = createConsentStore(store);
+  const teamSeasons = createTeamSeasons(store, consent);
   const schedules = createScheduleStore(store);
   const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
   let notifier: Notifier = async () => false;
@@ -75,9 +78,9 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'scheduler' }),
     notify: (discordUserId, record, notice) => notifier(discordUserId, record, notice),
     minIntervalMs: config.scheduleMinIntervalMs,
+    teamSeasons,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const consent = createConsentStore(store);
   let isMember = async (_guildId: string, _userId: string) => true;
   const pushes = createPushRunner({
     store,
@@ -123,7 +126,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     setNotifier(next) {
       notifier = next;
     },
-    branding: { consent, pushes, settings: createBrandingSettings(store) },
+    branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
     setMembershipCheck(check) {
       isMember = check;
     },

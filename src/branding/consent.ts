@@ -29,6 +29,8 @@ export interface ConsentStore {
   members(guildId: string): Promise<string[]>;
   /** Opt the user out of every guild; returns the guilds they left. */
   leaveEverywhere(userId: string): Promise<string[]>;
+  /** The guilds the user opted in to. */
+  guildsOf(userId: string): Promise<string[]>;
 }
 
 export function createConsentStore(store: Store): ConsentStore {
@@ -74,6 +76,7 @@ export function createConsentStore(store: Store): ConsentStore {
     },
 
     members: guildMembers,
+    guildsOf: userGuilds,
 
     leaveEverywhere: (userId) =>
       writes.run('consent', async () => {

@@ -5,7 +5,7 @@ import type { Store } from '../store/backend.js';
 export interface BrandingLogEntry {
   at: string;
   adminId: string;
-  action: 'push' | 'revert';
+  action: 'push' | 'revert' | 'season';
   label: string;
   summary: string;
 }

@@ -17,7 +17,23 @@ import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
 import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import type { Coordination } from './coordination.js';
-import { activeImageAt, nextChangeAt, nextRotationImage, type ImageSource, type RotationSchedule } from './engine.js';
+import { activeImageAt, nextChangeAt, nextRotationImage, type ImageSource, type RotationSchedule, type SeasonSchedule } from './engine.js';
+import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
+
+type Team = { guildId: string; seasons: SeasonSchedule[] };
+
+/** Team seasons are kept on UTC days. */
+const TEAM_TIMEZONE = 'UTC';
+
+/** The first active team season among the member's servers: it takes precedence over personal schedules. */
+function activeTeamSeason(teams: Team[], at: Date): { guildId: string; image: string; season: SeasonSchedule } | undefined {
+  for (const team of teams) {
+    const active = activeImageAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, at);
+    const season = team.seasons.find((candidate) => active.source && 'id' in active.source && candidate.id === active.source.id);
+    if (active.image && season) return { guildId: team.guildId, image: active.image, season };
+  }
+  return undefined;
+}
 
 export type ScheduledNotice =
   | { kind: 'changed'; image: string; schedule: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
@@ -39,6 +55,8 @@ export interface SchedulerDeps {
   /** Tests move time forward; node-cron still fires on the real clock, shifted by the same amount. */
   clock?: SchedulerClock;
   armWindowMs?: number;
+  /** Server-level seasons of the servers a member opted in to (team branding). */
+  teamSeasons?: TeamSeasons;
   /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
 }
@@ -148,9 +166,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     if (at - clock.now() <= armWindowMs) arm(discordUserId, plan);
   }
 
-  function planNext(discordUserId: string, record: ScheduleRecord): void {
-    if (record.suspended || record.schedules.every((schedule) => schedule.paused)) return planAt(discordUserId, undefined);
-    planAt(discordUserId, nextChangeAt(record, new Date(clock.now()))?.at.getTime());
+  const teamsOf = async (discordUserId: string): Promise<Team[]> => (deps.teamSeasons ? deps.teamSeasons.forMember(discordUserId) : []);
+
+  /** The next instant the member's avatar should change: their own schedules or a team season boundary. */
+  async function planNext(discordUserId: string, record: ScheduleRecord): Promise<void> {
+    if (record.suspended) return planAt(discordUserId, undefined);
+    const now = new Date(clock.now());
+    const candidates = [
+      ...(record.schedules.some((schedule) => !schedule.paused) ? [nextChangeAt(record, now)?.at.getTime()] : []),
+      ...(await teamsOf(discordUserId)).map((team) => nextChangeAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, now)?.at.getTime()),
+    ].filter((at): at is number => at !== undefined);
+    planAt(discordUserId, candidates.length ? Math.min(...candidates) : undefined);
   }
 
   /** A random rotation picks its new image when it fires, once (the caller holds the run's lease). */
@@ -191,12 +217,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
    */
   async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
-    if (record.suspended || (record.schedules.length === 0 && record.defaultImage === undefined)) return record;
-    if (trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
     const now = clock.now();
+    const team = activeTeamSeason(await teamsOf(discordUserId), new Date(now));
+    if (record.suspended || (!team && record.schedules.length === 0 && record.defaultImage === undefined)) return record;
+    if (!team && trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
     const active = activeImageAt(record, new Date(now));
-    const target = active.image;
-    if (target === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
+    // What is applied is remembered by key: a team image is `team:<guild>/<name>`, a personal one its name.
+    const target = team ? `${teamLibraryOwner(team.guildId)}/${team.image}` : active.image;
+    const imageOwner = team ? teamLibraryOwner(team.guildId) : discordUserId;
+    const imageName = team ? team.image : active.image;
+    if (target === undefined || imageName === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
 
     if (trigger.dueMs === undefined) {
       const key = `sync:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
@@ -208,14 +238,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       return planAt(discordUserId, lastChange + deps.minIntervalMs);
     }
 
-    const label = describeSource(record, active.source);
+    const label = team ? `server's team season ${team.season.from}..${team.season.to}` : describeSource(record, active.source);
     let item;
     try {
-      item = await library.require(discordUserId, target);
+      item = await library.require(imageOwner, imageName);
     } catch (error) {
       if (!(error instanceof LibraryError)) throw error;
-      const message = `Your ${label} wants the image "${target}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
+      const message = team
+        ? `The ${label} wants the image "${imageName}", which the server's admins removed; your avatar was left as it is.`
+        : `Your ${label} wants the image "${imageName}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
       record = await recordFailure(discordUserId, message, (draft) => {
+        if (team) return;
         const schedule = draft.schedules.find((candidate) => candidate.id === (active.source as { id?: string } | undefined)?.id);
         if (schedule) schedule.paused = true;
       });
@@ -223,13 +256,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
 
     try {
-      const applied = await avatars.apply(discordUserId, item.image, 'schedule', `${label}: ${target}`);
+      const applied = await avatars.apply(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`);
       record = await schedules.update(discordUserId, (draft) => {
         draft.applied = { image: target, at: new Date(clock.now()).toISOString() };
-        draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: target };
+        draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: imageName };
       });
       logger.info({ user: discordUserId, image: target, due: trigger.dueMs }, 'scheduled change applied');
-      await tell(discordUserId, record, { kind: 'changed', image: target, schedule: label, url400: applied.user.profileImage.size400, ...item.image });
+      await tell(discordUserId, record, { kind: 'changed', image: imageName, schedule: label, url400: applied.user.profileImage.size400, ...item.image });
     } catch (error) {
       const revoked =
         error instanceof VaultError ||
@@ -261,7 +294,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       logger.error({ err: error, user: discordUserId }, 'scheduled run crashed');
     }
     if (plans.get(discordUserId)?.task) return; // reconcile planned a retry
-    planNext(discordUserId, await schedules.get(discordUserId));
+    await planNext(discordUserId, await schedules.get(discordUserId));
   }
 
   async function sync(discordUserId: string): Promise<void> {
@@ -272,7 +305,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
     }
     if (plans.get(discordUserId)?.task && (plans.get(discordUserId)?.at ?? 0) > clock.now()) return;
-    planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)));
+    await planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)));
   }
 
   coordination.subscribe((discordUserId) => {

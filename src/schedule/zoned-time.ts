@@ -149,8 +149,23 @@ function wallClockAt(zone: string, instantMs: number): number {
 /** The zone's UTC offset at an instant, in milliseconds (east positive). */
 export function offsetAt(zone: string, instantMs: number): number {
   const floored = Math.floor(instantMs / SECOND) * SECOND;
-  return wallClockAt(zone, floored) - floored;
+  const key = `${zone}|${floored}`;
+  let offset = offsetCache.get(key);
+  if (offset === undefined) {
+    offset = wallClockAt(zone, floored) - floored;
+    if (offsetCache.size >= OFFSET_CACHE_LIMIT) offsetCache.clear();
+    offsetCache.set(key, offset);
+  }
+  return offset;
 }
+
+/**
+ * Intl's formatToParts is the slow step of every zone computation, and the same instants (local day
+ * starts, fire times) come up for every user in a zone: restoring 10,000 schedules asks for a few
+ * thousand distinct ones. Bounded: cleared when full.
+ */
+const offsetCache = new Map<string, number>();
+const OFFSET_CACHE_LIMIT = 200_000;
 
 export function instantToZoned(zone: string, date: Date): ZonedDateTime {
   const offset = offsetAt(zone, date.getTime());

@@ -15,7 +15,8 @@ const members: Array<{ user: TestUser; account?: FakeXUser }> = [];
 let photo: Buffer;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // No minimum interval: the team season follows the personal default within the same test.
+  h = await startHarness({ env: { SCHEDULE_MIN_INTERVAL_MS: '0' } });
   admin = h.discord.addMember({ username: 'admin', permissions: MANAGE_GUILD });
   photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#ff6600' } }).jpeg().toBuffer();
 });
@@ -116,6 +117,32 @@ describe('push', () => {
     expect(text).toContain('"Team"');
     expect(text).toContain('"Launch"');
     expect(text).toMatch(/reverted/);
+  });
+
+  it('a team season takes precedence over a personal schedule while active; the personal one resumes after', async () => {
+    const user = h.discord.addMember({ username: 'seasonal' });
+    const account = await h.linkUser(user, 'seasonal_x');
+    const mine = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
+    await h.services.library.add(user.id, 'mine', { data: mine, format: 'jpeg' });
+    const personal = await slash(user, 'schedule', 'default', { image: 'mine' });
+    await personal.waitForReply();
+    await h.discord.waitFor(() => h.x.uploads.some((upload) => upload.userId === account.id), 10_000, 'the personal default');
+    await (await slash(user, 'branding-consent', 'join')).waitForReply();
+
+    const today = new Date().toISOString().slice(5, 10);
+    const season = await slash(admin, 'branding', 'season', { image: { attachment: { filename: 'team.jpg', bytes: photo } }, from: today, to: today });
+    expect((await season.waitForReply(undefined, 15_000)).content).toMatch(new RegExp(`^Team season ${today}\\.\\.${today} \\(UTC days\\) added for \\d+ members? who opted in\\. While it is active it takes precedence`));
+    await h.discord.waitFor(() => h.x.uploads.filter((upload) => upload.userId === account.id).length === 2, 10_000, 'the team season upload');
+    const teamUpload = h.x.uploads.filter((upload) => upload.userId === account.id)[1]!;
+    expect(teamUpload.bytes.equals(mine)).toBe(false);
+
+    const list = await slash(user, 'schedule', 'list');
+    expect((await list.waitForReply()).content).toContain(`Team season of ${h.discord.guild.name} ${today}..${today} (UTC days): takes precedence over your schedules while active`);
+
+    // Leaving the server's branding: the personal default comes back.
+    await (await slash(user, 'branding-consent', 'leave')).waitForReply();
+    await h.discord.waitFor(() => h.x.uploads.filter((upload) => upload.userId === account.id).length === 3, 10_000, 'the personal image back');
+    expect(h.x.uploads.filter((upload) => upload.userId === account.id)[2]!.bytes.equals(mine)).toBe(true);
   });
 
   it('unlinking withdraws consent everywhere', async () => {
