@@ -99,6 +99,7 @@ describe('seasons', () => {
     expect(reply).toMatch(new RegExp(`^Added: season ${today}\\.\\.${today} → autumn \\(times in Asia/Tokyo\\)\\.`));
     await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the catch-up upload');
     expect(uploadsOf(account)[0]!.bytes.equals(autumn)).toBe(true);
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('autumn'));
 
     const added = await schedule(user, 'season', { image: 'winter', from: tomorrow, to: tomorrow });
     expect(added).toMatch(new RegExp(`Next change: [A-Z][a-z]{2} \\d+ 00:00 → winter\\.$`));
@@ -172,6 +173,8 @@ describe('events', () => {
     await schedule(user, 'default', { image: 'usual' });
     await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
     expect(uploadsOf(account)[0]!.bytes.equals(usual)).toBe(true);
+    // X has the image a moment before the bot records it as applied: wait for that before moving the clock.
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
 
     const at = new Date(Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000); // an hour from now, whole minute, UTC
     const local = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
@@ -264,6 +267,7 @@ describe('restart', () => {
     await schedule(user, 'default', { image: 'before' });
     await schedule(user, 'season', { image: 'after', from: tomorrow, to: tomorrow });
     await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('before'));
 
     await h.restart(() => {
       // While the bot is down, the boundary passes: it is now 10:00 UTC tomorrow.
