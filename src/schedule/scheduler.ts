@@ -17,6 +17,7 @@ import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
 import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import type { Coordination } from './coordination.js';
+import { createKeyedLock } from '../keyed-lock.js';
 import { activeImageAt, nextChangeAt, nextRotationImage, type ImageSource, type RotationSchedule, type SeasonSchedule } from './engine.js';
 import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
 
@@ -108,6 +109,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const clock = deps.clock ?? { now: () => Date.now() };
   const armWindowMs = deps.armWindowMs ?? 10 * 60_000;
   const plans = new Map<string, Plan>();
+  /** A refresh while a change is running waits for it, so it sees what that change applied. */
+  const userRuns = createKeyedLock();
   let housekeeping: ScheduledTask | undefined;
   let stopped = false;
   const running = new Set<Promise<unknown>>();
@@ -211,9 +214,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   /**
-   * Apply what the schedules call for now, unless it is already applied. `runKey` identifies this run
-   * across processes: a timer fire is already elected by node-cron's coordinator; a catch-up takes a
-   * lease keyed by the state it starts from, so two processes catching up upload once.
+   * Apply what the schedules call for now, unless it is already applied. Runs one at a time per user in
+   * this process (see `sync` and `fire`); across processes the transition lease below decides.
    */
   async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
@@ -228,15 +230,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const imageName = team ? team.image : active.image;
     if (target === undefined || imageName === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
 
-    if (trigger.dueMs === undefined) {
-      const key = `sync:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
-      if (!(await coordination.coordinator.shouldRun(key, LEASE_MS))) return;
-    }
     const lastChange = record.applied ? Date.parse(record.applied.at) : undefined;
     if (lastChange !== undefined && now - lastChange < deps.minIntervalMs) {
       // Protect the account from X's rate limits: the change waits for the minimum interval.
       return planAt(discordUserId, lastChange + deps.minIntervalMs);
     }
+
+    // One lease per transition (from what is applied, to the target), whoever attempts it: a timer fire in
+    // one process and a catch-up in another that both see this transition upload once between them.
+    const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
+    if (!(await coordination.coordinator.shouldRun(transition, LEASE_MS))) return;
 
     const label = team ? `server's team season ${team.season.from}..${team.season.to}` : describeSource(record, active.source);
     let item;
@@ -289,7 +292,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function fire(discordUserId: string, dueMs: number): Promise<void> {
     deps.onFire?.(discordUserId, dueMs, clock.now());
     try {
-      await reconcile(discordUserId, { dueMs });
+      await userRuns.run(discordUserId, () => reconcile(discordUserId, { dueMs }));
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'scheduled run crashed');
     }
@@ -300,7 +303,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function sync(discordUserId: string): Promise<void> {
     let unchanged: ScheduleRecord | void = undefined;
     try {
-      unchanged = await reconcile(discordUserId, {});
+      unchanged = await userRuns.run(discordUserId, () => reconcile(discordUserId, {}));
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
     }
