@@ -139,6 +139,12 @@ describe('push', () => {
     const list = await slash(user, 'schedule', 'list');
     expect((await list.waitForReply()).content).toContain(`Team season of ${h.discord.guild.name} ${today}..${today} (UTC days): takes precedence over your schedules while active`);
 
+    // X has the team image a moment before the bot records it as applied.
+    for (let tries = 0; !(await h.services.schedules.get(user.id)).applied?.image.startsWith('team:'); tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+
     // Leaving the server's branding: the personal default comes back.
     await (await slash(user, 'branding-consent', 'leave')).waitForReply();
     await h.discord.waitFor(() => h.x.uploads.filter((upload) => upload.userId === account.id).length === 3, 10_000, 'the personal image back');
