@@ -5,6 +5,8 @@
  */
 import {
   Client,
+  DiscordAPIError,
+  RESTJSONErrorCodes,
   Events,
   GatewayIntentBits,
   MessageFlags,
@@ -122,10 +124,15 @@ export function createBot(options: BotOptions): Bot {
   services.setMembershipCheck(async (guildId, userId) => {
     const guild = client.guilds.cache.get(guildId);
     if (!guild) return false;
-    return guild.members.fetch(userId).then(
-      () => true,
-      () => false,
-    );
+    try {
+      await guild.members.fetch(userId);
+      return true;
+    } catch (error) {
+      // Someone who left the server has withdrawn their branding consent there (found when a push reaches
+      // them; the member-leave gateway event would need the privileged GuildMembers intent).
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) await services.branding.consent.leave(guildId, userId);
+      return false;
+    }
   });
 
   /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */

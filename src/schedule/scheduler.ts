@@ -172,12 +172,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const teamsOf = async (discordUserId: string): Promise<Team[]> => (deps.teamSeasons ? deps.teamSeasons.forMember(discordUserId) : []);
 
   /** The next instant the member's avatar should change: their own schedules or a team season boundary. */
-  async function planNext(discordUserId: string, record: ScheduleRecord): Promise<void> {
+  async function planNext(discordUserId: string, record: ScheduleRecord, knownTeams?: Team[]): Promise<void> {
     if (record.suspended) return planAt(discordUserId, undefined);
     const now = new Date(clock.now());
     const candidates = [
       ...(record.schedules.some((schedule) => !schedule.paused) ? [nextChangeAt(record, now)?.at.getTime()] : []),
-      ...(await teamsOf(discordUserId)).map((team) => nextChangeAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, now)?.at.getTime()),
+      ...(knownTeams ?? (await teamsOf(discordUserId))).map((team) => nextChangeAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, now)?.at.getTime()),
     ].filter((at): at is number => at !== undefined);
     planAt(discordUserId, candidates.length ? Math.min(...candidates) : undefined);
   }
@@ -217,10 +217,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
    * Apply what the schedules call for now, unless it is already applied. Runs one at a time per user in
    * this process (see `sync` and `fire`); across processes the transition lease below decides.
    */
-  async function reconcile(discordUserId: string, trigger: { dueMs?: number }): Promise<ScheduleRecord | void> {
+  async function reconcile(discordUserId: string, trigger: { dueMs?: number; teams?: Team[] }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
     const now = clock.now();
-    const team = activeTeamSeason(await teamsOf(discordUserId), new Date(now));
+    const team = activeTeamSeason(trigger.teams ?? (await teamsOf(discordUserId)), new Date(now));
     if (record.suspended || (!team && record.schedules.length === 0 && record.defaultImage === undefined)) return record;
     if (!team && trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
     const active = activeImageAt(record, new Date(now));
@@ -302,13 +302,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   async function sync(discordUserId: string): Promise<void> {
     let unchanged: ScheduleRecord | void = undefined;
+    const teams = await teamsOf(discordUserId); // read once for the catch-up and the plan
     try {
-      unchanged = await userRuns.run(discordUserId, () => reconcile(discordUserId, {}));
+      unchanged = await userRuns.run(discordUserId, () => reconcile(discordUserId, { teams }));
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
     }
     if (plans.get(discordUserId)?.task && (plans.get(discordUserId)?.at ?? 0) > clock.now()) return;
-    await planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)));
+    await planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)), teams);
   }
 
   coordination.subscribe((discordUserId) => {

@@ -151,6 +151,16 @@ describe('push', () => {
     expect(h.x.uploads.filter((upload) => upload.userId === account.id)[2]!.bytes.equals(mine)).toBe(true);
   });
 
+  it('skips a member who left the server, and that withdraws their consent there', async () => {
+    const gone = h.discord.addUser({ username: 'gone' }); // a Discord user, no longer a member of the server
+    const account = await h.linkUser(gone, 'gone_x');
+    await h.services.branding.consent.join(h.discord.guild.id, gone.id);
+    const push = await slash(admin, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, label: 'Farewell' });
+    expect(await confirmPush(push)).toMatch(/^Pushed "Farewell": \d+ succeeded, 0 failed, 1 skipped\./);
+    expect(h.x.uploads.some((upload) => upload.userId === account.id)).toBe(false);
+    expect(await h.services.branding.consent.has(h.discord.guild.id, gone.id)).toBe(false);
+  });
+
   it('unlinking withdraws consent everywhere', async () => {
     const { user } = members[1]!;
     await h.services.links.unlink(user.id);
