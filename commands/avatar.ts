@@ -13,36 +13,18 @@ import {
 import { AccountError } from '../src/account-errors.js';
 import type { AppliedAvatar } from '../src/avatar-changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
-import type { CropMode } from '../src/avatar/normalize.js';
+import { normalisedAttachment } from '../src/bot/attachment.js';
 import { customId, type SlashCommand } from '../src/bot/command.js';
+import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
 import type { StoredImage } from '../src/store/history.js';
 
-const imageOptions: APIApplicationCommandBasicOption[] = [
-  { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
-  {
-    type: ApplicationCommandOptionType.String,
-    name: 'crop',
-    description: 'How to make it square (default: around the most interesting part)',
-    choices: [
-      { name: 'attention (most interesting part)', value: 'attention' },
-      { name: 'centre', value: 'centre' },
-      { name: 'contain (whole image on a background)', value: 'contain' },
-    ],
-  },
-  { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour for contain or transparency, like #1da1f2', min_length: 7, max_length: 7 },
-];
+const imageOptions: APIApplicationCommandBasicOption[] = [imageAttachmentOption, cropOption, backgroundOption];
 
-/** Download the attachment (allowed hosts, size cap, timeout) and normalise it. */
-async function normalisedAttachment(interaction: ChatInputCommandInteraction, services: Services): Promise<{ image: StoredImage; label: string }> {
-  const attachment = interaction.options.getAttachment('image', true);
-  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-  const avatar = await services.normalizer.normalize(bytes, {
-    crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
-    background: interaction.options.getString('background') ?? undefined,
-  });
-  return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${attachment.name}` };
+async function attachedImage(interaction: ChatInputCommandInteraction, services: Services): Promise<{ image: StoredImage; label: string }> {
+  const { avatar, filename } = await normalisedAttachment(interaction, services);
+  return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${filename}` };
 }
 
 const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
@@ -50,14 +32,14 @@ const isPreviewUsed = (error: unknown) => error instanceof AccountError && error
 async function set(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   await services.avatars.requireActiveLink(interaction.user.id); // say "not linked" or "revoked" before downloading anything
-  const { image, label } = await normalisedAttachment(interaction, services);
+  const { image, label } = await attachedImage(interaction, services);
   const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label);
   await interaction.editReply(appliedReply(applied, 'Avatar updated'));
 }
 
 async function preview(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const { image, label } = await normalisedAttachment(interaction, services);
+  const { image, label } = await attachedImage(interaction, services);
   const saved = await services.avatars.createPreview(interaction.user.id, image, label);
   const square = avatarFile(image, 'preview');
   const circle = avatarFile({ data: await circlePreview(image.data), format: 'png' }, 'preview-circle');

@@ -18,8 +18,9 @@ import {
 } from 'discord.js';
 import { randomUUID } from 'node:crypto';
 import { describeProgress } from '../src/branding/push.js';
-import type { CropMode } from '../src/avatar/normalize.js';
+import { normalisedAttachment } from '../src/bot/attachment.js';
 import type { SlashCommand } from '../src/bot/command.js';
+import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile } from '../src/bot/replies.js';
 import { finishPush, postToLog } from '../src/bot/branding-report.js';
 import { UserFacingError } from '../src/errors.js';
@@ -69,14 +70,8 @@ async function push(interaction: ChatInputCommandInteraction, services: Services
   const guildId = requireGuild(interaction);
   requireAdmin(interaction);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const attachment = interaction.options.getAttachment('image', true);
   const role = interaction.options.getRole('role');
-  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-  // Normalised once for every member.
-  const avatar = await services.normalizer.normalize(bytes, {
-    crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
-    background: interaction.options.getString('background') ?? undefined,
-  });
+  const { avatar } = await normalisedAttachment(interaction, services); // once, for every member
   const { reach, skipped, opted } = await targetsOf(interaction, services, guildId, role?.id);
   const skippedText = Object.entries(skipped).map(([reason, users]) => `${users.length} ${reason}`).join(', ');
   if (reach.length === 0) {
@@ -146,9 +141,7 @@ async function season(interaction: ChatInputCommandInteraction, services: Servic
   const id = randomUUID().slice(0, 6);
   const teamSeason = { id, kind: 'season' as const, image: `team-${id}`, from: interaction.options.getString('from', true), to: interaction.options.getString('to', true), priority: 0, createdAt: new Date().toISOString() };
   validateSchedule(teamSeason, 'UTC');
-  const attachment = interaction.options.getAttachment('image', true);
-  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-  const avatar = await services.normalizer.normalize(bytes, {});
+  const { avatar } = await normalisedAttachment(interaction, services);
   await services.library.add(teamLibraryOwner(guildId), teamSeason.image, { data: avatar.data, format: avatar.format });
   await services.branding.seasons.add(guildId, teamSeason);
   const members = await services.branding.consent.members(guildId);
@@ -199,20 +192,11 @@ export const brandingCommand: SlashCommand = {
         name: 'push',
         description: 'Push one avatar to every member who opted in',
         options: [
-          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+          imageAttachmentOption,
           { type: ApplicationCommandOptionType.Role, name: 'role', description: 'Only members with this role' },
           { type: ApplicationCommandOptionType.String, name: 'label', description: 'A name for this push, e.g. "Launch week"', max_length: 80 },
-          {
-            type: ApplicationCommandOptionType.String,
-            name: 'crop',
-            description: 'How to make it square',
-            choices: [
-              { name: 'attention (most interesting part)', value: 'attention' },
-              { name: 'centre', value: 'centre' },
-              { name: 'contain (whole image on a background)', value: 'contain' },
-            ],
-          },
-          { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour like #1da1f2', min_length: 7, max_length: 7 },
+          cropOption,
+          backgroundOption,
         ],
       },
       { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Restore everyone’s avatar from before the last push' },
@@ -221,7 +205,7 @@ export const brandingCommand: SlashCommand = {
         name: 'season',
         description: 'A team avatar for a range of days every year, above members’ own schedules',
         options: [
-          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
+          imageAttachmentOption,
           { type: ApplicationCommandOptionType.String, name: 'from', description: 'First day, MM-DD (UTC)', required: true, min_length: 5, max_length: 5 },
           { type: ApplicationCommandOptionType.String, name: 'to', description: 'Last day, MM-DD (may wrap the new year)', required: true, min_length: 5, max_length: 5 },
         ],

@@ -1,7 +1,8 @@
 /** /library add | list | remove: named images for schedules */
 import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags } from 'discord.js';
-import type { CropMode } from '../src/avatar/normalize.js';
+import { normalisedAttachment } from '../src/bot/attachment.js';
 import { type SlashCommand } from '../src/bot/command.js';
+import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 
 export const libraryCommand: SlashCommand = {
@@ -15,18 +16,9 @@ export const libraryCommand: SlashCommand = {
         description: 'Store an image under a name',
         options: [
           { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: 32 },
-          { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'A JPG, PNG, GIF or WebP image', required: true },
-          {
-            type: ApplicationCommandOptionType.String,
-            name: 'crop',
-            description: 'How to make it square',
-            choices: [
-              { name: 'attention (most interesting part)', value: 'attention' },
-              { name: 'centre', value: 'centre' },
-              { name: 'contain (whole image on a background)', value: 'contain' },
-            ],
-          },
-          { type: ApplicationCommandOptionType.String, name: 'background', description: 'Background colour like #1da1f2', min_length: 7, max_length: 7 },
+          imageAttachmentOption,
+          cropOption,
+          backgroundOption,
         ],
       },
       { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images' },
@@ -44,12 +36,7 @@ export const libraryCommand: SlashCommand = {
     const userId = interaction.user.id;
     switch (interaction.options.getSubcommand()) {
       case 'add': {
-        const attachment = interaction.options.getAttachment('image', true);
-        const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-        const avatar = await services.normalizer.normalize(bytes, {
-          crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
-          background: interaction.options.getString('background') ?? undefined,
-        });
+        const { avatar } = await normalisedAttachment(interaction, services);
         const item = await services.library.add(userId, interaction.options.getString('name', true), { data: avatar.data, format: avatar.format });
         const file = avatarFile(avatar, 'library');
         await interaction.editReply({
