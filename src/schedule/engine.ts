@@ -372,7 +372,23 @@ interface Context {
   oneShotEnds: Map<CompiledEvent, { searchedUntil: number; end: number | undefined }>;
 }
 
+/**
+ * Compiled contexts by state object. Callers treat a read record as immutable (the stores hand out
+ * fresh copies), so asking first which image is active and then when it next changes compiles once
+ * and counts a rotation's fires once (the memo carries over).
+ */
+const compiled = new WeakMap<UserSchedules, Context>();
+
 function compile(state: UserSchedules): Context {
+  let context = compiled.get(state);
+  if (!context) {
+    context = compileFresh(state);
+    compiled.set(state, context);
+  }
+  return context;
+}
+
+function compileFresh(state: UserSchedules): Context {
   const zone = validateTimeZone(state.timezone ?? DEFAULT_TIMEZONE);
   const context: Context = { state, zone, seasons: [], rotations: [], timedEvents: [], oneShots: [], fireCounts: new Map(), oneShotEnds: new Map() };
   state.schedules.forEach((schedule, index) => {

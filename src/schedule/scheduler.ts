@@ -75,7 +75,7 @@ export interface Scheduler {
 
 const LEASE_MS = 10 * 60_000;
 const TRANSIENT_RETRY_MS = 5 * 60_000;
-const CATCH_UP_CONCURRENCY = 8;
+const CATCH_UP_CONCURRENCY = 32;
 
 interface Plan {
   at: number;
