@@ -3,12 +3,12 @@
  * received, and what the bot keeps.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { normalizeAvatar } from '../../src/avatar/normalize.js';
-import { startHarness, type Harness } from '../support/bot-harness.js';
 import { componentsOf, type TestUser } from '../support/discord-server.js';
 import type { FakeXUser } from '../support/x-server.js';
-import { avatarCommand, buttonsOf, customIdOf, EPHEMERAL, expectPlainEphemeral, expectValidSignatures, fixture, image, SLOW_MS, stateOf } from './helpers.js';
+import type { Harness } from '../support/bot-harness.js';
+import { avatarCommand, buttonsOf, customIdOf, EPHEMERAL, expectPlainEphemeral, expectValidSignatures, fixture, image, SLOW_MS, stateOf, useHarness } from './helpers.js';
 
 /** The avatar X shows before the bot changes anything, normalised as the bot saves it. */
 async function normalisedDefaultAvatar(h: Harness, xUser: FakeXUser): Promise<Buffer> {
@@ -25,14 +25,7 @@ async function setAvatar(h: Harness, user: TestUser, photo: string): Promise<Buf
 }
 
 describe('with X images downloadable', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('/avatar set defers at once, uploads a valid 400x400 image, replies with it, and records history and the original', async () => {
     const user = h.discord.addMember({ username: 'set-ann' });
@@ -215,15 +208,8 @@ describe('with X images downloadable', () => {
 });
 
 describe('when the current X avatar cannot be downloaded', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    // The X-compatible server's host is not an allowed X image host, so the original cannot be fetched.
-    h = await startHarness({ env: { X_IMAGE_HOSTS: 'pbs.twimg.com' } });
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  // The X-compatible server's host is not an allowed X image host, so the original cannot be fetched.
+  const h = useHarness({ env: { X_IMAGE_HOSTS: 'pbs.twimg.com' } });
 
   it('still changes the avatar, and the reply, history and revert say the original could not be saved', async () => {
     const user = h.discord.addMember({ username: 'nosave-fred' });

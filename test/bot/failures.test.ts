@@ -2,23 +2,15 @@
  * Every failure a user can meet with /avatar and /twitter: one specific ephemeral message each, and
  * nothing changed (no upload at X, history and link as they were).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/bot-harness.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AttachmentInput, Interaction, Message, TestUser } from '../support/discord-server.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
-import { avatarCommand, buttonsOf, expectPlainEphemeral, fixture, image, SLOW_MS, stateOf } from './helpers.js';
+import { avatarCommand, buttonsOf, expectPlainEphemeral, fixture, image, SLOW_MS, stateOf, useHarness } from './helpers.js';
 
 const MB = 1024 * 1024;
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
+const h = useHarness();
 afterEach(() => h.x.clearFaults());
-afterAll(async () => {
-  expect(h.discord.unexpectedCalls).toEqual([]);
-  await h?.close();
-});
 
 let users = 0;
 async function linkedUser(): Promise<TestUser> {

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
-import type { Harness } from '../support/bot-harness.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startHarness, type Harness, type HarnessOptions } from '../support/bot-harness.js';
 import { componentsOf, type AttachmentInput, type Interaction, type Message, type TestUser } from '../support/discord-server.js';
 import type { FakeXUser, XServer } from '../support/x-server.js';
 
@@ -93,3 +93,25 @@ export function expectPlainEphemeral(interaction: Interaction, reply: Message, c
 }
 
 export const EPHEMERAL = 64;
+
+/**
+ * Start the whole bot before the tests of the enclosing describe (or file) and stop it after them,
+ * checking that the bot made no REST call the Discord server did not expect. The returned object
+ * stands for the running harness.
+ */
+export function useHarness(options?: HarnessOptions): Harness {
+  let running: Harness | undefined;
+  beforeAll(async () => {
+    running = await startHarness(options);
+  });
+  afterAll(async () => {
+    expect(running?.discord.unexpectedCalls).toEqual([]);
+    await running?.close();
+  });
+  return new Proxy({} as Harness, {
+    get(_, property) {
+      if (!running) throw new Error('the harness is used before beforeAll started it');
+      return Reflect.get(running, property, running);
+    },
+  });
+}

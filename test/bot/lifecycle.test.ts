@@ -2,22 +2,14 @@
  * The bot as a process: its health endpoint, and a graceful stop that lets commands in flight finish
  * and turns new ones away.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/backend.js';
 import { createAvatarHistory } from '../../src/store/history.js';
-import { startHarness, type Harness } from '../support/bot-harness.js';
 import { X_PATHS } from '../support/x-server.js';
-import { customIdOf, expectPlainEphemeral, fixture, image, SLOW_MS } from './helpers.js';
+import { customIdOf, expectPlainEphemeral, fixture, image, SLOW_MS, useHarness } from './helpers.js';
 
 describe('a running bot', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('GET /healthz answers 200 ok with the gateway ready and the store reachable', async () => {
     const response = await fetch(`${h.httpUrl()}/healthz`);
@@ -32,14 +24,7 @@ describe('a running bot', () => {
 });
 
 describe('graceful stop', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('finishes the command in flight, turns a new command away, then stops', async () => {
     const busy = h.discord.addMember({ username: 'stop-busy' });
@@ -85,14 +70,7 @@ describe('graceful stop', () => {
 });
 
 describe('graceful stop during a confirmation', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('an /twitter unlink waiting for its confirmation still gets the click and finishes', async () => {
     const user = h.discord.addMember({ username: 'stop-unlink' });

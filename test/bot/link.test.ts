@@ -2,22 +2,14 @@
  * /twitter link (PIN and callback flows), /twitter status and /twitter unlink, driven through the
  * gateway against the X-compatible server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/bot-harness.js';
+import { describe, expect, it } from 'vitest';
 import { X_PATHS, xFaults } from '../support/x-server.js';
-import { avatarCommand, buttonsOf, customIdOf, EPHEMERAL, expectValidSignatures, fixture, image, linkWithPin, requestTokenOf, SLOW_MS, stateOf } from './helpers.js';
+import { avatarCommand, buttonsOf, customIdOf, EPHEMERAL, expectValidSignatures, fixture, image, linkWithPin, requestTokenOf, SLOW_MS, stateOf, useHarness } from './helpers.js';
 
 const linkedText = (screenName: string) => `Linked @${screenName}. Use /avatar set to change your X avatar.`;
 
 describe('PIN flow (no PUBLIC_URL)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('links with the PIN X shows: button, modal, "Linked @name", tokens stored', async () => {
     const user = h.discord.addMember({ username: 'pin-alice' });
@@ -175,14 +167,7 @@ describe('PIN flow (no PUBLIC_URL)', () => {
 });
 
 describe('callback flow (PUBLIC_URL set)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ callbackFlow: true });
-  });
-  afterAll(async () => {
-    expect(h.discord.unexpectedCalls).toEqual([]);
-    await h?.close();
-  });
+  const h = useHarness({ callbackFlow: true });
 
   it('links when X sends the browser back, edits the original message, and refuses the same callback twice', async () => {
     const user = h.discord.addMember({ username: 'cb-gina' });

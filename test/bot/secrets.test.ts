@@ -4,20 +4,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/bot-harness.js';
+import { expect, it } from 'vitest';
 import type { TestUser } from '../support/discord-server.js';
 import { X_PATHS, xErrorBody, xFaults } from '../support/x-server.js';
-import { avatarCommand, customIdOf, fixture, image, requestTokenOf } from './helpers.js';
+import { avatarCommand, customIdOf, fixture, image, requestTokenOf, useHarness } from './helpers.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ callbackFlow: true });
-});
-afterAll(async () => {
-  expect(h.discord.unexpectedCalls).toEqual([]);
-  await h?.close();
-});
+const h = useHarness({ callbackFlow: true });
 
 it('no token, secret, PIN or key appears in the logs or the store', async () => {
   const secrets = new Map<string, string>(); // value -> what it is
