@@ -12,7 +12,6 @@
  * save of the original on its retry (AvatarChanges keeps it only once X accepted the upload).
  * Several concurrencies may be given (`npm run bench -- branding 2 4 8`); each runs on fresh members.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { createPushRunner, DEFAULT_BRANDING_CONCURRENCY, describeProgress, type 
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createServices, type Services } from '../src/services.js';
+import { localServicesEnv } from '../test/support/bot-harness.js';
 import { startXServer, X_PATHS } from '../test/support/x-server.js';
 import { percentile, printFigures, printTable, round } from './report.js';
 
@@ -74,16 +74,7 @@ async function push(concurrency: number): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-branding-'));
   const logger = createLogger({ level: 'warn' });
   const services = await createServices(
-    parseConfig({
-      TWITTER_CONSUMER_KEY: x.consumer.key,
-      TWITTER_CONSUMER_SECRET: x.consumer.secret,
-      TWITTER_API_URL: x.url,
-      X_IMAGE_HOSTS: new URL(x.url).host,
-      TWITTER_PROCESSING_DELAY_MS: '0',
-      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`,
-      LOG_LEVEL: 'warn',
-    }),
+    parseConfig(localServicesEnv(x, dir, { LOG_LEVEL: 'warn' })),
     logger,
   );
   try {

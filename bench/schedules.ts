@@ -38,6 +38,8 @@ import { createAvatarHistory } from '../src/store/history.js';
 import { createAvatarLibrary } from '../src/store/library.js';
 import { createScheduleStore, type ScheduleRecord } from '../src/store/schedules.js';
 import { createTokenVault } from '../src/store/vault.js';
+import { seededRandom } from '../test/support/seeded-random.js';
+import { localServicesEnv } from '../test/support/bot-harness.js';
 import { startXServer } from '../test/support/x-server.js';
 import { percentile, printFigures, printTable, round } from './report.js';
 
@@ -65,17 +67,6 @@ function collector(): (() => void) | undefined {
 }
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same mix. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const monthDay = (ms: number) => `${pad(new Date(ms).getUTCMonth() + 1)}-${pad(new Date(ms).getUTCDate())}`;
@@ -172,7 +163,7 @@ export async function run(): Promise<void> {
   async function seedUser(i: number): Promise<void> {
     const user = discordId(i);
     const account = xUsers[i]!;
-    const random = prng(20_260_101 + i);
+    const random = seededRandom(20_260_101 + i);
     await vault.save(user, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
     await seedLibrary.add(user, 'a', image);
     await seedLibrary.add(user, 'b', image); // same bytes: content-addressed, stored once
@@ -228,17 +219,7 @@ export async function run(): Promise<void> {
   // ---- The bot's services, as production wires them (its own scheduler is built but never started).
   const logger = createLogger({ level: 'silent' });
   const services = await createServices(
-    parseConfig({
-      TWITTER_CONSUMER_KEY: x.consumer.key,
-      TWITTER_CONSUMER_SECRET: x.consumer.secret,
-      TWITTER_API_URL: x.url,
-      TWITTER_PROCESSING_DELAY_MS: '0',
-      X_IMAGE_HOSTS: new URL(x.url).host,
-      TOKEN_ENCRYPTION_KEY: key.toString('base64'),
-      STORE_URL: storeUrl,
-      SCHEDULE_MIN_INTERVAL_MS: '0',
-      LOG_LEVEL: 'silent',
-    }),
+    parseConfig(localServicesEnv(x, dir, { TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl, SCHEDULE_MIN_INTERVAL_MS: '0' })),
     logger,
   );
 

@@ -178,6 +178,18 @@ export function cronMatchesDay(spec: CronSpec, dayStart: number): boolean {
 /** More than any UTC offset: a local day's instants lie within this of its wall-clock values. */
 const MAX_OFFSET_MS = 16 * 3_600_000;
 
+/** The first index in [0, length) whose value is greater than `bound`, for values that never decrease. */
+function firstAbove(length: number, valueAt: (index: number) => number, bound: number): number {
+  let low = 0;
+  let high = length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (valueAt(middle) > bound) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
 /** About nine years: long enough to reach the next Feb 29 across a skipped leap year (2100). */
 const DEFAULT_SEARCH_DAYS = 9 * 366;
 
@@ -191,13 +203,7 @@ export function nextFire(spec: CronSpec, zone: string, afterMs: number, notAfter
     const offsets = offsetsAroundDay(zone, dayStart);
     const instant = (index: number) => instantOf(dayStart + (timesOfDay[index] as number) * 1000, offsets);
     // Instants are non-decreasing in local time, so bisect for the first one after `afterMs`.
-    let low = 0;
-    let high = timesOfDay.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (instant(middle) > afterMs) high = middle;
-      else low = middle + 1;
-    }
+    const low = firstAbove(timesOfDay.length, instant, afterMs);
     if (low < timesOfDay.length) {
       const found = instant(low);
       return found <= notAfterMs ? found : undefined;
@@ -213,13 +219,7 @@ export function previousFire(spec: CronSpec, zone: string, atMs: number, notBefo
     if (!cronMatchesDay(spec, dayStart)) continue;
     const offsets = offsetsAroundDay(zone, dayStart);
     const instant = (index: number) => instantOf(dayStart + (timesOfDay[index] as number) * 1000, offsets);
-    let low = 0;
-    let high = timesOfDay.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (instant(middle) > atMs) high = middle;
-      else low = middle + 1;
-    }
+    const low = firstAbove(timesOfDay.length, instant, atMs);
     if (low > 0) {
       const found = instant(low - 1);
       return found >= notBeforeMs ? found : undefined;
@@ -240,18 +240,9 @@ export function countFires(spec: CronSpec, zone: string, afterMs: number, untilM
     if (offsets.change === undefined) {
       // One offset all day: instants rise strictly with local time, so count by bisection.
       const base = dayStart - offsets.before;
-      const firstAbove = (bound: number) => {
-        let low = 0;
-        let high = timesOfDay.length;
-        while (low < high) {
-          const middle = (low + high) >> 1;
-          if (base + (timesOfDay[middle] as number) * 1000 > bound) high = middle;
-          else low = middle + 1;
-        }
-        return low;
-      };
-      const from = firstAbove(lastCounted);
-      const to = firstAbove(untilMs);
+      const instant = (index: number) => base + (timesOfDay[index] as number) * 1000;
+      const from = firstAbove(timesOfDay.length, instant, lastCounted);
+      const to = firstAbove(timesOfDay.length, instant, untilMs);
       if (to > from) {
         count += to - from;
         lastCounted = base + (timesOfDay[to - 1] as number) * 1000;

@@ -3,7 +3,6 @@
  * who gets the image (and who is left alone), how many at once, what happens on X's failures, a restart
  * in the middle, one push per server, and reverting to each member's own avatar.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { StoredImage } from '../../src/store/history.js';
+import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from '../support/x-server.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -29,16 +29,7 @@ let nextId = 0n;
 beforeAll(async () => {
   x = await startXServer();
   dir = mkdtempSync(join(tmpdir(), 'avatar-bot-branding-'));
-  config = parseConfig({
-    TWITTER_CONSUMER_KEY: x.consumer.key,
-    TWITTER_CONSUMER_SECRET: x.consumer.secret,
-    TWITTER_API_URL: x.url,
-    X_IMAGE_HOSTS: new URL(x.url).host,
-    TWITTER_PROCESSING_DELAY_MS: '0',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`,
-    LOG_LEVEL: 'silent',
-  });
+  config = parseConfig(localServicesEnv(x, dir));
   services = await createServices(config, logger);
   consent = createConsentStore(services.store);
 });

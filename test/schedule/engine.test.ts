@@ -27,6 +27,7 @@ import {
   type SeasonSchedule,
   type UserSchedules,
 } from '../../src/schedule/engine.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const utc = (iso: string) => new Date(iso.endsWith('Z') ? iso : `${iso}Z`);
 const CREATED = '2026-01-01T00:00:00.000Z';
@@ -61,17 +62,6 @@ function refusal(fn: () => unknown): { kind: string; message: string } {
   throw new Error('expected a ScheduleError');
 }
 
-/** mulberry32: a small seeded PRNG so random tests are repeatable. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('time zones', () => {
   it('accepts IANA names in any case and stores the listed spelling', () => {
@@ -507,7 +497,7 @@ describe('rotations', () => {
 
   it('never picks the current image again (10 000 seeded draws)', () => {
     for (const images of [['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'c', 'd', 'e']]) {
-      const random = seeded(images.length);
+      const random = seededRandom(images.length);
       const seen = new Map<string, number>();
       const repeats: string[] = [];
       let current: string | undefined;

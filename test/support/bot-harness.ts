@@ -64,6 +64,24 @@ export function localBotEnv(discord: DiscordServer, x: XServer): Record<string, 
   };
 }
 
+/**
+ * The configuration for services that talk to the local X server only (no Discord): tests and
+ * benchmarks that exercise the use cases directly. A fresh encryption key and a SQLite file in `dir`.
+ */
+export function localServicesEnv(x: XServer, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TWITTER_CONSUMER_KEY: x.consumer.key,
+    TWITTER_CONSUMER_SECRET: x.consumer.secret,
+    TWITTER_API_URL: x.url,
+    X_IMAGE_HOSTS: new URL(x.url).host,
+    TWITTER_PROCESSING_DELAY_MS: '0',
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`,
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}
+
 function capture(lines: string[], print: boolean): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -80,10 +98,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dataDir = mkdtempSync(join(tmpdir(), 'avatar-bot-e2e-'));
   const logs: string[] = [];
   const env: Record<string, string> = {
+    ...localServicesEnv(x, dataDir),
     ...localBotEnv(discord, x),
     TWITTER_PROCESSING_DELAY_MS: '20',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    STORE_URL: `sqlite://${join(dataDir, 'bot.sqlite')}`,
     LOG_LEVEL: 'debug',
     ...options.env,
   };
