@@ -39,6 +39,7 @@ async function set(interaction: ChatInputCommandInteraction, services: Services)
 
 async function preview(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  await services.avatars.requireActiveLink(interaction.user.id); // before downloading: nothing is fetched or stored without a link
   const { image, label } = await attachedImage(interaction, services);
   const saved = await services.avatars.createPreview(interaction.user.id, image, label);
   const square = avatarFile(image, 'preview');

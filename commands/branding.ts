@@ -27,6 +27,7 @@ import { UserFacingError } from '../src/errors.js';
 import { teamLibraryOwner } from '../src/branding/team-seasons.js';
 import { validateSchedule } from '../src/schedule/engine.js';
 import type { Services } from '../src/services.js';
+import { VaultError } from '../src/store/vault.js';
 
 const CONFIRM_MS = 5 * 60_000;
 
@@ -53,8 +54,13 @@ async function targetsOf(interaction: ChatInputCommandInteraction, services: Ser
   const skipped: Record<string, string[]> = {};
   const skip = (reason: string, userId: string) => (skipped[reason] ??= []).push(userId);
   for (const userId of opted) {
-    const link = await services.vault.get(userId);
-    if (!link) skip('not linked', userId);
+    const link = await services.vault.get(userId).catch((error: unknown) => {
+      if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
+      services.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened');
+      return 'damaged' as const; // that member alone is skipped
+    });
+    if (link === 'damaged') skip('X link cannot be read', userId);
+    else if (!link) skip('not linked', userId);
     else if (link.status === 'revoked') skip('X link revoked', userId);
     else if (roleId) {
       const member = await interaction.guild?.members.fetch(userId).catch(() => undefined);

@@ -36,8 +36,12 @@ export const libraryCommand: SlashCommand = {
     const userId = interaction.user.id;
     switch (interaction.options.getSubcommand()) {
       case 'add': {
+        const name = interaction.options.getString('name', true);
+        // Before downloading: no link, no room or a taken name means nothing is fetched or stored.
+        await services.vault.require(userId);
+        await services.library.checkRoom(userId, name);
         const { avatar } = await normalisedAttachment(interaction, services);
-        const item = await services.library.add(userId, interaction.options.getString('name', true), { data: avatar.data, format: avatar.format });
+        const item = await services.library.add(userId, name, { data: avatar.data, format: avatar.format });
         const file = avatarFile(avatar, 'library');
         await interaction.editReply({
           content: `Saved "${item.name}" in your library. Use it in /schedule season, rotate, event or default.`,

@@ -15,7 +15,7 @@ import {
 } from '../src/schedule/engine.js';
 import { UserFacingError } from '../src/errors.js';
 import type { Services } from '../src/services.js';
-import type { ScheduleRecord } from '../src/store/schedules.js';
+import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER, type ScheduleRecord } from '../src/store/schedules.js';
 
 const imageOption = (description: string): APIApplicationCommandBasicOption => ({
   type: ApplicationCommandOptionType.String,
@@ -60,6 +60,12 @@ async function save(interaction: ChatInputCommandInteraction, services: Services
 async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule): Promise<void> {
   const userId = interaction.user.id;
   const record = await services.schedules.get(userId);
+  if (record.schedules.length >= SCHEDULES_PER_USER) {
+    throw new UserFacingError('schedules-full', `You have ${SCHEDULES_PER_USER} schedules, the most you can keep. Remove one with /schedule remove first.`);
+  }
+  if (schedule.kind === 'rotation' && schedule.images.length > IMAGES_PER_ROTATION) {
+    throw new UserFacingError('rotation-too-long', `A rotation can cycle through at most ${IMAGES_PER_ROTATION} images; this one names ${schedule.images.length}.`);
+  }
   validateSchedule(schedule, record.timezone);
   checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
   for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await services.library.require(userId, image);
@@ -71,6 +77,8 @@ function findSchedule(record: ScheduleRecord, id: string): Schedule {
   if (!schedule) throw new UserFacingError('schedule-not-found', 'You have no schedule with that id. /schedule list shows them.');
   return schedule;
 }
+
+const LINKED_WRITES = new Set(['timezone', 'season', 'default', 'rotate', 'event', 'notify']);
 
 const base = () => ({ id: randomUUID().slice(0, 6), createdAt: new Date().toISOString() });
 
@@ -154,6 +162,8 @@ export const scheduleCommand: SlashCommand = {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const userId = interaction.user.id;
     const options = interaction.options;
+    // Writes that add to what is stored need a linked account; pause, resume and remove only touch what exists.
+    if (LINKED_WRITES.has(options.getSubcommand())) await services.vault.require(userId);
     switch (options.getSubcommand()) {
       case 'timezone': {
         const zone = validateTimeZone(options.getString('zone', true).trim());

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { customId, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
+import { VaultError, type LinkedAccount } from '../src/store/vault.js';
 
 const UNLINK_CONFIRM_MS = 60_000;
 
@@ -73,13 +74,30 @@ async function status(interaction: ChatInputCommandInteraction, services: Servic
   });
 }
 
+/** The linked account, or 'damaged' when its record cannot be read (it can still be unlinked). */
+async function linkToUnlink(userId: string, services: Services): Promise<LinkedAccount | 'damaged'> {
+  try {
+    return await services.vault.require(userId);
+  } catch (error) {
+    if (error instanceof VaultError && error.kind === 'damaged-link') {
+      services.logger.warn({ err: error, user: userId }, 'unlinking a damaged link');
+      return 'damaged';
+    }
+    throw error;
+  }
+}
+
 async function unlink(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
-  const account = await services.vault.require(interaction.user.id);
+  const account = await linkToUnlink(interaction.user.id, services);
+  const name = account === 'damaged' ? 'your X account' : `@${account.screenName}`;
   const nonce = randomUUID().slice(0, 8);
   const confirmId = customId('twitter', 'unlink-confirm', nonce);
   const cancelId = customId('twitter', 'unlink-cancel', nonce);
   const response = await interaction.reply({
-    content: `Unlink @${account.screenName}? The bot revokes its access at X and deletes your tokens and avatar history.`,
+    content:
+      account === 'damaged'
+        ? 'Your stored X link cannot be read, so X cannot be told. Unlink anyway? The bot deletes your stored link and avatar history; you can also remove avatar-bot at x.com > Settings > Security > Connected apps.'
+        : `Unlink ${name}? The bot revokes its access at X and deletes your tokens and avatar history.`,
     components: [
       new ActionRowBuilder<ButtonBuilder>().addComponents(
         new ButtonBuilder().setCustomId(confirmId).setLabel('Unlink').setStyle(ButtonStyle.Danger),
@@ -104,12 +122,13 @@ async function unlink(interaction: ChatInputCommandInteraction, services: Servic
     await click.update({ content: 'Cancelled: your X account stays linked.', components: [] });
     return;
   }
-  await click.update({ content: `Unlinking @${account.screenName}…`, components: [] });
+  await click.update({ content: `Unlinking ${name}…`, components: [] });
   const result = await services.links.unlink(interaction.user.id);
+  const unlinked = result.account ? `@${result.account.screenName}` : 'your X account';
   await click.editReply({
     content: result.revokedAtX
-      ? `Unlinked @${result.account.screenName}: access revoked at X, tokens and history deleted.`
-      : `Unlinked @${result.account.screenName} here: tokens and history deleted. X did not confirm the revocation (${result.problem?.replace(/\.$/, '') ?? 'no answer'}); you can also remove avatar-bot at x.com > Settings > Security > Connected apps.`,
+      ? `Unlinked ${unlinked}: access revoked at X, tokens and history deleted.`
+      : `Unlinked ${unlinked} here: tokens and history deleted. X did not confirm the revocation (${result.problem?.replace(/\.$/, '') ?? 'no answer'}); you can also remove avatar-bot at x.com > Settings > Security > Connected apps.`,
   });
 }
 

@@ -8,11 +8,13 @@ import { AccountError } from './account-errors.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { SecretBox } from './store/cipher.js';
 import type { Store } from './store/backend.js';
-import type { LinkedAccount, TokenVault } from './store/vault.js';
+import { VaultError, whyUnopened, type LinkedAccount, type RotationReport, type TokenVault } from './store/vault.js';
 import type { XClient, XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
 
 export const PENDING_LINK_TTL_MS = 15 * 60_000;
+/** The keyv namespaces whose entries expire; the sweeper deletes them on SQLite and PostgreSQL. */
+export const PENDING_LINK_NAMESPACES = ['pending-links', 'pending-link-index'];
 
 /** Where to confirm a callback-flow link in Discord: the interaction that started it. */
 export interface LinkReplyTarget {
@@ -46,8 +48,9 @@ export interface AccountLinks {
   completeWithPin(discordUserId: string, requestToken: string, pin: string): Promise<LinkedAccount>;
   completeCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
   status(discordUserId: string): Promise<LinkHealth>;
-  /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. */
-  unlink(discordUserId: string): Promise<{ account: LinkedAccount; revokedAtX: boolean; problem?: string }>;
+  /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. A damaged record
+   *  (no `account`) is deleted here; X cannot be told, since its token cannot be read. */
+  unlink(discordUserId: string): Promise<{ account?: LinkedAccount; revokedAtX: boolean; problem?: string }>;
 }
 
 export interface AccountLinksDeps {
@@ -66,14 +69,60 @@ export interface AccountLinksDeps {
 
 const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
 
+const pendingContext = (requestToken: string) => `pending-links:${requestToken}`;
+
+/** A pending value that does not open (a key removed too early, altered): the user starts again; the cause is for the log. */
+function openPending(box: SecretBox, sealed: string, requestToken: string): string {
+  try {
+    return box.open(sealed, pendingContext(requestToken));
+  } catch (error) {
+    throw new AccountError('link-expired', 'That sign-in link can no longer be read. Run /twitter link again.', { cause: error, detail: whyUnopened(error) });
+  }
+}
+
+/**
+ * Re-seal every pending sign-in link (request token secret and reply target) under the current key,
+ * keeping its expiry; for `avatar-bot rotate-key`. One that does not open is skipped and reported.
+ */
+export async function rotatePendingLinks(store: Store, box: SecretBox): Promise<RotationReport> {
+  const pending = store.namespace<PendingLink>('pending-links');
+  const report: RotationReport = { rewritten: 0, alreadyCurrent: 0, skipped: [] };
+  if (!pending.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
+  const tokens: string[] = [];
+  for await (const [key] of pending.iterator(pending.namespace) as AsyncGenerator<[string, unknown]>) tokens.push(key);
+  for (const requestToken of tokens) {
+    const raw = await pending.getRaw(requestToken);
+    const link = raw?.value;
+    if (!link) continue;
+    const sealed = [link.secret, ...(link.replyTarget ? [link.replyTarget] : [])];
+    try {
+      const opened = sealed.map((value) => box.open(value, pendingContext(requestToken)));
+      if (sealed.every((value) => box.keyIdOf(value) === box.currentKeyId)) {
+        report.alreadyCurrent++;
+        continue;
+      }
+      const [secret, replyTarget] = opened.map((value) => box.seal(value, pendingContext(requestToken)));
+      const ttl = typeof raw.expires === 'number' ? raw.expires - Date.now() : undefined;
+      if (ttl !== undefined && ttl <= 0) continue;
+      await pending.set(requestToken, { ...link, secret: secret!, ...(replyTarget ? { replyTarget } : {}) }, ttl);
+      report.rewritten++;
+    } catch (error) {
+      report.skipped.push({ discordUserId: link.discordUserId, reason: whyUnopened(error) });
+    }
+  }
+  return report;
+}
+
 export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
   const { vault, box, x } = deps;
   const pending: Keyv<PendingLink> = deps.store.namespace<PendingLink>('pending-links');
-  const context = (requestToken: string) => `pending-links:${requestToken}`;
+  /** Each user's one pending request token: a new /twitter link replaces the previous one. */
+  const pendingOf: Keyv<string> = deps.store.namespace<string>('pending-link-index');
+  const context = pendingContext;
 
   /** Exchange the verifier; the pending token is consumed only when X accepts it. */
   async function complete(requestToken: string, link: PendingLink, verifier: string): Promise<LinkedAccount> {
-    const secret = box.open(link.secret, context(requestToken));
+    const secret = openPending(box, link.secret, requestToken);
     const granted = await x.accessToken({ token: requestToken, secret }, verifier);
     await pending.delete(requestToken);
     const account = await vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
@@ -86,6 +135,9 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
       if (flow === 'callback' && !deps.publicUrl) throw new Error('the callback flow needs PUBLIC_URL');
       const callback = flow === 'pin' ? 'oob' : `${deps.publicUrl}/oauth/callback`;
       const requestToken = await x.requestToken(callback);
+      const previous = await pendingOf.get(discordUserId);
+      if (previous !== undefined && previous !== requestToken.token) await pending.delete(previous);
+      await pendingOf.set(discordUserId, requestToken.token, PENDING_LINK_TTL_MS);
       await pending.set(
         requestToken.token,
         {
@@ -117,7 +169,7 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
         const link = await pending.get(requestToken);
         if (!link || link.flow !== 'callback') throw expired();
         const account = await complete(requestToken, link, verifier);
-        const replyTarget = link.replyTarget ? (JSON.parse(box.open(link.replyTarget, context(requestToken))) as LinkReplyTarget) : undefined;
+        const replyTarget = link.replyTarget ? (JSON.parse(openPending(box, link.replyTarget, requestToken)) as LinkReplyTarget) : undefined;
         return { discordUserId: link.discordUserId, account, ...(replyTarget ? { replyTarget } : {}) };
       });
     },
@@ -139,7 +191,16 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     },
 
     async unlink(discordUserId) {
-      const account = await vault.require(discordUserId);
+      let account: LinkedAccount;
+      try {
+        account = await vault.require(discordUserId);
+      } catch (error) {
+        if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
+        // The token cannot be read, so X cannot be asked to revoke it; the record still goes.
+        await deps.forgetUser(discordUserId);
+        await vault.delete(discordUserId);
+        return { revokedAtX: false, problem: 'the stored link could not be read, so X could not be told' };
+      }
       let revokedAtX = true;
       let problem: string | undefined;
       try {

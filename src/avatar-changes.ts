@@ -18,6 +18,10 @@ import type { XClient, XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
 
 export const PREVIEW_TTL_MS = 15 * 60_000;
+/** Previews a user can hold at once (each up to ~1 MB stored); a new one replaces the oldest. */
+export const PREVIEWS_PER_USER = 3;
+/** The keyv namespaces whose entries expire; the sweeper deletes them on SQLite and PostgreSQL. */
+export const PREVIEW_NAMESPACES = ['previews', 'preview-index'];
 
 export interface AppliedAvatar {
   /** The account after X processed the image: the final URLs. */
@@ -43,12 +47,20 @@ interface StoredPreview {
   label: string;
   /** Kept (without the image) once applied, so a second click on Apply is told apart from an expired preview. */
   used?: true;
+  /** Kept (without the image) once a newer preview pushed it out, so Apply can say so. */
+  replaced?: true;
+}
+
+/** A user's live previews, oldest first, so the cap knows which to replace. */
+interface PreviewIndex {
+  previews: Array<{ id: string; expiresAt: number }>;
 }
 
 export interface AvatarChanges {
   /** Throws when the user has no link or a revoked one: checked before any download. */
   requireActiveLink(discordUserId: string): Promise<LinkedAccount>;
   apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar>;
+  /** Needs an active link; the user's oldest preview is replaced when they hold PREVIEWS_PER_USER already. */
   createPreview(discordUserId: string, image: StoredImage, label: string): Promise<Preview>;
   /** Apply a preview that the same user created; it is used once ('preview-used' afterwards). */
   applyPreview(discordUserId: string, previewId: string): Promise<AppliedAvatar>;
@@ -77,6 +89,7 @@ export interface AvatarChangesDeps {
 export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   const { vault, history, x, logger } = deps;
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
+  const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
 
   async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
     const account = await vault.require(discordUserId);
@@ -157,6 +170,9 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       throw new AccountError('preview-expired', 'That preview has expired (previews last 15 minutes). Run /avatar preview again.');
     }
     if (preview.used) throw new AccountError('preview-used', 'That preview has already been applied.');
+    if (preview.replaced) {
+      throw new AccountError('preview-replaced', `That preview was replaced by newer ones (you can keep ${PREVIEWS_PER_USER} at a time). Run /avatar preview again.`);
+    }
     return preview;
   }
 
@@ -165,9 +181,19 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     apply,
 
     async createPreview(discordUserId, image, label) {
-      const id = randomUUID();
-      await previews.set(id, { discordUserId, data: image.data.toString('base64'), format: image.format, label }, PREVIEW_TTL_MS);
-      return { id, discordUserId, image, label };
+      await activeAccount(discordUserId); // nothing is stored for a user without a working link
+      return deps.userLock.run(discordUserId, async () => {
+        const now = Date.now();
+        const live = ((await previewIndex.get(discordUserId))?.previews ?? []).filter((entry) => entry.expiresAt > now);
+        for (const old of live.splice(0, Math.max(0, live.length - (PREVIEWS_PER_USER - 1)))) {
+          const stored = await previews.get(old.id);
+          if (stored) await previews.set(old.id, { ...stored, data: '', replaced: true }, old.expiresAt - now);
+        }
+        const id = randomUUID();
+        await previews.set(id, { discordUserId, data: image.data.toString('base64'), format: image.format, label }, PREVIEW_TTL_MS);
+        await previewIndex.set(discordUserId, { previews: [...live, { id, expiresAt: now + PREVIEW_TTL_MS }] }, PREVIEW_TTL_MS);
+        return { id, discordUserId, image, label };
+      });
     },
 
     applyPreview(discordUserId, previewId) {

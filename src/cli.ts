@@ -3,7 +3,8 @@
  * `avatar-bot <command>`. Each command loads only what it needs (dynamic imports), so the one-shot
  * `normalize` starts without discord.js, the store or the X client.
  *
- * Exit codes: 0 success; 1 X or the store refused or failed; 2 bad input, usage or configuration.
+ * Exit codes: 0 success; 1 X or the store refused or failed; 2 bad input, usage or configuration;
+ * 3 rotate-key skipped records it could not open (the rest were re-sealed).
  * Failures print one `error:` line on stderr, never a stack trace.
  */
 import { UserFacingError } from './errors.js';
@@ -20,16 +21,19 @@ const USAGE = `usage: avatar-bot <command> [options]
                         link an X account with a PIN; stores it for that Discord user, or prints
                         the operator's TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_TOKEN_SECRET
   unlink --discord-user <id>
-                        revoke the token at X and delete the stored link
+                        revoke the token at X and delete the stored link (a damaged link is
+                        deleted here only)
   gen-key               print a new TOKEN_ENCRYPTION_KEY
-  rotate-key            re-encrypt every stored token under TOKEN_ENCRYPTION_KEY
-                        (the old key goes in TOKEN_ENCRYPTION_KEY_PREVIOUS)
+  rotate-key            re-encrypt every stored link and pending sign-in under TOKEN_ENCRYPTION_KEY
+                        (the old key goes in TOKEN_ENCRYPTION_KEY_PREVIOUS); exit 3 when some
+                        records could not be opened and were skipped
 `;
 
 /** Failures of what the user gave us (arguments, configuration, the image): exit code 2. Others: 1. */
 const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'invalid-background']);
 
-const exitCodeFor = (error: UserFacingError) => (BAD_INPUT_KINDS.has(error.kind) ? 2 : 1);
+/** rotate-key re-sealed what it could but skipped damaged records: 3, so a script can tell it apart. */
+const exitCodeFor = (error: UserFacingError) => (BAD_INPUT_KINDS.has(error.kind) ? 2 : error.kind === 'records-skipped' ? 3 : 1);
 
 type Handler = (args: string[]) => Promise<void>;
 
@@ -65,7 +69,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof UserFacingError) {
-      process.stderr.write(`error: ${error.userMessage}\n`);
+      // The terminal is the operator's: a damaged link is explained as the operator needs it (which key).
+      const operatorMessage = 'operatorMessage' in error && typeof error.operatorMessage === 'string' ? error.operatorMessage : undefined;
+      process.stderr.write(`error: ${operatorMessage ?? error.userMessage}\n`);
       process.exitCode = exitCodeFor(error);
     } else if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`error: ${error.message} (see avatar-bot --help)\n`);

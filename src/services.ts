@@ -3,8 +3,9 @@
  * against servers on 127.0.0.1 by changing only configuration values.
  */
 import type { Config } from './config.js';
-import { createAccountLinks, type AccountLinks } from './account-links.js';
-import { createAvatarChanges, type AvatarChanges } from './avatar-changes.js';
+import { createAccountLinks, PENDING_LINK_NAMESPACES, type AccountLinks } from './account-links.js';
+import { createAvatarChanges, PREVIEW_NAMESPACES, type AvatarChanges } from './avatar-changes.js';
+import { createSweeper, type Sweeper } from './store/sweeper.js';
 import { createAvatarNormalizer, type AvatarNormalizer } from './avatar/normalize.js';
 import { createDownloader, type Downloader } from './download.js';
 import { createKeyedLock } from './keyed-lock.js';
@@ -40,6 +41,8 @@ export interface Services {
   schedules: ScheduleStore;
   scheduler: Scheduler;
   coordination: Coordination;
+  /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
+  sweeper: Sweeper;
   /** The bot sets how scheduled changes are announced (it owns the Discord client). */
   setNotifier(notifier: Notifier): void;
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
@@ -51,6 +54,8 @@ export interface Services {
 export interface ServiceOptions {
   /** Tests move the scheduler's clock. */
   clock?: SchedulerClock;
+  /** Tests sweep often and move the sweeper's clock. */
+  sweeper?: { intervalMs?: number; clock?: { now(): number } };
 }
 
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -109,6 +114,12 @@ export async function createServices(config: Config, logger: Logger, options: Se
       await scheduler.refresh(discordUserId);
     },
   });
+  const sweeper = createSweeper({
+    store,
+    namespaces: [...PREVIEW_NAMESPACES, ...PENDING_LINK_NAMESPACES],
+    logger: logger.child({ component: 'sweeper' }),
+    ...options.sweeper,
+  });
   return {
     config,
     logger,
@@ -123,6 +134,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     schedules,
     scheduler,
     coordination,
+    sweeper,
     setNotifier(next) {
       notifier = next;
     },
@@ -131,7 +143,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
       isMember = check;
     },
     async close() {
-      await Promise.all([scheduler.stop(), pushes.stop()]);
+      await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);
       await Promise.allSettled([x.close(), attachments.close(), xImages.close(), coordination.close()]);
       await store.close();
     },

@@ -24,8 +24,8 @@ export function secretBoxFrom(config: Config): SecretBox {
   return createSecretBox(tokenEncryptionKey, config.tokenEncryptionKeyPrevious ? [config.tokenEncryptionKeyPrevious] : []);
 }
 
-export async function openVault(config: Config): Promise<{ store: Store; vault: TokenVault }> {
+export async function openVault(config: Config): Promise<{ store: Store; vault: TokenVault; box: SecretBox }> {
   const box = secretBoxFrom(config);
   const store = await openStore(config.storeUrl);
-  return { store, vault: createTokenVault(store, box) };
+  return { store, vault: createTokenVault(store, box), box };
 }

@@ -178,6 +178,7 @@ export function createBot(options: BotOptions): Bot {
       await Promise.all([client.login(config.discordToken), http.listening]);
       await ready;
       const restored = await services.scheduler.start();
+      services.sweeper.start();
       await resumePushes();
       logger.info({ user: client.user?.tag, port: http.port, ...restored }, 'bot ready');
     },

@@ -50,8 +50,16 @@ export function appliedReply(applied: AppliedAvatar, headline: string): Interact
 export function failureReply(error: unknown, logger: Logger): InteractionEditReplyOptions {
   const plain = (content: string): InteractionEditReplyOptions => ({ content, embeds: [], files: [], components: [] });
 
-  if (error instanceof VaultError) return { ...plain(error.userMessage), components: [linkButtonRow()] };
+  if (error instanceof VaultError) {
+    if (error.kind === 'damaged-link') {
+      // The user is told to unlink and link again; which key is missing is the operator's business.
+      logger.warn({ err: error, operator: error.operatorMessage }, 'a stored X link cannot be opened');
+      return plain(error.userMessage);
+    }
+    return { ...plain(error.userMessage), components: [linkButtonRow()] };
+  }
   if (error instanceof AccountError) {
+    if (error.cause !== undefined) logger.warn({ err: error }, 'a stored sign-in link cannot be opened');
     return error.kind === 'link-revoked' ? { ...plain(error.userMessage), components: [linkButtonRow('Link again')] } : plain(error.userMessage);
   }
   if (error instanceof XApiError) {

@@ -127,7 +127,9 @@ type Attempt = { result: MemberResult; retryAt?: number };
 
 /** What a failed upload or revert means for the member. */
 function classify(error: unknown): { kind: string; reason: string; retry?: 'rate-limited' | 'transient'; resetAt?: number } {
-  if (error instanceof VaultError) return { kind: 'not-linked', reason: 'not linked' };
+  if (error instanceof VaultError) {
+    return error.kind === 'damaged-link' ? { kind: error.kind, reason: 'stored X link cannot be read (must link again)' } : { kind: 'not-linked', reason: 'not linked' };
+  }
   if (error instanceof AccountError) {
     if (error.kind === 'link-revoked') return { kind: error.kind, reason: 'link revoked' };
     if (error.kind === 'nothing-to-revert') return { kind: error.kind, reason: 'the avatar from before could not be saved' };
@@ -269,6 +271,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
         return { result: { ...base, status: 'pending' }, retryAt: clock.now() + transientRetryMs * 2 ** tries };
       }
       if (failure.kind === 'internal') logger.error({ err: error, job: job.id, user: userId }, 'branding member failed');
+      if (failure.kind === 'damaged-link') logger.warn({ err: error, job: job.id, user: userId }, 'a stored X link cannot be opened');
       return { result: { ...base, status: 'failed' } };
     }
 

@@ -1,5 +1,6 @@
 import { createLogger } from '../log.js';
 import { loadConfig } from '../config.js';
+import { VaultError, type LinkedAccount } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import { openVault, xClientFrom } from '../wiring.js';
 import { discordUserOption, parse, UsageError } from './args.js';
@@ -12,7 +13,17 @@ export async function run(args: string[]): Promise<void> {
   const x = xClientFrom(config, createLogger({ level: config.logLevel }));
   const { store, vault } = await openVault(config);
   try {
-    const account = await vault.require(discordUser);
+    let account: LinkedAccount;
+    try {
+      account = await vault.require(discordUser);
+    } catch (error) {
+      if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
+      // Its token cannot be read, so X cannot be asked to revoke it; the record goes anyway.
+      process.stderr.write(`warning: ${error.operatorMessage ?? error.userMessage} X could not be told; the link is deleted here.\n`);
+      await vault.delete(discordUser);
+      process.stdout.write(`Unlinked Discord user ${discordUser} (the damaged link was deleted locally only)\n`);
+      return;
+    }
     let revokedAtX = true;
     try {
       await x.invalidateToken(account);

@@ -39,7 +39,7 @@ export function createSecretBox(current: Buffer, previous: Buffer[] = []): Secre
   function parts(sealed: string): [string, Buffer, Buffer, Buffer] {
     const [version, id, iv, tag, data] = sealed.split('.');
     if (version !== 'v1' || !id || !iv || !tag || data === undefined) {
-      throw new SecretError('malformed', 'A stored secret is damaged and cannot be read. Link the account again.');
+      throw new SecretError('malformed', 'A stored secret is malformed: it is not a sealed value.');
     }
     return [id, Buffer.from(iv, 'base64url'), Buffer.from(tag, 'base64url'), Buffer.from(data, 'base64url')];
   }

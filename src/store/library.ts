@@ -27,6 +27,8 @@ export interface AvatarLibrary {
   get(discordUserId: string, name: string): Promise<(LibraryItem & { image: StoredImage }) | undefined>;
   /** Throws LibraryError('not-found') with the names the user has. */
   require(discordUserId: string, name: string): Promise<LibraryItem & { image: StoredImage }>;
+  /** Throws what add would (invalid name, name taken, library full) without an image: checked before downloading one. */
+  checkRoom(discordUserId: string, name: string): Promise<void>;
   add(discordUserId: string, name: string, image: StoredImage): Promise<LibraryItem>;
   remove(discordUserId: string, name: string): Promise<LibraryItem>;
   /** Names starting with or containing `query`, for autocomplete. */
@@ -43,6 +45,11 @@ export function normaliseName(name: string): string {
 }
 
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+function checkRoom(current: LibraryItem[], name: string): void {
+  if (current.some((item) => sameName(item.name, name))) throw new LibraryError('name-taken', `You already have an image called "${name}". Remove it first or pick another name.`);
+  if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', `Your library is full (${LIBRARY_LIMIT} images). Remove one first.`);
+}
 
 export function createAvatarLibrary(store: Store): AvatarLibrary {
   const libraries: Keyv<StoredLibrary> = store.namespace<StoredLibrary>('library');
@@ -69,11 +76,11 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
         names.length ? `Your library has no image called "${name}". You have: ${names.join(', ')}.` : `Your library is empty. Add images with /library add first.`,
       );
     },
+    checkRoom: async (discordUserId, rawName) => void checkRoom(await items(discordUserId), normaliseName(rawName)),
     async add(discordUserId, rawName, image) {
       const name = normaliseName(rawName);
       const current = await items(discordUserId);
-      if (current.some((item) => sameName(item.name, name))) throw new LibraryError('name-taken', `You already have an image called "${name}". Remove it first or pick another name.`);
-      if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', `Your library is full (${LIBRARY_LIMIT} images). Remove one first.`);
+      checkRoom(current, name);
       const hash = hashImage(image.data);
       await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
       const item: LibraryItem = { name, hash, format: image.format, addedAt: new Date().toISOString() };

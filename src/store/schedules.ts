@@ -5,6 +5,11 @@ import type Keyv from 'keyv';
 import type { UserSchedules } from '../schedule/engine.js';
 import type { Store } from './backend.js';
 
+/** Schedules (seasons, rotations, events) one user can keep. */
+export const SCHEDULES_PER_USER = 20;
+/** Images one rotation can cycle through (each name is looked up in the library when it is created). */
+export const IMAGES_PER_ROTATION = 50;
+
 export type NotifySetting = { mode: 'dm' } | { mode: 'channel'; channelId: string } | { mode: 'off' };
 
 export interface RunOutcome {

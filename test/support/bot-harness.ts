@@ -13,7 +13,7 @@ import { createBot, type Bot } from '../../src/bot/bot.js';
 import { registerCommands } from '../../src/bot/register.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, type ServiceOptions, type Services } from '../../src/services.js';
 import type { SchedulerClock } from '../../src/schedule/scheduler.js';
 import { startDiscordServer, type DiscordServer, type DiscordServerOptions, type TestUser } from './discord-server.js';
 import { startXServer, type FakeXUser, type XServer, type XServerOptions } from './x-server.js';
@@ -29,6 +29,8 @@ export interface HarnessOptions {
   printLogs?: boolean;
   /** The scheduler's clock (tests move time forward). */
   clock?: SchedulerClock;
+  /** How often and at what time the sweeper of expired entries runs. */
+  sweeper?: ServiceOptions['sweeper'];
 }
 
 export interface Harness {
@@ -120,7 +122,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   }
 
   const boot = async () => {
-    const services = await createServices(config, logger, options.clock ? { clock: options.clock } : {});
+    const services = await createServices(config, logger, { ...(options.clock ? { clock: options.clock } : {}), ...(options.sweeper ? { sweeper: options.sweeper } : {}) });
     const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
     await bot.start();
     return { services, bot };
