@@ -5,6 +5,13 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccountLinks } from '../src/account-links.js';
+import { parseConfig } from '../src/config.js';
+import { createKeyedLock } from '../src/keyed-lock.js';
+import { openStore } from '../src/store/backend.js';
+import { createSecretBox, keyId } from '../src/store/cipher.js';
+import { createTokenVault } from '../src/store/vault.js';
+import { xClientFrom } from '../src/wiring.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from './support/x-server.js';
 
 const CLI = resolve('dist/src/cli.js');
@@ -182,7 +189,7 @@ describe('avatar-bot against the X test server', () => {
     const rotated = { ...env, TOKEN_ENCRYPTION_KEY: keyB, TOKEN_ENCRYPTION_KEY_PREVIOUS: keyA };
     const run = await cli(['rotate-key'], { env: rotated });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ rewritten: 1, alreadyCurrent: 0 });
+    expect(JSON.parse(run.stdout)).toEqual({ rewritten: 1, alreadyCurrent: 0, pendingLinks: { rewritten: 0, alreadyCurrent: 0 }, skipped: [] });
 
     const onlyNew = { ...env, TOKEN_ENCRYPTION_KEY: keyB };
     expect((await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', discordUser], { env: onlyNew })).code).toBe(0);
@@ -217,5 +224,101 @@ describe('avatar-bot against the X test server', () => {
     const [a, b] = await Promise.all([cli(['gen-key']), cli(['gen-key'])]);
     expect(Buffer.from(a.stdout.trim(), 'base64')).toHaveLength(32);
     expect(a.stdout).not.toBe(b.stdout);
+  });
+});
+
+describe('avatar-bot rotate-key and unlink with a damaged record', () => {
+  let server: XServer;
+  const keyA = randomBytes(32);
+  const keyB = randomBytes(32);
+  const keyC = randomBytes(32); // a key the bot never had: its records are damaged for this bot
+  const storeUrl = `sqlite://${join(work, 'rotate-damaged.sqlite')}`;
+  const [good, legacy, damaged, pendingUser] = ['111111111111111111', '222222222222222222', '333333333333333333', '444444444444444444'];
+  let env: Record<string, string>;
+  let requestToken: string;
+  const tokens: string[] = [];
+
+  beforeAll(async () => {
+    server = await startXServer();
+    env = {
+      TWITTER_API_URL: server.url,
+      TWITTER_CONSUMER_KEY: server.consumer.key,
+      TWITTER_CONSUMER_SECRET: server.consumer.secret,
+      TWITTER_PROCESSING_DELAY_MS: '0',
+      STORE_URL: storeUrl,
+    };
+    const store = await openStore(storeUrl);
+    const oldBox = createSecretBox(keyA);
+    for (const [user, box] of [[good, oldBox], [damaged, createSecretBox(keyC)]] as const) {
+      const account = server.addUser({ screenName: `u${user.slice(0, 4)}` });
+      tokens.push(account.accessToken.token, account.accessToken.secret);
+      await createTokenVault(store, box).save(user, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    }
+    // A record as the bot wrote it before v2: token and secret sealed one by one, the rest in clear.
+    const old = server.addUser({ screenName: 'legacy' });
+    tokens.push(old.accessToken.token, old.accessToken.secret);
+    await store.namespace('tokens').set(legacy, {
+      xUserId: old.id,
+      screenName: 'legacy',
+      token: oldBox.seal(old.accessToken.token, `tokens:${legacy}:token`),
+      secret: oldBox.seal(old.accessToken.secret, `tokens:${legacy}:secret`),
+      linkedAt: new Date().toISOString(),
+      status: 'active',
+    });
+    // A /twitter link in progress, sealed with the old key.
+    const config = parseConfig({ ...env, TOKEN_ENCRYPTION_KEY: keyA.toString('base64') });
+    const x = xClientFrom(config);
+    const links = createAccountLinks({ store, vault: createTokenVault(store, oldBox), box: oldBox, x, publicUrl: undefined, tokenLock: createKeyedLock(), forgetUser: async () => {} });
+    requestToken = (await links.start(pendingUser, 'pin')).requestToken;
+    await x.close();
+    await store.close();
+  });
+  afterAll(() => server.close());
+
+  it('re-seals every record that opens (links and pending links), reports the damaged one by user id, and exits 3', async () => {
+    const run = await cli(['rotate-key'], { env: { ...env, TOKEN_ENCRYPTION_KEY: keyB.toString('base64'), TOKEN_ENCRYPTION_KEY_PREVIOUS: keyA.toString('base64') } });
+    expect(run.code).toBe(3);
+    expect(JSON.parse(run.stdout)).toEqual({
+      rewritten: 2,
+      alreadyCurrent: 0,
+      pendingLinks: { rewritten: 1, alreadyCurrent: 0 },
+      skipped: [{ discordUserId: damaged, record: 'link', reason: expect.stringContaining(`encrypted with key ${keyId(keyC)}`) }],
+    });
+    expectOneErrorLine(run, 3, new RegExp(`1 record did not open .*Discord users ${damaged}`));
+    for (const secret of tokens) expect(run.stdout + run.stderr).not.toContain(secret);
+
+    // The old key removed: the links and the pending sign-in open with the new key alone, all as v2 records.
+    const store = await openStore(storeUrl);
+    const onlyNew = createSecretBox(keyB);
+    const vault = createTokenVault(store, onlyNew);
+    try {
+      expect((await vault.get(good))?.screenName).toBe(`u${good.slice(0, 4)}`);
+      expect((await vault.get(legacy))?.screenName).toBe('legacy');
+      expect(Object.keys((await store.namespace<object>('tokens').get(legacy))!).sort()).toEqual(['sealed', 'v']);
+      const x = xClientFrom(parseConfig({ ...env, TOKEN_ENCRYPTION_KEY: keyB.toString('base64') }));
+      const links = createAccountLinks({ store, vault, box: onlyNew, x, publicUrl: undefined, tokenLock: createKeyedLock(), forgetUser: async () => {} });
+      const xUser = server.addUser({ screenName: 'pending' });
+      const { verifier } = server.approve(requestToken, xUser.id);
+      expect((await links.completeWithPin(pendingUser, requestToken, verifier)).screenName).toBe('pending');
+      await x.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('unlink deletes a damaged record locally and says X could not be told', async () => {
+    const onlyNew = { ...env, TOKEN_ENCRYPTION_KEY: keyB.toString('base64') };
+    const requests = server.requests.length;
+    const run = await cli(['unlink', '--discord-user', damaged], { env: onlyNew });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`Unlinked Discord user ${damaged} (the damaged link was deleted locally only)\n`);
+    expect(run.stderr).toMatch(new RegExp(`^warning: The stored X link of Discord user ${damaged} cannot be opened: .*X could not be told`));
+    expect(server.requests.length).toBe(requests);
+    const store = await openStore(storeUrl);
+    try {
+      expect(await store.namespace('tokens').get(damaged)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
   });
 });
