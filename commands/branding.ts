@@ -27,7 +27,7 @@ import { UserFacingError } from '../src/errors.js';
 import { teamLibraryOwner } from '../src/branding/team-seasons.js';
 import { validateSchedule } from '../src/schedule/engine.js';
 import type { Services } from '../src/services.js';
-import { VaultError } from '../src/store/vault.js';
+import { readLink } from '../src/store/vault.js';
 
 const CONFIRM_MS = 5 * 60_000;
 
@@ -54,11 +54,7 @@ async function targetsOf(interaction: ChatInputCommandInteraction, services: Ser
   const skipped: Record<string, string[]> = {};
   const skip = (reason: string, userId: string) => (skipped[reason] ??= []).push(userId);
   for (const userId of opted) {
-    const link = await services.vault.get(userId).catch((error: unknown) => {
-      if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
-      services.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened');
-      return 'damaged' as const; // that member alone is skipped
-    });
+    const link = await readLink(services.vault, userId, (error) => services.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened')); // that member alone is skipped
     if (link === 'damaged') skip('X link cannot be read', userId);
     else if (!link) skip('not linked', userId);
     else if (link.status === 'revoked') skip('X link revoked', userId);
@@ -256,13 +252,13 @@ export const brandingConsentCommand: SlashCommand = {
   async execute(interaction, services) {
     const guildId = requireGuild(interaction);
     if (interaction.options.getSubcommand() === 'join') {
-      const account = await services.vault.get(interaction.user.id);
+      const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'a stored X link cannot be opened'));
       await services.branding.consent.join(guildId, interaction.user.id);
       await services.schedules.update(interaction.user.id, () => undefined);
       await services.scheduler.refresh(interaction.user.id); // the server's team season, if one is active
 
       await interaction.reply({
-        content: `${CONSENT_TEXT}\n\nYou have joined.${account ? '' : ' Your X account is not linked yet: /twitter link.'}`,
+        content: `${CONSENT_TEXT}\n\nYou have joined.${account === 'damaged' ? ' Your stored X link cannot be read: unlink with /twitter unlink and link again.' : account ? '' : ' Your X account is not linked yet: /twitter link.'}`,
         flags: MessageFlags.Ephemeral,
       });
       return;

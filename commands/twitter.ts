@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { customId, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
-import { VaultError, type LinkedAccount } from '../src/store/vault.js';
+import { notLinked, readLink } from '../src/store/vault.js';
 
 const UNLINK_CONFIRM_MS = 60_000;
 
@@ -74,21 +74,9 @@ async function status(interaction: ChatInputCommandInteraction, services: Servic
   });
 }
 
-/** The linked account, or 'damaged' when its record cannot be read (it can still be unlinked). */
-async function linkToUnlink(userId: string, services: Services): Promise<LinkedAccount | 'damaged'> {
-  try {
-    return await services.vault.require(userId);
-  } catch (error) {
-    if (error instanceof VaultError && error.kind === 'damaged-link') {
-      services.logger.warn({ err: error, user: userId }, 'unlinking a damaged link');
-      return 'damaged';
-    }
-    throw error;
-  }
-}
-
 async function unlink(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
-  const account = await linkToUnlink(interaction.user.id, services);
+  const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'unlinking a damaged link'));
+  if (!account) throw notLinked();
   const name = account === 'damaged' ? 'your X account' : `@${account.screenName}`;
   const nonce = randomUUID().slice(0, 8);
   const confirmId = customId('twitter', 'unlink-confirm', nonce);

@@ -56,6 +56,8 @@ export class VaultError extends UserFacingError<VaultErrorKind> {
   }
 }
 
+export const notLinked = () => new VaultError('not-linked', 'Your X account is not linked yet. Use /twitter link first.');
+
 export const DAMAGED_LINK_MESSAGE = 'Your stored X link cannot be read. Unlink with /twitter unlink and link again with /twitter link.';
 
 /** Why a sealed record did not open, for the operator: no secrets, only key ids and what to do. */
@@ -66,6 +68,20 @@ export function whyUnopened(cause: unknown): string {
 
 function damagedLink(discordUserId: string, cause: unknown): VaultError {
   return new VaultError('damaged-link', DAMAGED_LINK_MESSAGE, { cause, operatorMessage: `The stored X link of Discord user ${discordUserId} cannot be opened: ${whyUnopened(cause)}` });
+}
+
+/**
+ * The link, undefined when there is none, or 'damaged' when its record does not open (the error goes to
+ * `onDamaged`, for the log): for callers that carry on without it (unlink, a push's member list).
+ */
+export async function readLink(vault: TokenVault, discordUserId: string, onDamaged: (error: VaultError) => void): Promise<LinkedAccount | 'damaged' | undefined> {
+  try {
+    return await vault.get(discordUserId);
+  } catch (error) {
+    if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
+    onDamaged(error);
+    return 'damaged';
+  }
 }
 
 export interface RotationReport {
@@ -149,7 +165,7 @@ export function createTokenVault(store: Store, box: SecretBox): TokenVault {
     get,
     async require(discordUserId) {
       const account = await get(discordUserId);
-      if (!account) throw new VaultError('not-linked', 'Your X account is not linked yet. Use /twitter link first.');
+      if (!account) throw notLinked();
       return account;
     },
     async save(discordUserId, account) {
