@@ -75,14 +75,19 @@ export function createTokenVault(store: Store, box: SecretBox): TokenVault {
       if (!account) throw new VaultError('not-linked', 'Your X account is not linked yet. Use /twitter link first.');
       return account;
     },
-    async save(discordUserId, account) {
-      const full: LinkedAccount = { linkedAt: new Date().toISOString(), status: 'active', ...account };
-      await links.set(discordUserId, seal(discordUserId, full));
-      return full;
+    save(discordUserId, account) {
+      // Under the same lock as setStatus, so a status change read before a relink cannot overwrite it.
+      return store.locked(`tokens:${discordUserId}`, async () => {
+        const full: LinkedAccount = { linkedAt: new Date().toISOString(), status: 'active', ...account };
+        await links.set(discordUserId, seal(discordUserId, full));
+        return full;
+      });
     },
-    async setStatus(discordUserId, status) {
-      const stored = await links.get(discordUserId);
-      if (stored) await links.set(discordUserId, { ...stored, status });
+    setStatus(discordUserId, status) {
+      return store.locked(`tokens:${discordUserId}`, async () => {
+        const stored = await links.get(discordUserId);
+        if (stored) await links.set(discordUserId, { ...stored, status });
+      });
     },
     delete: (discordUserId) => links.delete(discordUserId),
     userIds,
