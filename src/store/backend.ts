@@ -139,9 +139,12 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
         throw error;
       }
       const leases = await createLeases({ kind: 'redis', client });
+      class SharedKeyvRedis extends KeyvRedis<unknown> {
+        override async disconnect() {} // the client is closed once, by the store
+      }
       return {
         // One connection for every namespace (keyv would otherwise open one per namespace).
-        createAdapter: () => new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }),
+        createAdapter: () => new SharedKeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }),
         leases,
         async close() {
           await withDeadline(client.close(), STORE_TIMEOUT_MS, 'closing Redis').catch(() => client.destroy());
