@@ -67,19 +67,26 @@ export function unreachable(error: unknown): StoreError {
   });
 }
 
-/** `work`, or StoreError('unreachable') when it fails or takes longer than `ms`. */
-export async function withDeadline<T>(work: Promise<T>, ms = STORE_TIMEOUT_MS, what = 'store operation'): Promise<T> {
+/** `work`, or StoreError('unreachable') when it takes longer than `ms`; its own errors pass through. */
+async function beforeDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(unreachable(new Error(`${what} took longer than ${ms} ms`))), ms);
   });
   try {
     return await Promise.race([work, late]);
-  } catch (error) {
-    throw unreachable(error);
   } finally {
     clearTimeout(timer);
     work.catch(() => undefined); // a late failure of abandoned work is not an unhandled rejection
+  }
+}
+
+/** A store call: StoreError('unreachable') when it fails or takes longer than `ms`. */
+export async function withDeadline<T>(work: Promise<T>, ms = STORE_TIMEOUT_MS, what = 'store operation'): Promise<T> {
+  try {
+    return await beforeDeadline(work, ms, what);
+  } catch (error) {
+    throw unreachable(error);
   }
 }
 
@@ -250,7 +257,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
         const token = randomUUID();
         await acquire(name, token);
         try {
-          return await withDeadline(work(), LOCK_TTL_MS, `work under ${name}`);
+          return await beforeDeadline(work(), LOCK_TTL_MS, `work under ${name}`);
         } finally {
           // Only our own lease is deleted; if this fails the lease expires by itself.
           await withDeadline(backend.leases.release(name, token), STORE_TIMEOUT_MS, `unlocking ${name}`).catch((error: unknown) =>
