@@ -2,7 +2,8 @@
  * The avatar use cases: apply an image to a user's linked X account, preview one first, re-apply one
  * from history, revert. Before a user's first change the avatar they had is saved so it can be
  * restored. A failed step changes nothing: history and the saved original are written only after
- * X accepted the upload.
+ * X accepted the upload. When those writes fail (the store is down) the change is still reported as
+ * made, with a note, and the writes are retried in the background until the store is back.
  */
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
@@ -12,7 +13,7 @@ import type { Downloader } from './download.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/backend.js';
-import type { AvatarHistory, AvatarSource, HistoryEntry, OriginalAvatar, StoredImage, UserHistory } from './store/history.js';
+import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './store/history.js';
 import type { LinkedAccount, TokenVault } from './store/vault.js';
 import type { XClient, XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
@@ -31,6 +32,8 @@ export interface AppliedAvatar {
   entry: HistoryEntry | undefined;
   /** Set when this was the first change and the avatar from before could not be saved. */
   originalNotSaved?: string;
+  /** X changed the avatar but the store failed to record it; the record is being retried. */
+  notRecorded?: true;
 }
 
 export interface Preview {
@@ -72,7 +75,13 @@ export interface AvatarChanges {
   /** Back to the avatar before the current one; the saved original when the current one is the first change. */
   revert(discordUserId: string): Promise<AppliedAvatar & { restoredOriginal: boolean }>;
   forget(discordUserId: string): Promise<void>;
+  /** Stops retrying records (when the bot stops). */
+  close(): void;
 }
+
+/** Records that failed after X accepted are retried 1 s, 2 s, 4 s … 30 s apart, for about 15 minutes. */
+export const RECORD_RETRY_ATTEMPTS = 35;
+const recordRetryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
 
 export interface AvatarChangesDeps {
   store: Store;
@@ -90,6 +99,23 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   const { vault, history, x, logger } = deps;
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
   const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
+  const retries = new Set<NodeJS.Timeout>();
+
+  /** Retry a record that X's change needs, until it is written or the attempts run out. */
+  function recordLater(discordUserId: string, write: () => Promise<unknown>, attempt = 1): void {
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      write().then(
+        () => logger.info({ discordUserId, attempt }, 'avatar change recorded after a store failure'),
+        (error: unknown) => {
+          if (attempt < RECORD_RETRY_ATTEMPTS) return recordLater(discordUserId, write, attempt + 1);
+          logger.error({ err: error, discordUserId }, 'gave up recording an avatar change');
+        },
+      );
+    }, recordRetryDelay(attempt));
+    timer.unref();
+    retries.add(timer);
+  }
 
   async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
     const account = await vault.require(discordUserId);
@@ -125,11 +151,15 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     }
   }
 
-  /** Upload under the user's lock; `record` writes history only once X has accepted the image. */
+  /**
+   * Upload under the user's lock; `record` writes history only once X has accepted the image. It must be
+   * safe to run again (it is retried when the store fails); `planned` is what it returns when it could not.
+   */
   async function upload(
     discordUserId: string,
     image: StoredImage,
-    record: (user: XUser, captured: Awaited<ReturnType<typeof captureOriginal>> | undefined) => Promise<HistoryEntry | undefined>,
+    record: (user: XUser) => Promise<HistoryEntry | undefined>,
+    planned: (user: XUser) => HistoryEntry | undefined = () => undefined,
   ): Promise<AppliedAvatar> {
     return noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
@@ -137,32 +167,47 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       const captured = before.original ? undefined : await captureOriginal(account);
       const previousUrl = captured?.currentUrl ?? before.entries.at(-1)?.url400;
       const user = await x.updateProfileImage(account, image, previousUrl ? { previousUrl } : {});
-      if (captured) {
-        let original = captured.original;
-        if (captured.image && original.saved) original = { ...original, hash: await history.putImage(discordUserId, captured.image) };
-        await history.saveOriginal(discordUserId, original);
-      }
-      const entry = await record(user, captured);
-      return {
-        user,
-        image,
-        entry,
-        ...(captured && !captured.original.saved ? { originalNotSaved: captured.original.reason } : {}),
+      // From here on X has changed the avatar: a failure to record it must not be reported as "nothing changed".
+      const write = async () => {
+        if (captured) {
+          let original = captured.original;
+          if (captured.image && original.saved) original = { ...original, hash: await history.putImage(discordUserId, captured.image) };
+          await history.saveOriginal(discordUserId, original);
+        }
+        return record(user);
       };
+      const originalNote = captured && !captured.original.saved ? { originalNotSaved: captured.original.reason } : {};
+      try {
+        return { user, image, entry: await write(), ...originalNote };
+      } catch (error) {
+        logger.warn({ err: error, discordUserId }, 'X changed the avatar but recording it failed; retrying');
+        recordLater(discordUserId, write);
+        return { user, image, entry: planned(user), ...originalNote, notRecorded: true };
+      }
     });
   }
 
   /** Call under the user's lock. */
   function applyLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
-    return upload(discordUserId, image, async (user) => {
-      const hash = await history.putImage(discordUserId, image);
-      return history.append(discordUserId, { hash, format: image.format, source, label, url400: user.profileImage.size400 });
-    });
+    // The entry's id and time are fixed before the upload, so a retried record adds it once, in its place.
+    const fixed = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
+    return upload(
+      discordUserId,
+      image,
+      async (user) => {
+        await history.putImage(discordUserId, image);
+        return history.append(discordUserId, { ...fixed, url400: user.profileImage.size400 });
+      },
+      (user) => ({ ...fixed, url400: user.profileImage.size400 }),
+    );
   }
 
   function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
     return deps.userLock.run(discordUserId, () => applyLocked(discordUserId, image, source, label));
   }
+
+  /** A preview changes (used, discarded) under its store lock, so two clicks in two processes apply it once. */
+  const previewLocked = <T>(previewId: string, work: () => Promise<T>) => deps.store.locked(`previews:${previewId}`, work);
 
   async function loadPreview(discordUserId: string, previewId: string): Promise<StoredPreview> {
     const preview = await previews.get(previewId);
@@ -199,18 +244,34 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     applyPreview(discordUserId, previewId) {
       // Under the user's lock, so a second click on Apply waits, finds the preview used and uploads nothing.
       return deps.userLock.run(discordUserId, async () => {
-        const preview = await loadPreview(discordUserId, previewId);
-        const applied = await applyLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label);
-        await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS);
+        // Claimed before the upload: whoever marks it used applies it; the claim is undone if nothing changed.
+        const preview = await previewLocked(previewId, async () => {
+          const loaded = await loadPreview(discordUserId, previewId);
+          await previews.set(previewId, { ...loaded, used: true }, PREVIEW_TTL_MS);
+          return loaded;
+        });
+        let applied: AppliedAvatar;
+        try {
+          applied = await applyLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label);
+        } catch (error) {
+          await previewLocked(previewId, () => previews.set(previewId, preview, PREVIEW_TTL_MS)).catch((undo: unknown) =>
+            logger.warn({ err: undo }, 'could not release a preview after a failed apply'),
+          );
+          throw error;
+        }
+        // Only frees space; the preview is marked used already.
+        await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS).catch(() => undefined);
         return applied;
       });
     },
 
     discardPreview(discordUserId, previewId) {
-      return deps.userLock.run(discordUserId, async () => {
-        await loadPreview(discordUserId, previewId);
-        await previews.delete(previewId);
-      });
+      return deps.userLock.run(discordUserId, () =>
+        previewLocked(previewId, async () => {
+          await loadPreview(discordUserId, previewId);
+          await previews.delete(previewId);
+        }),
+      );
     },
 
     history: (discordUserId) => history.get(discordUserId),
@@ -240,17 +301,23 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         const hash = target ? target.hash : (original as Extract<OriginalAvatar, { saved: true }>).hash;
         const image = await history.image(discordUserId, hash);
         if (!image) throw new AccountError('history-entry-gone', 'The previous avatar is no longer stored, so it cannot be restored.');
+        const reverted = entries.at(-1)!.id;
         const applied = await upload(discordUserId, image, async (user) => {
-          const remaining = entries.slice(0, -1);
-          const current = remaining.at(-1);
-          if (current) remaining[remaining.length - 1] = { ...current, url400: user.profileImage.size400 };
-          await history.setEntries(discordUserId, remaining);
-          return remaining.at(-1);
+          // By id, on the entries as they are when written (another process may have added one meanwhile).
+          const remaining = await history.updateEntries(discordUserId, (current) =>
+            current.filter((entry) => entry.id !== reverted).map((entry) => (entry.id === target?.id ? { ...entry, url400: user.profileImage.size400 } : entry)),
+          );
+          return remaining.find((entry) => entry.id === target?.id);
         });
         return { ...applied, restoredOriginal: !target };
       });
     },
 
     forget: (discordUserId) => deps.userLock.run(discordUserId, () => history.forget(discordUserId)),
+
+    close() {
+      for (const timer of retries) clearTimeout(timer);
+      retries.clear();
+    },
   };
 }

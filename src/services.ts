@@ -61,7 +61,7 @@ export interface ServiceOptions {
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
   const box = secretBoxFrom(config);
   const x = xClientFrom(config, logger.child({ component: 'x' }));
-  const store = await openStore(config.storeUrl);
+  const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
   const vault = createTokenVault(store, box);
   const history = createAvatarHistory(store);
   const normalizer = createAvatarNormalizer({ concurrency: config.imageConcurrency });
@@ -143,6 +143,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
       isMember = check;
     },
     async close() {
+      avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);
       await Promise.allSettled([x.close(), attachments.close(), xImages.close(), coordination.close()]);
       await store.close();

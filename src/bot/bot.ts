@@ -68,10 +68,16 @@ export function createBot(options: BotOptions): Bot {
 
   /** A scheduled-change failure we could not DM is shown once, privately, after the user's next command. */
   async function deliverPendingNotice(interaction: RepliableInteraction): Promise<void> {
+    if (!(interaction.deferred || interaction.replied)) return;
     const record = await services.schedules.get(interaction.user.id);
-    if (!record.pendingNotice || !(interaction.deferred || interaction.replied)) return;
-    await services.schedules.update(interaction.user.id, (draft) => void delete draft.pendingNotice);
-    await interaction.followUp({ content: record.pendingNotice, flags: MessageFlags.Ephemeral });
+    if (!record.pendingNotice) return;
+    // Taken atomically, so two commands at once show it once.
+    let notice: string | undefined;
+    await services.schedules.update(interaction.user.id, (draft) => {
+      notice = draft.pendingNotice;
+      delete draft.pendingNotice;
+    });
+    if (notice) await interaction.followUp({ content: notice, flags: MessageFlags.Ephemeral });
   }
 
   async function handle(interaction: Interaction): Promise<void> {
@@ -97,7 +103,8 @@ export function createBot(options: BotOptions): Bot {
         if (!command) throw new Error(`unknown command ${interaction.commandName}`);
         log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
         await command.execute(interaction, services);
-        await deliverPendingNotice(interaction);
+        // The command has answered: a failure here (the store went down) must not replace that answer.
+        await deliverPendingNotice(interaction).catch((error: unknown) => log.warn({ err: error }, 'could not deliver a pending notice'));
       } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
         const { command, action, argument } = parseCustomId(interaction.customId);
         const handler = componentHandler(interaction.customId);

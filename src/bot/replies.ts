@@ -16,6 +16,7 @@ import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { StoreError } from '../store/backend.js';
 import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import { customId } from './command.js';
@@ -40,11 +41,19 @@ export function appliedReply(applied: AppliedAvatar, headline: string): Interact
     .setDescription(`@${applied.user.screenName}'s X avatar is now this image.\n400x400: ${applied.user.profileImage.size400}`)
     .setImage(`attachment://${file.name}`)
     .setURL(applied.user.profileImage.size400);
-  const notes = applied.originalNotSaved
-    ? `Note: your previous X avatar could not be saved (${applied.originalNotSaved.replace(/\.$/, '')}), so /avatar revert cannot bring it back.`
-    : '';
-  return { content: notes, embeds: [embed], files: [file], components: [] };
+  const notes = [
+    applied.originalNotSaved ? `Note: your previous X avatar could not be saved (${applied.originalNotSaved.replace(/\.$/, '')}), so /avatar revert cannot bring it back.` : '',
+    applied.notRecorded ? NOT_RECORDED_NOTE : '',
+  ].filter(Boolean);
+  return { content: notes.join('\n'), embeds: [embed], files: [file], components: [] };
 }
+
+/** Said when X changed the avatar but the bot's database did not record it (it keeps trying). */
+export const NOT_RECORDED_NOTE =
+  "Your X avatar did change, but the bot's database is not answering, so this change is not in /avatar history yet. It will be added as soon as the database is back.";
+
+/** The store was down or too slow: whatever the command was doing stopped before changing anything. */
+export const STORE_UNREACHABLE_REPLY = "The bot's database is not answering right now. Nothing was changed; try again in a minute.";
 
 /** The reply for a failure, and whether it is the bot's fault (logged as an error). */
 export function failureReply(error: unknown, logger: Logger): InteractionEditReplyOptions {
@@ -80,6 +89,10 @@ export function failureReply(error: unknown, logger: Logger): InteractionEditRep
     }
   }
   if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(error.userMessage);
+  if (error instanceof StoreError) {
+    logger.warn({ err: error, kind: error.kind }, 'store failed');
+    return plain(error.kind === 'unreachable' ? STORE_UNREACHABLE_REPLY : `${error.userMessage} Nothing was changed.`);
+  }
   if (error instanceof UserFacingError) return plain(error.userMessage);
   logger.error({ err: error }, 'command failed');
   return plain('Something went wrong on our side and it has been logged. Nothing was changed; try again later.');

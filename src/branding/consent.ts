@@ -3,12 +3,10 @@
  * they joined, plus a per-user index of their guilds so that one command can withdraw everywhere.
  * Knows nothing about X or Discord beyond ids.
  *
- * Writes read, change and write a record, so they run one at a time in this process. Across several
- * processes (Redis, PostgreSQL) two joins landing within the same few milliseconds could still lose
- * one; consent changes are rare and human-paced, so that is accepted rather than locked.
+ * Writes read, change and write two records, so they run one at a time under one store lock, in this
+ * process and across processes (Redis, PostgreSQL, a shared SQLite file).
  */
 import type Keyv from 'keyv';
-import { createKeyedLock } from '../keyed-lock.js';
 import type { Store } from '../store/backend.js';
 
 interface GuildConsent {
@@ -37,9 +35,9 @@ export function createConsentStore(store: Store): ConsentStore {
   const records: Keyv<GuildConsent | UserConsent> = store.namespace<GuildConsent | UserConsent>('branding-consent');
   const guildKey = (guildId: string) => `guild:${guildId}`;
   const userKey = (userId: string) => `user:${userId}`;
-  // One queue for every consent write: it keeps the guild record and the user index in step without
+  // One lock for every consent write: it keeps the guild record and the user index in step without
   // lock ordering, and consent changes are far too rare for it to matter.
-  const writes = createKeyedLock();
+  const write = <T>(work: () => Promise<T>) => store.locked('branding-consent', work);
 
   const guildMembers = async (guildId: string) => ((await records.get(guildKey(guildId))) as GuildConsent | undefined)?.members ?? [];
   const userGuilds = async (userId: string) => ((await records.get(userKey(userId))) as UserConsent | undefined)?.guilds ?? [];
@@ -60,7 +58,7 @@ export function createConsentStore(store: Store): ConsentStore {
 
   return {
     join: (guildId, userId) =>
-      writes.run('consent', async () => {
+      write(async () => {
         const members = await guildMembers(guildId);
         const guilds = await userGuilds(userId);
         if (!guilds.includes(guildId)) await setList(userKey(userId), 'guilds', [...guilds, guildId]);
@@ -69,7 +67,7 @@ export function createConsentStore(store: Store): ConsentStore {
         return true;
       }),
 
-    leave: (guildId, userId) => writes.run('consent', () => remove(guildId, userId)),
+    leave: (guildId, userId) => write(() => remove(guildId, userId)),
 
     async has(guildId, userId) {
       return (await guildMembers(guildId)).includes(userId);
@@ -79,7 +77,7 @@ export function createConsentStore(store: Store): ConsentStore {
     guildsOf: userGuilds,
 
     leaveEverywhere: (userId) =>
-      writes.run('consent', async () => {
+      write(async () => {
         const left: string[] = [];
         for (const guildId of await userGuilds(userId)) if (await remove(guildId, userId)) left.push(guildId);
         await records.delete(userKey(userId));

@@ -139,18 +139,20 @@ export function createJobStore(store: Store): JobStore {
       if (members.length) await results.deleteMany(members.map((userId) => resultKey(job.id, phase, userId)));
     },
     guild: async (guildId) => (await guilds.get(guildId)) ?? { recent: [] },
-    async activate(guildId, jobId) {
-      const record = (await guilds.get(guildId)) ?? { recent: [] };
-      const recent = record.recent.includes(jobId) ? record.recent : [jobId, ...record.recent];
-      await guilds.set(guildId, { active: jobId, recent: recent.slice(0, RECENT_JOBS) });
-      for (const dropped of recent.slice(RECENT_JOBS)) {
-        await Promise.all([jobs.delete(dropped), images.delete(dropped)]);
-      }
-    },
-    async deactivate(guildId, jobId) {
-      const record = await guilds.get(guildId);
-      if (record?.active === jobId) await guilds.set(guildId, { recent: record.recent });
-    },
+    activate: (guildId, jobId) =>
+      store.locked(`branding-guilds:${guildId}`, async () => {
+        const record = (await guilds.get(guildId)) ?? { recent: [] };
+        const recent = record.recent.includes(jobId) ? record.recent : [jobId, ...record.recent];
+        await guilds.set(guildId, { active: jobId, recent: recent.slice(0, RECENT_JOBS) });
+        for (const dropped of recent.slice(RECENT_JOBS)) {
+          await Promise.all([jobs.delete(dropped), images.delete(dropped)]);
+        }
+      }),
+    deactivate: (guildId, jobId) =>
+      store.locked(`branding-guilds:${guildId}`, async () => {
+        const record = await guilds.get(guildId);
+        if (record?.active === jobId) await guilds.set(guildId, { recent: record.recent });
+      }),
     async *activeJobs() {
       if (!guilds.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
       for await (const [guildId, record] of guilds.iterator(guilds.namespace) as AsyncGenerator<[string, GuildRecord | undefined]>) {

@@ -26,18 +26,21 @@ export interface BrandingSettings {
 export function createBrandingSettings(store: Store): BrandingSettings {
   const settings: Keyv<GuildBrandingSettings> = store.namespace<GuildBrandingSettings>('branding-settings');
   const get = async (guildId: string) => (await settings.get(guildId)) ?? { log: [] };
+  const locked = <T>(guildId: string, work: () => Promise<T>) => store.locked(`branding-settings:${guildId}`, work);
   return {
     get,
-    async setLogChannel(guildId, channelId) {
-      const current = await get(guildId);
-      const { logChannelId: _, ...rest } = current;
-      await settings.set(guildId, channelId ? { ...rest, logChannelId: channelId } : rest);
-    },
-    async record(guildId, entry) {
-      const current = await get(guildId);
-      const next = { ...current, log: [...current.log, entry].slice(-LOG_LIMIT) };
-      await settings.set(guildId, next);
-      return next;
-    },
+    setLogChannel: (guildId, channelId) =>
+      locked(guildId, async () => {
+        const current = await get(guildId);
+        const { logChannelId: _, ...rest } = current;
+        await settings.set(guildId, channelId ? { ...rest, logChannelId: channelId } : rest);
+      }),
+    record: (guildId, entry) =>
+      locked(guildId, async () => {
+        const current = await get(guildId);
+        const next = { ...current, log: [...current.log, entry].slice(-LOG_LIMIT) };
+        await settings.set(guildId, next);
+        return next;
+      }),
   };
 }

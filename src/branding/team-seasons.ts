@@ -21,17 +21,20 @@ export interface TeamSeasons {
 export function createTeamSeasons(store: Store, consent: ConsentStore): TeamSeasons {
   const records: Keyv<{ seasons: SeasonSchedule[] }> = store.namespace('branding-seasons');
   const list = async (guildId: string) => (await records.get(guildId))?.seasons ?? [];
+  const locked = <T>(guildId: string, work: () => Promise<T>) => store.locked(`branding-seasons:${guildId}`, work);
   return {
     list,
-    async add(guildId, season) {
-      await records.set(guildId, { seasons: [...(await list(guildId)), season] });
-    },
-    async remove(guildId, seasonId) {
-      const seasons = await list(guildId);
-      const removed = seasons.find((season) => season.id === seasonId);
-      await records.set(guildId, { seasons: seasons.filter((season) => season !== removed) });
-      return removed;
-    },
+    add: (guildId, season) =>
+      locked(guildId, async () => {
+        await records.set(guildId, { seasons: [...(await list(guildId)), season] });
+      }),
+    remove: (guildId, seasonId) =>
+      locked(guildId, async () => {
+        const seasons = await list(guildId);
+        const removed = seasons.find((season) => season.id === seasonId);
+        await records.set(guildId, { seasons: seasons.filter((season) => season !== removed) });
+        return removed;
+      }),
     async forMember(userId) {
       const guilds = await consent.guildsOf(userId);
       const found = await Promise.all(guilds.map(async (guildId) => ({ guildId, seasons: await list(guildId) })));

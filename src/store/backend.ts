@@ -2,23 +2,53 @@
  * One keyv factory for every kind of store the bot supports, chosen by STORE_URL:
  * SQLite (embedded default, one process), Redis or PostgreSQL (several processes).
  * Each concern gets its own namespace; values are plain JSON.
+ *
+ * Every operation has a deadline: a store that hangs or fails becomes StoreError('unreachable') within
+ * STORE_TIMEOUT_MS instead of a command that never answers, and the drivers reconnect by themselves
+ * (Redis: bounded backoff and no offline queue; PostgreSQL: a pool with connect and query timeouts and an
+ * 'error' listener, since an unheard pool 'error' after a server restart killed the process).
+ * `locked` serialises read-modify-writes of one record across every process sharing the store.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
+import { createKeyedLock } from '../keyed-lock.js';
+import type { Logger } from '../log.js';
+import { createLeases, type Leases } from './leases.js';
 
 export type StoreKind = 'sqlite' | 'redis' | 'postgres';
 
-export class StoreError extends UserFacingError<'unreachable' | 'unsupported'> {}
+/** 'unreachable': the store failed or did not answer in time; 'busy': a record stayed locked by another change too long. */
+export class StoreError extends UserFacingError<'unreachable' | 'busy' | 'unsupported'> {}
+
+/** How long one store operation may take. 3 s: a healthy store answers in milliseconds, and a command makes
+ *  its first store call within a second of arriving, so a dead store is reported well inside 5 s. */
+export const STORE_TIMEOUT_MS = 3_000;
+/** How long `locked` waits for another change of the same record before giving up. */
+export const LOCK_WAIT_MS = 4_000;
+/** A lock's lifetime: a holder that died frees it after this; the work under it is bounded by the same time. */
+export const LOCK_TTL_MS = 15_000;
 
 export interface Store {
   kind: StoreKind;
   /** A keyv for one concern (`tokens`, `history`, …). Calling it twice with one name returns the same instance. */
   namespace<Value = unknown>(name: string): Keyv<Value>;
-  /** Throws a StoreError when the backend does not answer. */
+  /**
+   * Runs `work` while holding the lock `name` in this process and in every other process on this store,
+   * so a read-modify-write of one record never loses a concurrent one. Throws StoreError('busy') when
+   * the lock stays taken past LOCK_WAIT_MS, 'unreachable' when the store fails.
+   */
+  locked<T>(name: string, work: () => Promise<T>): Promise<T>;
+  /** Read-only; throws a StoreError when the backend does not answer within STORE_TIMEOUT_MS. */
   ping(): Promise<void>;
+  /** Bounded even when the store is down. */
   close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  logger?: Logger;
 }
 
 export function storeKind(url: string): StoreKind {
@@ -29,6 +59,51 @@ export function storeKind(url: string): StoreKind {
   throw new StoreError('unsupported', `The store URL scheme "${scheme}" is not supported: use sqlite://, redis:// or postgresql://.`);
 }
 
+export function unreachable(error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  return new StoreError('unreachable', "The bot's database is not answering right now; try again in a minute.", {
+    cause: error,
+    detail: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/** `work`, or StoreError('unreachable') when it takes longer than `ms`; its own errors pass through. */
+async function beforeDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unreachable(new Error(`${what} took longer than ${ms} ms`))), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined); // a late failure of abandoned work is not an unhandled rejection
+  }
+}
+
+/** A store call: StoreError('unreachable') when it fails or takes longer than `ms`. */
+export async function withDeadline<T>(work: Promise<T>, ms = STORE_TIMEOUT_MS, what = 'store operation'): Promise<T> {
+  try {
+    return await beforeDeadline(work, ms, what);
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** Redis client options shared by the store and the schedule coordination. */
+export function redisClientOptions(url: string) {
+  return {
+    url,
+    // Without this a command issued while Redis is down waits in memory until it comes back: the hang.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: STORE_TIMEOUT_MS,
+      // Reconnect for ever, 100 ms doubling to at most 2 s apart, so the bot recovers by itself.
+      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000),
+    },
+  };
+}
+
 /** `sqlite://data/x.sqlite` → an absolute path, with its directory created. */
 function sqlitePath(url: string): string {
   const path = resolve(url.replace(/^sqlite:\/\//i, ''));
@@ -36,60 +111,169 @@ function sqlitePath(url: string): string {
   return path;
 }
 
-type AdapterFactory = () => object;
+interface Backend {
+  createAdapter(): object;
+  leases: Leases;
+  close(): Promise<void>;
+}
 
-/** Load the adapter module for this kind once; each namespace then gets its own adapter instance. */
-async function adapterFactory(kind: StoreKind, url: string): Promise<AdapterFactory> {
+/** Load the driver for this kind once; each namespace then gets its own adapter on the shared connection(s). */
+async function openBackend(kind: StoreKind, url: string, logger: Logger | undefined): Promise<Backend> {
+  const warn = (what: string) => (error: unknown) => logger?.warn({ err: error }, what);
   switch (kind) {
     case 'sqlite': {
       const { default: KeyvSqlite } = await import('@keyv/sqlite');
-      const uri = `sqlite://${sqlitePath(url)}`;
-      // Listing keys pages through the table; larger pages mean far fewer scans (restoring 10,000 schedules).
-      return () => new KeyvSqlite({ uri, busyTimeout: 10_000, iterationLimit: 1000 });
+      const path = sqlitePath(url);
+      const uri = `sqlite://${path}`;
+      const leases = await createLeases({ kind: 'sqlite', path, busyTimeoutMs: STORE_TIMEOUT_MS - 500 });
+      return {
+        // Listing keys pages through the table; larger pages mean far fewer scans (restoring 10,000 schedules).
+        // A write waits for another process's lock a little less than the deadline, so a write that timed out
+        // really did not happen (it fails at SQLite too) instead of landing later.
+        createAdapter: () => new KeyvSqlite({ uri, busyTimeout: STORE_TIMEOUT_MS - 500, iterationLimit: 1000 }),
+        leases,
+        close: () => leases.close(),
+      };
     }
     case 'redis': {
-      const { default: KeyvRedis } = await import('@keyv/redis');
-      return () => new KeyvRedis(url, { throwOnConnectError: true, throwOnErrors: true });
+      const { default: KeyvRedis, createClient } = await import('@keyv/redis');
+      const client = createClient(redisClientOptions(url));
+      client.on('error', warn('redis store error'));
+      try {
+        await withDeadline(client.connect(), STORE_TIMEOUT_MS, 'connecting to Redis');
+      } catch (error) {
+        client.destroy();
+        throw error;
+      }
+      const leases = await createLeases({ kind: 'redis', client });
+      class SharedKeyvRedis extends KeyvRedis<unknown> {
+        override async disconnect() {} // the client is closed once, by the store
+      }
+      return {
+        // One connection for every namespace (keyv would otherwise open one per namespace).
+        createAdapter: () => new SharedKeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }),
+        leases,
+        async close() {
+          await withDeadline(client.close(), STORE_TIMEOUT_MS, 'closing Redis').catch(() => client.destroy());
+        },
+      };
     }
     case 'postgres': {
       const { default: KeyvPostgres } = await import('@keyv/postgres');
-      return () => new KeyvPostgres({ uri: url, iterationLimit: 1000 });
+      const { default: pg } = await import('pg');
+      // Our own pool instead of @keyv/postgres's hidden one, so that its 'error' events are heard and its
+      // waits are bounded; idle connections broken by a restart are dropped and replaced on next use.
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: 10,
+        connectionTimeoutMillis: STORE_TIMEOUT_MS,
+        query_timeout: STORE_TIMEOUT_MS,
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+      });
+      pool.on('error', warn('postgres pool error'));
+      class PooledKeyvPostgres extends KeyvPostgres {
+        override async connect() {
+          return async (sql: string, values?: unknown[]) => (await pool.query(sql, values)).rows;
+        }
+        override async disconnect() {} // the pool is closed once, by the store
+      }
+      const leases = await createLeases({ kind: 'postgres', pool });
+      return {
+        createAdapter: () => new PooledKeyvPostgres({ uri: url, iterationLimit: 1000 }),
+        leases,
+        async close() {
+          await withDeadline(pool.end(), STORE_TIMEOUT_MS, 'closing PostgreSQL').catch(warn('postgres pool did not close in time'));
+        },
+      };
     }
   }
 }
 
-export async function openStore(url: string): Promise<Store> {
+const BOUNDED_METHODS = new Set(['get', 'getMany', 'set', 'setMany', 'delete', 'deleteMany', 'has', 'hasMany', 'clear']);
+
+async function* boundedIterator<T>(inner: AsyncIterator<T>): AsyncGenerator<T> {
+  try {
+    for (;;) {
+      const step = await withDeadline(inner.next(), STORE_TIMEOUT_MS, 'listing keys');
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    void inner.return?.()?.catch(() => undefined);
+  }
+}
+
+/** The keyv with a deadline on every operation and every failure turned into StoreError('unreachable'). */
+function bounded<Value>(keyv: Keyv<Value>, name: string): Keyv<Value> {
+  return new Proxy(keyv, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (typeof property === 'string' && BOUNDED_METHODS.has(property)) {
+        return (...args: unknown[]) => withDeadline(Promise.resolve().then(() => value.apply(target, args)), STORE_TIMEOUT_MS, `${name}.${property}`);
+      }
+      if (property === 'iterator') return (...args: unknown[]) => boundedIterator(value.apply(target, args) as AsyncIterator<unknown>);
+      return value.bind(target);
+    },
+  });
+}
+
+export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
   const kind = storeKind(url);
-  const createAdapter = await adapterFactory(kind, url);
-  const namespaces = new Map<string, Keyv<any>>();
+  const backend = await openBackend(kind, url, options.logger);
+  const namespaces = new Map<string, { raw: Keyv<any>; bounded: Keyv<any> }>();
+  // In-process first, so that changes made by this process queue here instead of polling the store.
+  const local = createKeyedLock();
 
   function namespace<Value>(name: string): Keyv<Value> {
-    let keyv = namespaces.get(name);
-    if (!keyv) {
-      keyv = new Keyv<Value>({ store: createAdapter(), namespace: name, throwOnErrors: true, emitErrors: false });
-      namespaces.set(name, keyv);
+    let entry = namespaces.get(name);
+    if (!entry) {
+      const raw = new Keyv<Value>({ store: backend.createAdapter(), namespace: name, throwOnErrors: true, emitErrors: false });
+      entry = { raw, bounded: bounded(raw, name) };
+      namespaces.set(name, entry);
     }
-    return keyv as Keyv<Value>;
+    return entry.bounded as Keyv<Value>;
+  }
+
+  async function acquire(name: string, token: string): Promise<void> {
+    const giveUpAt = Date.now() + LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (await withDeadline(backend.leases.acquire(name, token, LOCK_TTL_MS), STORE_TIMEOUT_MS, `locking ${name}`)) return;
+      // 5 ms doubling to 200 ms, with jitter so that waiting processes do not retry in step.
+      const pause = Math.min(5 * 2 ** attempt, 200) * (0.5 + Math.random());
+      if (Date.now() + pause > giveUpAt) {
+        throw new StoreError('busy', 'Another change to the same data is still being saved; try again in a moment.', { detail: `lock ${name} held too long` });
+      }
+      await new Promise((done) => setTimeout(done, pause));
+    }
   }
 
   return {
     kind,
     namespace,
+    locked(name, work) {
+      return local.run(name, async () => {
+        const token = randomUUID();
+        await acquire(name, token);
+        try {
+          return await beforeDeadline(work(), LOCK_TTL_MS, `work under ${name}`);
+        } finally {
+          // Only our own lease is deleted; if this fails the lease expires by itself.
+          await withDeadline(backend.leases.release(name, token), STORE_TIMEOUT_MS, `unlocking ${name}`).catch((error: unknown) =>
+            options.logger?.warn({ err: error, lock: name }, 'could not release a store lock'),
+          );
+        }
+      });
+    },
     async ping() {
-      try {
-        const probe = namespace<number>('health');
-        await probe.set('ping', Date.now());
-        await probe.get('ping');
-      } catch (error) {
-        throw new StoreError('unreachable', `The ${kind} store could not be reached. Check STORE_URL and that the server is running.`, {
-          cause: error,
-          detail: error instanceof Error ? error.message : String(error),
-        });
-      }
+      // Read-only: a health probe must not write (and a read of a missing key is enough to prove the round trip).
+      await namespace<number>('health').get('ping');
     },
     async close() {
-      await Promise.allSettled([...namespaces.values()].map((keyv) => keyv.disconnect()));
+      await Promise.allSettled([...namespaces.values()].map(({ raw }) => withDeadline(raw.disconnect(), STORE_TIMEOUT_MS, 'closing')));
       namespaces.clear();
+      await backend.close();
     },
   };
 }

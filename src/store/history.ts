@@ -49,11 +49,13 @@ export interface AvatarHistory {
   image(discordUserId: string, hash: string): Promise<StoredImage | undefined>;
   /** Store an image for the user; returns its content hash. */
   putImage(discordUserId: string, image: StoredImage): Promise<string>;
+  /** Saves the avatar from before the first change, unless one is saved already (by a concurrent first change). */
   saveOriginal(discordUserId: string, original: OriginalAvatar): Promise<void>;
   /** Append an entry for an image already stored with putImage; trims to the last 10 and drops unreferenced images. */
-  append(discordUserId: string, entry: Omit<HistoryEntry, 'id' | 'appliedAt'>): Promise<HistoryEntry>;
-  /** Replace the entries (revert removes the newest); drops unreferenced images. */
-  setEntries(discordUserId: string, entries: HistoryEntry[]): Promise<void>;
+  /** An entry whose id is present already is not added twice (a retried write). */
+  append(discordUserId: string, entry: Omit<HistoryEntry, 'id' | 'appliedAt'> & Partial<Pick<HistoryEntry, 'id' | 'appliedAt'>>): Promise<HistoryEntry>;
+  /** Change the entries as they are now in the store (revert removes one); drops unreferenced images. */
+  updateEntries(discordUserId: string, change: (entries: HistoryEntry[]) => HistoryEntry[]): Promise<HistoryEntry[]>;
   forget(discordUserId: string): Promise<void>;
 }
 
@@ -72,6 +74,9 @@ export function createAvatarHistory(store: Store): AvatarHistory {
 
   const referenced = (history: UserHistory) =>
     new Set([...history.entries.map((entry) => entry.hash), ...(history.original?.saved ? [history.original.hash] : [])]);
+
+  /** Every change of a user's history reads, changes and writes it under the user's store lock. */
+  const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`history:${discordUserId}`, work);
 
   /** Save the history, then delete the images it no longer references. */
   async function save(discordUserId: string, before: UserHistory, after: UserHistory): Promise<void> {
@@ -92,24 +97,35 @@ export function createAvatarHistory(store: Store): AvatarHistory {
       await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
       return hash;
     },
-    async saveOriginal(discordUserId, original) {
-      const history = await get(discordUserId);
-      await save(discordUserId, history, { ...history, original });
-    },
-    async append(discordUserId, fields) {
-      const history = await get(discordUserId);
-      const entry: HistoryEntry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...fields };
-      await save(discordUserId, history, { ...history, entries: [...history.entries, entry].slice(-HISTORY_LIMIT) });
-      return entry;
-    },
-    async setEntries(discordUserId, entries) {
-      const history = await get(discordUserId);
-      await save(discordUserId, history, { ...history, entries: entries.slice(-HISTORY_LIMIT) });
-    },
-    async forget(discordUserId) {
-      const history = await get(discordUserId);
-      await save(discordUserId, history, { entries: [] });
-      await histories.delete(discordUserId);
-    },
+    saveOriginal: (discordUserId, original) =>
+      locked(discordUserId, async () => {
+        const history = await get(discordUserId);
+        if (!history.original) return save(discordUserId, history, { ...history, original });
+        // Another first change saved it first: keep that one and drop our copy unless something uses it.
+        if (original.saved && !referenced(history).has(original.hash)) await images.delete(imageKey(discordUserId, original.hash));
+      }),
+    append: (discordUserId, fields) =>
+      locked(discordUserId, async () => {
+        const history = await get(discordUserId);
+        const entry: HistoryEntry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...fields };
+        if (history.entries.some((existing) => existing.id === entry.id)) return entry;
+        // In the order they were applied: a write retried after a store outage may arrive after a newer one.
+        const entries = [...history.entries, entry].sort((a, b) => a.appliedAt.localeCompare(b.appliedAt));
+        await save(discordUserId, history, { ...history, entries: entries.slice(-HISTORY_LIMIT) });
+        return entry;
+      }),
+    updateEntries: (discordUserId, change) =>
+      locked(discordUserId, async () => {
+        const history = await get(discordUserId);
+        const entries = change([...history.entries]).slice(-HISTORY_LIMIT);
+        await save(discordUserId, history, { ...history, entries });
+        return entries;
+      }),
+    forget: (discordUserId) =>
+      locked(discordUserId, async () => {
+        const history = await get(discordUserId);
+        await save(discordUserId, history, { entries: [] });
+        await histories.delete(discordUserId);
+      }),
   };
 }

@@ -56,6 +56,8 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
   const images: Keyv<{ data: string; format: StoredImage['format'] }> = store.namespace('library-images');
   const imageKey = (discordUserId: string, hash: string) => `${discordUserId}:${hash}`;
   const items = async (discordUserId: string) => (await libraries.get(discordUserId))?.items ?? [];
+  /** Every change of a user's library reads, changes and writes it under the user's store lock. */
+  const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`library:${discordUserId}`, work);
 
   async function get(discordUserId: string, name: string) {
     const item = (await items(discordUserId)).find((candidate) => sameName(candidate.name, name.trim()));
@@ -77,7 +79,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       );
     },
     checkRoom: async (discordUserId, rawName) => void checkRoom(await items(discordUserId), normaliseName(rawName)),
-    async add(discordUserId, rawName, image) {
+    add: (discordUserId, rawName, image) => locked(discordUserId, async () => {
       const name = normaliseName(rawName);
       const current = await items(discordUserId);
       checkRoom(current, name);
@@ -86,8 +88,8 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       const item: LibraryItem = { name, hash, format: image.format, addedAt: new Date().toISOString() };
       await libraries.set(discordUserId, { items: [...current, item] });
       return item;
-    },
-    async remove(discordUserId, name) {
+    }),
+    remove: (discordUserId, name) => locked(discordUserId, async () => {
       const current = await items(discordUserId);
       const item = current.find((candidate) => sameName(candidate.name, name.trim()));
       if (!item) throw new LibraryError('not-found', `Your library has no image called "${name}".`);
@@ -95,7 +97,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       await libraries.set(discordUserId, { items: remaining });
       if (!remaining.some((candidate) => candidate.hash === item.hash)) await images.delete(imageKey(discordUserId, item.hash));
       return item;
-    },
+    }),
     async search(discordUserId, query, limit = 25) {
       const needle = query.trim().toLowerCase();
       const names = (await items(discordUserId)).map((item) => item.name);
@@ -103,9 +105,9 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       const contains = names.filter((name) => !starts.includes(name) && name.toLowerCase().includes(needle));
       return [...starts, ...contains].slice(0, limit);
     },
-    async forget(discordUserId) {
+    forget: (discordUserId) => locked(discordUserId, async () => {
       for (const item of await items(discordUserId)) await images.delete(imageKey(discordUserId, item.hash));
       await libraries.delete(discordUserId);
-    },
+    }),
   };
 }

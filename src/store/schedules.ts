@@ -34,7 +34,7 @@ export const emptyRecord = (): ScheduleRecord => ({ schedules: [], notify: { mod
 
 export interface ScheduleStore {
   get(discordUserId: string): Promise<ScheduleRecord>;
-  /** Read, change and write one user's record. */
+  /** Read, change and write one user's record, under the user's store lock (no concurrent change is lost). */
   update(discordUserId: string, change: (record: ScheduleRecord) => ScheduleRecord | void): Promise<ScheduleRecord>;
   delete(discordUserId: string): Promise<void>;
   /** Every user that has a record. */
@@ -46,11 +46,13 @@ export function createScheduleStore(store: Store): ScheduleStore {
   const get = async (discordUserId: string) => (await records.get(discordUserId)) ?? emptyRecord();
   return {
     get,
-    async update(discordUserId, change) {
-      const record = structuredClone(await get(discordUserId));
-      const next = change(record) ?? record;
-      await records.set(discordUserId, next);
-      return next;
+    update(discordUserId, change) {
+      return store.locked(`schedules:${discordUserId}`, async () => {
+        const record = structuredClone(await get(discordUserId));
+        const next = change(record) ?? record;
+        await records.set(discordUserId, next);
+        return next;
+      });
     },
     async delete(discordUserId) {
       await records.delete(discordUserId);

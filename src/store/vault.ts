@@ -168,14 +168,19 @@ export function createTokenVault(store: Store, box: SecretBox): TokenVault {
       if (!account) throw notLinked();
       return account;
     },
-    async save(discordUserId, account) {
-      const full: LinkedAccount = { linkedAt: new Date().toISOString(), status: 'active', ...account };
-      await links.set(discordUserId, sealRecord(discordUserId, full));
-      return full;
+    save(discordUserId, account) {
+      // Under the same lock as setStatus, so a status change read before a relink cannot overwrite it.
+      return store.locked(`tokens:${discordUserId}`, async () => {
+        const full: LinkedAccount = { linkedAt: new Date().toISOString(), status: 'active', ...account };
+        await links.set(discordUserId, sealRecord(discordUserId, full));
+        return full;
+      });
     },
-    async setStatus(discordUserId, status) {
-      const account = await get(discordUserId);
-      if (account) await links.set(discordUserId, sealRecord(discordUserId, { ...account, status }));
+    setStatus(discordUserId, status) {
+      return store.locked(`tokens:${discordUserId}`, async () => {
+        const account = await get(discordUserId);
+        if (account) await links.set(discordUserId, sealRecord(discordUserId, { ...account, status }));
+      });
     },
     delete: (discordUserId) => links.delete(discordUserId),
     userIds,
