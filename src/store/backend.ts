@@ -139,6 +139,8 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
       const { default: KeyvRedis, createClient } = await import('@keyv/redis');
       const client = createClient(redisClientOptions(url));
       client.on('error', warn('redis store error'));
+      // Every namespace's adapter listens to the shared client's connection events: one listener each.
+      client.setMaxListeners(0);
       try {
         await withDeadline(client.connect(), STORE_TIMEOUT_MS, 'connecting to Redis');
       } catch (error) {
