@@ -40,10 +40,11 @@ const MAX_JPEG_BLOCK_VISITS = 50_000_000;
  */
 export const MAX_DECODE_BYTES = 200 * 1024 * 1024;
 /**
- * libvips checks the deadline between strips of output, so it bounds a slow pipeline, not one
- * monolithic step: the structure checks above are what keep each step short.
+ * A backstop, not the bound: the structure checks above keep every allowed file under 3 s of CPU.
+ * libvips measures wall time and checks it between strips of output, so it cannot cut one monolithic
+ * step short, and at 2 s it refused a legitimate 5500x5500 interlaced PNG on a busy 2-core machine.
  */
-const DECODE_TIMEOUT_SECONDS = 2;
+const DECODE_TIMEOUT_SECONDS = 10;
 
 const DEFAULT_BACKGROUND = '#ffffff';
 const JPEG_QUALITIES = [85, 75, 65, 50, 35, 20];

@@ -40,11 +40,11 @@ export interface WalkLimits {
 /**
  * Decoders stream a non-interlaced PNG, a baseline JPEG (shrunk by up to 8 on load) and a lossy WebP a
  * strip at a time. Measured with `avatar-bot normalize` (VmHWM over the ~60 MB of an idle process):
- * a 7071x7071 RGBA PNG +65 MB, a 50 MP baseline JPEG +27 MB, a 7000x7000 GIF canvas +7 MB. A quarter of the full frame plus 24 MB
- * covers both.
+ * a 7071x7071 RGBA PNG +65 MB, 16-bit RGBA +120 MB, a 50 MP baseline JPEG +27 MB. A third of the
+ * full frame plus 24 MB covers them.
  */
 const STREAMED_OVERHEAD = 24 * 1024 * 1024;
-const streamed = (fullFrameBytes: number) => STREAMED_OVERHEAD + fullFrameBytes / 4;
+const streamed = (fullFrameBytes: number) => STREAMED_OVERHEAD + fullFrameBytes / 3;
 
 /**
  * Whole-image buffers cost more than their size: measured +349 MB for a 7071x7071 16-bit RGB interlaced
@@ -227,9 +227,10 @@ function readGif(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructu
     }
   }
   if (frames === 0) return { damaged: 'GIF without an image' };
-  // libnsgif keeps one RGBA canvas; libvips reads the first frame from it in strips.
+  // libnsgif decodes into one RGBA canvas. Only the pages a frame touches become resident (a 1x1 frame
+  // on a 7000x7000 screen: +7 MB), but a frame as large as the canvas touches it all (+234 MB).
   return {
-    ...still('gif', canvasWidth, canvasHeight, streamed(canvasWidth * canvasHeight * 4), frames > 1 ? 'animated GIF' : 'GIF'),
+    ...still('gif', canvasWidth, canvasHeight, held(canvasWidth * canvasHeight * 4), frames > 1 ? 'animated GIF' : 'GIF'),
     frames,
   };
 }

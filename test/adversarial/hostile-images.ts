@@ -346,18 +346,22 @@ export function progressiveJpeg({ width, height, components, scans, truncateAt }
   return truncateAt === undefined ? file : file.subarray(0, truncateAt);
 }
 
-/** A baseline JPEG header claiming `width` x `height`, then a few KB of a real image's data: a truncated download. */
+/**
+ * A real baseline JPEG whose frame header is changed to claim `width` x `height`, cut `keepBytes` after
+ * that header: a truncated download of a huge photo.
+ */
 export function truncatedBaselineJpeg(realJpeg: Buffer, width: number, height: number, keepBytes = 4096): Buffer {
-  const out = Buffer.from(realJpeg.subarray(0, keepBytes));
-  for (let i = 2; i + 9 < out.length; ) {
-    if (out[i] !== 0xff) throw new Error('not a JPEG segment');
-    const marker = out[i + 1]!;
+  for (let i = 2; i + 9 < realJpeg.length; ) {
+    if (realJpeg[i] !== 0xff) throw new Error('not a JPEG segment');
+    const marker = realJpeg[i + 1]!;
+    const length = realJpeg.readUInt16BE(i + 2);
     if (marker === 0xc0 || marker === 0xc1) {
+      const out = Buffer.from(realJpeg.subarray(0, i + 2 + length + keepBytes));
       out.writeUInt16BE(height, i + 5);
       out.writeUInt16BE(width, i + 7);
       return out;
     }
-    i += 2 + out.readUInt16BE(i + 2);
+    i += 2 + length;
   }
-  throw new Error('no baseline SOF in the first bytes');
+  throw new Error('no baseline frame header');
 }
