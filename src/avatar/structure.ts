@@ -31,10 +31,21 @@ export interface DamagedStructure {
   damaged: string;
 }
 
+/**
+ * More chunks, markers or blocks than any real file has (`maxParts`): the walk stopped there, so it
+ * stays a few ms (25 MB of empty PNG chunks is 2 million of them).
+ */
+export interface OverlongStructure {
+  overlong: string;
+}
+
+export type WalkResult = ImageStructure | DamagedStructure | OverlongStructure;
+
 export interface WalkLimits {
   /** Stop counting frames (and JPEG scans) past these: the caller refuses anything over them anyway. */
   maxFrames: number;
   maxScans: number;
+  maxParts: number;
 }
 
 /**
@@ -74,7 +85,10 @@ function still(
 /** Channels libspng hands libvips per colour type (palette expands to RGB), before a tRNS alpha. */
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 };
 
-function readPng(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructure {
+const fourcc = (text: string) => Buffer.from(text, 'latin1').readUInt32BE(0);
+const [IEND, IDAT, TRNS, ACTL, FCTL] = ['IEND', 'IDAT', 'tRNS', 'acTL', 'fcTL'].map(fourcc);
+
+function readPng(b: Buffer, limits: WalkLimits): WalkResult {
   if (b.length < 33 || b.toString('latin1', 12, 16) !== 'IHDR' || u32be(b, 8) !== 13) {
     return { damaged: 'PNG without IHDR first' };
   }
@@ -87,14 +101,15 @@ function readPng(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructu
   let hasImageData = false;
   let declaredFrames = 0;
   let frameControls = 0;
-  for (let at = 8; at + 8 <= b.length; ) {
+  for (let at = 8, chunks = 1; at + 8 <= b.length; chunks += 1) {
+    if (chunks > limits.maxParts) return { overlong: `more than ${limits.maxParts} PNG chunks` };
     const length = u32be(b, at);
-    const type = b.toString('latin1', at + 4, at + 8);
-    if (type === 'IEND') break;
-    if (type === 'IDAT') hasImageData = true;
-    else if (type === 'tRNS') hasTransparencyChunk = true;
-    else if (type === 'acTL' && at + 12 <= b.length) declaredFrames = u32be(b, at + 8);
-    else if (type === 'fcTL' && ++frameControls > limits.maxFrames) break;
+    const type = u32be(b, at + 4);
+    if (type === IEND) break;
+    if (type === IDAT) hasImageData = true;
+    else if (type === TRNS) hasTransparencyChunk = true;
+    else if (type === ACTL && at + 12 <= b.length) declaredFrames = u32be(b, at + 8);
+    else if (type === FCTL && ++frameControls > limits.maxFrames) break;
     at += 12 + length; // a length running past the end stops the walk: libspng calls that truncated
   }
   if (!hasImageData && frameControls <= limits.maxFrames) return { damaged: 'PNG without image data' };
@@ -128,14 +143,15 @@ function endOfEntropyData(b: Buffer, at: number): number {
   return b.length;
 }
 
-function readJpeg(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructure {
+function readJpeg(b: Buffer, limits: WalkLimits): WalkResult {
   let width = 0;
   let height = 0;
   let progressive = false;
   let components: JpegComponent[] = [];
   let scans = 0;
   let blockVisits = 0;
-  for (let at = 2; at + 4 <= b.length; ) {
+  for (let at = 2, markers = 1; at + 4 <= b.length; markers += 1) {
+    if (markers > limits.maxParts) return { overlong: `more than ${limits.maxParts} JPEG markers` };
     if (b[at] !== 0xff) return { damaged: `JPEG: no marker at byte ${at}` };
     const marker = b[at + 1]!;
     if (marker === 0xff) {
@@ -194,14 +210,14 @@ function readJpeg(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStruct
 
 // ---------------------------------------------------------------------------------------------- GIF
 
-/** Skips a chain of GIF data sub-blocks; the index after the terminator, or past the end if truncated. */
-function skipSubBlocks(b: Buffer, at: number): number {
-  let i = at;
-  while (i < b.length && b[i] !== 0) i += b[i]! + 1;
-  return i + 1;
-}
-
-function readGif(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructure {
+function readGif(b: Buffer, limits: WalkLimits): WalkResult {
+  let blocks = 0;
+  /** Skips a chain of data sub-blocks; the index after the terminator, or past the end if truncated. */
+  const skipSubBlocks = (at: number) => {
+    let i = at;
+    for (; i < b.length && b[i] !== 0 && blocks <= limits.maxParts; blocks += 1) i += b[i]! + 1;
+    return i + 1;
+  };
   if (b.length < 13) return { damaged: 'GIF shorter than its header' };
   const screenWidth = u16le(b, 6);
   const screenHeight = u16le(b, 8);
@@ -210,9 +226,10 @@ function readGif(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructu
   let frames = 0;
   let at = 13 + (b[10]! & 0x80 ? 3 << ((b[10]! & 7) + 1) : 0);
   while (at < b.length && frames <= limits.maxFrames) {
+    if (blocks > limits.maxParts) return { overlong: `more than ${limits.maxParts} GIF blocks` };
     const block = b[at]!;
     if (block === 0x21) {
-      at = skipSubBlocks(b, at + 2);
+      at = skipSubBlocks(at + 2);
     } else if (block === 0x2c) {
       if (at + 10 > b.length) break;
       frames += 1;
@@ -221,7 +238,7 @@ function readGif(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructu
       canvasHeight = Math.max(canvasHeight, u16le(b, at + 3) + u16le(b, at + 7));
       const flags = b[at + 9]!;
       at += 10 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0);
-      at = skipSubBlocks(b, at + 1); // after the LZW minimum code size
+      at = skipSubBlocks(at + 1); // after the LZW minimum code size
     } else {
       break; // trailer (0x3b), or trailing bytes that decoders ignore
     }
@@ -243,31 +260,34 @@ interface WebpFrame {
   lossless: boolean;
 }
 
+const [VP8, VP8L, VP8X, ANMF, ALPH] = ['VP8 ', 'VP8L', 'VP8X', 'ANMF', 'ALPH'].map(fourcc);
+
 /** Size and kind of the VP8 / VP8L bitstream in a chunk, or undefined when the chunk is neither. */
-function webpBitstream(b: Buffer, type: string, data: number): WebpFrame | undefined {
-  if (type === 'VP8 ' && data + 10 <= b.length) {
+function webpBitstream(b: Buffer, type: number, data: number): WebpFrame | undefined {
+  if (type === VP8 && data + 10 <= b.length) {
     return { width: u16le(b, data + 6) & 0x3fff, height: u16le(b, data + 8) & 0x3fff, lossless: false };
   }
-  if (type === 'VP8L' && data + 5 <= b.length) {
+  if (type === VP8L && data + 5 <= b.length) {
     const bits = b.readUInt32LE(data + 1);
     return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1, lossless: true };
   }
   return undefined;
 }
 
-function readWebp(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStructure {
+function readWebp(b: Buffer, limits: WalkLimits): WalkResult {
   let canvas: { width: number; height: number; animated: boolean } | undefined;
   let first: WebpFrame | undefined;
   let frames = 0;
   let alphaPlane = false;
   const end = Math.min(b.length, 8 + b.readUInt32LE(4));
-  for (let at = 12; at + 8 <= end && frames <= limits.maxFrames; ) {
-    const type = b.toString('latin1', at, at + 4);
+  for (let at = 12, chunks = 1; at + 8 <= end && frames <= limits.maxFrames; chunks += 1) {
+    if (chunks > limits.maxParts) return { overlong: `more than ${limits.maxParts} WebP chunks` };
+    const type = u32be(b, at);
     const size = b.readUInt32LE(at + 4);
     const data = at + 8;
-    if (type === 'VP8X' && data + 10 <= end) {
+    if (type === VP8X && data + 10 <= end) {
       canvas = { width: u24le(b, data + 4) + 1, height: u24le(b, data + 7) + 1, animated: (b[data]! & 0x02) !== 0 };
-    } else if (type === 'ANMF' && data + 24 <= end) {
+    } else if (type === ANMF && data + 24 <= end) {
       frames += 1;
       const x = 2 * u24le(b, data);
       const y = 2 * u24le(b, data + 3);
@@ -279,16 +299,16 @@ function readWebp(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStruct
       if (!first) {
         // The frame's own chunks follow its 16-byte header: an optional ALPH, then VP8 or VP8L.
         for (let sub = data + 16; sub + 8 <= Math.min(end, data + size) && !first; ) {
-          const subType = b.toString('latin1', sub, sub + 4);
+          const subType = u32be(b, sub);
           const subSize = b.readUInt32LE(sub + 4);
-          if (subType === 'ALPH') alphaPlane = true;
+          if (subType === ALPH) alphaPlane = true;
           const bitstream = webpBitstream(b, subType, sub + 8);
           if (bitstream) first = { width, height, lossless: bitstream.lossless };
           sub += 8 + subSize + (subSize & 1);
         }
         first ??= { width, height, lossless: false };
       }
-    } else if (type === 'ALPH') {
+    } else if (type === ALPH) {
       alphaPlane = true;
     } else if (!first) {
       first = webpBitstream(b, type, data);
@@ -314,7 +334,7 @@ function readWebp(b: Buffer, limits: WalkLimits): ImageStructure | DamagedStruct
   };
 }
 
-const READERS: Record<AcceptedFormat, (b: Buffer, limits: WalkLimits) => ImageStructure | DamagedStructure> = {
+const READERS: Record<AcceptedFormat, (b: Buffer, limits: WalkLimits) => WalkResult> = {
   png: readPng,
   jpeg: readJpeg,
   gif: readGif,
@@ -322,7 +342,7 @@ const READERS: Record<AcceptedFormat, (b: Buffer, limits: WalkLimits) => ImageSt
 };
 
 /** The structure of a file whose magic bytes said `format`; never decodes, never throws. */
-export function readStructure(bytes: Buffer, format: AcceptedFormat, limits: WalkLimits): ImageStructure | DamagedStructure {
+export function readStructure(bytes: Buffer, format: AcceptedFormat, limits: WalkLimits): WalkResult {
   try {
     return READERS[format](bytes, limits);
   } catch (error) {
@@ -332,6 +352,10 @@ export function readStructure(bytes: Buffer, format: AcceptedFormat, limits: Wal
   }
 }
 
-export function isDamaged(structure: ImageStructure | DamagedStructure): structure is DamagedStructure {
+export function isDamaged(structure: WalkResult): structure is DamagedStructure {
   return 'damaged' in structure;
+}
+
+export function isOverlong(structure: WalkResult): structure is OverlongStructure {
+  return 'overlong' in structure;
 }

@@ -70,7 +70,7 @@ interface Case {
 
 const ERROR_LINES: Record<Exclude<Outcome, 'normalised'>, RegExp> = {
   'too-many-frames': /^error: That animation has more than 5,000 frames; send a still image or a shorter animation\.$/,
-  'too-complex': /^error: That (image|JPEG) .*(memory|progressive passes)/,
+  'too-complex': /^error: That (image|JPEG|file) .*(memory|progressive passes|pieces)/,
   'too-many-pixels': /^error: That image is \d+x\d+ pixels .*the limit is 50 megapixels\.$/,
   corrupt: /^error: That image is damaged or incomplete/,
   empty: /^error: That file is empty/,
@@ -121,6 +121,9 @@ const CASES: Case[] = [
   { name: 'GIF, 1,000 frames', make: () => manyFrameGif(100, 100, 1_000), outcome: 'normalised' },
   { name: 'GIF, 10,000 frames', make: () => manyFrameGif(100, 100, 10_000), outcome: 'too-many-frames' },
   { name: 'GIF, 100,000 frames', make: () => manyFrameGif(100, 100, 100_000), outcome: 'too-many-frames' },
+  // Containers cut into millions of pieces: the walk itself must stay short.
+  { name: 'PNG with 2 million empty chunks (25 MB)', make: () => Buffer.concat([blackPng({ width: 1, height: 1 }).subarray(0, 33), Buffer.alloc(24 * 1024 * 1024)]), outcome: 'too-complex', says: /more pieces than any real image/ },
+  { name: 'GIF comment of 12 million 1-byte blocks (25 MB)', make: () => Buffer.concat([manyFrameGif(1, 1, 1).subarray(0, 25), Buffer.from([0x21, 0xfe]), Buffer.alloc(24 * 1024 * 1024, 1)]), outcome: 'too-complex' },
 ];
 
 let dir: string;
