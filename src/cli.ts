@@ -30,7 +30,7 @@ const USAGE = `usage: avatar-bot <command> [options]
 `;
 
 /** Failures of what the user gave us (arguments, configuration, the image): exit code 2. Others: 1. */
-const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'invalid-background']);
+const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'too-many-frames', 'too-complex', 'invalid-background']);
 
 /** rotate-key re-sealed what it could but skipped damaged records: 3, so a script can tell it apart. */
 const exitCodeFor = (error: UserFacingError) => (BAD_INPUT_KINDS.has(error.kind) ? 2 : error.kind === 'records-skipped' ? 3 : 1);

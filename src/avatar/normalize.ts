@@ -12,6 +12,7 @@ import {
   looksLikeDamagedPng,
 } from './formats.js';
 import { createLimiter } from './limiter.js';
+import { type ImageStructure, isDamaged, isOverlong, readStructure } from './structure.js';
 
 export { detectImageFormat, type DetectedFormat } from './formats.js';
 export { createLimiter, type Limiter } from './limiter.js';
@@ -21,6 +22,29 @@ export const MAX_INPUT_BYTES = 25 * 1024 * 1024;
 /** Outputs are strictly smaller than this. */
 export const MAX_OUTPUT_BYTES = 700 * 1024;
 export const MAX_INPUT_PIXELS = 50_000_000;
+/**
+ * Animations: libvips reads every frame's header before the first frame (WebP: in quadratic time,
+ * 10,000 frames took 0.6 s of CPU, 100,000 took 33 s). 5,000 frames is over 8 minutes at 10 fps.
+ */
+export const MAX_FRAMES = 5_000;
+/** Real progressive JPEGs have about 10 scans; libjpeg-turbo's own tools cap them at 500. */
+export const MAX_JPEG_SCANS = 100;
+/**
+ * A progressive decoder visits every block of a component in every scan of it: 2,647 scans of a
+ * 7071x7071 file are 2 billion visits (37 s). 50 million is under a second here (12-18 ns each).
+ */
+const MAX_JPEG_BLOCK_VISITS = 50_000_000;
+/**
+ * What one decode may hold (structure.ts estimates it per file), and what all concurrent decodes of a
+ * normaliser may hold together: with an idle process at about 60 MB, peak RSS stays under 300 MB.
+ */
+export const MAX_DECODE_BYTES = 200 * 1024 * 1024;
+/**
+ * A backstop, not the bound: the structure checks above keep every allowed file under 3 s of CPU.
+ * libvips measures wall time and checks it between strips of output, so it cannot cut one monolithic
+ * step short, and at 2 s it refused a legitimate 5500x5500 interlaced PNG on a busy 2-core machine.
+ */
+const DECODE_TIMEOUT_SECONDS = 10;
 
 const DEFAULT_BACKGROUND = '#ffffff';
 const JPEG_QUALITIES = [85, 75, 65, 50, 35, 20];
@@ -55,7 +79,14 @@ export interface Avatar {
   bytes: number;
 }
 
-export type ImageErrorKind = 'empty' | 'too-large' | 'unsupported-format' | 'corrupt' | 'too-many-pixels';
+export type ImageErrorKind =
+  | 'empty'
+  | 'too-large'
+  | 'unsupported-format'
+  | 'corrupt'
+  | 'too-many-pixels'
+  | 'too-many-frames'
+  | 'too-complex';
 
 /** The upload can't become an avatar; `userMessage` says why and what to send instead. */
 export class ImageError extends UserFacingError<ImageErrorKind> {}
@@ -91,6 +122,7 @@ interface CheckedInput {
   format: AcceptedFormat;
   crop: CropMode;
   background: Rgb;
+  structure: ImageStructure;
 }
 
 /** Rounded up, so a file just over the limit never reads as "25 MB". */
@@ -99,7 +131,7 @@ function formatMegabytes(bytes: number): string {
   return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)} MB`;
 }
 
-/** The cheap checks that need no decoder: size, magic bytes, options. */
+/** The cheap checks that need no decoder: size, magic bytes, options, then the file's structure. */
 function checkInput(input: Buffer | Uint8Array, options: NormalizeOptions): CheckedInput {
   const background = parseBackground(options.background ?? DEFAULT_BACKGROUND);
   const crop = options.crop ?? 'attention';
@@ -130,7 +162,58 @@ function checkInput(input: Buffer | Uint8Array, options: NormalizeOptions): Chec
       detail: detected,
     });
   }
-  return { buffer, format: detected, crop, background };
+  return { buffer, format: detected, crop, background, structure: checkStructure(buffer, detected) };
+}
+
+/**
+ * Chunks, markers or GIF data blocks walked: real files have dozens plus a few per frame (a 25 MB GIF
+ * in 255-byte blocks: 100,000). 25 MB of empty PNG chunks are 2 million (1.2 s before this cap; at the
+ * cap the walk takes under 10 ms).
+ */
+const MAX_PARTS = 200_000;
+const LIMITS = { maxFrames: MAX_FRAMES, maxScans: MAX_JPEG_SCANS, maxParts: MAX_PARTS };
+const megabytes = (bytes: number) => Math.ceil(bytes / (1024 * 1024));
+
+/**
+ * Refuses, from the container alone, what would cost a decoder too much: too many pixels, frames or
+ * JPEG scans, or more memory than MAX_DECODE_BYTES (interlaced PNG and progressive JPEG are held whole,
+ * animation canvases too). A few ms for 25 MB; this is what makes metadata() and the decode cheap.
+ */
+function checkStructure(buffer: Buffer, format: AcceptedFormat): ImageStructure {
+  const structure = readStructure(buffer, format, LIMITS);
+  if (isDamaged(structure)) throw corrupt(structure.damaged);
+  if (isOverlong(structure)) {
+    throw new ImageError(
+      'too-complex',
+      `That file is cut into more pieces than any real image (over ${MAX_PARTS.toLocaleString('en-US')}), so it isn't read; save it again as a standard JPEG or PNG.`,
+      { detail: structure.overlong },
+    );
+  }
+  const { width, height, frames, scans, blockVisits, decodeBytes, layout } = structure;
+  if (!width || !height) throw corrupt('no dimensions in header');
+  if (width * height > MAX_INPUT_PIXELS) throw tooManyPixels(width, height);
+  if (frames > MAX_FRAMES) {
+    throw new ImageError(
+      'too-many-frames',
+      `That animation has more than ${MAX_FRAMES.toLocaleString('en-US')} frames; send a still image or a shorter animation.`,
+      { detail: `${layout}, ${frames} frames or more` },
+    );
+  }
+  if (scans > MAX_JPEG_SCANS || blockVisits > MAX_JPEG_BLOCK_VISITS) {
+    throw new ImageError(
+      'too-complex',
+      `That JPEG is saved in ${scans > MAX_JPEG_SCANS ? `more than ${MAX_JPEG_SCANS}` : scans} progressive passes (photos have about 10), which would take too long to read; save it again as a standard JPEG or a PNG.`,
+      { detail: `${width}x${height}, ${scans} scans, ${blockVisits} block visits` },
+    );
+  }
+  if (decodeBytes > MAX_DECODE_BYTES) {
+    throw new ImageError(
+      'too-complex',
+      `That image (${width}x${height}, ${layout}) would need about ${megabytes(decodeBytes)} MB of memory to read; the limit is ${megabytes(MAX_DECODE_BYTES)} MB. Send a smaller image, or save it again as a standard JPEG or a non-interlaced PNG.`,
+      { detail: `${layout}, estimated ${decodeBytes} bytes` },
+    );
+  }
+  return structure;
 }
 
 function corrupt(detail: string, cause?: unknown): ImageError {
@@ -205,7 +288,7 @@ async function decodeToSquare(
     crop === 'contain'
       ? { fit: 'contain', background: { ...background, alpha: 1 } }
       : { fit: 'cover', position: cropPosition(crop, size) };
-  let image = sharp(buffer, INPUT_OPTIONS).resize(AVATAR_SIZE, AVATAR_SIZE, resize);
+  let image = sharp(buffer, INPUT_OPTIONS).timeout({ seconds: DECODE_TIMEOUT_SECONDS }).resize(AVATAR_SIZE, AVATAR_SIZE, resize);
   if (crop === 'contain') image = image.flatten({ background }); // the whole square sits on the colour
   const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.width !== AVATAR_SIZE || info.height !== AVATAR_SIZE || data.length !== AVATAR_SIZE * AVATAR_SIZE * info.channels) {
@@ -265,6 +348,12 @@ async function render(checked: CheckedInput): Promise<Avatar> {
   } catch (error) {
     if (error instanceof ImageError) throw error;
     // Our header check runs first, so this is only a backstop for headers that lie about their size.
+    if (/^timeout:/.test(errorMessage(error))) {
+      throw new ImageError('too-complex', 'That image took too long to read; send a smaller or simpler image.', {
+        cause: error,
+        detail: `${checked.structure.layout}, ${errorMessage(error)}`,
+      });
+    }
     if (/exceeds pixel limit/i.test(errorMessage(error))) {
       throw new ImageError('too-many-pixels', `That image has more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels.`, {
         cause: error,
@@ -291,15 +380,20 @@ export interface AvatarNormalizer {
 }
 
 /**
- * normalizeAvatar with at most `concurrency` images decoded at once (config IMAGE_CONCURRENCY).
- * Cheap rejections (empty, too large, wrong format) don't wait for a slot.
+ * normalizeAvatar with at most `concurrency` images decoded at once (config IMAGE_CONCURRENCY) and at
+ * most `memoryBudget` bytes of estimated decoder memory between them, so two heavy images never decode
+ * together while small ones still run beside a heavy one. Cheap rejections (empty, too large, wrong
+ * format, the structure checks) don't wait for a slot.
  */
-export function createAvatarNormalizer({ concurrency = 2 }: { concurrency?: number } = {}): AvatarNormalizer {
-  const limiter = createLimiter(concurrency);
+export function createAvatarNormalizer({
+  concurrency = 2,
+  memoryBudget = MAX_DECODE_BYTES,
+}: { concurrency?: number; memoryBudget?: number } = {}): AvatarNormalizer {
+  const limiter = createLimiter(concurrency, memoryBudget);
   return {
     async normalize(input, options = {}) {
       const checked = checkInput(input, options);
-      return limiter.run(() => render(checked));
+      return limiter.run(() => render(checked), checked.structure.decodeBytes);
     },
     get active() {
       return limiter.active;
