@@ -63,15 +63,19 @@ function param(url: URL, name: string): string | undefined {
   return value && value.length <= MAX_PARAM_LENGTH ? value : undefined;
 }
 
-async function readForm(request: IncomingMessage): Promise<URLSearchParams | 'too-large' | 'not-a-form'> {
+async function readForm(request: IncomingMessage): Promise<URLSearchParams | 'too-large' | 'not-a-form' | 'aborted'> {
   if (!(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return 'not-a-form';
   if (Number(request.headers['content-length'] ?? 0) > MAX_FORM_BYTES) return 'too-large';
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) return 'too-large';
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_FORM_BYTES) return 'too-large';
+      chunks.push(chunk);
+    }
+  } catch {
+    return 'aborted'; // the client went away or sent a broken body: nobody to answer
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
@@ -158,6 +162,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
 
   async function confirmLink(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const form = await readForm(request);
+    if (form === 'aborted') return void response.destroy();
     if (form === 'too-large') return page(response, 413, 'Not linked', 'That request is too large.', { headers: { connection: 'close' } });
     if (form === 'not-a-form') return page(response, 415, 'Not linked', 'Use the button on the confirmation page.');
     const confirm = form.get('confirm');

@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { LinkReplyTarget } from '../account-links.js';
+import type { Logger } from '../log.js';
 import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';
 import { createCallbackFlow } from './callback-flow.js';
@@ -17,6 +18,8 @@ import { page } from './pages.js';
 export interface HttpServer {
   listening: Promise<void>;
   readonly port: number;
+  /** The address it is bound to (HTTP_HOST). */
+  readonly address: string;
   close(): Promise<void>;
 }
 
@@ -51,21 +54,28 @@ export function originFormTarget(target: string | undefined): URL | undefined {
  * The store half of /healthz: a read (never a write), at most one per HEALTH_CACHE_MS whatever the request
  * rate, and never longer than HEALTH_PROBE_DEADLINE_MS. While a probe hangs no second one starts.
  */
-function createStoreProbe(read: () => Promise<unknown>): () => Promise<boolean> {
+function createStoreProbe(read: () => Promise<unknown>, log: Logger): () => Promise<boolean> {
   let last: { ok: boolean; at: number } | undefined;
   let current: Promise<boolean> | undefined;
   let hung = false;
   return () => {
     if (last && performance.now() - last.at < HEALTH_CACHE_MS) return Promise.resolve(last.ok);
+    if (current) return current;
+    // The last probe passed its deadline and the store has still not answered it: do not pile up more.
     if (hung) return Promise.resolve(false);
-    current ??= new Promise<boolean>((resolve) => {
+    current = new Promise<boolean>((resolve) => {
       hung = true;
       const deadline = setTimeout(() => resolve(false), HEALTH_PROBE_DEADLINE_MS);
       deadline.unref();
-      read().then(
-        () => resolve(true),
-        () => resolve(false),
-      ).finally(() => {
+      read()
+        .then(
+          () => resolve(true),
+          (error: unknown) => {
+            log.warn({ err: error }, 'store probe failed');
+            resolve(false);
+          },
+        )
+        .finally(() => {
         hung = false;
         clearTimeout(deadline);
       });
@@ -91,7 +101,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 export function startHttpServer(options: HttpServerOptions): HttpServer {
   const { services } = options;
   const log = services.logger.child({ component: 'http' });
-  const storeHealthy = createStoreProbe(() => services.store.namespace('health').get('probe'));
+  const storeHealthy = createStoreProbe(() => services.store.namespace('health').get('probe'), log);
 
   async function healthz(_request: IncomingMessage, response: ServerResponse): Promise<void> {
     const gateway = options.gatewayReady();
@@ -108,7 +118,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = originFormTarget(request.url);
+    const url = request.httpVersionMajor === 1 ? originFormTarget(request.url) : undefined;
     if (!url) return page(response, 400, 'Bad request', 'This server only answers requests for its own paths.', { headers: { connection: 'close' } });
     const methods = routes.get(url.pathname);
     if (!methods) return page(response, 404, 'Not found', 'Nothing here.');
@@ -154,6 +164,9 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     listening,
     get port() {
       return (server.address() as AddressInfo | null)?.port ?? options.port;
+    },
+    get address() {
+      return (server.address() as AddressInfo | null)?.address ?? options.host;
     },
     close: () =>
       new Promise<void>((resolve) => {
