@@ -46,7 +46,7 @@ const SECRET_VALUES: Array<[RegExp, string]> = [
   [/([?&](?:code|state|confirm)=)[^&"'\s#\\]+/g, '$1[redacted]'],
   // A Discord bot token: base64 user id . timestamp . HMAC (JWTs have the same shape).
   [/\b[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}/g, '[redacted]'],
-  // A 32-byte key in base64 (TOKEN_ENCRYPTION_KEY) or base64url (the bot's own sign-in tokens).
+  // A 32-byte key in base64 (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEY_PREVIOUS).
   [/(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g, '[redacted]'],
 ];
 

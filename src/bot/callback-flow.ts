@@ -139,7 +139,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
       if (!(error instanceof UserFacingError)) throw error;
       log.warn({ err: error }, 'discord sign-in failed');
       await links.cancelCallback(signIn.requestToken);
-      return page(response, 502, 'Not linked', error.userMessage);
+      return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', error.userMessage);
     }
     if (proven.id !== signIn.discordUserId) {
       await links.cancelCallback(signIn.requestToken);
