@@ -18,6 +18,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { customId, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
+import { callbackFlowEnabled } from '../src/config.js';
 import type { Services } from '../src/services.js';
 import { notLinked, readLink } from '../src/store/vault.js';
 
@@ -30,7 +31,7 @@ async function linkPrompt(interaction: RepliableInteraction, services: Services,
   if (flow === 'callback') {
     return {
       content:
-        '1. Click **Authorise on X** and approve avatar-bot.\n2. X sends you back here and this message confirms the link.\nThe link works for 15 minutes and only for you.',
+        '1. Click **Authorise on X** and approve avatar-bot.\n2. X sends you back to avatar-bot: sign in with Discord there, check it names your Discord account, and confirm.\n3. This message confirms the link.\nThe link works for 15 minutes and only for you.',
       components: [
         new ActionRowBuilder<ButtonBuilder>().addComponents(
           authorize,
@@ -52,7 +53,7 @@ async function linkPrompt(interaction: RepliableInteraction, services: Services,
 
 async function link(interaction: RepliableInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  await interaction.editReply(await linkPrompt(interaction, services, services.config.publicUrl ? 'callback' : 'pin'));
+  await interaction.editReply(await linkPrompt(interaction, services, callbackFlowEnabled(services.config) ? 'callback' : 'pin'));
 }
 
 async function status(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * Linking a Discord user to an X account with 3-legged OAuth 1.0a: the PIN flow always, the callback
  * flow when the bot has a public URL. A pending request token is bound to the Discord user who asked,
- * kept (sealed) for 15 minutes, and completes a link for that user only, once.
+ * kept (sealed) for 15 minutes, and completes a link for that user only, once. In the callback flow the
+ * browser X sends back must prove it is that Discord user (the HTTP edge signs it in with Discord)
+ * before the link completes: a forwarded "Authorise on X" link links nobody's account to the sender.
  */
 import type Keyv from 'keyv';
 import { AccountError } from './account-errors.js';
@@ -27,6 +29,7 @@ interface PendingLink {
   secret: string; // sealed request token secret
   flow: 'pin' | 'callback';
   replyTarget?: string; // sealed JSON LinkReplyTarget
+  verifier?: string; // sealed; set once when X sends the browser back (callback flow)
   createdAt: string;
 }
 
@@ -46,7 +49,12 @@ export interface LinkHealth {
 export interface AccountLinks {
   start(discordUserId: string, flow: 'pin' | 'callback', replyTarget?: LinkReplyTarget): Promise<StartedLink>;
   completeWithPin(discordUserId: string, requestToken: string, pin: string): Promise<LinkedAccount>;
-  completeCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
+  /** X sent a browser back with the verifier: keep it (once) and say which Discord user must prove it is them. */
+  acceptCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string }>;
+  /** The browser proved it is `provenDiscordUserId`: the link completes only for the user who started it; anyone else drops it. */
+  completeCallback(requestToken: string, provenDiscordUserId: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
+  /** Drop a pending callback link (the browser belonged to someone else, or declined). */
+  cancelCallback(requestToken: string): Promise<void>;
   status(discordUserId: string): Promise<LinkHealth>;
   /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. A damaged record
    *  (no `account`) is deleted here; X cannot be told, since its token cannot be read. */
@@ -67,9 +75,16 @@ export interface AccountLinksDeps {
   onLinked?(discordUserId: string): Promise<void>;
 }
 
+const notYours = () =>
+  new AccountError(
+    'not-your-link',
+    'This X sign-in was started by a different Discord account, so nothing was linked and the sign-in was cancelled. If someone sent you their link, run /twitter link yourself instead.',
+  );
+
 const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
 
 const pendingContext = (requestToken: string) => `pending-links:${requestToken}`;
+const SEALED_PENDING_FIELDS = ['secret', 'replyTarget', 'verifier'] as const;
 
 /** A pending value that does not open (a key removed too early, altered): the user starts again; the cause is for the log. */
 function openPending(box: SecretBox, sealed: string, requestToken: string): string {
@@ -94,17 +109,19 @@ export async function rotatePendingLinks(store: Store, box: SecretBox): Promise<
     const raw = await pending.getRaw(requestToken);
     const link = raw?.value;
     if (!link) continue;
-    const sealed = [link.secret, ...(link.replyTarget ? [link.replyTarget] : [])];
+    // Every sealed field of the record: the request token secret, the reply target, the verifier.
+    const fields = SEALED_PENDING_FIELDS.filter((field) => link[field] !== undefined);
+    const sealed = fields.map((field) => link[field]!);
     try {
       const opened = sealed.map((value) => box.open(value, pendingContext(requestToken)));
       if (sealed.every((value) => box.keyIdOf(value) === box.currentKeyId)) {
         report.alreadyCurrent++;
         continue;
       }
-      const [secret, replyTarget] = opened.map((value) => box.seal(value, pendingContext(requestToken)));
+      const resealed = Object.fromEntries(fields.map((field, index) => [field, box.seal(opened[index]!, pendingContext(requestToken))]));
       const ttl = typeof raw.expires === 'number' ? raw.expires - Date.now() : undefined;
       if (ttl !== undefined && ttl <= 0) continue;
-      await pending.set(requestToken, { ...link, secret: secret!, ...(replyTarget ? { replyTarget } : {}) }, ttl);
+      await pending.set(requestToken, { ...link, ...resealed }, ttl);
       report.rewritten++;
     } catch (error) {
       report.skipped.push({ discordUserId: link.discordUserId, reason: whyUnopened(error) });
@@ -164,13 +181,36 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
       });
     },
 
-    completeCallback(requestToken, verifier) {
+    acceptCallback(requestToken, verifier) {
       return deps.tokenLock.run(requestToken, async () => {
         const link = await pending.get(requestToken);
-        if (!link || link.flow !== 'callback') throw expired();
-        const account = await complete(requestToken, link, verifier);
+        // A verifier already kept means this callback URL was opened before: it works once.
+        if (!link || link.flow !== 'callback' || link.verifier) throw expired();
+        const remainingMs = Date.parse(link.createdAt) + PENDING_LINK_TTL_MS - Date.now();
+        if (!(remainingMs > 0)) throw expired();
+        await pending.set(requestToken, { ...link, verifier: box.seal(verifier, context(requestToken)) }, remainingMs);
+        return { discordUserId: link.discordUserId };
+      });
+    },
+
+    completeCallback(requestToken, provenDiscordUserId) {
+      return deps.tokenLock.run(requestToken, async () => {
+        const link = await pending.get(requestToken);
+        if (!link || link.flow !== 'callback' || !link.verifier) throw expired();
+        if (link.discordUserId !== provenDiscordUserId) {
+          await pending.delete(requestToken);
+          throw notYours();
+        }
+        const account = await complete(requestToken, link, openPending(box, link.verifier, requestToken));
         const replyTarget = link.replyTarget ? (JSON.parse(openPending(box, link.replyTarget, requestToken)) as LinkReplyTarget) : undefined;
         return { discordUserId: link.discordUserId, account, ...(replyTarget ? { replyTarget } : {}) };
+      });
+    },
+
+    async cancelCallback(requestToken) {
+      await deps.tokenLock.run(requestToken, async () => {
+        const link = await pending.get(requestToken);
+        if (link?.flow === 'callback') await pending.delete(requestToken);
       });
     },
 

@@ -4,6 +4,7 @@
  * and says how to fix it.
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { UserFacingError } from './errors.js';
 
 export class ConfigError extends UserFacingError<'missing' | 'invalid'> {
@@ -21,6 +22,8 @@ export interface Config {
   discordToken: string | undefined;
   discordApplicationId: string | undefined;
   discordApiUrl: string;
+  /** The application's OAuth2 client secret: the callback flow signs the browser in with Discord. */
+  discordClientSecret: string | undefined;
   twitterConsumerKey: string | undefined;
   twitterConsumerSecret: string | undefined;
   twitterApiUrl: string;
@@ -34,6 +37,8 @@ export interface Config {
   imageConcurrency: number;
   publicUrl: string | undefined;
   port: number;
+  /** The address the HTTP server binds to. */
+  httpHost: string;
   attachmentHosts: string[];
   xImageHosts: string[];
   scheduleMinIntervalMs: number;
@@ -45,6 +50,7 @@ const HOW_TO_FIX: Record<string, string> = {
   DISCORD_TOKEN: 'copy the bot token from the Discord Developer Portal (your application > Bot > Reset Token)',
   DISCORD_APPLICATION_ID: 'copy the Application ID from the Discord Developer Portal (your application > General Information)',
   DISCORD_API_URL: 'use an http(s) URL such as https://discord.com/api, or remove it for the default',
+  DISCORD_CLIENT_SECRET: 'copy the Client Secret from the Discord Developer Portal (your application > OAuth2), or remove it to link with a PIN only',
   TWITTER_CONSUMER_KEY: 'copy the API Key from your X app (developer.x.com > your app > Keys and tokens)',
   TWITTER_CONSUMER_SECRET: 'copy the API Key Secret from your X app (developer.x.com > your app > Keys and tokens)',
   TWITTER_API_URL: 'use an http(s) URL such as https://api.x.com, or remove it for the default',
@@ -58,6 +64,7 @@ const HOW_TO_FIX: Record<string, string> = {
   IMAGE_CONCURRENCY: 'use a whole number from 1 to 64',
   PUBLIC_URL: 'use the https URL where this bot can be reached, or remove it to use the PIN flow only',
   PORT: 'use a port number from 0 to 65535',
+  HTTP_HOST: 'use an IP address such as 127.0.0.1 or 0.0.0.0, or a host name',
   ATTACHMENT_HOSTS: 'use a comma-separated list of host or host:port entries',
   X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
   BRANDING_CONCURRENCY: 'use a whole number from 1 to 32',
@@ -131,6 +138,7 @@ export function parseConfig(env: Env): Config {
     discordToken: optional(env, 'DISCORD_TOKEN'),
     discordApplicationId: snowflake(env, 'DISCORD_APPLICATION_ID'),
     discordApiUrl: url(env, 'DISCORD_API_URL', 'https://discord.com/api')!,
+    discordClientSecret: optional(env, 'DISCORD_CLIENT_SECRET'),
     twitterConsumerKey: optional(env, 'TWITTER_CONSUMER_KEY'),
     twitterConsumerSecret: optional(env, 'TWITTER_CONSUMER_SECRET'),
     twitterApiUrl: url(env, 'TWITTER_API_URL', 'https://api.x.com')!,
@@ -144,11 +152,24 @@ export function parseConfig(env: Env): Config {
     imageConcurrency: integer(env, 'IMAGE_CONCURRENCY', 2, 1, 64),
     publicUrl: url(env, 'PUBLIC_URL', undefined),
     port: integer(env, 'PORT', 3000, 0, 65535),
+    httpHost: httpHost(env),
     attachmentHosts: hostList(env, 'ATTACHMENT_HOSTS', 'cdn.discordapp.com,media.discordapp.net'),
     xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
     scheduleMinIntervalMs: integer(env, 'SCHEDULE_MIN_INTERVAL_MS', 15 * 60_000, 0, 7 * 24 * 3_600_000),
     brandingConcurrency: integer(env, 'BRANDING_CONCURRENCY', 4, 1, 32),
   };
+}
+
+/**
+ * Loopback unless the bot has a public URL: without one nothing outside this machine needs /healthz or
+ * the callback. With PUBLIC_URL a reverse proxy (often another container or host) must reach it, so
+ * every IPv4 interface; set HTTP_HOST=127.0.0.1 when the proxy runs on the same host.
+ */
+function httpHost(env: Env): string {
+  const value = optional(env, 'HTTP_HOST');
+  if (value === undefined) return optional(env, 'PUBLIC_URL') === undefined ? '127.0.0.1' : '0.0.0.0';
+  if (isIP(value) === 0 && !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(value)) fail('invalid', 'HTTP_HOST', `is "${value}"`);
+  return value;
 }
 
 function snowflake(env: Env, name: string): string | undefined {
@@ -190,4 +211,13 @@ export function need<K extends RequirableSetting>(config: Config, ...names: K[])
 /** Every required variable that is missing, for the start-up message of `npm start`. */
 export function missingVariables(config: Config, names: RequirableSetting[]): string[] {
   return names.filter((name) => config[name] === undefined).map((name) => `${VARIABLE_OF[name]}: ${HOW_TO_FIX[VARIABLE_OF[name]]}`);
+}
+
+/**
+ * Whether links may complete through the browser (PUBLIC_URL/oauth/callback). That browser must sign in
+ * with Discord to prove who it is, which needs the application's client secret; without either one
+ * linking is PIN only.
+ */
+export function callbackFlowEnabled(config: Config): boolean {
+  return config.publicUrl !== undefined && config.discordClientSecret !== undefined && config.discordApplicationId !== undefined;
 }

@@ -1,6 +1,8 @@
 /**
- * Structured JSON logs (pino). Anything that looks like a credential is redacted by key name, wherever
- * it sits in a logged object; code never logs token values on purpose either.
+ * Structured JSON logs (pino). Anything that looks like a credential is redacted twice: by key name,
+ * wherever it sits in a logged object, and by value, in every finished line (messages, error messages,
+ * stacks, the `url` of a DiscordAPIError, nested causes): a credential inside a string has no key to
+ * match. Code never logs token values on purpose either.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
@@ -29,6 +31,37 @@ const SECRET_KEYS = [
 /** Redaction paths for the keys above at the top level and up to two levels deep. */
 const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
+/**
+ * Credentials by their shape, matched on the serialized JSON line. Each keeps the part that says what
+ * was there and replaces the secret with [redacted].
+ */
+const SECRET_VALUES: Array<[RegExp, string]> = [
+  // Interaction tokens in webhook and callback paths: /webhooks/<app>/<token>, /interactions/<id>/<token>.
+  [/(\/(?:webhooks|interactions)\/\d+\/)[^/?#\s"'\\]+/g, '$1[redacted]'],
+  // Authorization header values.
+  [/\b(Bot|Bearer|Basic)(\s+|%20)[A-Za-z0-9._~+/=-]{8,}/g, '$1 [redacted]'],
+  // OAuth parameters in a query, a form body or an OAuth header (oauth_token="…"), and OAuth2 ones.
+  [/\b(oauth_(?:token|token_secret|verifier|signature|nonce)|access_token|refresh_token|client_secret|code_verifier)((?:\\?["'])?\s*(?:=|:|%3D)\s*(?:\\?["'])?)[^&"'\s,\\]+/gi, '$1$2[redacted]'],
+  // An authorization code or state in a redirect URL.
+  [/([?&](?:code|state|confirm)=)[^&"'\s#\\]+/g, '$1[redacted]'],
+  // A Discord bot token: base64 user id . timestamp . HMAC (JWTs have the same shape).
+  [/\b[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}/g, '[redacted]'],
+  // A 32-byte key in base64 (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEY_PREVIOUS).
+  [/(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g, '[redacted]'],
+];
+
+/** Replace every credential-shaped value in `text` (one serialized log line). */
+export function redactSecrets(text: string): string {
+  let result = text;
+  for (const [pattern, replacement] of SECRET_VALUES) result = result.replace(pattern, replacement);
+  return result;
+}
+
+/** A destination that redacts each line by value before handing it on. */
+function redacting(destination: DestinationStream): DestinationStream {
+  return { write: (line: string) => destination.write(redactSecrets(line)) };
+}
+
 export function createLogger(options: { level: LogLevel; destination?: DestinationStream; name?: string }): Logger {
   return pino(
     {
@@ -38,6 +71,6 @@ export function createLogger(options: { level: LogLevel; destination?: Destinati
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination ?? pino.destination({ dest: 2, sync: true }),
+    redacting(options.destination ?? pino.destination({ dest: 2, sync: true })),
   );
 }

@@ -2,7 +2,7 @@
  * Everything the bot's commands call, built once from the configuration. Tests build the same thing
  * against servers on 127.0.0.1 by changing only configuration values.
  */
-import type { Config } from './config.js';
+import { callbackFlowEnabled, type Config } from './config.js';
 import { createAccountLinks, PENDING_LINK_NAMESPACES, type AccountLinks } from './account-links.js';
 import { createAvatarChanges, PREVIEW_NAMESPACES, type AvatarChanges } from './avatar-changes.js';
 import { createSweeper, type Sweeper } from './store/sweeper.js';
@@ -101,7 +101,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     vault,
     box,
     x,
-    publicUrl: config.publicUrl,
+    publicUrl: callbackFlowEnabled(config) ? config.publicUrl : undefined,
     tokenLock: createKeyedLock(),
     async forgetUser(discordUserId) {
       await avatars.forget(discordUserId);

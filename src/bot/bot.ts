@@ -16,6 +16,7 @@ import {
   type InteractionEditReplyOptions,
   type RepliableInteraction,
 } from 'discord.js';
+import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
@@ -156,6 +157,7 @@ export function createBot(options: BotOptions): Bot {
   const http = startHttpServer({
     services,
     port: config.port,
+    host: config.httpHost,
     gatewayReady: () => client.ws.status === Status.Ready,
     confirmLink: async ({ discordUserId, screenName, replyTarget }) => {
       const content = `Linked @${screenName}. Use /avatar set to change your X avatar.`;
@@ -187,7 +189,10 @@ export function createBot(options: BotOptions): Bot {
       const restored = await services.scheduler.start();
       services.sweeper.start();
       await resumePushes();
-      logger.info({ user: client.user?.tag, port: http.port, ...restored }, 'bot ready');
+      if (config.publicUrl && !callbackFlowEnabled(config)) {
+        logger.warn('PUBLIC_URL is set but DISCORD_CLIENT_SECRET is not: linking is PIN only (the callback flow signs the browser in with Discord, which needs the client secret)');
+      }
+      logger.info({ user: client.user?.tag, host: config.httpHost, port: http.port, linking: callbackFlowEnabled(config) ? 'callback and PIN' : 'PIN only', ...restored }, 'bot ready');
     },
     async stop() {
       stopping = true;

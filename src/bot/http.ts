@@ -1,86 +1,172 @@
 /**
- * The bot's HTTP endpoints: GET /healthz (gateway connected, store reachable) and GET /oauth/callback
- * (the callback flow of linking, when PUBLIC_URL is set).
+ * The bot's HTTP server: GET|HEAD /healthz (gateway connected, store reachable) and, when the callback
+ * flow is on, the browser side of linking (see callback-flow.ts).
+ *
+ * Anyone who can reach the port can send it anything, so nothing a request carries is trusted: only
+ * origin-form targets ("/path?query") are routed, a URL is never built from anything else, malformed
+ * requests get a 4xx or a closed socket, and headers, bodies and slow clients are bounded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { LinkReplyTarget } from '../account-links.js';
-import { UserFacingError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';
+import { createCallbackFlow } from './callback-flow.js';
+import { page } from './pages.js';
 
 export interface HttpServer {
   listening: Promise<void>;
   readonly port: number;
+  /** The address it is bound to (HTTP_HOST). */
+  readonly address: string;
   close(): Promise<void>;
 }
 
 export interface HttpServerOptions {
   services: Services;
   port: number;
+  host: string;
   gatewayReady(): boolean;
   confirmLink(linked: { discordUserId: string; screenName: string; replyTarget?: LinkReplyTarget }): Promise<void>;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export type RouteHandler = (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<void> | void;
 
-function page(response: ServerResponse, status: number, title: string, text: string): void {
-  response.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-  response.end(`<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p>`);
+/** The longest request target routed; the longest real one (X's callback) is about 150 characters. */
+const MAX_TARGET_LENGTH = 2048;
+/** How long one store probe may take, and how long its answer is reused (a flood of /healthz costs one probe per interval). */
+const HEALTH_PROBE_DEADLINE_MS = 2000;
+const HEALTH_CACHE_MS = 1500;
+
+/** The request target as a URL, or undefined unless it is origin-form: one "/", printable ASCII, no backslash. */
+export function originFormTarget(target: string | undefined): URL | undefined {
+  if (target === undefined || target.length > MAX_TARGET_LENGTH || !/^\/(?![/\\])[\x21-\x7e]*$/.test(target) || target.includes('\\')) return undefined;
+  try {
+    const url = new URL(target, 'http://bot.invalid');
+    return url.origin === 'http://bot.invalid' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The store half of /healthz: a read (never a write), at most one per HEALTH_CACHE_MS whatever the request
+ * rate, and never longer than HEALTH_PROBE_DEADLINE_MS. While a probe hangs no second one starts.
+ */
+function createStoreProbe(read: () => Promise<unknown>, log: Logger): () => Promise<boolean> {
+  let last: { ok: boolean; at: number } | undefined;
+  let current: Promise<boolean> | undefined;
+  let hung = false;
+  return () => {
+    if (last && performance.now() - last.at < HEALTH_CACHE_MS) return Promise.resolve(last.ok);
+    if (current) return current;
+    // The last probe passed its deadline and the store has still not answered it: do not pile up more.
+    if (hung) return Promise.resolve(false);
+    current = new Promise<boolean>((resolve) => {
+      hung = true;
+      const deadline = setTimeout(() => resolve(false), HEALTH_PROBE_DEADLINE_MS);
+      deadline.unref();
+      read()
+        .then(
+          () => resolve(true),
+          (error: unknown) => {
+            log.warn({ err: error }, 'store probe failed');
+            resolve(false);
+          },
+        )
+        .finally(() => {
+        hung = false;
+        clearTimeout(deadline);
+      });
+    }).then((ok) => {
+      last = { ok, at: performance.now() };
+      current = undefined;
+      return ok;
+    });
+    return current;
+  };
+}
+
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.writable && error.code !== 'ECONNRESET') {
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    setTimeout(() => socket.destroy(), 1000).unref();
+  } else {
+    socket.destroy();
+  }
 }
 
 export function startHttpServer(options: HttpServerOptions): HttpServer {
   const { services } = options;
   const log = services.logger.child({ component: 'http' });
+  const storeHealthy = createStoreProbe(() => services.store.namespace('health').get('probe'), log);
 
-  async function healthz(response: ServerResponse): Promise<void> {
+  async function healthz(_request: IncomingMessage, response: ServerResponse): Promise<void> {
     const gateway = options.gatewayReady();
-    let store = true;
-    try {
-      await services.store.ping();
-    } catch {
-      store = false;
-    }
-    response.writeHead(gateway && store ? 200 : 503, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ status: gateway && store ? 'ok' : 'unhealthy', gateway: gateway ? 'ready' : 'not-ready', store: store ? 'ok' : 'unreachable' }));
+    const store = await storeHealthy();
+    const body = JSON.stringify({ status: gateway && store ? 'ok' : 'unhealthy', gateway: gateway ? 'ready' : 'not-ready', store: store ? 'ok' : 'unreachable' });
+    response.writeHead(gateway && store ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
   }
 
-  async function callback(url: URL, response: ServerResponse): Promise<void> {
-    const token = url.searchParams.get('oauth_token');
-    const verifier = url.searchParams.get('oauth_verifier');
-    if (url.searchParams.has('denied')) return page(response, 200, 'Not linked', 'You declined on X, so nothing was linked. You can close this tab.');
-    if (!token || !verifier) return page(response, 400, 'Not linked', 'This page needs the oauth_token and oauth_verifier that X adds. Run /twitter link again.');
-    try {
-      const linked = await services.links.completeCallback(token, verifier);
-      await options.confirmLink({ discordUserId: linked.discordUserId, screenName: linked.account.screenName, ...(linked.replyTarget ? { replyTarget: linked.replyTarget } : {}) }).catch((error: unknown) =>
-        log.warn({ err: error }, 'could not confirm the link in Discord'),
-      );
-      page(response, 200, `Linked @${linked.account.screenName}`, 'Your X account is linked to avatar-bot. You can close this tab and go back to Discord.');
-    } catch (error) {
-      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', error.userMessage);
-      log.error({ err: error }, 'oauth callback failed');
-      page(response, 500, 'Not linked', 'Something went wrong on our side and it has been logged. Run /twitter link again.');
-    }
+  /** path -> method -> handler */
+  const routes = new Map<string, Record<string, RouteHandler>>([['/healthz', { GET: healthz, HEAD: healthz }]]);
+  if (callbackFlowEnabled(services.config)) {
+    for (const [path, methods] of Object.entries(createCallbackFlow({ services, log, confirmLink: options.confirmLink }))) routes.set(path, methods);
   }
 
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const route = `${request.method} ${url.pathname}`;
-    const done = route === 'GET /healthz' ? healthz(response) : route === 'GET /oauth/callback' ? callback(url, response) : Promise.resolve(page(response, 404, 'Not found', 'Nothing here.'));
-    done.catch((error: unknown) => {
-      log.error({ err: error }, 'http handler failed');
-      if (!response.headersSent) response.writeHead(500).end();
-    });
-  });
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = request.httpVersionMajor === 1 ? originFormTarget(request.url) : undefined;
+    if (!url) return page(response, 400, 'Bad request', 'This server only answers requests for its own paths.', { headers: { connection: 'close' } });
+    const methods = routes.get(url.pathname);
+    if (!methods) return page(response, 404, 'Not found', 'Nothing here.');
+    const handler = methods[request.method ?? ''];
+    if (!handler) return page(response, 405, 'Method not allowed', `Use ${Object.keys(methods).join(' or ')}.`, { headers: { allow: Object.keys(methods).join(', ') } });
+    await handler(request, response, url);
+  }
+
+  const server = createServer(
+    {
+      // Bounds on what one client can hold: 8 KB of headers (Node's default is 16 KB), 10 s to send
+      // them, 15 s for the whole request.
+      maxHeaderSize: 8192,
+      headersTimeout: 10_000,
+      requestTimeout: 15_000,
+      keepAliveTimeout: 5000,
+      connectionsCheckingInterval: 1000,
+    },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        log.error({ err: error, method: request.method, path: originFormTarget(request.url)?.pathname }, 'http handler failed');
+        if (!response.headersSent) page(response, 500, 'Something went wrong', 'It has been logged.');
+        else response.destroy();
+      });
+    },
+  );
+  server.maxHeadersCount = 64;
+  server.maxRequestsPerSocket = 100;
+  server.maxConnections = 512;
+  server.on('clientError', answerClientError);
 
   const listening = new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, () => resolve());
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      // After start an 'error' is an accept failure (EMFILE under a flood): log it, keep serving.
+      server.on('error', (error) => log.error({ err: error }, 'http server error'));
+      resolve();
+    });
   });
 
   return {
     listening,
     get port() {
       return (server.address() as AddressInfo | null)?.port ?? options.port;
+    },
+    get address() {
+      return (server.address() as AddressInfo | null)?.address ?? options.host;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -33,7 +33,10 @@ export async function run(args: string[]): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // `on`, not `once`: a terminal's Ctrl-C signals the whole process group, and npm forwards the same
+  // signal again, so the bot gets it twice; a second one must not fall back to Node's default (exit 130
+  // mid-drain).
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   await bot.start();
 }

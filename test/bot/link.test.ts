@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { X_PATHS, xFaults } from '../support/x-server.js';
+import { Browser } from '../support/browser.js';
+import type { TestUser } from '../support/discord-server.js';
 import { avatarCommand, buttonsOf, customIdOf, EPHEMERAL, expectValidSignatures, fixture, image, linkWithPin, requestTokenOf, SLOW_MS, stateOf, useHarness } from './helpers.js';
 
 const linkedText = (screenName: string) => `Linked @${screenName}. Use /avatar set to change your X avatar.`;
@@ -166,25 +168,52 @@ describe('PIN flow (no PUBLIC_URL)', () => {
   });
 });
 
-describe('callback flow (PUBLIC_URL set)', () => {
+describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
   const h = useHarness({ callbackFlow: true });
+  /** A browser signed in to Discord as `user`. */
+  const browserOf = (user: TestUser) => {
+    const browser = new Browser();
+    browser.setCookie(h.discord.url, h.discord.oauth2.signIn(user.id));
+    return browser;
+  };
+  const accountText = (user: TestUser) => `@${user.username} (id ${user.id})`;
 
-  it('links when X sends the browser back, edits the original message, and refuses the same callback twice', async () => {
-    const user = h.discord.addMember({ username: 'cb-gina' });
+  it('X sends the browser back, it signs in with Discord, the page names the Discord account, and only the POST links', async () => {
+    const user = h.discord.addMember({ username: 'cb-gina', globalName: null });
     const xUser = h.x.addUser({ screenName: 'gina_x' });
     const firstRequest = h.x.requests.length;
 
     const link = await h.discord.slash(user, { name: 'twitter', subcommand: 'link' });
     const prompt = await link.waitForReply();
     expect(link.ephemeral).toBe(true);
-    expect(prompt.content).toContain('X sends you back here and this message confirms the link.');
+    expect(prompt.content).toContain('sign in with Discord there, check it names your Discord account, and confirm.');
     expect(buttonsOf(prompt).map((button) => button.label)).toEqual(['Authorise on X', 'Use a PIN instead']);
 
     const { redirectUrl } = h.x.approve(requestTokenOf(prompt), xUser.id);
     expect(redirectUrl?.startsWith(`${h.httpUrl()}/oauth/callback?`)).toBe(true);
-    const page = await fetch(redirectUrl!);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<h1>Linked @gina_x</h1>');
+    const browser = browserOf(user);
+    const question = await browser.open(redirectUrl!);
+    // The browser went through Discord's authorize page (identify, for this application) and came back.
+    const grant = h.discord.oauth2.grants.at(-1)!;
+    expect(grant).toMatchObject({ userId: user.id, redirectUri: `${h.httpUrl()}/oauth/discord`, exchanged: true });
+    expect(question.url.startsWith(`${h.httpUrl()}/oauth/discord?code=`)).toBe(true);
+    expect(question.status).toBe(200);
+    expect(question.text).toContain(`Link the X account you just approved on X to the Discord account ${accountText(user)}?`);
+    expect(question.text).toContain('<form method="post"');
+    expect(question.headers.get('x-frame-options')).toBe('DENY');
+
+    // Nothing is linked by a GET: not the callback, not Discord's return, not the confirm path.
+    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(h.x.requests.slice(firstRequest).filter((request) => request.path === X_PATHS.accessToken)).toEqual([]);
+    expect((await browser.open(question.url)).status).toBe(400);
+    const get = await fetch(`${h.httpUrl()}/oauth/confirm`);
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    expect(await h.services.vault.get(user.id)).toBeUndefined();
+
+    const done = await browser.submit(question);
+    expect(done.status).toBe(200);
+    expect(done.text).toContain('<h1>Linked @gina_x</h1>');
+    expect(done.text).toContain(`is linked to the Discord account ${accountText(user)}`);
 
     const edits = h.discord.calls.filter((call) => call.method === 'PATCH' && call.path.endsWith(`/webhooks/${h.discord.applicationId}/${link.token}/messages/@original`));
     expect(edits).toHaveLength(2); // the prompt, then the confirmation
@@ -194,15 +223,82 @@ describe('callback flow (PUBLIC_URL set)', () => {
     expect(linked).toMatchObject({ xUserId: xUser.id, screenName: 'gina_x', status: 'active' });
     expectValidSignatures(h.x, firstRequest);
 
-    // The same callback again (a replay, or the user reloading the page) is refused and changes nothing.
+    // The same callback again (a replay, or the user reloading the page), or the form again: refused, nothing changes.
     const calls = h.discord.calls.length;
     const requests = h.x.requests.length;
-    const replay = await fetch(redirectUrl!);
+    const replay = await browser.open(redirectUrl!);
     expect(replay.status).toBe(400);
-    expect(await replay.text()).toContain('That sign-in link has expired or was already used. Run /twitter link again.');
+    expect(replay.text).toContain('That sign-in link has expired or was already used. Run /twitter link again.');
+    expect((await browser.submit(question)).status).toBe(400);
     expect(await h.services.vault.get(user.id)).toEqual(linked);
     expect(h.discord.calls.length).toBe(calls);
     expect(h.x.requests.length).toBe(requests);
+  });
+
+  it('a forwarded "Authorise on X" link: the victim who approves it is told, and nothing is linked to the sender', async () => {
+    const mallory = h.discord.addMember({ username: 'cb-mallory' });
+    const victim = h.discord.addMember({ username: 'cb-victim', globalName: 'Victim <b>Name</b>' });
+    const xVictim = h.x.addUser({ screenName: 'victim_x' });
+    const firstRequest = h.x.requests.length;
+
+    // Mallory starts a link and sends her "Authorise on X" URL to the victim, who approves it on X.
+    const link = await h.discord.slash(mallory, { name: 'twitter', subcommand: 'link' });
+    const requestToken = requestTokenOf(await link.waitForReply());
+    const { redirectUrl } = h.x.approve(requestToken, xVictim.id);
+    const refused = await browserOf(victim).open(redirectUrl!);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('You are signed in to Discord as Victim &#60;b&#62;Name&#60;/b&#62; (@cb-victim, id ' + victim.id + '), but this X sign-in was started by a different Discord account');
+    expect(refused.text).not.toContain('<b>Name');
+    expect(refused.text).not.toContain('<form');
+
+    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
+    expect(await h.services.vault.get(victim.id)).toBeUndefined();
+    // The verifier was never exchanged: X issued no access token for this sign-in.
+    expect(h.x.requests.slice(firstRequest).filter((request) => request.path === X_PATHS.accessToken)).toEqual([]);
+    // And Mallory's own avatar command finds no link.
+    const set = await avatarCommand(h, mallory, 'set', image('me.jpg', fixture('flowers.jpeg')));
+    expect(set.reply.content).toContain('not linked');
+    expect(h.x.uploads.filter((upload) => upload.userId === xVictim.id)).toEqual([]);
+
+    // The pending link is gone: even Mallory, signed in as herself, cannot use the callback now.
+    const late = await browserOf(mallory).open(redirectUrl!);
+    expect(late.status).toBe(400);
+    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
+  });
+
+  it("the Discord step must come back to the browser X sent back: another browser with the right Discord account is refused", async () => {
+    const user = h.discord.addMember({ username: 'cb-jo' });
+    const xUser = h.x.addUser({ screenName: 'jo_x' });
+    const link = await h.discord.slash(user, { name: 'twitter', subcommand: 'link' });
+    const { redirectUrl } = h.x.approve(requestTokenOf(await link.waitForReply()), xUser.id);
+
+    // The browser X sent back gets the cookie and the way to Discord, but stops there.
+    const first = await fetch(redirectUrl!, { redirect: 'manual' });
+    expect(first.status).toBe(302);
+    expect(first.headers.getSetCookie()[0]).toMatch(/^avatar_bot_link=[\w-]{43}; Path=\/oauth; Max-Age=600; HttpOnly; SameSite=Lax$/);
+    const authorize = new URL(first.headers.get('location')!);
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${h.discord.url}/oauth2/authorize`);
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({ client_id: h.discord.applicationId, scope: 'identify', response_type: 'code', redirect_uri: `${h.httpUrl()}/oauth/discord` });
+
+    const other = await browserOf(user).open(authorize.toString());
+    expect(other.status).toBe(400);
+    expect(other.text).toContain('This sign-in was started in a different browser. Nothing was linked.');
+    expect(await h.services.vault.get(user.id)).toBeUndefined();
+  });
+
+  it('cancelling on Discord links nothing', async () => {
+    const user = h.discord.addMember({ username: 'cb-kim' });
+    const xUser = h.x.addUser({ screenName: 'kim_x' });
+    const link = await h.discord.slash(user, { name: 'twitter', subcommand: 'link' });
+    const { redirectUrl } = h.x.approve(requestTokenOf(await link.waitForReply()), xUser.id);
+    h.discord.oauth2.decide('cancel');
+    try {
+      const page = await browserOf(user).open(redirectUrl!);
+      expect(page.text).toContain('You did not sign in with Discord, so nothing was linked.');
+    } finally {
+      h.discord.oauth2.decide('authorize');
+    }
+    expect(await h.services.vault.get(user.id)).toBeUndefined();
   });
 
   it('confirms by DM when the link message can no longer be edited (the interaction token expired)', async () => {
@@ -214,7 +310,8 @@ describe('callback flow (PUBLIC_URL set)', () => {
       call.method === 'PATCH' && call.path.includes(`/webhooks/${h.discord.applicationId}/${link.token}/`) ? { status: 404, body: { message: 'Unknown Webhook', code: 10015 } } : undefined,
     );
     try {
-      expect((await fetch(redirectUrl!)).status).toBe(200);
+      const browser = browserOf(user);
+      expect((await browser.submit(await browser.open(redirectUrl!))).status).toBe(200);
       const dm = await h.discord.waitForDm(user.id);
       expect(dm.message.content).toBe(linkedText('ivy_x'));
       expect(await h.services.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
@@ -253,5 +350,20 @@ describe('callback flow (PUBLIC_URL set)', () => {
     expect((await own.waitForReply()).content).toBe(linkedText('hana_x'));
     expect(await h.services.vault.get(alice.id)).toMatchObject({ xUserId: xUser.id });
     expect(await h.services.vault.get(mallory.id)).toBeUndefined();
+  });
+});
+
+describe('PUBLIC_URL without DISCORD_CLIENT_SECRET', () => {
+  const h = useHarness({ callbackFlow: true, env: { DISCORD_CLIENT_SECRET: '' } });
+
+  it('offers the PIN flow only, says so at start-up, and serves no callback', async () => {
+    const user = h.discord.addMember({ username: 'nosecret-lee' });
+    const link = await h.discord.slash(user, { name: 'twitter', subcommand: 'link' });
+    const prompt = await link.waitForReply();
+    expect(buttonsOf(prompt).map((button) => button.label)).toEqual(['Authorise on X', 'Enter PIN']);
+    expect(h.x.requests.filter((request) => request.path === X_PATHS.requestToken).at(-1)?.oauthParams?.oauth_callback).toBe('oob');
+    expect(h.logs.some((line) => line.includes('PUBLIC_URL is set but DISCORD_CLIENT_SECRET is not: linking is PIN only'))).toBe(true);
+    expect(h.logs.find((line) => line.includes('"msg":"bot ready"'))).toContain('"linking":"PIN only"');
+    expect((await fetch(`${h.httpUrl()}/oauth/callback?oauth_token=a&oauth_verifier=b`)).status).toBe(404);
   });
 });

@@ -1,15 +1,22 @@
 /**
  * After linking (both flows), avatar changes, failures and an unlink, no credential appears in the
- * bot's logs or in the SQLite file: tokens are sealed at rest and never logged.
+ * bot's logs (every level, trace included) or in the SQLite file: tokens are sealed at rest and never
+ * logged, and errors that carry one in a string (a DiscordAPIError's url holds the interaction token)
+ * are redacted by value.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { TestUser } from '../support/discord-server.js';
 import { X_PATHS, xErrorBody, xFaults } from '../support/x-server.js';
+import { Browser } from '../support/browser.js';
 import { avatarCommand, customIdOf, fixture, image, requestTokenOf, useHarness } from './helpers.js';
 
-const h = useHarness({ callbackFlow: true });
+const h = useHarness({ callbackFlow: true, env: { LOG_LEVEL: 'trace' } });
+
+/** Discord answers every edit of this interaction's messages with 404 Unknown Webhook (its token expired). */
+const webhookGone = (token: string) =>
+  h.discord.intercept((call) => (call.method === 'PATCH' && call.path.includes(`/webhooks/${h.discord.applicationId}/${token}/`) ? { status: 404, body: { message: 'Unknown Webhook', code: 10015 } } : undefined));
 
 it('no token, secret, PIN or key appears in the logs or the store', async () => {
   const secrets = new Map<string, string>(); // value -> what it is
@@ -23,13 +30,31 @@ it('no token, secret, PIN or key appears in the logs or the store', async () => 
     remember(`${user.username}'s access token secret`, link?.secret);
   };
 
-  // Callback flow.
+  // Callback flow, signing in with Discord; the link message cannot be edited any more (a DiscordAPIError
+  // whose url holds the interaction token is logged), so the confirmation goes by DM.
   const ann = h.discord.addMember({ username: 'secret-ann' });
   const xAnn = h.x.addUser({ screenName: 'secret_ann' });
   const annLink = await h.discord.slash(ann, { name: 'twitter', subcommand: 'link' });
-  const approved = h.x.approve(requestTokenOf(await annLink.waitForReply()), xAnn.id);
+  const annRequestToken = requestTokenOf(await annLink.waitForReply());
+  remember('the request token', annRequestToken);
+  const approved = h.x.approve(annRequestToken, xAnn.id);
   remember('the callback verifier', approved.verifier);
-  expect((await fetch(approved.redirectUrl!)).status).toBe(200);
+  const browser = new Browser();
+  const discordSession = h.discord.oauth2.signIn(ann.id);
+  remember('the Discord session', discordSession.value);
+  browser.setCookie(h.discord.url, discordSession);
+  const question = await browser.open(approved.redirectUrl!);
+  remember('the link cookie', browser.cookies(h.httpUrl()).get('avatar_bot_link'));
+  remember('the confirm token', /name="confirm" value="([^"]+)"/.exec(question.text)?.[1]);
+  const gone = webhookGone(annLink.token);
+  expect((await browser.submit(question)).status).toBe(200);
+  gone();
+  await h.discord.waitForDm(ann.id);
+  const grant = h.discord.oauth2.grants.at(-1)!;
+  remember('the Discord OAuth2 code', grant.code);
+  remember('the Discord OAuth2 state', grant.state ?? undefined);
+  remember('the Discord OAuth2 access token', grant.accessToken);
+  remember('the Discord client secret', h.discord.oauth2.clientSecret);
   await rememberLink(ann);
 
   // PIN flow, with a wrong PIN first.
@@ -56,6 +81,14 @@ it('no token, secret, PIN or key appears in the logs or the store', async () => 
   h.x.fail(xFaults.tokenRevoked(X_PATHS.verifyCredentials));
   expect((await avatarCommand(h, ben, 'set', image('me.jpg', fixture('concert.jpg')))).reply.content).toContain('was revoked');
 
+  // A command whose reply cannot be written: the DiscordAPIError is logged at error, then at warn.
+  const dora = h.discord.addMember({ username: 'secret-dora' });
+  await h.linkUser(dora, 'secret_dora');
+  const doraStatus = await h.discord.slash(dora, { name: 'twitter', subcommand: 'status' });
+  const doraGone = webhookGone(doraStatus.token);
+  await h.discord.waitFor(() => h.logs.some((line) => line.includes('"msg":"could not send the failure reply"')), 10_000, 'the failure to be logged');
+  doraGone();
+
   // An unlink, which sends the token to X once more.
   const cat = h.discord.addMember({ username: 'secret-cat' });
   await h.linkUser(cat, 'secret_cat');
@@ -75,12 +108,19 @@ it('no token, secret, PIN or key appears in the logs or the store', async () => 
   remember('the consumer secret', h.x.consumer.secret);
   remember('the encryption key', h.config.tokenEncryptionKey?.toString('base64'));
   remember('the Discord bot token', h.config.discordToken);
-  expect(secrets.size).toBeGreaterThanOrEqual(14);
+  for (const interaction of h.discord.interactions) remember(`the token of interaction ${interaction.id}`, interaction.token);
+  expect(secrets.size).toBeGreaterThanOrEqual(30);
 
   const logs = h.logs.join('\n');
   expect(h.logs.length).toBeGreaterThan(20);
   expect(logs).toContain('"msg":"x request"');
   expect(logs).toContain('"msg":"X refused the bot"');
+  // The flows that log a DiscordAPIError ran, at warn and error, and their url lost only the token.
+  expect(logs).toContain('"msg":"could not edit the link message; sending a DM"');
+  expect(logs).toContain('"msg":"command failed"');
+  expect(logs).toContain(`/webhooks/${h.discord.applicationId}/[redacted]/messages/@original`);
+  const levels = new Set(h.logs.map((line) => (JSON.parse(line) as { level: number }).level));
+  for (const level of [20, 30, 40, 50]) expect(levels, `lines at level ${level}`).toContain(level);
   const files = readdirSync(h.dataDir).map((name) => ({ name, bytes: readFileSync(join(h.dataDir, name)) }));
   expect(files.map((file) => file.name)).toContain('bot.sqlite');
   // The search does find what is stored in the clear: record keys (store) and Discord ids (logs).

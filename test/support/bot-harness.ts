@@ -57,6 +57,7 @@ export function localBotEnv(discord: DiscordServer, x: XServer): Record<string, 
     DISCORD_TOKEN: discord.botToken,
     DISCORD_APPLICATION_ID: discord.applicationId,
     DISCORD_API_URL: discord.apiUrl,
+    DISCORD_CLIENT_SECRET: discord.oauth2.clientSecret,
     TWITTER_CONSUMER_KEY: x.consumer.key,
     TWITTER_CONSUMER_SECRET: x.consumer.secret,
     TWITTER_API_URL: x.url,
@@ -118,7 +119,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         probe.close(() => resolve(address.port));
       });
     });
-    config = parseConfig({ ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    config = parseConfig({ HTTP_HOST: '127.0.0.1', ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    // As registered in the Developer Portal (OAuth2 > Redirects).
+    discord.oauth2.addRedirectUri(`http://127.0.0.1:${port}/oauth/discord`);
   }
 
   const boot = async () => {

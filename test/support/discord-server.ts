@@ -32,6 +32,7 @@ import {
   type APIMessage,
 } from 'discord.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { DiscordOAuth2 } from './discord-oauth2.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -316,6 +317,8 @@ export interface DiscordServer {
   readonly applicationId: string;
   readonly botToken: string;
   readonly botUser: TestUser;
+  /** OAuth2 (sign in with Discord): the client secret, redirect URIs, browser sessions, issued codes. */
+  readonly oauth2: DiscordOAuth2;
   /** The default guild (owned by a separate owner user, so default members are not admins). */
   readonly guild: TestGuild;
   /** Every API request, in arrival order. */
@@ -807,6 +810,7 @@ class LocalDiscord implements DiscordServer {
   readonly applicationId: string;
   readonly botToken: string;
   readonly botUser: TestUser;
+  readonly oauth2: DiscordOAuth2;
   guild!: TestGuild;
 
   private readonly http = createServer((request, response) => void this.onRequest(request, response));
@@ -861,6 +865,7 @@ class LocalDiscord implements DiscordServer {
       bot: true,
     });
     this.ownerUser = this.addUserInternal({ username: 'guild-owner' });
+    this.oauth2 = new DiscordOAuth2(this.applicationId, (id) => this.users.has(id));
     this.http.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -2011,6 +2016,10 @@ class LocalDiscord implements DiscordServer {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
         await this.onApiRequest(request, response, url, receivedAt);
+      } else if (url.pathname === '/oauth2/authorize' && request.method === 'GET') {
+        const reply = this.oauth2.authorize(url.searchParams, request.headers.cookie);
+        response.writeHead(reply.status, reply.headers ?? {});
+        response.end(typeof reply.body === 'string' ? reply.body : '');
       } else {
         this.onCdnRequest(request, response, url, receivedAt);
       }
@@ -2084,6 +2093,8 @@ class LocalDiscord implements DiscordServer {
           });
         }
       }
+    } else if (contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      body = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
     } else if (raw.length > 0) {
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -2095,7 +2106,8 @@ class LocalDiscord implements DiscordServer {
     call.files = files;
 
     const [api, version, ...rest] = segments ?? [];
-    const match = api === 'api' && version === 'v10' ? this.matchRoute(call.method, rest) : undefined;
+    // OAuth2's token endpoint is served without a version too (https://discord.com/api/oauth2/token).
+    const match = api !== 'api' ? undefined : version === 'v10' ? this.matchRoute(call.method, rest) : version === 'oauth2' ? this.matchRoute(call.method, [version, ...rest]) : undefined;
     if (!match) {
       call.unexpected = true;
       for (const interceptor of this.interceptors) {
@@ -2151,10 +2163,21 @@ class LocalDiscord implements DiscordServer {
         session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 },
       },
     }));
-    this.route('GET', '/users/@me', () => ({
-      status: 200,
-      body: { ...this.userWire(this.botUser), verified: true, mfa_enabled: false, locale: 'en-US' },
-    }));
+    // The bot's own user with the bot token; with an OAuth2 Bearer token, the user who authorised it.
+    this.route(
+      'GET',
+      '/users/@me',
+      ({ call }) => {
+        if (call.headers.authorization === `Bot ${this.botToken}`) {
+          return { status: 200, body: { ...this.userWire(this.botUser), verified: true, mfa_enabled: false, locale: 'en-US' } };
+        }
+        const userId = this.oauth2.bearerUser(call.headers.authorization);
+        const user = userId ? this.users.get(userId) : undefined;
+        return user ? { status: 200, body: { ...this.userWire(user), mfa_enabled: false, locale: 'en-US' } } : apiError(401, 0, '401: Unauthorized');
+      },
+      { auth: false },
+    );
+    this.route('POST', '/oauth2/token', ({ call, body }) => this.oauth2.token(body, call.headers.authorization) as Reply, { auth: false });
     const application = (): Reply => ({ status: 200, body: this.applicationWire() });
     this.route('GET', '/applications/@me', application);
     this.route('GET', '/oauth2/applications/@me', application);

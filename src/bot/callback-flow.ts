@@ -1,0 +1,193 @@
+/**
+ * The browser side of the callback flow of linking. X sends the browser to /oauth/callback; that alone
+ * links nothing, because whoever holds an "Authorise on X" link can send it to someone else. Instead:
+ *
+ *   GET  /oauth/callback  keeps X's verifier with the pending link (once), sets a browser cookie and sends
+ *                         the browser to Discord's OAuth2 authorize page (scope identify, a single-use state)
+ *   GET  /oauth/discord   back from Discord, in the same browser: exchanges the code and asks Discord who
+ *                         signed in. Someone other than the user who ran /twitter link: the pending link is
+ *                         dropped and the page says why. The right user: a page naming that Discord account
+ *                         with a button (a POST carrying a single-use token)
+ *   POST /oauth/confirm   completes the link
+ *
+ * Sign-in records live in the store (`link-sign-ins`) for 10 minutes under a hash of their token, so
+ * several bot processes can serve one flow; tokens and the cookie travel only in the browser.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { Services } from '../services.js';
+import { UserFacingError } from '../errors.js';
+import { createDiscordOAuth, type DiscordIdentity } from './discord-oauth.js';
+import type { HttpServerOptions, RouteHandler } from './http.js';
+import { escapeHtml, page, PAGE_HEADERS } from './pages.js';
+
+const SIGN_IN_TTL_MS = 10 * 60_000;
+const COOKIE = 'avatar_bot_link';
+/** The confirm form carries one 43-character token. */
+const MAX_FORM_BYTES = 1024;
+/** X's tokens and verifiers, Discord's codes and our own tokens are well under this. */
+const MAX_PARAM_LENGTH = 256;
+
+interface SignIn {
+  requestToken: string;
+  /** The Discord user who ran /twitter link. */
+  discordUserId: string;
+  /** sha256 of the cookie set on the browser that X sent back. */
+  browser: string;
+  stage: 'discord' | 'confirm';
+  proven?: DiscordIdentity;
+}
+
+const newToken = () => randomBytes(32).toString('base64url');
+const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+function cookieOf(request: IncomingMessage): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === COOKIE) return value.join('=');
+  }
+  return undefined;
+}
+
+function sameBrowser(request: IncomingMessage, signIn: SignIn): boolean {
+  const cookie = cookieOf(request);
+  if (!cookie || cookie.length > MAX_PARAM_LENGTH) return false;
+  const presented = Buffer.from(digest(cookie));
+  const expected = Buffer.from(signIn.browser);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+function param(url: URL, name: string): string | undefined {
+  const value = url.searchParams.get(name);
+  return value && value.length <= MAX_PARAM_LENGTH ? value : undefined;
+}
+
+async function readForm(request: IncomingMessage): Promise<URLSearchParams | 'too-large' | 'not-a-form' | 'aborted'> {
+  if (!(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return 'not-a-form';
+  if (Number(request.headers['content-length'] ?? 0) > MAX_FORM_BYTES) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_FORM_BYTES) return 'too-large';
+      chunks.push(chunk);
+    }
+  } catch {
+    return 'aborted'; // the client went away or sent a broken body: nobody to answer
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function describeAccount(who: DiscordIdentity): string {
+  return who.globalName && who.globalName !== who.username ? `${who.globalName} (@${who.username}, id ${who.id})` : `@${who.username} (id ${who.id})`;
+}
+
+const expiredText = 'This sign-in has expired or was already used. Run /twitter link again.';
+
+export function createCallbackFlow(deps: { services: Services; log: Logger; confirmLink: HttpServerOptions['confirmLink'] }): Record<string, Record<string, RouteHandler>> {
+  const { services, log } = deps;
+  const { config, links } = services;
+  const publicUrl = config.publicUrl!;
+  const oauth = createDiscordOAuth({ apiUrl: config.discordApiUrl, clientId: config.discordApplicationId!, clientSecret: config.discordClientSecret!, redirectUri: `${publicUrl}/oauth/discord` });
+  const signIns = services.store.namespace<SignIn>('link-sign-ins');
+  const cookiePath = `${new URL(publicUrl).pathname.replace(/\/+$/, '')}/oauth`;
+  const secure = publicUrl.startsWith('https:') ? '; Secure' : '';
+
+  async function fromX(_request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    if (url.searchParams.has('denied')) return page(response, 200, 'Not linked', 'You declined on X, so nothing was linked. You can close this tab.');
+    const requestToken = param(url, 'oauth_token');
+    const verifier = param(url, 'oauth_verifier');
+    if (!requestToken || !verifier) return page(response, 400, 'Not linked', 'This page needs the oauth_token and oauth_verifier that X adds. Run /twitter link again.');
+    let discordUserId: string;
+    try {
+      ({ discordUserId } = await links.acceptCallback(requestToken, verifier));
+    } catch (error) {
+      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', error.userMessage);
+      throw error;
+    }
+    const state = newToken();
+    const cookie = newToken();
+    await signIns.set(digest(state), { requestToken, discordUserId, browser: digest(cookie), stage: 'discord' }, SIGN_IN_TTL_MS);
+    const location = oauth.authorizeUrl(state);
+    response.writeHead(302, {
+      ...PAGE_HEADERS,
+      location,
+      'set-cookie': `${COOKIE}=${cookie}; Path=${cookiePath}; Max-Age=${SIGN_IN_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`,
+    });
+    response.end(`<!doctype html><meta charset="utf-8"><title>Sign in with Discord</title><p><a href="${escapeHtml(location)}">Sign in with Discord</a> to finish linking.</p>`);
+  }
+
+  async function fromDiscord(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const state = param(url, 'state');
+    const signIn = state ? await signIns.get(digest(state)) : undefined;
+    if (!state || !signIn || signIn.stage !== 'discord') return page(response, 400, 'Not linked', expiredText);
+    if (!sameBrowser(request, signIn)) {
+      return page(response, 400, 'Not linked', 'This sign-in was started in a different browser. Nothing was linked. Open the Authorise on X link from /twitter link in the browser you use.');
+    }
+    await signIns.delete(digest(state));
+    const code = param(url, 'code');
+    if (!code) {
+      await links.cancelCallback(signIn.requestToken);
+      return page(response, 200, 'Not linked', 'You did not sign in with Discord, so nothing was linked. Run /twitter link again.');
+    }
+    let proven: DiscordIdentity;
+    try {
+      proven = await oauth.identify(code);
+    } catch (error) {
+      if (!(error instanceof UserFacingError)) throw error;
+      log.warn({ err: error }, 'discord sign-in failed');
+      await links.cancelCallback(signIn.requestToken);
+      return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', error.userMessage);
+    }
+    if (proven.id !== signIn.discordUserId) {
+      await links.cancelCallback(signIn.requestToken);
+      log.warn({ startedBy: signIn.discordUserId, signedIn: proven.id }, 'a callback link was opened by a different Discord account; dropped');
+      return page(
+        response,
+        403,
+        'Not linked',
+        `You are signed in to Discord as ${describeAccount(proven)}, but this X sign-in was started by a different Discord account, so nothing was linked and the sign-in was cancelled. If someone sent you their "Authorise on X" link, they were asking to control your X avatar: run /twitter link yourself instead.`,
+      );
+    }
+    const confirm = newToken();
+    await signIns.set(digest(confirm), { ...signIn, stage: 'confirm', proven }, SIGN_IN_TTL_MS);
+    page(response, 200, 'Link your X account', `Link the X account you just approved on X to the Discord account ${describeAccount(proven)}? Nothing is linked until you press the button.`, {
+      html:
+        `<form method="post" action="${escapeHtml(`${publicUrl}/oauth/confirm`)}"><input type="hidden" name="confirm" value="${escapeHtml(confirm)}">` +
+        `<button type="submit">Link to @${escapeHtml(proven.username)}</button></form><p>Not your Discord account? Close this tab.</p>`,
+    });
+  }
+
+  async function confirmLink(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const form = await readForm(request);
+    if (form === 'aborted') return void response.destroy();
+    if (form === 'too-large') return page(response, 413, 'Not linked', 'That request is too large.', { headers: { connection: 'close' } });
+    if (form === 'not-a-form') return page(response, 415, 'Not linked', 'Use the button on the confirmation page.');
+    const confirm = form.get('confirm');
+    const signIn = confirm && confirm.length <= MAX_PARAM_LENGTH ? await signIns.get(digest(confirm)) : undefined;
+    if (!confirm || !signIn || signIn.stage !== 'confirm' || !signIn.proven) return page(response, 400, 'Not linked', expiredText);
+    if (!sameBrowser(request, signIn)) return page(response, 400, 'Not linked', 'This sign-in was started in a different browser. Nothing was linked.');
+    await signIns.delete(digest(confirm));
+    const proven = signIn.proven;
+    try {
+      const linked = await links.completeCallback(signIn.requestToken, proven.id);
+      await deps
+        .confirmLink({ discordUserId: linked.discordUserId, screenName: linked.account.screenName, ...(linked.replyTarget ? { replyTarget: linked.replyTarget } : {}) })
+        .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the link in Discord'));
+      page(response, 200, `Linked @${linked.account.screenName}`, `Your X account @${linked.account.screenName} is linked to the Discord account ${describeAccount(proven)}. You can close this tab and go back to Discord.`, {
+        headers: { 'set-cookie': `${COOKIE}=; Path=${cookiePath}; Max-Age=0; HttpOnly; SameSite=Lax${secure}` },
+      });
+    } catch (error) {
+      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', error.userMessage);
+      throw error;
+    }
+  }
+
+  return {
+    '/oauth/callback': { GET: fromX },
+    '/oauth/discord': { GET: fromDiscord },
+    '/oauth/confirm': { POST: confirmLink },
+  };
+}
