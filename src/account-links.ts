@@ -137,11 +137,17 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
   const pendingOf: Keyv<string> = deps.store.namespace<string>('pending-link-index');
   const context = pendingContext;
 
+  /** A used or abandoned request token leaves nothing behind: its record and the user's index entry. */
+  async function forgetPending(requestToken: string, discordUserId: string): Promise<void> {
+    await pending.delete(requestToken);
+    if ((await pendingOf.get(discordUserId)) === requestToken) await pendingOf.delete(discordUserId);
+  }
+
   /** Exchange the verifier; the pending token is consumed only when X accepts it. */
   async function complete(requestToken: string, link: PendingLink, verifier: string): Promise<LinkedAccount> {
     const secret = openPending(box, link.secret, requestToken);
     const granted = await x.accessToken({ token: requestToken, secret }, verifier);
-    await pending.delete(requestToken);
+    await forgetPending(requestToken, link.discordUserId);
     const account = await vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
     await deps.onLinked?.(link.discordUserId);
     return account;
@@ -198,7 +204,7 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
         const link = await pending.get(requestToken);
         if (!link || link.flow !== 'callback' || !link.verifier) throw expired();
         if (link.discordUserId !== provenDiscordUserId) {
-          await pending.delete(requestToken);
+          await forgetPending(requestToken, link.discordUserId);
           throw notYours();
         }
         const account = await complete(requestToken, link, openPending(box, link.verifier, requestToken));
@@ -210,7 +216,7 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     async cancelCallback(requestToken) {
       await deps.tokenLock.run(requestToken, async () => {
         const link = await pending.get(requestToken);
-        if (link?.flow === 'callback') await pending.delete(requestToken);
+        if (link?.flow === 'callback') await forgetPending(requestToken, link.discordUserId);
       });
     },
 
