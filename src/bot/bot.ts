@@ -19,7 +19,8 @@ import {
 import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
-import { failureReply } from './replies.js';
+import { checkStringOptions } from './options.js';
+import { DISCORD_LIMITS, failureReply, fitMessage, truncate } from './replies.js';
 import { deliverNotice } from './notify.js';
 import { finishPush } from './branding-report.js';
 
@@ -39,12 +40,27 @@ export interface Bot {
   readonly inFlight: number;
 }
 
-async function respond(interaction: RepliableInteraction, reply: InteractionEditReplyOptions): Promise<void> {
+async function respond(interaction: RepliableInteraction, unfitted: InteractionEditReplyOptions): Promise<void> {
+  const reply = fitMessage(unfitted);
   if (interaction.deferred || interaction.replied) {
     await interaction.editReply(reply);
   } else {
     const { content, embeds, components, files } = reply;
     await interaction.reply({ content: content ?? undefined, embeds, components, files, flags: MessageFlags.Ephemeral });
+  }
+}
+
+/**
+ * Every message an interaction sends (reply, edit, follow-up, component update) is made to fit Discord's
+ * limits on its way out, whichever handler or collector sends it: an over-long message is refused by
+ * Discord as a whole, after the change it reports was already made.
+ */
+function fitEveryReply(interaction: RepliableInteraction): void {
+  const methods = interaction as unknown as Record<string, unknown>;
+  for (const name of ['reply', 'editReply', 'followUp', 'update']) {
+    const original = methods[name];
+    if (typeof original !== 'function') continue;
+    methods[name] = (options: unknown) => (original as (options: unknown) => unknown).call(interaction, fitMessage(options));
   }
 }
 
@@ -76,14 +92,25 @@ export function createBot(options: BotOptions): Bot {
 
   async function handle(interaction: Interaction): Promise<void> {
     if (interaction.isAutocomplete()) {
-      const choices = await byName.get(interaction.commandName)?.autocomplete?.(interaction, services).catch((error: unknown) => {
-        logger.warn({ err: error }, 'autocomplete failed');
-        return [];
-      });
-      await interaction.respond((choices ?? []).slice(0, 25));
+      const command = byName.get(interaction.commandName);
+      const choices = await Promise.resolve()
+        .then(() => {
+          checkStringOptions(command?.definition.options, interaction.options.data); // an over-long query gets no choices
+          return command?.autocomplete?.(interaction, services);
+        })
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, 'autocomplete failed');
+          return [];
+        });
+      const fitted = (choices ?? [])
+        .filter((choice) => choice.value.length <= DISCORD_LIMITS.choiceText) // a cut value would name something else
+        .slice(0, 25)
+        .map((choice) => ({ name: truncate(choice.name, DISCORD_LIMITS.choiceText), value: choice.value }));
+      await interaction.respond(fitted);
       return;
     }
     if (!interaction.isRepliable()) return;
+    fitEveryReply(interaction);
     if (stopping) {
       // A component without a handler belongs to a collector inside a command in flight: that command answers it.
       if ((interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) && !componentHandler(interaction.customId)) return;
@@ -96,6 +123,7 @@ export function createBot(options: BotOptions): Bot {
         const command = byName.get(interaction.commandName);
         if (!command) throw new Error(`unknown command ${interaction.commandName}`);
         log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
+        checkStringOptions(command.definition.options, interaction.options.data);
         await command.execute(interaction, services);
         await deliverPendingNotice(interaction);
       } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
