@@ -5,8 +5,6 @@
  */
 import {
   Client,
-  DiscordAPIError,
-  RESTJSONErrorCodes,
   Events,
   GatewayIntentBits,
   MessageFlags,
@@ -23,6 +21,7 @@ import { checkStringOptions } from './options.js';
 import { DISCORD_LIMITS, failureReply, fitMessage, truncate } from './replies.js';
 import { deliverNotice } from './notify.js';
 import { finishPush } from './branding-report.js';
+import { currentMember } from './membership.js';
 
 export interface BotOptions {
   services: Services;
@@ -152,15 +151,8 @@ export function createBot(options: BotOptions): Bot {
   services.setMembershipCheck(async (guildId, userId) => {
     const guild = client.guilds.cache.get(guildId);
     if (!guild) return false;
-    try {
-      await guild.members.fetch(userId);
-      return true;
-    } catch (error) {
-      // Someone who left the server has withdrawn their branding consent there (found when a push reaches
-      // them; the member-leave gateway event would need the privileged GuildMembers intent).
-      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) await services.branding.consent.leave(guildId, userId);
-      return false;
-    }
+    // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord.
+    return (await currentMember(guild, userId, services.branding.consent).catch(() => undefined)) !== undefined;
   });
 
   /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */

@@ -18,8 +18,11 @@ import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { VaultError } from '../store/vault.js';
+import { truncate } from '../text.js';
 import { XApiError } from '../x/errors.js';
 import { customId } from './command.js';
+
+export { excerpt, listWithMore, truncate } from '../text.js';
 
 export const BRAND_COLOUR = 0x1d9bf0;
 
@@ -40,47 +43,6 @@ export const DISCORD_LIMITS = {
   choiceText: 100,
   buttonLabel: 80,
 } as const;
-
-/**
- * `text` cut to at most `max` UTF-16 units (what Discord's and our own length checks count), ending with
- * "…" when cut; never splits a surrogate pair.
- */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  if (max <= 0) return '';
-  let cut = '';
-  for (const point of text) {
-    if (cut.length + point.length > max - 1) break;
-    cut += point;
-  }
-  return `${cut}…`;
-}
-
-/** A short, inert excerpt of what a user typed, for an error message: never more than `max` characters, no markdown or mentions. */
-export function excerpt(input: string, max = 40): string {
-  const flat = truncate(input.replace(/\s+/g, ' ').trim(), max);
-  return flat.replace(/[\\`*_~|>#[\]()<@]/g, (character) => `\\${character}`);
-}
-
-/**
- * Items joined with `separator` in at most `max` characters; when they do not all fit, as many as fit
- * followed by `more(n)` (" and 12 more"), so a long list still says how long it was.
- */
-export function listWithMore(items: readonly string[], max: number, options: { separator?: string; more?: (n: number) => string } = {}): string {
-  const separator = options.separator ?? ', ';
-  const more = options.more ?? ((n: number) => ` and ${n} more`);
-  const all = items.join(separator);
-  if (all.length <= max) return all;
-  let shown = '';
-  for (let count = 0; count < items.length; count++) {
-    const next = count === 0 ? items[0]! : `${shown}${separator}${items[count]}`;
-    if (next.length + more(items.length - count - 1).length > max) break;
-    shown = next;
-    if (count === items.length - 1) return shown;
-  }
-  const hidden = shown === '' ? items.length : items.length - shown.split(separator).length;
-  return shown === '' ? truncate(more(hidden).trim(), max) : `${shown}${more(hidden)}`;
-}
 
 type EmbedInput = APIEmbed | { toJSON(): APIEmbed };
 

@@ -74,7 +74,7 @@ describe('push', () => {
     const before = h.x.uploads.length;
     const push = await slash(admin, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, label: 'Launch' });
     const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
-    expect(preview.content).toBe('This image goes to **3** members (opted in and linked). Skipped: 1 not linked. Push it?');
+    expect(preview.content).toBe('This image goes to **3** members (opted in, linked, in the server). Skipped: 1 not linked. Push it?');
     expect(push.files).toHaveLength(1);
     const summary = await confirmPush(push);
     expect(summary).toBe('Pushed "Launch": 3 succeeded, 0 failed, 0 skipped. The full report is attached.');
