@@ -50,13 +50,13 @@ const IMAGE_LIST_CHARS = 1200;
 /** One line of /schedule list: many schedules must fit in 2,000 characters. */
 const LIST_LINE_CHARS = 300;
 
-export function describeSchedule(schedule: Schedule): string {
+export function describeSchedule(schedule: Schedule, imageChars = IMAGE_LIST_CHARS): string {
   const paused = schedule.paused ? ' (paused)' : '';
   switch (schedule.kind) {
     case 'season':
       return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
     case 'rotation':
-      return `rotation ${schedule.every}, ${schedule.order}: ${listWithMore(schedule.images, IMAGE_LIST_CHARS)}${paused}`;
+      return `rotation ${schedule.every}, ${schedule.order}: ${listWithMore(schedule.images, imageChars)}${paused}`;
     case 'event':
       return `event ${schedule.at}${schedule.until ? ` until ${schedule.until}` : ''} → ${schedule.image}${paused}`;
   }
@@ -209,7 +209,7 @@ export const scheduleCommand: SlashCommand = {
       }
       case 'list': {
         const record = await services.schedules.get(userId);
-        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule)}`, LIST_LINE_CHARS));
+        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
         const teams = await services.branding.seasons.forMember(userId);
         const teamLines = teams.flatMap((team) =>
           team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),

@@ -18,10 +18,14 @@ export function truncate(text: string, max: number): string {
   return `${cut}…`;
 }
 
-/** A short, inert excerpt of what a user typed, for an error message: never more than `max` characters, no markdown or mentions. */
+/**
+ * A short, inert excerpt of what a user typed, for an error message: at most `max` characters on one line;
+ * backticks and mention-like tokens (<@…>, <#…>, <t:…>, @everyone, @here) are escaped so the excerpt
+ * cannot open a code span or mention anyone. Other markdown stays: it can only style the excerpt itself.
+ */
 export function excerpt(input: string, max = 40): string {
-  const flat = truncate(input.replace(/\s+/g, ' ').trim(), max);
-  return flat.replace(/[\\`*_~|>#[\]()<@]/g, (character) => `\\${character}`);
+  const flat = truncate(input.replace(/[\s\p{Cc}]+/gu, ' ').trim(), max);
+  return flat.replace(/`/g, '\\`').replace(/<(?=[@#:&at])/g, '\\<').replace(/@(?=everyone|here)/g, '@\u200b');
 }
 
 /**
