@@ -140,12 +140,15 @@ export const avatarCommand: SlashCommand = {
     cancel: async (interaction, services, previewId) => {
       if (!interaction.isButton()) return;
       await interaction.deferUpdate(); // discarding waits for an Apply in progress
+      let content = 'Cancelled: nothing was changed.';
       try {
         await services.avatars.discardPreview(interaction.user.id, previewId);
       } catch (error) {
         if (isPreviewUsed(error)) return; // Apply was clicked first: its result stays on this message
+        if (!(error instanceof AccountError && error.kind === 'preview-expired')) throw error; // the usual failure reply
+        content = 'That preview had already expired: nothing was changed.';
       }
-      await interaction.editReply({ content: 'Cancelled: nothing was changed.', components: [], files: [], attachments: [] });
+      await interaction.editReply({ content, components: [], files: [], attachments: [] });
     },
     reapply: async (interaction, services) => {
       if (!interaction.isStringSelectMenu()) return;

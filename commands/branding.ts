@@ -15,6 +15,7 @@ import {
   PermissionFlagsBits,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
+  type Guild,
 } from 'discord.js';
 import { randomUUID } from 'node:crypto';
 import { describeProgress } from '../src/branding/push.js';
@@ -23,6 +24,7 @@ import type { SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile } from '../src/bot/replies.js';
 import { finishPush, postToLog } from '../src/bot/branding-report.js';
+import { currentMember } from '../src/bot/membership.js';
 import { UserFacingError } from '../src/errors.js';
 import { teamLibraryOwner } from '../src/branding/team-seasons.js';
 import { validateSchedule } from '../src/schedule/engine.js';
@@ -47,24 +49,38 @@ function requireAdmin(interaction: ChatInputCommandInteraction): void {
   }
 }
 
-/** Who a push would reach: opted in, linked, holding the role; and who is skipped and why. */
-async function targetsOf(interaction: ChatInputCommandInteraction, services: Services, guildId: string, roleId: string | undefined) {
-  const opted = await services.branding.consent.members(guildId);
+/** Membership checks are REST calls: this many at once keeps a 500-member prompt quick without a burst. */
+const MEMBER_CHECKS_AT_ONCE = 8;
+
+/**
+ * Who a push would reach, counted exactly as the push will: opted in, linked with a working link, still
+ * in the server (asked of Discord), holding the role; and who is skipped and why.
+ */
+async function targetsOf(guild: Guild, services: Services, roleId: string | undefined) {
+  const opted = await services.branding.consent.members(guild.id);
+  const reasons = new Array<string | undefined>(opted.length);
+  const skipReason = async (userId: string): Promise<string | undefined> => {
+    const link = await readLink(services.vault, userId, (error) => services.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened')); // that member alone is skipped
+    if (link === 'damaged') return 'X link cannot be read';
+    if (!link) return 'not linked';
+    if (link.status === 'revoked') return 'X link revoked';
+    const member = await currentMember(guild, userId, services.branding.consent);
+    if (!member) return 'left the server';
+    if (roleId && !member.roles.cache.has(roleId)) return 'without the role';
+    return undefined;
+  };
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < opted.length; index = next++) reasons[index] = await skipReason(opted[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(MEMBER_CHECKS_AT_ONCE, opted.length) }, worker));
   const reach: string[] = [];
   const skipped: Record<string, string[]> = {};
-  const skip = (reason: string, userId: string) => (skipped[reason] ??= []).push(userId);
-  for (const userId of opted) {
-    const link = await readLink(services.vault, userId, (error) => services.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened')); // that member alone is skipped
-    if (link === 'damaged') skip('X link cannot be read', userId);
-    else if (!link) skip('not linked', userId);
-    else if (link.status === 'revoked') skip('X link revoked', userId);
-    else if (roleId) {
-      const member = await interaction.guild?.members.fetch(userId).catch(() => undefined);
-      if (!member) skip('left the server', userId);
-      else if (!member.roles.cache.has(roleId)) skip('without the role', userId);
-      else reach.push(userId);
-    } else reach.push(userId);
-  }
+  opted.forEach((userId, index) => {
+    const reason = reasons[index];
+    if (reason) (skipped[reason] ??= []).push(userId);
+    else reach.push(userId);
+  });
   return { reach, skipped, opted: opted.length };
 }
 
@@ -74,7 +90,8 @@ async function push(interaction: ChatInputCommandInteraction, services: Services
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const role = interaction.options.getRole('role');
   const { avatar } = await normalisedAttachment(interaction, services); // once, for every member
-  const { reach, skipped, opted } = await targetsOf(interaction, services, guildId, role?.id);
+  const guild = interaction.guild ?? (await interaction.client.guilds.fetch(guildId));
+  const { reach, skipped, opted } = await targetsOf(guild, services, role?.id);
   const skippedText = Object.entries(skipped).map(([reason, users]) => `${users.length} ${reason}`).join(', ');
   if (reach.length === 0) {
     await interaction.editReply({ content: `Nobody to push to: ${opted} member${opted === 1 ? '' : 's'} opted in${skippedText ? `; skipped: ${skippedText}` : ''}. Members opt in with /branding-consent join.` });
@@ -85,7 +102,7 @@ async function push(interaction: ChatInputCommandInteraction, services: Services
   const cancelId = `branding-push-cancel:${nonce}`;
   const file = avatarFile(avatar, 'branding');
   const response = await interaction.editReply({
-    content: `This image goes to **${reach.length}** member${reach.length === 1 ? '' : 's'}${role ? ` with ${role.name}` : ''} (opted in and linked).${skippedText ? ` Skipped: ${skippedText}.` : ''} Push it?`,
+    content: `This image goes to **${reach.length}** member${reach.length === 1 ? '' : 's'}${role ? ` with ${role.name}` : ''} (opted in, linked, in the server).${skippedText ? ` Skipped: ${skippedText}.` : ''} Push it?`,
     files: [file],
     components: [
       new ActionRowBuilder<ButtonBuilder>().addComponents(

@@ -3,7 +3,10 @@ import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags } from 'discor
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
-import { avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
+import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
+
+/** Names are at most 32 characters once normalised (NFC); typed with decomposed accents they can be longer. */
+const NAME_INPUT_MAX = 64;
 
 export const libraryCommand: SlashCommand = {
   definition: {
@@ -15,7 +18,7 @@ export const libraryCommand: SlashCommand = {
         name: 'add',
         description: 'Store an image under a name',
         options: [
-          { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: 32 },
+          { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: NAME_INPUT_MAX },
           imageAttachmentOption,
           cropOption,
           backgroundOption,
@@ -26,7 +29,7 @@ export const libraryCommand: SlashCommand = {
         type: ApplicationCommandOptionType.Subcommand,
         name: 'remove',
         description: 'Remove an image',
-        options: [{ type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true }],
+        options: [{ type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX }],
       },
     ],
   },
@@ -69,7 +72,7 @@ export const libraryCommand: SlashCommand = {
           }
           embeds.push(embed);
         }
-        const more = items.length > shown.length ? `\nAlso: ${items.slice(10).map((item) => item.name).join(', ')}` : '';
+        const more = items.length > shown.length ? `\nAlso: ${listWithMore(items.slice(10).map((item) => item.name), 1500)}` : '';
         await interaction.editReply({ content: `${items.length} image${items.length === 1 ? '' : 's'} in your library.${more}`, embeds, files });
         return;
       }

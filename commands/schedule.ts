@@ -13,9 +13,20 @@ import {
   validateTimeZone,
   type Schedule,
 } from '../src/schedule/engine.js';
+import { checkNoticeChannel } from '../src/bot/notify.js';
+import { listWithMore, truncate } from '../src/bot/replies.js';
 import { UserFacingError } from '../src/errors.js';
 import type { Services } from '../src/services.js';
 import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER, type ScheduleRecord } from '../src/store/schedules.js';
+
+/**
+ * Input bounds (Discord enforces them from the definitions; the dispatcher checks them again before the
+ * handler runs). A library name is at most 32 characters once normalised; decomposed accents take more.
+ */
+const NAME_MAX = 64;
+/** 100 names of up to 32 characters with ", " between them would be 3,400: a rotation that long is a mistake. */
+const IMAGES_MAX = 2000;
+const ROTATION_IMAGES_MAX = 100;
 
 const imageOption = (description: string): APIApplicationCommandBasicOption => ({
   type: ApplicationCommandOptionType.String,
@@ -23,6 +34,7 @@ const imageOption = (description: string): APIApplicationCommandBasicOption => (
   description,
   required: true,
   autocomplete: true,
+  max_length: NAME_MAX,
 });
 const scheduleOption: APIApplicationCommandBasicOption = {
   type: ApplicationCommandOptionType.String,
@@ -30,15 +42,21 @@ const scheduleOption: APIApplicationCommandBasicOption = {
   description: 'Which schedule',
   required: true,
   autocomplete: true,
+  max_length: 32,
 };
 
-export function describeSchedule(schedule: Schedule): string {
+/** A rotation's images as one line: the first ones and "and N more", so any list fits a message. */
+const IMAGE_LIST_CHARS = 1200;
+/** One line of /schedule list: many schedules must fit in 2,000 characters. */
+const LIST_LINE_CHARS = 300;
+
+export function describeSchedule(schedule: Schedule, imageChars = IMAGE_LIST_CHARS): string {
   const paused = schedule.paused ? ' (paused)' : '';
   switch (schedule.kind) {
     case 'season':
       return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
     case 'rotation':
-      return `rotation ${schedule.every}, ${schedule.order}: ${schedule.images.join(', ')}${paused}`;
+      return `rotation ${schedule.every}, ${schedule.order}: ${listWithMore(schedule.images, imageChars)}${paused}`;
     case 'event':
       return `event ${schedule.at}${schedule.until ? ` until ${schedule.until}` : ''} → ${schedule.image}${paused}`;
   }
@@ -91,7 +109,7 @@ export const scheduleCommand: SlashCommand = {
         type: ApplicationCommandOptionType.Subcommand,
         name: 'timezone',
         description: 'Your time zone for all schedules (default UTC)',
-        options: [{ type: ApplicationCommandOptionType.String, name: 'zone', description: 'An IANA name like Europe/Berlin', required: true, autocomplete: true }],
+        options: [{ type: ApplicationCommandOptionType.String, name: 'zone', description: 'An IANA name like Europe/Berlin', required: true, autocomplete: true, max_length: 64 }],
       },
       {
         type: ApplicationCommandOptionType.Subcommand,
@@ -115,8 +133,8 @@ export const scheduleCommand: SlashCommand = {
         name: 'rotate',
         description: 'Rotate through images',
         options: [
-          { type: ApplicationCommandOptionType.String, name: 'images', description: 'Library names separated by commas', required: true },
-          { type: ApplicationCommandOptionType.String, name: 'every', description: 'hourly, daily, weekly or a cron expression', required: true },
+          { type: ApplicationCommandOptionType.String, name: 'images', description: 'Library names separated by commas', required: true, max_length: IMAGES_MAX },
+          { type: ApplicationCommandOptionType.String, name: 'every', description: 'hourly, daily, weekly or a cron expression', required: true, max_length: 100 },
           { type: ApplicationCommandOptionType.String, name: 'order', description: 'sequence (default) or random', choices: [{ name: 'sequence', value: 'sequence' }, { name: 'random', value: 'random' }] },
         ],
       },
@@ -126,8 +144,8 @@ export const scheduleCommand: SlashCommand = {
         description: 'An image for a one-off moment',
         options: [
           imageOption('A library image'),
-          { type: ApplicationCommandOptionType.String, name: 'at', description: 'YYYY-MM-DD HH:MM in your time zone', required: true },
-          { type: ApplicationCommandOptionType.String, name: 'until', description: 'YYYY-MM-DD HH:MM; afterwards the usual image comes back' },
+          { type: ApplicationCommandOptionType.String, name: 'at', description: 'YYYY-MM-DD HH:MM in your time zone', required: true, max_length: 40 },
+          { type: ApplicationCommandOptionType.String, name: 'until', description: 'YYYY-MM-DD HH:MM; afterwards the usual image comes back', max_length: 40 },
         ],
       },
       { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Your schedules and the next change' },
@@ -182,34 +200,40 @@ export const scheduleCommand: SlashCommand = {
         const item = await services.library.require(userId, options.getString('image', true));
         return await save(interaction, services, (draft) => void (draft.defaultImage = item.name), `Your default image is "${item.name}".`);
       }
-      case 'rotate':
+      case 'rotate': {
+        const images = options.getString('images', true).split(',').map((name) => name.trim()).filter(Boolean);
+        if (images.length > ROTATION_IMAGES_MAX) {
+          throw new UserFacingError('rotation-too-long', `A rotation takes at most ${ROTATION_IMAGES_MAX} images; you listed ${images.length}. Nothing was changed.`);
+        }
         return await addSchedule(interaction, services, {
           ...base(),
           kind: 'rotation',
-          images: options.getString('images', true).split(',').map((name) => name.trim()).filter(Boolean),
+          images,
           every: options.getString('every', true).trim(),
           order: (options.getString('order') ?? 'sequence') as 'sequence' | 'random',
         });
+      }
       case 'event': {
         const until = options.getString('until') ?? undefined;
         return await addSchedule(interaction, services, { ...base(), kind: 'event', image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) });
       }
       case 'list': {
         const record = await services.schedules.get(userId);
-        const lines = record.schedules.map((schedule) => `\`${schedule.id}\` ${describeSchedule(schedule)}`);
+        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
         const teams = await services.branding.seasons.forMember(userId);
         const teamLines = teams.flatMap((team) =>
           team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),
         );
         const notify = record.notify.mode === 'channel' ? `in <#${record.notify.channelId}>` : record.notify.mode === 'dm' ? 'by DM' : 'off';
+        const more = (n: number) => `\n…and ${n} more (type in the schedule option of /schedule remove to find them)`;
         await interaction.editReply({
           content: [
-            lines.length ? lines.join('\n') : 'No schedules yet: /schedule season, rotate or event.',
-            ...teamLines,
+            lines.length ? listWithMore(lines, 1200, { separator: '\n', more }) : 'No schedules yet: /schedule season, rotate or event.',
+            listWithMore(teamLines, 400, { separator: '\n', more: (n) => `\n…and ${n} more team seasons` }),
             record.defaultImage ? `Default image: ${record.defaultImage}` : '',
             `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
             `Next change: ${nextChangeText(record)}`,
-            record.lastRun ? `Last run: ${record.lastRun.outcome} ${record.lastRun.detail} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
+            record.lastRun ? `Last run: ${record.lastRun.outcome} ${truncate(record.lastRun.detail, 200)} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
           ]
             .filter(Boolean)
             .join('\n'),
@@ -237,6 +261,7 @@ export const scheduleCommand: SlashCommand = {
         const where = options.getString('where', true);
         const channel = options.getChannel('channel');
         if (where === 'channel' && !channel) throw new UserFacingError('channel-missing', 'Pick the channel too: /schedule notify where:channel channel:#name.');
+        if (where === 'channel') checkNoticeChannel(interaction, channel!);
         const notify = where === 'channel' ? { mode: 'channel' as const, channelId: channel!.id } : { mode: where as 'dm' | 'off' };
         await services.schedules.update(userId, (draft) => void (draft.notify = notify));
         await interaction.editReply({ content: where === 'off' ? 'Scheduled changes will happen quietly.' : `Scheduled changes will be announced ${where === 'dm' ? 'by DM' : `in <#${channel!.id}>`}.` });

@@ -277,12 +277,19 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     history: (discordUserId) => history.get(discordUserId),
     historyImage: (discordUserId, hash) => history.image(discordUserId, hash),
 
-    async reapply(discordUserId, entryId) {
-      const { entries } = await history.get(discordUserId);
-      const entry = entries.find((candidate) => candidate.id === entryId);
-      const image = entry && (await history.image(discordUserId, entry.hash));
-      if (!entry || !image) throw new AccountError('history-entry-gone', 'That avatar is no longer in your history.');
-      return apply(discordUserId, image, 'history', entry.label);
+    reapply(discordUserId, entryId) {
+      // Read under the user's lock: a second choice of the same entry (a double pick, or the old menu right
+      // after) finds it is the current avatar already and uploads nothing, like a second click on Apply.
+      return deps.userLock.run(discordUserId, async () => {
+        const { entries } = await history.get(discordUserId);
+        const entry = entries.find((candidate) => candidate.id === entryId);
+        const image = entry && (await history.image(discordUserId, entry.hash));
+        if (!entry || !image) throw new AccountError('history-entry-gone', 'That avatar is no longer in your history.');
+        if (entries.at(-1)?.hash === entry.hash) {
+          throw new AccountError('already-current', 'That avatar is already your current one, so nothing was uploaded.');
+        }
+        return applyLocked(discordUserId, image, 'history', entry.label);
+      });
     },
 
     revert(discordUserId) {

@@ -5,8 +5,6 @@
  */
 import {
   Client,
-  DiscordAPIError,
-  RESTJSONErrorCodes,
   Events,
   GatewayIntentBits,
   MessageFlags,
@@ -20,9 +18,11 @@ import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
-import { failureReply } from './replies.js';
+import { checkStringOptions } from './options.js';
+import { DISCORD_LIMITS, failureReply, fitMessage, truncate } from './replies.js';
 import { deliverNotice } from './notify.js';
 import { finishPush } from './branding-report.js';
+import { currentMember } from './membership.js';
 
 export interface BotOptions {
   services: Services;
@@ -40,12 +40,27 @@ export interface Bot {
   readonly inFlight: number;
 }
 
-async function respond(interaction: RepliableInteraction, reply: InteractionEditReplyOptions): Promise<void> {
+async function respond(interaction: RepliableInteraction, unfitted: InteractionEditReplyOptions): Promise<void> {
+  const reply = fitMessage(unfitted);
   if (interaction.deferred || interaction.replied) {
     await interaction.editReply(reply);
   } else {
     const { content, embeds, components, files } = reply;
     await interaction.reply({ content: content ?? undefined, embeds, components, files, flags: MessageFlags.Ephemeral });
+  }
+}
+
+/**
+ * Every message an interaction sends (reply, edit, follow-up, component update) is made to fit Discord's
+ * limits on its way out, whichever handler or collector sends it: an over-long message is refused by
+ * Discord as a whole, after the change it reports was already made.
+ */
+function fitEveryReply(interaction: RepliableInteraction): void {
+  const methods = interaction as unknown as Record<string, unknown>;
+  for (const name of ['reply', 'editReply', 'followUp', 'update']) {
+    const original = methods[name];
+    if (typeof original !== 'function') continue;
+    methods[name] = (options: unknown) => (original as (options: unknown) => unknown).call(interaction, fitMessage(options));
   }
 }
 
@@ -83,14 +98,25 @@ export function createBot(options: BotOptions): Bot {
 
   async function handle(interaction: Interaction): Promise<void> {
     if (interaction.isAutocomplete()) {
-      const choices = await byName.get(interaction.commandName)?.autocomplete?.(interaction, services).catch((error: unknown) => {
-        logger.warn({ err: error }, 'autocomplete failed');
-        return [];
-      });
-      await interaction.respond((choices ?? []).slice(0, 25));
+      const command = byName.get(interaction.commandName);
+      const choices = await Promise.resolve()
+        .then(() => {
+          checkStringOptions(command?.definition.options, interaction.options.data); // an over-long query gets no choices
+          return command?.autocomplete?.(interaction, services);
+        })
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, 'autocomplete failed');
+          return [];
+        });
+      const fitted = (choices ?? [])
+        .filter((choice) => choice.value.length <= DISCORD_LIMITS.choiceText) // a cut value would name something else
+        .slice(0, 25)
+        .map((choice) => ({ name: truncate(choice.name, DISCORD_LIMITS.choiceText), value: choice.value }));
+      await interaction.respond(fitted);
       return;
     }
     if (!interaction.isRepliable()) return;
+    fitEveryReply(interaction);
     if (stopping) {
       // A component without a handler belongs to a collector inside a command in flight: that command answers it.
       if ((interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) && !componentHandler(interaction.customId)) return;
@@ -103,6 +129,7 @@ export function createBot(options: BotOptions): Bot {
         const command = byName.get(interaction.commandName);
         if (!command) throw new Error(`unknown command ${interaction.commandName}`);
         log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
+        checkStringOptions(command.definition.options, interaction.options.data);
         await command.execute(interaction, services);
         // The command has answered: a failure here (the store went down) must not replace that answer.
         await deliverPendingNotice(interaction).catch((error: unknown) => log.warn({ err: error }, 'could not deliver a pending notice'));
@@ -132,15 +159,8 @@ export function createBot(options: BotOptions): Bot {
   services.setMembershipCheck(async (guildId, userId) => {
     const guild = client.guilds.cache.get(guildId);
     if (!guild) return false;
-    try {
-      await guild.members.fetch(userId);
-      return true;
-    } catch (error) {
-      // Someone who left the server has withdrawn their branding consent there (found when a push reaches
-      // them; the member-leave gateway event would need the privileged GuildMembers intent).
-      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) await services.branding.consent.leave(guildId, userId);
-      return false;
-    }
+    // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord.
+    return (await currentMember(guild, userId, services.branding.consent).catch(() => undefined)) !== undefined;
   });
 
   /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */

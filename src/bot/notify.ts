@@ -1,10 +1,94 @@
 /**
  * Announcing scheduled changes in Discord: by DM (default), in a channel the user picked, or not at all.
+ *
+ * A channel is checked twice. When the setting is saved: the member must be able to read and write there
+ * (Discord sends their permissions in that channel with the option), and the bot must be in that server
+ * and able to post the notice (an embed and an image) there. Before each post: permissions change, so the
+ * member's and the bot's are computed again from fresh data; when either lost them the notice goes by DM
+ * with a line saying why, and the setting stays (it works again once the permissions come back).
  */
-import { EmbedBuilder, type Client, type MessageCreateOptions } from 'discord.js';
+import {
+  ApplicationIntegrationType,
+  DiscordAPIError,
+  EmbedBuilder,
+  PermissionFlagsBits,
+  PermissionsBitField,
+  RESTJSONErrorCodes,
+  type ChatInputCommandInteraction,
+  type Client,
+  type GuildBasedChannel,
+  type MessageCreateOptions,
+} from 'discord.js';
+import { UserFacingError } from '../errors.js';
 import type { ScheduledNotice } from '../schedule/scheduler.js';
 import type { ScheduleRecord } from '../store/schedules.js';
-import { avatarFile, BRAND_COLOUR } from './replies.js';
+import { avatarFile, BRAND_COLOUR, fitMessage } from './replies.js';
+
+/** What the member needs to see the channel and write in it. */
+const MEMBER_NEEDS = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages;
+/** What the bot needs to post the notice: it carries an embed with the new image attached. */
+const BOT_NEEDS = MEMBER_NEEDS | PermissionFlagsBits.EmbedLinks | PermissionFlagsBits.AttachFiles;
+
+export class NoticeChannelError extends UserFacingError<'notice-channel-not-in-server' | 'notice-channel-member-cannot-write' | 'notice-channel-bot-cannot-post'> {}
+
+const missingNames = (have: bigint, needed: bigint) =>
+  new PermissionsBitField(needed & ~have)
+    .toArray()
+    .map((name) => name.replace(/([a-z])([A-Z])/g, '$1 $2'))
+    .join(', ');
+
+/** The resolved `channel` option: a cached channel with `permissions`, or the API object (its `permissions` a string). */
+type ResolvedChannel = { id: string; permissions?: Readonly<PermissionsBitField> | string | null };
+
+/** Throws NoticeChannelError when scheduled-change notices cannot be posted in `channel` for this member. */
+export function checkNoticeChannel(interaction: ChatInputCommandInteraction, channel: ResolvedChannel): void {
+  const guildId = interaction.guildId;
+  const guild = guildId ? interaction.client.guilds.cache.get(guildId) : undefined;
+  const me = guild?.members.me;
+  if (!guildId || interaction.authorizingIntegrationOwners[ApplicationIntegrationType.GuildInstall] !== guildId || !guild || !me) {
+    throw new NoticeChannelError(
+      'notice-channel-not-in-server',
+      "I can't post in that server: I was added to your account, not to the server. Use DMs instead: /schedule notify where:dm.",
+    );
+  }
+  const raw = channel.permissions;
+  const member = raw === undefined || raw === null ? 0n : typeof raw === 'string' ? BigInt(raw) : raw.bitfield;
+  if ((member & MEMBER_NEEDS) !== MEMBER_NEEDS) {
+    throw new NoticeChannelError(
+      'notice-channel-member-cannot-write',
+      `You can't send messages in <#${channel.id}>, so I won't post your avatar changes there. Pick a channel you can write in, or use DMs.`,
+    );
+  }
+  const bot = guild.channels.cache.get(channel.id)?.permissionsFor(me)?.bitfield ?? 0n;
+  if ((bot & BOT_NEEDS) !== BOT_NEEDS) {
+    throw new NoticeChannelError(
+      'notice-channel-bot-cannot-post',
+      `I can't post in <#${channel.id}>: I need ${missingNames(bot, BOT_NEEDS)} there. Ask a server admin, pick another channel, or use DMs.`,
+    );
+  }
+}
+
+/** Why a notice cannot go to the channel now (fresh data, not the cache), or undefined when it can. */
+async function channelProblem(client: Client, channelId: string, discordUserId: string): Promise<string | undefined> {
+  let channel: GuildBasedChannel;
+  try {
+    const fetched = await client.channels.fetch(channelId, { force: true });
+    if (!fetched || !('guild' in fetched) || !fetched.isSendable()) return 'that channel is gone';
+    channel = fetched;
+  } catch {
+    return 'I can no longer see that channel';
+  }
+  const me = channel.guild.members.me;
+  if (!me || (channel.permissionsFor(me).bitfield & BOT_NEEDS) !== BOT_NEEDS) return 'I may no longer post there';
+  try {
+    const member = await channel.guild.members.fetch({ user: discordUserId, force: true });
+    if ((channel.permissionsFor(member).bitfield & MEMBER_NEEDS) !== MEMBER_NEEDS) return 'you can no longer send messages there';
+  } catch (error) {
+    if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) return 'you are no longer in that server';
+    throw error;
+  }
+  return undefined;
+}
 
 export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean): MessageCreateOptions {
   const mention = inChannel ? `<@${discordUserId}>` : '';
@@ -23,14 +107,20 @@ export function noticeMessage(discordUserId: string, notice: ScheduledNotice, in
 export async function deliverNotice(client: Client, discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<boolean> {
   try {
     if (record.notify.mode === 'off') return false;
+    let note = '';
     if (record.notify.mode === 'channel') {
-      const channel = await client.channels.fetch(record.notify.channelId);
-      if (!channel?.isSendable()) return false;
-      await channel.send(noticeMessage(discordUserId, notice, true));
-      return true;
+      const problem = await channelProblem(client, record.notify.channelId, discordUserId);
+      if (!problem) {
+        const channel = await client.channels.fetch(record.notify.channelId);
+        if (!channel?.isSendable()) return false;
+        await channel.send(fitMessage(noticeMessage(discordUserId, notice, true)));
+        return true;
+      }
+      note = `I could not post this in <#${record.notify.channelId}> (${problem}), so it comes by DM. /schedule notify changes where these go.`;
     }
     const user = await client.users.fetch(discordUserId);
-    await user.send(noticeMessage(discordUserId, notice, false));
+    const message = noticeMessage(discordUserId, notice, false);
+    await user.send(fitMessage(note ? { ...message, content: [note, message.content].filter(Boolean).join('\n') } : message));
     return true;
   } catch {
     return false;

@@ -1,5 +1,6 @@
 /** Option definitions that several slash commands share. */
 import { ApplicationCommandOptionType, type APIApplicationCommandBasicOption } from 'discord.js';
+import { UserFacingError } from '../errors.js';
 
 export const imageAttachmentOption: APIApplicationCommandBasicOption = {
   type: ApplicationCommandOptionType.Attachment,
@@ -26,3 +27,51 @@ export const backgroundOption: APIApplicationCommandBasicOption = {
   min_length: 7,
   max_length: 7,
 };
+
+/** How long a string option may be when its definition forgot `max_length` (a test requires one on every option). */
+export const DEFAULT_STRING_MAX = 100;
+
+export class InputError extends UserFacingError<'input-too-long' | 'input-invalid'> {}
+
+interface OptionDefinition {
+  name: string;
+  type: number;
+  options?: readonly OptionDefinition[];
+  choices?: readonly { value: string | number }[];
+  max_length?: number;
+}
+
+interface GivenOption {
+  name: string;
+  type: number;
+  value?: string | number | boolean;
+  focused?: boolean;
+  options?: readonly GivenOption[];
+}
+
+/**
+ * Every string option as its definition bounds it: one of the choices, or at most `max_length` characters.
+ * Discord enforces the same, but a hostile client or a definition registered long ago need not; this runs
+ * before any handler does work, and never echoes the input. The option being typed in an autocomplete is
+ * checked too (`throws` false: the answer is then "no choices").
+ */
+export function checkStringOptions(definitions: readonly OptionDefinition[] | undefined, given: readonly GivenOption[]): void {
+  for (const option of given) {
+    const definition = definitions?.find((candidate) => candidate.name === option.name);
+    if (option.type === ApplicationCommandOptionType.Subcommand || option.type === ApplicationCommandOptionType.SubcommandGroup) {
+      checkStringOptions(definition?.options, option.options ?? []);
+      continue;
+    }
+    if (option.type !== ApplicationCommandOptionType.String || typeof option.value !== 'string') continue;
+    if (definition?.choices?.length && !option.focused) {
+      if (!definition.choices.some((choice) => choice.value === option.value)) {
+        throw new InputError('input-invalid', `The ${option.name} option must be one of the values Discord offers for it.`);
+      }
+      continue;
+    }
+    const max = definition?.max_length ?? DEFAULT_STRING_MAX;
+    if (option.value.length > max) {
+      throw new InputError('input-too-long', `The ${option.name} option takes at most ${max} characters; yours has ${option.value.length}. Nothing was changed.`);
+    }
+  }
+}

@@ -8,6 +8,7 @@ import {
   ButtonBuilder,
   ButtonStyle,
   EmbedBuilder,
+  type APIEmbed,
   type InteractionEditReplyOptions,
 } from 'discord.js';
 import { AccountError } from '../account-errors.js';
@@ -18,10 +19,80 @@ import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
 import { VaultError } from '../store/vault.js';
+import { truncate } from '../text.js';
 import { XApiError } from '../x/errors.js';
 import { customId } from './command.js';
 
+export { excerpt, listWithMore, truncate } from '../text.js';
+
 export const BRAND_COLOUR = 0x1d9bf0;
+
+/** What Discord accepts in one message; anything over is refused with 50035 and the user sees nothing. */
+export const DISCORD_LIMITS = {
+  content: 2000,
+  embeds: 10,
+  embedTitle: 256,
+  embedDescription: 4096,
+  embedFields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  authorName: 256,
+  embedTotal: 6000,
+  selectOptions: 25,
+  selectOptionText: 100,
+  choiceText: 100,
+  buttonLabel: 80,
+} as const;
+
+type EmbedInput = APIEmbed | { toJSON(): APIEmbed };
+
+/** One embed within the per-field limits and within `budget` characters of text; undefined when nothing fits. */
+function fitEmbed(input: EmbedInput, budget: number): { embed: APIEmbed; used: number } | undefined {
+  if (budget <= 0) return undefined;
+  const embed: APIEmbed = structuredClone('toJSON' in input && typeof input.toJSON === 'function' ? input.toJSON() : (input as APIEmbed));
+  let left = budget;
+  const take = (text: string, max: number): string => {
+    const cut = truncate(text, Math.min(max, left));
+    left -= cut.length;
+    return cut;
+  };
+  if (embed.title !== undefined) embed.title = take(embed.title, DISCORD_LIMITS.embedTitle);
+  if (embed.author?.name !== undefined) embed.author = { ...embed.author, name: take(embed.author.name, DISCORD_LIMITS.authorName) };
+  if (embed.description !== undefined) embed.description = take(embed.description, DISCORD_LIMITS.embedDescription);
+  if (embed.fields) {
+    embed.fields = embed.fields
+      .slice(0, DISCORD_LIMITS.embedFields)
+      .map((field) => ({ ...field, name: take(field.name, DISCORD_LIMITS.fieldName) || '…', value: take(field.value, DISCORD_LIMITS.fieldValue) || '…' }));
+  }
+  if (embed.footer?.text !== undefined) embed.footer = { ...embed.footer, text: take(embed.footer.text, DISCORD_LIMITS.footer) };
+  return { embed, used: budget - left };
+}
+
+/**
+ * Any message the bot sends, made to fit Discord's limits (content 2,000; 10 embeds with their field
+ * limits and 6,000 characters of text in all). Every reply, edit, follow-up and update goes through here
+ * (bot.ts wraps each interaction), and so do channel posts and DMs. Lists should be shortened by
+ * `listWithMore` where they are built, so the user reads "and N more"; this is the net under them.
+ */
+export function fitMessage<T>(message: T): T {
+  if (typeof message === 'string') return truncate(message, DISCORD_LIMITS.content) as T;
+  if (!message || typeof message !== 'object') return message;
+  const fitted = { ...message } as Record<string, unknown>;
+  if (typeof fitted.content === 'string') fitted.content = truncate(fitted.content, DISCORD_LIMITS.content);
+  if (Array.isArray(fitted.embeds)) {
+    let budget: number = DISCORD_LIMITS.embedTotal;
+    const embeds: APIEmbed[] = [];
+    for (const input of (fitted.embeds as EmbedInput[]).slice(0, DISCORD_LIMITS.embeds)) {
+      const fit = fitEmbed(input, budget);
+      if (!fit) break;
+      budget -= fit.used;
+      embeds.push(fit.embed);
+    }
+    fitted.embeds = embeds;
+  }
+  return fitted as T;
+}
 
 export function linkButtonRow(label = 'Link your X account'): ActionRowBuilder<ButtonBuilder> {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(

@@ -17,6 +17,7 @@
 import cron from 'node-cron';
 import { ScheduleError } from './errors.js';
 import { DAY_MS, instantOf, localDayStart, offsetsAroundDay, wallClockDate, wallClockMs } from './zoned-time.js';
+import { excerpt } from '../text.js';
 
 export interface CronSpec {
   expression: string;
@@ -65,13 +66,13 @@ const MAX_DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const invalid = (message: string) => new ScheduleError('invalid-cron', message);
 
 function fieldError(rule: FieldRule, raw: string): ScheduleError {
-  return invalid(`The ${rule.label} field "${raw}" is not valid; use a value like ${rule.example}, or *, */n, a-b, a-b/n or a list a,b.`);
+  return invalid(`The ${rule.label} field "${excerpt(raw)}" is not valid; use a value like ${rule.example}, or *, */n, a-b, a-b/n or a list a,b.`);
 }
 
 function valueOf(text: string, rule: FieldRule, raw: string): number {
   if (/^\d+$/.test(text)) {
     const value = Number(text);
-    if (value < rule.min || value > rule.max) throw invalid(`The ${rule.label} field "${raw}" is out of range (${rule.min}-${rule.max}).`);
+    if (value < rule.min || value > rule.max) throw invalid(`The ${rule.label} field "${excerpt(raw)}" is out of range (${rule.min}-${rule.max}).`);
     return value;
   }
   const lower = text.toLowerCase();
@@ -83,7 +84,7 @@ function valueOf(text: string, rule: FieldRule, raw: string): number {
 /** The values one field allows; throws a sentence naming the field. */
 function parseField(raw: string, rule: FieldRule): Set<number> {
   if (/[#?]/.test(raw) || (!rule.names && /[LW]/i.test(raw))) {
-    throw invalid(`The ${rule.label} field "${raw}" uses L, W, # or ?, which schedules don't support; use numbers, *, */n, a-b, a-b/n or a list a,b.`);
+    throw invalid(`The ${rule.label} field "${excerpt(raw)}" uses L, W, # or ?, which schedules don't support; use numbers, *, */n, a-b, a-b/n or a list a,b.`);
   }
   const dayOfWeek = rule === DAY_OF_WEEK_RULE;
   // Ranges wrap within the field's bounds; day of week wraps within 0-6 (7 is Sunday again).
@@ -94,7 +95,7 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
     const match = /^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:\/(\d+))?$/i.exec(item);
     if (!match) throw fieldError(rule, raw);
     const [, star, startText, endText, stepText] = match;
-    if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at least 1.`);
+    if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${excerpt(raw)}" has a step of ${stepText}; the step must be at least 1.`);
     if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
     const step = Number(stepText ?? 1);
     let start = star ? low : valueOf(startText as string, rule, raw);
@@ -133,7 +134,7 @@ export function parseCron(expression: string): CronSpec {
   if (cached) return cached;
   const trimmed = expression.trim();
   if (trimmed.startsWith('@')) {
-    throw invalid(`"${trimmed}" is a nickname schedules don't support; use hourly, daily, weekly or a cron expression like 0 9 * * 1.`);
+    throw invalid(`"${excerpt(trimmed)}" is a nickname schedules don't support; use hourly, daily, weekly or a cron expression like 0 9 * * 1.`);
   }
   const raw = trimmed === '' ? [] : trimmed.split(/\s+/);
   if (raw.length !== 5 && raw.length !== 6) {
@@ -153,13 +154,13 @@ export function parseCron(expression: string): CronSpec {
   ];
   const [domText, monthText] = raw.slice(-3, -1) as [string, string];
   if (![...months].some((month) => [...daysOfMonth].some((day) => day <= (MAX_DAYS_IN_MONTH[month - 1] ?? 0)))) {
-    throw invalid(`The day of month field "${domText}" never happens in the month field "${monthText}".`);
+    throw invalid(`The day of month field "${excerpt(domText)}" never happens in the month field "${excerpt(monthText)}".`);
   }
   // Our checker and node-cron should agree; if node-cron still refuses, say which field it dislikes.
   if (!cron.validate(trimmed)) {
     const problem = cron.validateDetailed(trimmed).errors[0];
     const label = problem ? NODE_CRON_FIELD_LABELS[problem.field] : undefined;
-    throw invalid(label && problem?.value !== undefined ? `The ${label} field "${problem.value}" is not valid.` : `"${trimmed}" is not a valid cron expression.`);
+    throw invalid(label && problem?.value !== undefined ? `The ${label} field "${excerpt(String(problem.value))}" is not valid.` : `"${excerpt(trimmed)}" is not a valid cron expression.`);
   }
   const timesOfDay: number[] = [];
   const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);

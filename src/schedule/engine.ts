@@ -53,6 +53,7 @@ export {
   type LocalDateTime,
   type ZonedDateTime,
 } from './zoned-time.js';
+import { excerpt } from '../text.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -154,7 +155,7 @@ export function parseMonthDay(text: string, field = 'date'): MonthDay {
   const month = Number(match[1]);
   const day = Number(match[2]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(2000, month)) {
-    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a day of the year; it must look like 12-01 (month-day).`);
+    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a day of the year; it must look like 12-01 (month-day).`);
   }
   return { month, day };
 }
@@ -165,7 +166,7 @@ export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime 
   if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 18:00 (year-month-day hour:minute).`);
   const [year, month, day, hour, minute] = match.slice(1).map(Number) as [number, number, number, number, number];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59) {
-    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a real date and time; it must look like 2026-12-24 18:00.`);
+    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date and time; it must look like 2026-12-24 18:00.`);
   }
   return { year, month, day, hour, minute };
 }
@@ -176,7 +177,7 @@ export function parseLocalDate(text: string, field = 'date'): { year: number; mo
   if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 (year-month-day).`);
   const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is not a real date; it must look like 2026-12-24.`);
+    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date; it must look like 2026-12-24.`);
   }
   return { year, month, day };
 }

@@ -10,6 +10,7 @@
  *   use today.
  */
 import { ScheduleError } from './errors.js';
+import { excerpt } from '../text.js';
 
 export interface LocalDateTime {
   year: number;
@@ -108,7 +109,7 @@ function checkTimeZone(name: string): string {
   } catch (cause) {
     throw new ScheduleError(
       'invalid-timezone',
-      `"${trimmed}" is not a time zone I know. Pick one from the list, like Europe/Berlin or America/New_York.`,
+      `"${excerpt(trimmed)}" is not a time zone I know. Pick one from the list, like Europe/Berlin or America/New_York.`,
       { cause },
     );
   }

@@ -5,6 +5,7 @@
 import type Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
 import type { Store } from './backend.js';
+import { excerpt, listWithMore } from '../text.js';
 import { hashImage, type StoredImage } from './history.js';
 
 export const LIBRARY_LIMIT = 50;
@@ -36,18 +37,60 @@ export interface AvatarLibrary {
   forget(discordUserId: string): Promise<void>;
 }
 
+/**
+ * Letters of any script with their combining marks (accents, vowel signs: Devanagari needs them), digits,
+ * space, underscore, dot, dash; starting with a letter or digit; at most 32 characters after NFC.
+ * Invisible characters (joiners, direction marks) are refused: they make two names look the same.
+ */
+const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{M}\p{N} _.-]{0,31}$/u;
+
+/** The name as stored: NFC (so "cafe" + U+0301 and "café" are one spelling), spaces collapsed. */
 export function normaliseName(name: string): string {
-  const trimmed = name.trim().replace(/\s+/g, ' ');
-  if (!/^[\p{L}\p{N} _.-]{1,32}$/u.test(trimmed)) {
-    throw new LibraryError('invalid-name', 'Names are 1 to 32 letters, digits, spaces, dots, dashes or underscores.');
+  const trimmed = name.normalize('NFC').trim().replace(/\s+/g, ' ');
+  if (!NAME_PATTERN.test(trimmed)) {
+    throw new LibraryError('invalid-name', 'Names are 1 to 32 letters (any alphabet), digits, spaces, dots, dashes or underscores, starting with a letter or digit.');
   }
   return trimmed;
 }
 
-const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+/**
+ * Letters of other scripts that look like Latin ones (from Unicode's confusables.txt, single characters:
+ * Cyrillic, Greek, Armenian), mapped in their own case before case folding: Greek capital Ν looks like N,
+ * small ν like v.
+ */
+const LATIN_LOOKALIKES: Record<string, string> = Object.fromEntries(
+  [
+    'АA ВB ЕE КK МM НH ОO РP СC ТT ХX УY ЅS ІI ЈJ ӀI ҺH ԚQ ԜW ҮY',
+    'аa еe оo рp сc уy хx ѕs іi јj һh ԁd ԛq ԝw ӏl үy',
+    'ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX',
+    'αa γy ιi νv οo ρp υu',
+    'օo սu հh ոn զq',
+  ]
+    .join(' ')
+    .split(' ')
+    .map((pair) => [pair.slice(0, -1), pair.slice(-1)]),
+);
+
+/**
+ * What two names are compared by: compatibility forms folded (NFKC: fullwidth, ligatures), look-alike
+ * letters of other scripts mapped to Latin, case folded. "сafe" with a Cyrillic с is the name "cafe":
+ * adding it next to "cafe" is refused as taken, and looking it up finds "cafe". Accents are not
+ * look-alikes: "café" and "cafe" are two names.
+ */
+export function nameKey(name: string): string {
+  let mapped = '';
+  for (const character of name.normalize('NFKC').trim().replace(/\s+/g, ' ')) mapped += LATIN_LOOKALIKES[character] ?? character;
+  return mapped.toLowerCase().normalize('NFKC');
+}
+
+const sameName = (a: string, b: string) => nameKey(a) === nameKey(b);
 
 function checkRoom(current: LibraryItem[], name: string): void {
-  if (current.some((item) => sameName(item.name, name))) throw new LibraryError('name-taken', `You already have an image called "${name}". Remove it first or pick another name.`);
+  const taken = current.find((item) => sameName(item.name, name));
+  if (taken) {
+    const alike = taken.name === name ? '' : ` ("${name}" looks the same)`;
+    throw new LibraryError('name-taken', `You already have an image called "${taken.name}"${alike}. Remove it first or pick another name.`);
+  }
   if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', `Your library is full (${LIBRARY_LIMIT} images). Remove one first.`);
 }
 
@@ -60,7 +103,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
   const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`library:${discordUserId}`, work);
 
   async function get(discordUserId: string, name: string) {
-    const item = (await items(discordUserId)).find((candidate) => sameName(candidate.name, name.trim()));
+    const item = (await items(discordUserId)).find((candidate) => sameName(candidate.name, name));
     if (!item) return undefined;
     const record = await images.get(imageKey(discordUserId, item.hash));
     return record ? { ...item, image: { data: Buffer.from(record.data, 'base64'), format: record.format } } : undefined;
@@ -75,7 +118,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       const names = (await items(discordUserId)).map((item) => item.name);
       throw new LibraryError(
         'not-found',
-        names.length ? `Your library has no image called "${name}". You have: ${names.join(', ')}.` : `Your library is empty. Add images with /library add first.`,
+        names.length ? `Your library has no image called "${excerpt(name)}". You have: ${listWithMore(names, 1000)}.` : `Your library is empty. Add images with /library add first.`,
       );
     },
     checkRoom: async (discordUserId, rawName) => void checkRoom(await items(discordUserId), normaliseName(rawName)),
@@ -91,18 +134,18 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
     }),
     remove: (discordUserId, name) => locked(discordUserId, async () => {
       const current = await items(discordUserId);
-      const item = current.find((candidate) => sameName(candidate.name, name.trim()));
-      if (!item) throw new LibraryError('not-found', `Your library has no image called "${name}".`);
+      const item = current.find((candidate) => sameName(candidate.name, name));
+      if (!item) throw new LibraryError('not-found', `Your library has no image called "${excerpt(name)}".`);
       const remaining = current.filter((candidate) => candidate !== item);
       await libraries.set(discordUserId, { items: remaining });
       if (!remaining.some((candidate) => candidate.hash === item.hash)) await images.delete(imageKey(discordUserId, item.hash));
       return item;
     }),
     async search(discordUserId, query, limit = 25) {
-      const needle = query.trim().toLowerCase();
+      const needle = nameKey(query);
       const names = (await items(discordUserId)).map((item) => item.name);
-      const starts = names.filter((name) => name.toLowerCase().startsWith(needle));
-      const contains = names.filter((name) => !starts.includes(name) && name.toLowerCase().includes(needle));
+      const starts = names.filter((name) => nameKey(name).startsWith(needle));
+      const contains = names.filter((name) => !starts.includes(name) && nameKey(name).includes(needle));
       return [...starts, ...contains].slice(0, limit);
     },
     forget: (discordUserId) => locked(discordUserId, async () => {

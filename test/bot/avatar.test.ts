@@ -176,6 +176,42 @@ describe('with X images downloadable', () => {
     ]);
   });
 
+  it('choosing the same history entry twice at once, or again right after, uploads it once', async () => {
+    const user = h.discord.addMember({ username: 'history-twice' });
+    const account = await h.linkUser(user, 'twice_x');
+    await setAvatar(h, user, 'flowers.jpeg');
+    await setAvatar(h, user, 'concert.jpg');
+    const [entryA] = (await h.services.avatars.history(user.id)).entries;
+    const uploadsOf = () => h.x.uploads.filter((upload) => upload.userId === account.id).length;
+    const before = uploadsOf();
+
+    const history = await h.discord.slash(user, { name: 'avatar', subcommand: 'history' });
+    const select = customIdOf(await history.waitForReply(), 'avatar:reapply:');
+    await Promise.all([history.select(select, [entryA!.id]), history.select(select, [entryA!.id])]);
+    const already = 'That avatar is already your current one, so nothing was uploaded.';
+    await history.waitForReply((message) => message.content === already, SLOW_MS);
+    expect(uploadsOf()).toBe(before + 1);
+    expect((await h.services.avatars.history(user.id)).entries.map((entry) => entry.source)).toEqual(['upload', 'upload', 'history']);
+
+    const again = await h.discord.slash(user, { name: 'avatar', subcommand: 'history' });
+    await again.select(customIdOf(await again.waitForReply(), 'avatar:reapply:'), [entryA!.id]);
+    expect((await again.waitForReply((message) => message.content === already, SLOW_MS)).content).toBe(already);
+    expect(uploadsOf()).toBe(before + 1);
+  });
+
+  it('Cancel on a preview the store cannot read says something went wrong, not "Cancelled"', async () => {
+    const user = h.discord.addMember({ username: 'preview-broken' });
+    await h.linkUser(user, 'broken_x');
+    const { interaction: preview, reply } = await avatarCommand(h, user, 'preview', image('flowers.jpeg', fixture('flowers.jpeg')));
+    const previewId = customIdOf(reply, 'avatar:cancel:').split(':')[2]!;
+    // A damaged record: what the store holds for this preview is not JSON any more.
+    const previews = h.services.store.namespace('previews');
+    await previews.store.set(`previews:${previewId}`, 'not json{');
+    await preview.click(`avatar:cancel:${previewId}`);
+    const answer = await preview.waitForReply((message) => message.content !== reply.content);
+    expect(answer.content).toBe('Something went wrong on our side and it has been logged. Nothing was changed; try again later.');
+  });
+
   it('revert steps back: the previous image, then the saved original, then "nothing to revert"', async () => {
     const user = h.discord.addMember({ username: 'revert-eve' });
     const xUser = await h.linkUser(user, 'eve_x');

@@ -81,6 +81,25 @@ describe('library', () => {
     expect((await remove.waitForReply()).content).toBe('Removed "winter".');
     expect(await h.services.library.list(user.id)).toEqual([]);
   });
+
+  it('names: decomposed accents are stored as NFC, any script is accepted, a look-alike of a name is that name', async () => {
+    const { user } = await newUser('names');
+    const photo = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#aa3366' } }).png().toBuffer();
+    const add = async (name: string) => {
+      const interaction = await h.discord.slash(user, { name: 'library', subcommand: 'add', options: { name, image: { attachment: { filename: 'n.png', bytes: photo } } } });
+      return (await interaction.waitForReply(undefined, 15_000)).content;
+    };
+    expect(await add('cafe\u0301')).toMatch(/^Saved "café" in your library/);
+    expect(await add('नमस्ते')).toMatch(/^Saved "नमस्ते" in your library/);
+    expect(await add('cafe')).toMatch(/^Saved "cafe" in your library/); // an accent is not a look-alike
+    // Cyrillic с (U+0441) looks like Latin c: the same name, refused as taken and found by lookups.
+    expect(await add('\u0441afe')).toBe('You already have an image called "cafe" ("\u0441afe" looks the same). Remove it first or pick another name.');
+    expect(await add('a\u200db')).toBe('Names are 1 to 32 letters (any alphabet), digits, spaces, dots, dashes or underscores, starting with a letter or digit.');
+    expect((await h.services.library.list(user.id)).map((item) => item.name)).toEqual(['café', 'नमस्ते', 'cafe']);
+    expect(await schedule(user, 'default', { image: '\u0441afe' })).toMatch(/^Your default image is "cafe"\./);
+    expect(await schedule(user, 'default', { image: 'cafe\u0301' })).toMatch(/^Your default image is "café"\./);
+    expect(await h.discord.autocomplete(user, { name: 'library', subcommand: 'remove', options: { name: 'नम' } }, 'name')).toEqual([{ name: 'नमस्ते', value: 'नमस्ते' }]);
+  });
 });
 
 describe('seasons', () => {

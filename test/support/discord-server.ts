@@ -193,6 +193,19 @@ export interface DispatchOptions {
   locale?: string;
   /** Window for the first callback; default the server's `interactionTimeoutMs` (3000, as Discord). */
   ackTimeoutMs?: number;
+  /**
+   * The app was added to the user's account, not to the server: `authorizing_integration_owners` has only
+   * "1" (the user), as Discord sends for a user-installed app; `context` 0 in a guild, 1 in the bot's DM.
+   */
+  userInstall?: boolean;
+}
+
+/** A channel permission overwrite, as Discord stores it: type 0 a role (or @everyone: the guild id), 1 a member. */
+export interface PermissionOverwriteInput {
+  id: string;
+  type: 0 | 1;
+  allow?: bigint;
+  deny?: bigint;
 }
 
 export interface ComponentOptions {
@@ -336,8 +349,15 @@ export interface DiscordServer {
   addUser(input?: { id?: string; username?: string; globalName?: string | null; avatar?: Buffer }): TestUser;
   addMember(input?: MemberInput): TestUser;
   addRole(input?: { name?: string; permissions?: bigint | string; guildId?: string }): TestRole;
-  addGuild(input?: { name?: string; ownerId?: string }): TestGuild;
+  /** `withBot: false`: a server the bot was never added to (no GUILD_CREATE; only a user install reaches it). */
+  addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean }): TestGuild;
   addChannel(input?: { guildId?: string; name?: string; type?: number }): TestChannel;
+  /** Replaces a channel's permission overwrites (CHANNEL_UPDATE is sent to the bot). */
+  setChannelOverwrites(channelId: string, overwrites: PermissionOverwriteInput[]): void;
+  /** The member leaves the guild (GUILD_MEMBER_REMOVE to sessions with the GuildMembers intent). */
+  removeMember(userId: string, guildId?: string): void;
+  /** A member's permissions in a channel, overwrites applied as Discord computes them. */
+  permissionsIn(channelId: string, userId: string): bigint;
   /** DMs to this user fail like Discord's 50007 "Cannot send messages to this user". */
   setDmsClosed(userId: string, closed?: boolean): void;
   /** Adds a request interceptor; returns a function removing it. */
@@ -691,6 +711,7 @@ interface ChannelState {
   position: number;
   recipientId?: string;
   lastMessageId: string | null;
+  overwrites?: PermissionOverwriteInput[];
 }
 
 interface GuildState {
@@ -1018,7 +1039,7 @@ class LocalDiscord implements DiscordServer {
     return role;
   }
 
-  addGuild(input: { name?: string; ownerId?: string } = {}): TestGuild {
+  addGuild(input: { name?: string; ownerId?: string; withBot?: boolean } = {}): TestGuild {
     const id = snowflake();
     const ownerId = input.ownerId ?? this.ownerUser.id;
     const channel: ChannelState = {
@@ -1041,6 +1062,7 @@ class LocalDiscord implements DiscordServer {
     this.guilds.set(id, guild);
     const joinedAt = new Date().toISOString();
     guild.members.set(ownerId, { userId: ownerId, roles: [], joinedAt, nick: null });
+    if (input.withBot === false) return { id, name: guild.name, ownerId, channelId: channel.id };
     // The bot's managed role, as Discord creates one for a bot invited with permissions.
     const botRole: RoleState = {
       id: snowflake(),
@@ -1072,6 +1094,28 @@ class LocalDiscord implements DiscordServer {
     guild.channels.set(channel.id, channel);
     this.broadcastToGuild(guild, 'CHANNEL_CREATE', this.channelWire(channel));
     return { id: channel.id, guildId: guild.id, name: channel.name, type: channel.type };
+  }
+
+  setChannelOverwrites(channelId: string, overwrites: PermissionOverwriteInput[]): void {
+    const channel = this.channelById(channelId);
+    if (!channel?.guildId) throw new Error(`Unknown guild channel ${channelId}`);
+    channel.overwrites = overwrites.map((overwrite) => ({ ...overwrite }));
+    this.broadcastToGuild(this.requireGuild(channel.guildId), 'CHANNEL_UPDATE', this.channelWire(channel));
+    this.waiters.notify();
+  }
+
+  removeMember(userId: string, guildId = this.guild.id): void {
+    const guild = this.requireGuild(guildId);
+    if (!guild.members.delete(userId)) throw new Error(`${userId} is not a member of guild ${guildId}`);
+    const user = this.users.get(userId);
+    this.broadcastToGuild(guild, 'GUILD_MEMBER_REMOVE', { guild_id: guild.id, user: user ? this.userWire(user) : { id: userId } }, GatewayIntentBits.GuildMembers);
+    this.waiters.notify();
+  }
+
+  permissionsIn(channelId: string, userId: string): bigint {
+    const channel = this.channelById(channelId);
+    if (!channel) throw new Error(`Unknown channel ${channelId}`);
+    return this.channelPermissions(channel, userId);
   }
 
   setDmsClosed(userId: string, closed = true): void {
@@ -1610,8 +1654,9 @@ class LocalDiscord implements DiscordServer {
     const session = await this.pickSession(context.guild?.id, input.options.sessionId);
     const id = snowflake();
     const token = `${Buffer.from(`interaction:${id}`).toString('base64url')}.${randomBytes(24).toString('base64url')}`;
-    // Guild-install owner: the guild id, or "0" in the bot's DMs.
-    const owners = { '0': context.guild?.id ?? '0' };
+    // Guild-install owner: the guild id, or "0" in the bot's DMs; a user install is owned by the user ("1").
+    const userInstall = input.options.userInstall === true;
+    const owners: Record<string, string> = userInstall ? { '1': context.user.id } : { '0': context.guild?.id ?? '0' };
     const payload: JsonObject = {
       id,
       application_id: this.applicationId,
@@ -1620,10 +1665,11 @@ class LocalDiscord implements DiscordServer {
       version: 1,
       data: input.data,
       channel: context.guild
-        ? { ...this.channelWire(context.channel), permissions: this.permissionsOf(context.guild, context.user.id).toString() }
+        ? { ...this.channelWire(context.channel), permissions: this.channelPermissions(context.channel, context.user.id).toString() }
         : this.channelWire(context.channel),
       channel_id: context.channel.id,
-      app_permissions: (context.guild ? this.permissionsOf(context.guild, this.botUser.id) : EVERYONE_PERMISSIONS).toString(),
+      // A user-installed app can answer interactions anywhere but is no member of the server: it may not post.
+      app_permissions: (context.guild && guildMember(context.guild, this.botUser.id) ? this.channelPermissions(context.channel, this.botUser.id) : userInstall ? 0n : EVERYONE_PERMISSIONS).toString(),
       locale: input.options.locale ?? 'en-US',
       entitlements: [],
       authorizing_integration_owners: owners,
@@ -1780,7 +1826,12 @@ class LocalDiscord implements DiscordServer {
       guild_id: channel.guildId,
       name: channel.name,
       position: channel.position,
-      permission_overwrites: [],
+      permission_overwrites: (channel.overwrites ?? []).map((overwrite) => ({
+        id: overwrite.id,
+        type: overwrite.type,
+        allow: (overwrite.allow ?? 0n).toString(),
+        deny: (overwrite.deny ?? 0n).toString(),
+      })),
       parent_id: null,
       nsfw: false,
       topic: null,
@@ -1790,8 +1841,9 @@ class LocalDiscord implements DiscordServer {
     };
   }
 
+  /** A resolved channel carries the invoking member's permissions in that channel, as Discord sends them. */
   private resolvedChannelWire(channel: ChannelState, context: CommandContext): JsonObject {
-    const permissions = context.guild ? this.permissionsOf(context.guild, context.user.id) : EVERYONE_PERMISSIONS;
+    const permissions = context.guild ? this.channelPermissions(channel, context.user.id) : EVERYONE_PERMISSIONS;
     return { ...this.channelWire(channel), permissions: permissions.toString() };
   }
 
@@ -1862,6 +1914,35 @@ class LocalDiscord implements DiscordServer {
     let permissions = guild.roles.get(guild.id)?.permissions ?? 0n;
     for (const roleId of guild.members.get(userId)?.roles ?? []) permissions |= guild.roles.get(roleId)?.permissions ?? 0n;
     return permissions & PermissionFlagsBits.Administrator ? ALL_PERMISSIONS : permissions;
+  }
+
+  /**
+   * Discord's order: the guild-level permissions; Administrator (or owning the guild) is everything;
+   * then the channel's @everyone overwrite, the member's roles' overwrites (denies, then allows,
+   * combined), then the member's own overwrite. Not a member: nothing. A DM: @everyone's defaults.
+   */
+  private channelPermissions(channel: ChannelState, userId: string): bigint {
+    if (channel.guildId === null) return EVERYONE_PERMISSIONS;
+    const guild = this.requireGuild(channel.guildId);
+    const member = guild.members.get(userId);
+    if (!member) return 0n;
+    let permissions = this.permissionsOf(guild, userId);
+    if (permissions === ALL_PERMISSIONS) return permissions;
+    const overwrites = channel.overwrites ?? [];
+    const everyone = overwrites.find((overwrite) => overwrite.type === 0 && overwrite.id === guild.id);
+    if (everyone) permissions = (permissions & ~(everyone.deny ?? 0n)) | (everyone.allow ?? 0n);
+    let allow = 0n;
+    let deny = 0n;
+    for (const overwrite of overwrites) {
+      if (overwrite.type !== 0 || overwrite.id === guild.id || !member.roles.includes(overwrite.id)) continue;
+      allow |= overwrite.allow ?? 0n;
+      deny |= overwrite.deny ?? 0n;
+    }
+    permissions = (permissions & ~deny) | allow;
+    const own = overwrites.find((overwrite) => overwrite.type === 1 && overwrite.id === userId);
+    if (own) permissions = (permissions & ~(own.deny ?? 0n)) | (own.allow ?? 0n);
+    // Without View Channel nothing else in the channel applies.
+    return permissions & PermissionFlagsBits.ViewChannel ? permissions : 0n;
   }
 
   private requireGuild(id: string): GuildState {
@@ -2265,6 +2346,7 @@ class LocalDiscord implements DiscordServer {
     // Channels
     this.route('GET', '/channels/:channel', ({ params }) => {
       const channel = this.channelById(params.channel ?? '');
+      if (channel?.guildId && !this.requireGuild(channel.guildId).members.has(this.botUser.id)) return apiError(403, 50001, 'Missing Access');
       return channel ? { status: 200, body: this.channelWire(channel) } : apiError(404, 10003, 'Unknown Channel');
     });
     this.route('DELETE', '/channels/:channel', ({ params }) => {
@@ -2300,6 +2382,7 @@ class LocalDiscord implements DiscordServer {
     const guildRoute = (path: string, handler: (guild: GuildState, context: RequestContext) => Reply): void => {
       this.route('GET', path, (context) => {
         const guild = this.guilds.get(context.params.guild ?? '');
+        if (guild && !guild.members.has(this.botUser.id)) return apiError(403, 50001, 'Missing Access');
         return guild ? handler(guild, context) : apiError(404, 10004, 'Unknown Guild');
       });
     };
@@ -2569,8 +2652,8 @@ class LocalDiscord implements DiscordServer {
       return apiError(403, 50007, 'Cannot send messages to this user');
     }
     if (channel.guildId !== null) {
-      const guild = this.requireGuild(channel.guildId);
-      const permissions = this.permissionsOf(guild, this.botUser.id);
+      if (!this.requireGuild(channel.guildId).members.has(this.botUser.id)) return apiError(403, 50001, 'Missing Access');
+      const permissions = this.channelPermissions(channel, this.botUser.id);
       const needed = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages;
       if ((permissions & needed) !== needed || (files.length > 0 && !(permissions & PermissionFlagsBits.AttachFiles))) {
         return apiError(403, 50013, 'Missing Permissions');
@@ -2767,7 +2850,7 @@ class LocalDiscord implements DiscordServer {
     };
     connection.session = session;
     this.gatewaySessions.push(session);
-    const guilds = [...this.guilds.values()].filter((guild) => this.sessionOwnsGuild(session, guild.id));
+    const guilds = [...this.guilds.values()].filter((guild) => this.sessionOwnsGuild(session, guild.id) && guild.members.has(this.botUser.id));
     void this.dispatch(session, 'READY', {
       v: 10,
       user_settings: {},
@@ -3101,6 +3184,20 @@ function validateMessage(wire: JsonObject): Reply | undefined {
       return invalidForm(`embeds.${index}.description`, 'BASE_TYPE_MAX_LENGTH', 'Must be 4096 or fewer in length.');
     }
     if (fields.length > 25) return invalidForm(`embeds.${index}.fields`, 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+    for (const [fieldIndex, field] of fields.entries()) {
+      if ((asString(field.name) ?? '').length > 256) {
+        return invalidForm(`embeds.${index}.fields.${fieldIndex}.name`, 'BASE_TYPE_MAX_LENGTH', 'Must be 256 or fewer in length.');
+      }
+      if ((asString(field.value) ?? '').length > 1024) {
+        return invalidForm(`embeds.${index}.fields.${fieldIndex}.value`, 'BASE_TYPE_MAX_LENGTH', 'Must be 1024 or fewer in length.');
+      }
+    }
+    if ((asString(asObject(embed.footer)?.text) ?? '').length > 2048) {
+      return invalidForm(`embeds.${index}.footer.text`, 'BASE_TYPE_MAX_LENGTH', 'Must be 2048 or fewer in length.');
+    }
+    if ((asString(asObject(embed.author)?.name) ?? '').length > 256) {
+      return invalidForm(`embeds.${index}.author.name`, 'BASE_TYPE_MAX_LENGTH', 'Must be 256 or fewer in length.');
+    }
     embedTotal += title.length + description.length;
     for (const field of fields) embedTotal += (asString(field.name) ?? '').length + (asString(field.value) ?? '').length;
     embedTotal += (asString(asObject(embed.footer)?.text) ?? '').length + (asString(asObject(embed.author)?.name) ?? '').length;
@@ -3121,6 +3218,16 @@ function validateMessage(wire: JsonObject): Reply | undefined {
     seen.add(customId);
     if ((asString(component.label) ?? '').length > 80) {
       return invalidForm('components', 'BASE_TYPE_MAX_LENGTH', 'Must be 80 or fewer in length.');
+    }
+    if ((asString(component.placeholder) ?? '').length > 150) {
+      return invalidForm('components', 'BASE_TYPE_MAX_LENGTH', 'Must be 150 or fewer in length.');
+    }
+    const selectOptions = (asArray(component.options) ?? []).filter(isObject);
+    if (selectOptions.length > 25) return invalidForm('components', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+    for (const option of selectOptions) {
+      for (const key of ['label', 'value', 'description']) {
+        if ((asString(option[key]) ?? '').length > 100) return invalidForm(`components.options.${key}`, 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length.');
+      }
     }
   }
   const attachments = asArray(wire.attachments) ?? [];
@@ -3203,6 +3310,10 @@ function validateChoices(raw: unknown): Reply | undefined {
     if (name.length < 1 || name.length > 100) {
       return invalidForm(`data.choices.${index}.name`, 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
     }
+    const value = asObject(choice)?.value;
+    if (typeof value === 'string' && value.length > 100) {
+      return invalidForm(`data.choices.${index}.value`, 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length.');
+    }
   }
   return undefined;
 }
@@ -3238,6 +3349,8 @@ function inferOptionType(value: OptionValue): number {
   if ('channel' in value) return ApplicationCommandOptionType.Channel;
   return ApplicationCommandOptionType.Role;
 }
+
+const guildMember = (guild: GuildState, userId: string): MemberState | undefined => guild.members.get(userId);
 
 function isStoredMessage(value: StoredMessage | Reply): value is StoredMessage {
   return 'wire' in value;
