@@ -35,9 +35,12 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse, 
 
 /** The longest request target routed; the longest real one (X's callback) is about 150 characters. */
 const MAX_TARGET_LENGTH = 2048;
-/** How long one store probe may take, and how long its answer is reused (a flood of /healthz costs one probe per interval). */
-const HEALTH_PROBE_DEADLINE_MS = 2000;
-const HEALTH_CACHE_MS = 1500;
+/**
+ * How long one store probe may take, and how long its answer is reused (a flood of /healthz costs one probe
+ * per interval). Together under 3 s: a store that stops answering turns /healthz into 503 within 2.5 s.
+ */
+const HEALTH_PROBE_DEADLINE_MS = 1500;
+const HEALTH_CACHE_MS = 1000;
 
 /** The request target as a URL, or undefined unless it is origin-form: one "/", printable ASCII, no backslash. */
 export function originFormTarget(target: string | undefined): URL | undefined {

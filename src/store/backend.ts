@@ -86,6 +86,9 @@ export async function withDeadline<T>(work: Promise<T>, ms = STORE_TIMEOUT_MS, w
   try {
     return await beforeDeadline(work, ms, what);
   } catch (error) {
+    // A stored value that is not JSON any more is a damaged record, not an unreachable store: it stays
+    // an internal error (logged), and the user is not told to wait for the database.
+    if (error instanceof SyntaxError) throw error;
     throw unreachable(error);
   }
 }

@@ -108,7 +108,7 @@ describe('/branding push with a member whose link is damaged', () => {
 
   it('skips that member alone, with the reason, and pushes to the others', async () => {
     const { push, content } = await pushPreview('Launch');
-    expect(content).toBe('This image goes to **3** members (opted in and linked). Skipped: 1 X link cannot be read. Push it?');
+    expect(content).toBe('This image goes to **3** members (opted in, linked, in the server). Skipped: 1 X link cannot be read. Push it?');
     const before = h.x.uploads.length;
     expect(await confirm(push)).toBe('Pushed "Launch": 3 succeeded, 0 failed, 0 skipped. The full report is attached.');
     expect(h.x.uploads.length).toBe(before + 3);
