@@ -146,8 +146,8 @@ function wallClockAt(zone: string, instantMs: number): number {
   return wallClockMs(fields.era === 'BC' ? 1 - year : year, Number(fields.month), Number(fields.day), Number(fields.hour) % 24, Number(fields.minute), Number(fields.second));
 }
 
-/** The zone's UTC offset at an instant, in milliseconds (east positive). */
-export function offsetAt(zone: string, instantMs: number): number {
+/** The zone's UTC offset at an instant, in milliseconds (east positive), asked of Intl directly. */
+function rawOffsetAt(zone: string, instantMs: number): number {
   const floored = Math.floor(instantMs / SECOND) * SECOND;
   const key = `${zone}|${floored}`;
   let offset = offsetCache.get(key);
@@ -160,12 +160,83 @@ export function offsetAt(zone: string, instantMs: number): number {
 }
 
 /**
- * Intl's formatToParts is the slow step of every zone computation, and the same instants (local day
- * starts, fire times) come up for every user in a zone: restoring 10,000 schedules asks for a few
- * thousand distinct ones. Bounded: cleared when full.
+ * Intl's formatToParts is the slow step of every zone computation (about 6 µs a call here), and the same
+ * instants come up for every user in a zone. Bounded: cleared when full.
  */
 const offsetCache = new Map<string, number>();
 const OFFSET_CACHE_LIMIT = 200_000;
+
+/**
+ * One UTC year of a zone: its offset at the start and every change in it. Built from samples a week
+ * apart (53 Intl calls) and a bisection to the second for each change (about 20 calls), so a year costs
+ * about 0.5 ms once, and every later question about it costs no Intl call at all. Asking Intl per local
+ * day instead made 10 years of a rotation's fires cost about 70 ms. Two changes less than a week apart
+ * that cancel out would be missed; no zone has had such a pair since 2000 (the closest, Egypt 2010, were
+ * 20 days apart), and dates before 2000 are refused.
+ */
+interface ZoneYear {
+  startOffset: number;
+  changes: Array<{ at: number; offset: number }>;
+}
+
+const SAMPLE_MS = 7 * DAY_MS;
+const zoneYears = new Map<string, ZoneYear>();
+const ZONE_YEAR_CACHE_LIMIT = 50_000;
+
+function zoneYear(zone: string, year: number): ZoneYear {
+  const key = `${zone}|${year}`;
+  const cached = zoneYears.get(key);
+  if (cached) return cached;
+  const start = wallClockMs(year, 1, 1);
+  const end = wallClockMs(year + 1, 1, 1);
+  const startOffset = rawOffsetAt(zone, start);
+  const changes: ZoneYear['changes'] = [];
+  let previousAt = start;
+  let previousOffset = startOffset;
+  for (let sample = Math.min(start + SAMPLE_MS, end); ; sample = Math.min(sample + SAMPLE_MS, end)) {
+    const offset = rawOffsetAt(zone, sample);
+    if (offset !== previousOffset) {
+      let low = previousAt;
+      let high = sample;
+      while (high - low > SECOND) {
+        const middle = Math.floor((low + high) / 2 / SECOND) * SECOND;
+        if (rawOffsetAt(zone, middle) === previousOffset) low = middle;
+        else high = middle;
+      }
+      // A change exactly at the end of the year is listed here (offsetChangesBetween finds it), while
+      // offsetAt asks the next year for that instant.
+      changes.push({ at: high, offset: rawOffsetAt(zone, high) });
+    }
+    previousAt = sample;
+    previousOffset = offset;
+    if (sample >= end) break;
+  }
+  const result = { startOffset, changes };
+  if (zoneYears.size >= ZONE_YEAR_CACHE_LIMIT) zoneYears.clear();
+  zoneYears.set(key, result);
+  return result;
+}
+
+/** The zone's UTC offset at an instant, in milliseconds (east positive). */
+export function offsetAt(zone: string, instantMs: number): number {
+  const floored = Math.floor(instantMs / SECOND) * SECOND;
+  const year = new Date(floored).getUTCFullYear();
+  const { startOffset, changes } = zoneYear(zone, year);
+  let offset = startOffset;
+  for (const change of changes) if (floored >= change.at) offset = change.offset;
+  return offset;
+}
+
+/** Every instant in (fromMs, toMs] at which the zone's offset changes, in order. */
+export function offsetChangesBetween(zone: string, fromMs: number, toMs: number): number[] {
+  const found: number[] = [];
+  if (toMs <= fromMs) return found;
+  const lastYear = new Date(toMs).getUTCFullYear();
+  for (let year = new Date(fromMs).getUTCFullYear(); year <= lastYear; year += 1) {
+    for (const change of zoneYear(zone, year).changes) if (change.at > fromMs && change.at <= toMs) found.push(change.at);
+  }
+  return found;
+}
 
 export function instantToZoned(zone: string, date: Date): ZonedDateTime {
   const offset = offsetAt(zone, date.getTime());
@@ -199,19 +270,15 @@ export function offsetsAroundDay(zone: string, dayStart: number): DayOffsets {
   const key = `${zone}|${dayStart}`;
   const cached = dayOffsetCache.get(key);
   if (cached) return cached;
-  let low = dayStart - WINDOW_MARGIN;
-  let high = dayStart + DAY_MS + WINDOW_MARGIN;
+  const low = dayStart - WINDOW_MARGIN;
+  const high = dayStart + DAY_MS + WINDOW_MARGIN;
   const before = offsetAt(zone, low);
   const after = offsetAt(zone, high);
   let result: DayOffsets = { before, after };
   if (before !== after) {
-    // Bisect to the first second at which the new offset is in force.
-    while (high - low > SECOND) {
-      const middle = Math.floor((low + high) / 2 / SECOND) * SECOND;
-      if (offsetAt(zone, middle) === before) low = middle;
-      else high = middle;
-    }
-    result = { before, after, change: high };
+    // The first second at which the new offset is in force (at most one change in the window, see above).
+    const change = offsetChangesBetween(zone, low, high).find((at) => offsetAt(zone, at) === after);
+    result = { before, after, change: change ?? high };
   }
   if (dayOffsetCache.size > 20_000) dayOffsetCache.clear();
   dayOffsetCache.set(key, result);

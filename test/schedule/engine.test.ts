@@ -27,6 +27,7 @@ import {
   type SeasonSchedule,
   type UserSchedules,
 } from '../../src/schedule/engine.js';
+import { countFires, nextFire, parseCron } from '../../src/schedule/cron.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 const utc = (iso: string) => new Date(iso.endsWith('Z') ? iso : `${iso}Z`);
@@ -700,5 +701,27 @@ describe('previewDate', () => {
     const withEvent = user([event('e', 'party', '2027-07-05 10:00', '2027-07-05 14:00')]);
     expect(previewDate(withEvent, '2027-07-05')).toMatchObject({ image: 'party', reason: 'the event from 2027-07-05 10:00 until 2027-07-05 14:00' });
     expect(refusal(() => previewDate(state, '2027-02-30')).kind).toBe('invalid-date');
+  });
+});
+
+describe('countFires', () => {
+  it('counts in bounded work exactly what stepping fire by fire counts, across DST changes', () => {
+    const random = seededRandom(7);
+    const crons = ['0 * * * *', '30 2 * * *', '0 0 29 2 *', '*/20 1-3 * * 0', '0 0 * * 1', '15 0,1,2,3 * 3,10,11 *', '0 30 1 * * *', '*/5 * * * *'];
+    const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'America/Santiago', 'Asia/Tehran', 'Pacific/Apia', 'Africa/Casablanca'];
+    for (let i = 0; i < 150; i++) {
+      const spec = parseCron(crons[Math.floor(random() * crons.length)]!);
+      const zone = zones[Math.floor(random() * zones.length)]!;
+      const after = Date.UTC(2005, 0, 1) + Math.floor(random() * 20 * 365 * 86_400_000);
+      const until = after + Math.floor(random() * (spec.expression.startsWith('*/5') ? 60 : 800) * 86_400_000);
+      let n = 0;
+      for (let cursor = after; ; ) {
+        const next = nextFire(spec, zone, cursor, until);
+        if (next === undefined) break;
+        n++;
+        cursor = next;
+      }
+      expect(countFires(spec, zone, after, until), `${spec.expression} ${zone} ${new Date(after).toISOString()}..${new Date(until).toISOString()}`).toBe(n);
+    }
   });
 });
