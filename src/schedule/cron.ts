@@ -97,6 +97,7 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
     if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at least 1.`);
     if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
     const step = Number(stepText ?? 1);
+    if (step > rule.max - rule.min + 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at most ${rule.max - rule.min + 1}.`);
     let start = star ? low : valueOf(startText as string, rule, raw);
     let end = star ? high : endText === undefined ? start : valueOf(endText, rule, raw);
     if (dayOfWeek && start > end) {
@@ -124,11 +125,18 @@ const NODE_CRON_FIELD_LABELS: Record<string, string> = {
 
 const specCache = new Map<string, CronSpec>();
 
+/** Longer expressions are refused before they are parsed or echoed back. */
+export const MAX_CRON_LENGTH = 120;
+
 /**
  * Checks a cron expression and prepares it for evaluation. Throws ScheduleError('invalid-cron') with a
  * sentence naming the wrong field, e.g. 'The hour field "25" is out of range (0-23).'
  */
 export function parseCron(expression: string): CronSpec {
+  // Checked before anything else: the longest useful expression (six lists of values) fits well within it.
+  if (expression.length > MAX_CRON_LENGTH) {
+    throw invalid(`A cron expression is at most ${MAX_CRON_LENGTH} characters long; that one has ${expression.length}.`);
+  }
   const cached = specCache.get(expression);
   if (cached) return cached;
   const trimmed = expression.trim();

@@ -68,7 +68,7 @@ export function listTimeZones(): readonly string[] {
 
 /** For autocomplete: names starting with the query first, then names containing it. Spaces match underscores. */
 export function searchTimeZones(query: string, limit = 25): string[] {
-  const needle = query.trim().toLowerCase().replace(/\s+/g, '_');
+  const needle = query.slice(0, MAX_ZONE_NAME_LENGTH).trim().toLowerCase().replace(/\s+/g, '_');
   const zones = listTimeZones();
   if (!needle) return zones.slice(0, limit);
   const starts: string[] = [];
@@ -87,12 +87,19 @@ export function searchTimeZones(query: string, limit = 25): string[] {
  * otherwise the name as typed if Intl accepts it (aliases such as Asia/Kolkata or US/Eastern).
  */
 export function validateTimeZone(name: string): string {
+  if (name.length > MAX_ZONE_NAME_LENGTH) {
+    // Refused before any lookup, and not echoed back.
+    throw new ScheduleError('invalid-timezone', `That is not a time zone I know: zone names are at most ${MAX_ZONE_NAME_LENGTH} characters. Pick one from the list, like Europe/Berlin or America/New_York.`);
+  }
   const known = validatedZones.get(name);
   if (known !== undefined) return known;
   const zone = checkTimeZone(name);
   validatedZones.set(name, zone);
   return zone;
 }
+
+/** The longest IANA name is 32 characters (America/Argentina/ComodRivadavia). */
+export const MAX_ZONE_NAME_LENGTH = 64;
 
 /** Every name seen, checked once: restoring 10,000 users' schedules asks for the same few zones. */
 const validatedZones = new Map<string, string>();
