@@ -4,9 +4,13 @@ import { ApplicationCommandOptionType, ChannelType, MessageFlags, type APIApplic
 import { type SlashCommand } from '../src/bot/command.js';
 import {
   checkMinimumInterval,
+  checkScheduleCount,
+  createEvent,
   describeChange,
+  eventTimes,
   formatInZone,
   nextChangeAt,
+  pinEvents,
   previewDate,
   searchTimeZones,
   validateSchedule,
@@ -32,15 +36,18 @@ const scheduleOption: APIApplicationCommandBasicOption = {
   autocomplete: true,
 };
 
-export function describeSchedule(schedule: Schedule): string {
+/** An event is shown on the wall clock of the user's current zone (it is a moment, see createEvent). */
+export function describeSchedule(schedule: Schedule, timezone?: string): string {
   const paused = schedule.paused ? ' (paused)' : '';
   switch (schedule.kind) {
     case 'season':
       return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
     case 'rotation':
       return `rotation ${schedule.every}, ${schedule.order}: ${schedule.images.join(', ')}${paused}`;
-    case 'event':
-      return `event ${schedule.at}${schedule.until ? ` until ${schedule.until}` : ''} → ${schedule.image}${paused}`;
+    case 'event': {
+      const { at, until } = eventTimes(schedule, timezone);
+      return `event ${at}${until ? ` until ${until}` : ''} → ${schedule.image}${paused}`;
+    }
   }
 }
 
@@ -57,13 +64,14 @@ async function save(interaction: ChatInputCommandInteraction, services: Services
   await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(record)}.` });
 }
 
-async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule): Promise<void> {
+async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, note = ''): Promise<void> {
   const userId = interaction.user.id;
   const record = await services.schedules.get(userId);
+  checkScheduleCount(record);
   validateSchedule(schedule, record.timezone);
   checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
   for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await services.library.require(userId, image);
-  await save(interaction, services, (draft) => void draft.schedules.push(schedule), `Added: ${describeSchedule(schedule)} (times in ${record.timezone ?? 'UTC'}).`);
+  await save(interaction, services, (draft) => void draft.schedules.push(schedule), `Added: ${describeSchedule(schedule, record.timezone)} (times in ${record.timezone ?? 'UTC'}).${note}`);
 }
 
 function findSchedule(record: ScheduleRecord, id: string): Schedule {
@@ -157,7 +165,12 @@ export const scheduleCommand: SlashCommand = {
     switch (options.getSubcommand()) {
       case 'timezone': {
         const zone = validateTimeZone(options.getString('zone', true).trim());
-        return await save(interaction, services, (draft) => void (draft.timezone = zone), `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
+        // Events stored as wall clock are pinned in the old zone first: a zone change never moves or repeats them.
+        const change = (draft: ScheduleRecord) => {
+          pinEvents(draft);
+          draft.timezone = zone;
+        };
+        return await save(interaction, services, change, `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
       }
       case 'season':
         return await addSchedule(interaction, services, {
@@ -182,11 +195,14 @@ export const scheduleCommand: SlashCommand = {
         });
       case 'event': {
         const until = options.getString('until') ?? undefined;
-        return await addSchedule(interaction, services, { ...base(), kind: 'event', image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) });
+        const { timezone } = await services.schedules.get(userId);
+        const input = { ...base(), image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) };
+        const { event, startsNow } = createEvent(input, timezone ?? 'UTC', new Date());
+        return await addSchedule(interaction, services, event, startsNow ? ` ${input.at} has passed, so it starts now.` : '');
       }
       case 'list': {
         const record = await services.schedules.get(userId);
-        const lines = record.schedules.map((schedule) => `\`${schedule.id}\` ${describeSchedule(schedule)}`);
+        const lines = record.schedules.map((schedule) => `\`${schedule.id}\` ${describeSchedule(schedule, record.timezone)}`);
         const teams = await services.branding.seasons.forMember(userId);
         const teamLines = teams.flatMap((team) =>
           team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),
@@ -207,7 +223,7 @@ export const scheduleCommand: SlashCommand = {
         return;
       }
       case 'preview': {
-        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true));
+        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true), new Date());
         await interaction.editReply({ content: preview.image ? `On ${options.getString('date', true)} (12:00) your avatar would be "${preview.image}", from ${preview.reason}.` : `On that day nothing would change your avatar (${preview.reason}).` });
         return;
       }
@@ -220,8 +236,9 @@ export const scheduleCommand: SlashCommand = {
       }
       case 'remove': {
         const id = options.getString('schedule', true);
-        const schedule = findSchedule(await services.schedules.get(userId), id);
-        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule)}.`);
+        const record = await services.schedules.get(userId);
+        const schedule = findSchedule(record, id);
+        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule, record.timezone)}.`);
       }
       case 'notify': {
         const where = options.getString('where', true);
@@ -241,7 +258,7 @@ export const scheduleCommand: SlashCommand = {
     if (focused.name === 'schedule') {
       const record = await services.schedules.get(interaction.user.id);
       return record.schedules
-        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule)}`.slice(0, 100), value: schedule.id }))
+        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule, record.timezone)}`.slice(0, 100), value: schedule.id }))
         .filter((choice) => choice.name.toLowerCase().includes(focused.value.toLowerCase()));
     }
     const names = await services.library.search(interaction.user.id, focused.value);

@@ -21,6 +21,9 @@ export interface ScheduleRecord extends UserSchedules {
   /** What the scheduler last applied, so it never uploads the image that is already there. */
   applied?: { image: string; at: string };
   lastRun?: RunOutcome;
+  /** A change that failed for a passing reason (rate limit, X down) is not tried again before `at`;
+   *  `rateLimits` counts the 429s in a row, for the backoff. */
+  retry?: { at: string; rateLimits: number };
   /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
   pendingNotice?: string;
 }

@@ -155,7 +155,8 @@ describe('a push', () => {
       // While the first uploads are under way, one member withdraws: they are not uploaded.
       started: (n) => void (n === 1 && consent.leave(guild, withdraws.id)),
     });
-    const push = runner({ avatars, isMember: async (_guild, userId) => !left.has(userId) });
+    // A 429 waits at least rateLimitWaitMs (60 s in production; the reset here is 1 s away anyway).
+    const push = runner({ avatars, isMember: async (_guild, userId) => !left.has(userId), rateLimitWaitMs: 500 });
     const image = await teamImage('#d62828');
     const requestsBefore = x.requests.length;
     const jobId = await push.start({ guildId: guild, adminId: 'admin', image, label: 'spring team colours' });
