@@ -8,8 +8,8 @@ import {
   createEvent,
   describeChange,
   eventTimes,
+  formatDuration,
   formatInZone,
-  nextChangeAt,
   pinEvents,
   previewDate,
   searchTimeZones,
@@ -18,6 +18,7 @@ import {
   type Schedule,
 } from '../src/schedule/engine.js';
 import { UserFacingError } from '../src/errors.js';
+import { plannedChange, type Team } from '../src/schedule/plan.js';
 import type { Services } from '../src/services.js';
 import type { ScheduleRecord } from '../src/store/schedules.js';
 
@@ -51,17 +52,26 @@ export function describeSchedule(schedule: Schedule, timezone?: string): string 
   }
 }
 
-function nextChangeText(record: ScheduleRecord, now = new Date()): string {
+/** When the next change will really happen: held back by the minimum interval or a retry, team seasons included. */
+function nextChangeText(services: Services, record: ScheduleRecord, teams: Team[], now = new Date()): string {
   if (record.suspended) return 'paused until you link your X account again';
-  const next = nextChangeAt(record, now);
-  return next ? describeChange(next, record.timezone) : 'nothing planned';
+  const next = plannedChange(record, teams, now, services.config.scheduleMinIntervalMs);
+  if (!next) return 'nothing planned';
+  const why =
+    next.heldBack === 'minimum-interval'
+      ? ` (held back: changes are at least ${formatDuration(services.config.scheduleMinIntervalMs)} apart)`
+      : next.heldBack === 'retry'
+        ? ' (a retry: the last attempt failed)'
+        : '';
+  return `${describeChange(next, record.timezone)}${why}`;
 }
 
 /** Store a new or changed record, then let every process re-plan and apply what is due now. */
 async function save(interaction: ChatInputCommandInteraction, services: Services, change: (record: ScheduleRecord) => void, done: string): Promise<void> {
   const record = await services.schedules.update(interaction.user.id, change);
   await services.scheduler.refresh(interaction.user.id);
-  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(record)}.` });
+  const teams = await services.branding.seasons.forMember(interaction.user.id);
+  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(services, record, teams)}.` });
 }
 
 async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, note = ''): Promise<void> {
@@ -214,7 +224,7 @@ export const scheduleCommand: SlashCommand = {
             ...teamLines,
             record.defaultImage ? `Default image: ${record.defaultImage}` : '',
             `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
-            `Next change: ${nextChangeText(record)}`,
+            `Next change: ${nextChangeText(services, record, teams)}`,
             record.lastRun ? `Last run: ${record.lastRun.outcome} ${record.lastRun.detail} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
           ]
             .filter(Boolean)

@@ -635,29 +635,50 @@ function walk(
   afterMs: number,
   limitMs: number,
 ): { at: number; resolved: ActiveImage; pickedAtRandom: boolean } | undefined {
-  const boundaries = new Set<number>();
   const firstYear = instantToZoned(context.zone, new Date(afterMs)).year - 1;
   const lastYear = instantToZoned(context.zone, new Date(limitMs)).year + 1;
-  for (const season of context.seasons) {
-    for (let year = firstYear; year <= lastYear; year += 1) {
-      const occurrence = seasonBoundaries(season.schedule, context.zone, year);
-      if (occurrence) boundaries.add(occurrence.start.getTime()).add(occurrence.end.getTime());
-    }
-  }
+  const boundaries = new Set<number>();
   for (const event of context.timedEvents) boundaries.add(event.atMs).add(event.untilMs as number);
   for (const rotation of context.rotations) boundaries.add(rotation.createdAtMs);
   if (resolver === resolve) for (const event of context.oneShots) boundaries.add(event.atMs);
-  const fixed = [...boundaries].filter((at) => at > afterMs && at <= limitMs).sort((a, b) => a - b);
+  let fixed = [...boundaries].filter((at) => at > afterMs && at <= limitMs).sort((a, b) => a - b);
+  let nextFixed = 0;
+
+  // Season boundaries are added a year at a time as the walk gets there: most walks end within days,
+  // and 50 seasons over 27 years (a one-shot event from 2000) cost 60 ms when made up front.
+  let seasonsUpTo = context.seasons.length === 0 ? lastYear : firstYear - 1;
+  /** Every season boundary before this instant is in `fixed` (an occurrence starting later starts after it). */
+  const seasonsCompleteUntil = () => (seasonsUpTo >= lastYear ? Infinity : Date.UTC(seasonsUpTo + 1, 0, 1) - DAY_MS);
+  const addSeasonsUntil = (atMs: number) => {
+    const added = new Set(fixed.slice(nextFixed));
+    while (seasonsCompleteUntil() < atMs) {
+      seasonsUpTo += 1;
+      for (const season of context.seasons) {
+        const occurrence = seasonBoundaries(season.schedule, context.zone, seasonsUpTo);
+        if (!occurrence) continue;
+        for (const at of [occurrence.start.getTime(), occurrence.end.getTime()]) if (at > afterMs && at <= limitMs) added.add(at);
+      }
+    }
+    fixed = [...added].sort((a, b) => a - b);
+    nextFixed = 0;
+  };
 
   const fireAfter = (rotation: CompiledRotation, fromMs: number) => nextFire(rotation.spec, context.zone, Math.max(fromMs, rotation.createdAtMs), limitMs);
   const cursors = new Map<CompiledRotation, number | undefined>();
   for (const rotation of context.rotations) if (rotation.distinctImages > 1) cursors.set(rotation, fireAfter(rotation, afterMs));
 
   let current = resolver(context, afterMs);
-  let nextFixed = 0;
-  for (;;) {
+  const nextAt = () => {
     let at = fixed[nextFixed] ?? Infinity;
     for (const fire of cursors.values()) if (fire !== undefined && fire < at) at = fire;
+    return at;
+  };
+  for (;;) {
+    let at = nextAt();
+    if (at > seasonsCompleteUntil()) {
+      addSeasonsUntil(Math.min(at, limitMs));
+      at = nextAt();
+    }
     if (at === Infinity || at > limitMs) return undefined;
     if (fixed[nextFixed] === at) nextFixed += 1;
 
@@ -726,7 +747,7 @@ export function previewDate(state: UserSchedules, date: string, now?: Date): Pre
 }
 
 /** 'Dec 1 00:00 → winter' for /schedule list. */
-export function describeChange(change: NextChange, timezone: string | undefined): string {
+export function describeChange(change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'>, timezone: string | undefined): string {
   const what = change.pickedAtRandom ? 'a random image' : (change.image ?? 'no image');
   return `${formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE))} → ${what}`;
 }
