@@ -35,6 +35,7 @@ import {
   instantToZoned,
   isLeapYear,
   localDayStart,
+  offsetChangesBetween,
   validateTimeZone,
   wallClockDate,
   wallClockMs,
@@ -145,11 +146,11 @@ export const DEFAULT_MIN_INTERVAL_MS = 15 * 60_000;
 export const NEXT_CHANGE_HORIZON_DAYS = 400;
 
 /**
- * Bounds on what users type, checked before any work: every date from 2000-01-01 to 2099-12-31 (stored
+ * Bounds on what users type, checked before any work: every date from 2020-01-01 to 2099-12-31 (stored
  * records included), and a date typed in a command at most MAX_YEARS_AHEAD years from now. Counting a
  * rotation's fires over that whole span costs a few milliseconds (test/adversarial/parsers.test.ts).
  */
-export const EARLIEST_YEAR = 2000;
+export const EARLIEST_YEAR = 2020;
 export const LATEST_YEAR = 2099;
 export const MAX_YEARS_AHEAD = 10;
 /** Schedules per user, images per rotation (the library holds 50) and the length of an image name. */
@@ -645,7 +646,7 @@ function walk(
   let nextFixed = 0;
 
   // Season boundaries are added a year at a time as the walk gets there: most walks end within days,
-  // and 50 seasons over 27 years (a one-shot event from 2000) cost 60 ms when made up front.
+  // and 50 seasons over 27 years (a one-shot event long ago) cost 60 ms when made up front.
   let seasonsUpTo = context.seasons.length === 0 ? lastYear : firstYear - 1;
   /** Every season boundary before this instant is in `fixed` (an occurrence starting later starts after it). */
   const seasonsCompleteUntil = () => (seasonsUpTo >= lastYear ? Infinity : Date.UTC(seasonsUpTo + 1, 0, 1) - DAY_MS);
@@ -653,6 +654,8 @@ function walk(
     const added = new Set(fixed.slice(nextFixed));
     while (seasonsCompleteUntil() < atMs) {
       seasonsUpTo += 1;
+      // Many boundaries in one year: its table of offset changes is cheaper than asking Intl per day.
+      offsetChangesBetween(context.zone, Date.UTC(seasonsUpTo, 0, 1) - DAY_MS, Date.UTC(seasonsUpTo + 1, 0, 1) + DAY_MS);
       for (const season of context.seasons) {
         const occurrence = seasonBoundaries(season.schedule, context.zone, seasonsUpTo);
         if (!occurrence) continue;

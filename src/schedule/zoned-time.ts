@@ -193,7 +193,7 @@ const OFFSET_CACHE_LIMIT = 200_000;
  * saving. Asking Intl per local day instead made 10 years of a rotation's fires cost about 70 ms, and
  * sampling weekly with formatToParts 1.5 ms a year. Two changes less than 14 days apart that cancel
  * out would be missed; no zone has had such a pair since 2000 (the closest, Egypt's in 2010, were 20
- * days apart), and dates before 2000 are refused.
+ * days apart), and the engine refuses dates before 2020.
  */
 interface ZoneYear {
   startOffset: number;
@@ -263,13 +263,17 @@ function zoneYear(zone: string, year: number): ZoneYear {
   return result;
 }
 
-/** The zone's UTC offset at an instant, in milliseconds (east positive). */
+/**
+ * The zone's UTC offset at an instant, in milliseconds (east positive): from the year's table when it
+ * was built (bulk work such as counting fires builds it), otherwise one Intl call (one date does not
+ * need a whole year: events and season boundaries scattered over 20 years cost 7 ms as tables).
+ */
 export function offsetAt(zone: string, instantMs: number): number {
   const floored = Math.floor(instantMs / SECOND) * SECOND;
-  const year = new Date(floored).getUTCFullYear();
-  const { startOffset, changes } = zoneYear(zone, year);
-  let offset = startOffset;
-  for (const change of changes) if (floored >= change.at) offset = change.offset;
+  const table = zoneYears.get(`${zone}|${new Date(floored).getUTCFullYear()}`);
+  if (!table) return rawOffsetAt(zone, floored);
+  let offset = table.startOffset;
+  for (const change of table.changes) if (floored >= change.at) offset = change.offset;
   return offset;
 }
 
@@ -323,7 +327,10 @@ export function offsetsAroundDay(zone: string, dayStart: number): DayOffsets {
   let result: DayOffsets = { before, after };
   if (before !== after) {
     // The first second at which the new offset is in force (at most one change in the window, see above).
-    const change = offsetChangesBetween(zone, low, high).find((at) => offsetAt(zone, at) === after);
+    const tabled = [low, high].every((ms) => zoneYears.has(`${zone}|${new Date(ms).getUTCFullYear()}`));
+    const change = tabled
+      ? offsetChangesBetween(zone, low, high).find((at) => offsetAt(zone, at) === after)
+      : firstChange(zone, low, high, probeOffset(zone, low));
     result = { before, after, change: change ?? high };
   }
   if (dayOffsetCache.size > 20_000) dayOffsetCache.clear();
