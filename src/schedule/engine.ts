@@ -744,7 +744,8 @@ export function previewDate(state: UserSchedules, date: string, now?: Date): Pre
   const day = parseLocalDate(date);
   const context = compile(state);
   const at = zonedTimeToInstant(context.zone, { ...day, hour: 12, minute: 0 });
-  if (now) checkNotTooFarAhead('date', at, now);
+  // The day counts, not its noon: the last day accepted is the one ten years from today.
+  if (now) checkNotTooFarAhead('date', zonedTimeToInstant(context.zone, { ...day, hour: 0, minute: 0 }), now);
   const resolved = resolve(context, at.getTime());
   return { at, ...resolved, reason: describe(context, resolved.source) };
 }
