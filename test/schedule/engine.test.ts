@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   activeImageAt,
   checkMinimumInterval,
+  createEvent,
   cronFiresAfter,
   describeChange,
+  eventTimes,
   formatInZone,
   instantToZoned,
   listTimeZones,
@@ -12,6 +14,7 @@ import {
   nextRotationImage,
   parseLocalDateTime,
   parseMonthDay,
+  pinEvents,
   previewDate,
   previousRotationFire,
   ScheduleError,
@@ -723,5 +726,39 @@ describe('countFires', () => {
       }
       expect(countFires(spec, zone, after, until), `${spec.expression} ${zone} ${new Date(after).toISOString()}..${new Date(until).toISOString()}`).toBe(n);
     }
+  });
+});
+
+describe('events are moments', () => {
+  const now = utc('2026-11-30T12:00');
+  const input = (at: string, until?: string) => ({ id: 'e', createdAt: now.toISOString(), image: 'party', at, ...(until ? { until } : {}) });
+
+  it('pins an event to its instants: a later change of zone neither moves nor repeats it', () => {
+    const { event, startsNow } = createEvent(input('2026-12-24 18:00', '2026-12-24 20:00'), 'Europe/Berlin', now);
+    expect(startsNow).toBe(false);
+    expect(event).toMatchObject({ atUtc: '2026-12-24T17:00:00.000Z', untilUtc: '2026-12-24T19:00:00.000Z' });
+    const state = user([event], { timezone: 'America/New_York' });
+    expect(shown(state, '2026-12-24T17:30')).toBe('party (event)');
+    expect(shown(state, '2026-12-24T23:30')).toBe('- (none)'); // 18:00 in New York: nothing
+    expect(eventTimes(event, 'America/New_York')).toEqual({ at: '2026-12-24 12:00', until: '2026-12-24 14:00' });
+  });
+
+  it('pins events stored as wall clock in the zone they were made in, before the zone changes', () => {
+    const state = user([event('old', 'party', '2026-12-24 18:00')], { timezone: 'Europe/Berlin' });
+    pinEvents(state);
+    expect(state.schedules[0]).toMatchObject({ at: '2026-12-24 18:00', atUtc: '2026-12-24T17:00:00.000Z' });
+    state.timezone = 'Asia/Tokyo';
+    expect(nextChangeAt(state, utc('2026-12-24T00:00'))?.at).toEqual(utc('2026-12-24T17:00'));
+  });
+
+  it('refuses an event that is over; one that started in the past starts now', () => {
+    expect(refusal(() => createEvent(input('2026-11-30 09:00', '2026-11-30 11:00'), 'UTC', now))).toEqual({
+      kind: 'invalid-date',
+      message: 'That event is already over: it ended at 2026-11-30 11:00 (UTC), before now. Pick an until in the future.',
+    });
+    const { event: started, startsNow } = createEvent(input('2026-11-30 09:00', '2026-11-30 13:00'), 'UTC', now);
+    expect(startsNow).toBe(true);
+    expect(started.atUtc).toBe(now.toISOString());
+    expect(createEvent(input('2026-11-29 09:00'), 'UTC', now)).toMatchObject({ startsNow: true, event: { atUtc: now.toISOString() } });
   });
 });
