@@ -31,6 +31,8 @@ import {
   type UserSchedules,
 } from '../../src/schedule/engine.js';
 import { countFires, nextFire, parseCron } from '../../src/schedule/cron.js';
+import { plannedChange } from '../../src/schedule/plan.js';
+import type { ScheduleRecord } from '../../src/store/schedules.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 const utc = (iso: string) => new Date(iso.endsWith('Z') ? iso : `${iso}Z`);
@@ -760,5 +762,25 @@ describe('events are moments', () => {
     expect(startsNow).toBe(true);
     expect(started.atUtc).toBe(now.toISOString());
     expect(createEvent(input('2026-11-29 09:00'), 'UTC', now)).toMatchObject({ startsNow: true, event: { atUtc: now.toISOString() } });
+  });
+});
+
+describe('plannedChange (what /schedule list shows and the scheduler plans)', () => {
+  const record = (schedules: Schedule[], extra: Partial<ScheduleRecord> = {}): ScheduleRecord => ({ timezone: 'UTC', schedules, notify: { mode: 'dm' }, ...extra });
+
+  it('holds a due change back to the end of the minimum interval, and a later one too', () => {
+    const state = record([event('e', 'party', '2026-12-24 18:00', '2026-12-24 20:00')], { defaultImage: 'usual', applied: { image: 'usual', at: '2026-12-24T17:55:00.000Z' } });
+    expect(plannedChange(state, [], utc('2026-12-24T17:50'), 15 * 60_000)).toMatchObject({ at: utc('2026-12-24T18:10'), image: 'party', heldBack: 'minimum-interval' });
+    expect(plannedChange(state, [], utc('2026-12-24T18:01'), 15 * 60_000)).toMatchObject({ at: utc('2026-12-24T18:10'), image: 'party', heldBack: 'minimum-interval' });
+    expect(plannedChange(state, [], utc('2026-12-24T18:01'), 0)).toMatchObject({ at: utc('2026-12-24T20:00'), image: 'usual' });
+  });
+
+  it('waits for a pending retry, and while a team season is active its end comes next', () => {
+    const retrying = record([], { defaultImage: 'usual', retry: { at: '2026-12-24T18:04:00.000Z', rateLimits: 1 } });
+    expect(plannedChange(retrying, [], utc('2026-12-24T18:00'), 0)).toMatchObject({ at: utc('2026-12-24T18:04'), image: 'usual', heldBack: 'retry' });
+    const teams = [{ guildId: 'g', seasons: [season('t', 'team-t', '12-24', '12-24')] }];
+    const personal = record([rotation('r', ['a', 'b'], 'hourly')], { applied: { image: 'team:g/team-t', at: '2026-12-24T00:00:00.000Z' } });
+    expect(plannedChange(personal, teams, utc('2026-12-24T18:30'), 0)).toMatchObject({ at: utc('2026-12-25T00:00'), pickedAtRandom: false });
+    expect(plannedChange({ ...personal, suspended: { reason: 'link', at: '2026-12-24T00:00:00.000Z' } }, teams, utc('2026-12-24T18:30'), 0)).toBeUndefined();
   });
 });
