@@ -4,9 +4,13 @@ import { ApplicationCommandOptionType, ChannelType, MessageFlags, type APIApplic
 import { type SlashCommand } from '../src/bot/command.js';
 import {
   checkMinimumInterval,
+  checkScheduleCount,
+  createEvent,
   describeChange,
+  eventTimes,
+  formatDuration,
   formatInZone,
-  nextChangeAt,
+  pinEvents,
   previewDate,
   searchTimeZones,
   validateSchedule,
@@ -16,8 +20,9 @@ import {
 import { checkNoticeChannel } from '../src/bot/notify.js';
 import { listWithMore, truncate } from '../src/bot/replies.js';
 import { UserFacingError } from '../src/errors.js';
+import { plannedChange, type Team } from '../src/schedule/plan.js';
 import type { Services } from '../src/services.js';
-import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER, type ScheduleRecord } from '../src/store/schedules.js';
+import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../src/store/schedules.js';
 
 /**
  * Input bounds (Discord enforces them from the definitions; the dispatcher checks them again before the
@@ -50,44 +55,59 @@ const IMAGE_LIST_CHARS = 1200;
 /** One line of /schedule list: many schedules must fit in 2,000 characters. */
 const LIST_LINE_CHARS = 300;
 
-export function describeSchedule(schedule: Schedule, imageChars = IMAGE_LIST_CHARS): string {
+/** An event is shown on the wall clock of the user's current zone (it is a moment, see createEvent). */
+export function describeSchedule(schedule: Schedule, timezone?: string, imageChars = IMAGE_LIST_CHARS): string {
   const paused = schedule.paused ? ' (paused)' : '';
   switch (schedule.kind) {
     case 'season':
       return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
     case 'rotation':
       return `rotation ${schedule.every}, ${schedule.order}: ${listWithMore(schedule.images, imageChars)}${paused}`;
-    case 'event':
-      return `event ${schedule.at}${schedule.until ? ` until ${schedule.until}` : ''} → ${schedule.image}${paused}`;
+    case 'event': {
+      const { at, until } = eventTimes(schedule, timezone);
+      return `event ${at}${until ? ` until ${until}` : ''} → ${schedule.image}${paused}`;
+    }
   }
 }
 
-function nextChangeText(record: ScheduleRecord, now = new Date()): string {
+/** When the next change will really happen: held back by the minimum interval or a retry, team seasons included. */
+function nextChangeText(services: Services, record: ScheduleRecord, teams: Team[], now = new Date()): string {
   if (record.suspended) return 'paused until you link your X account again';
-  const next = nextChangeAt(record, now);
-  return next ? describeChange(next, record.timezone) : 'nothing planned';
+  const next = plannedChange(record, teams, now, services.config.scheduleMinIntervalMs);
+  if (!next) return 'nothing planned';
+  const why =
+    next.heldBack === 'minimum-interval'
+      ? ` (held back: changes are at least ${formatDuration(services.config.scheduleMinIntervalMs)} apart)`
+      : next.heldBack === 'retry'
+        ? ' (a retry: the last attempt failed)'
+        : '';
+  return `${describeChange(next, record.timezone)}${why}`;
 }
 
 /** Store a new or changed record, then let every process re-plan and apply what is due now. */
 async function save(interaction: ChatInputCommandInteraction, services: Services, change: (record: ScheduleRecord) => void, done: string): Promise<void> {
   const record = await services.schedules.update(interaction.user.id, change);
   await services.scheduler.refresh(interaction.user.id);
-  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(record)}.` });
+  const teams = await services.branding.seasons.forMember(interaction.user.id);
+  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(services, record, teams)}.` });
 }
 
-async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule): Promise<void> {
+async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, note = ''): Promise<void> {
   const userId = interaction.user.id;
   const record = await services.schedules.get(userId);
-  if (record.schedules.length >= SCHEDULES_PER_USER) {
-    throw new UserFacingError('schedules-full', `You have ${SCHEDULES_PER_USER} schedules, the most you can keep. Remove one with /schedule remove first.`);
-  }
+  checkScheduleCount(record);
   if (schedule.kind === 'rotation' && schedule.images.length > IMAGES_PER_ROTATION) {
     throw new UserFacingError('rotation-too-long', `A rotation can cycle through at most ${IMAGES_PER_ROTATION} images; this one names ${schedule.images.length}.`);
   }
   validateSchedule(schedule, record.timezone);
   checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
   for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await services.library.require(userId, image);
-  await save(interaction, services, (draft) => void draft.schedules.push(schedule), `Added: ${describeSchedule(schedule)} (times in ${record.timezone ?? 'UTC'}).`);
+  // Checked again inside the locked update: two concurrent adds must not pass the cap between them.
+  const add = (draft: ScheduleRecord) => {
+    checkScheduleCount(draft);
+    draft.schedules.push(schedule);
+  };
+  await save(interaction, services, add, `Added: ${describeSchedule(schedule, record.timezone)} (times in ${record.timezone ?? 'UTC'}).${note}`);
 }
 
 function findSchedule(record: ScheduleRecord, id: string): Schedule {
@@ -185,7 +205,12 @@ export const scheduleCommand: SlashCommand = {
     switch (options.getSubcommand()) {
       case 'timezone': {
         const zone = validateTimeZone(options.getString('zone', true).trim());
-        return await save(interaction, services, (draft) => void (draft.timezone = zone), `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
+        // Events stored as wall clock are pinned in the old zone first: a zone change never moves or repeats them.
+        const change = (draft: ScheduleRecord) => {
+          pinEvents(draft);
+          draft.timezone = zone;
+        };
+        return await save(interaction, services, change, `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
       }
       case 'season':
         return await addSchedule(interaction, services, {
@@ -215,11 +240,14 @@ export const scheduleCommand: SlashCommand = {
       }
       case 'event': {
         const until = options.getString('until') ?? undefined;
-        return await addSchedule(interaction, services, { ...base(), kind: 'event', image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) });
+        const { timezone } = await services.schedules.get(userId);
+        const input = { ...base(), image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) };
+        const { event, startsNow } = createEvent(input, timezone ?? 'UTC', new Date());
+        return await addSchedule(interaction, services, event, startsNow ? ` ${input.at} has passed, so it starts now.` : '');
       }
       case 'list': {
         const record = await services.schedules.get(userId);
-        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
+        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule, record.timezone, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
         const teams = await services.branding.seasons.forMember(userId);
         const teamLines = teams.flatMap((team) =>
           team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),
@@ -232,7 +260,7 @@ export const scheduleCommand: SlashCommand = {
             listWithMore(teamLines, 400, { separator: '\n', more: (n) => `\n…and ${n} more team seasons` }),
             record.defaultImage ? `Default image: ${record.defaultImage}` : '',
             `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
-            `Next change: ${nextChangeText(record)}`,
+            `Next change: ${nextChangeText(services, record, teams)}`,
             record.lastRun ? `Last run: ${record.lastRun.outcome} ${truncate(record.lastRun.detail, 200)} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
           ]
             .filter(Boolean)
@@ -241,7 +269,7 @@ export const scheduleCommand: SlashCommand = {
         return;
       }
       case 'preview': {
-        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true));
+        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true), new Date());
         await interaction.editReply({ content: preview.image ? `On ${options.getString('date', true)} (12:00) your avatar would be "${preview.image}", from ${preview.reason}.` : `On that day nothing would change your avatar (${preview.reason}).` });
         return;
       }
@@ -254,8 +282,9 @@ export const scheduleCommand: SlashCommand = {
       }
       case 'remove': {
         const id = options.getString('schedule', true);
-        const schedule = findSchedule(await services.schedules.get(userId), id);
-        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule)}.`);
+        const record = await services.schedules.get(userId);
+        const schedule = findSchedule(record, id);
+        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule, record.timezone)}.`);
       }
       case 'notify': {
         const where = options.getString('where', true);
@@ -276,7 +305,7 @@ export const scheduleCommand: SlashCommand = {
     if (focused.name === 'schedule') {
       const record = await services.schedules.get(interaction.user.id);
       return record.schedules
-        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule)}`.slice(0, 100), value: schedule.id }))
+        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule, record.timezone)}`.slice(0, 100), value: schedule.id }))
         .filter((choice) => choice.name.toLowerCase().includes(focused.value.toLowerCase()));
     }
     const names = await services.library.search(interaction.user.id, focused.value);

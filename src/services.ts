@@ -75,6 +75,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const schedules = createScheduleStore(store);
   const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
   let notifier: Notifier = async () => false;
+  let isMember = async (_guildId: string, _userId: string) => true;
   const scheduler = createScheduler({
     schedules,
     library,
@@ -84,9 +85,11 @@ export async function createServices(config: Config, logger: Logger, options: Se
     notify: (discordUserId, record, notice) => notifier(discordUserId, record, notice),
     minIntervalMs: config.scheduleMinIntervalMs,
     teamSeasons,
+    // Team seasons follow the rules of pushes: the same membership check and concurrency.
+    isMember: (guildId, userId) => isMember(guildId, userId),
+    teamConcurrency: config.brandingConcurrency,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  let isMember = async (_guildId: string, _userId: string) => true;
   const pushes = createPushRunner({
     store,
     avatars,

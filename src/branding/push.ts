@@ -7,7 +7,8 @@
  *   Before uploading, the member's current history entry is recorded; a restart that finds the push's
  *   image on top of that entry knows the upload went through and does not upload again.
  * - Consent and membership are checked again just before each member's upload.
- * - A rate-limited member waits for X's reset without holding a worker; a transient failure is retried a
+ * - A rate-limited member waits for X's reset, and at least a minute, doubling with each 429 (see
+ *   x/rate-limit.ts), without holding a worker; a transient failure is retried a
  *   few times with backoff; a broken or missing link fails the member (they must link again).
  * - One push per server at a time; across processes a lease says which one runs it.
  * - Revert takes back, member by member, what the push changed, unless they changed avatar since.
@@ -24,6 +25,7 @@ import type { Store } from '../store/backend.js';
 import { hashImage, type StoredImage } from '../store/history.js';
 import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
+import { RATE_LIMIT_MIN_WAIT_MS, rateLimitRetryAt } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import { createJobStore, type MemberResult, type Phase, type PushJob } from './jobs.js';
 import { LEASE_SLOT_MS, takeLease, type Lease } from './lease.js';
@@ -35,8 +37,6 @@ export const PROGRESS_EVERY_MS = 2_000;
 /** Our own retries of a transient failure, on top of the X client's three quick ones. */
 const TRANSIENT_RETRIES = 3;
 const RATE_LIMIT_RETRIES = 5;
-/** X's reset is given in whole seconds; wait a little past it. */
-const RESET_MARGIN_MS = 250;
 const START_LEASE_MS = 5_000;
 
 export type BrandingErrorKind = 'push-running' | 'no-members' | 'no-push' | 'cannot-revert' | 'held-elsewhere';
@@ -81,6 +81,8 @@ export interface PushRunnerDeps {
   isMember?(guildId: string, userId: string): Promise<boolean>;
   /** First backoff after a transient failure; doubles at each retry (2 s by default). */
   transientRetryMs?: number;
+  /** First wait after a 429, even when X's reset is sooner; doubles at each 429 (60 s by default). */
+  rateLimitWaitMs?: number;
 }
 
 export interface PushRunner {
@@ -158,6 +160,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined));
   const isMember = deps.isMember ?? (async () => true);
   const transientRetryMs = deps.transientRetryMs ?? 2_000;
+  const rateLimitWaitMs = deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS;
   const guildLock = createKeyedLock();
   const stamp = () => new Date(clock.now()).toISOString();
 
@@ -264,7 +267,9 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       const tries = retries.get(userId) ?? 0;
       if (failure.retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
         retries.set(userId, tries + 1);
-        return { result: { ...base, status: 'pending' }, retryAt: Math.max(failure.resetAt ?? clock.now() + 60_000, clock.now()) + RESET_MARGIN_MS };
+        // Never sooner than a minute, doubling with each 429 (see rateLimitRetryAt): a reset already past meant at once.
+        const resetAt = failure.resetAt === undefined ? undefined : new Date(failure.resetAt);
+        return { result: { ...base, status: 'pending' }, retryAt: rateLimitRetryAt(resetAt, clock.now(), tries + 1, rateLimitWaitMs) };
       }
       if (failure.retry === 'transient' && tries < TRANSIENT_RETRIES) {
         retries.set(userId, tries + 1);

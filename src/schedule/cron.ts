@@ -16,13 +16,13 @@
  */
 import cron from 'node-cron';
 import { ScheduleError } from './errors.js';
-import { DAY_MS, instantOf, localDayStart, offsetsAroundDay, wallClockDate, wallClockMs } from './zoned-time.js';
+import { DAY_MS, instantOf, isLeapYear, localDayStart, offsetChangesBetween, offsetsAroundDay, wallClockDate, wallClockMs } from './zoned-time.js';
 import { excerpt } from '../text.js';
 
 export interface CronSpec {
   expression: string;
-  /** Seconds since local midnight at which it fires on a matching day, ascending. */
-  timesOfDay: number[];
+  /** Seconds since local midnight at which it fires on a matching day, ascending (86,400 at most). */
+  timesOfDay: Int32Array;
   months: ReadonlySet<number>;
   daysOfMonth: ReadonlySet<number>;
   /** 0 = Sunday. */
@@ -98,6 +98,7 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
     if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${excerpt(raw)}" has a step of ${stepText}; the step must be at least 1.`);
     if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
     const step = Number(stepText ?? 1);
+    if (step > rule.max - rule.min + 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at most ${rule.max - rule.min + 1}.`);
     let start = star ? low : valueOf(startText as string, rule, raw);
     let end = star ? high : endText === undefined ? start : valueOf(endText, rule, raw);
     if (dayOfWeek && start > end) {
@@ -125,11 +126,18 @@ const NODE_CRON_FIELD_LABELS: Record<string, string> = {
 
 const specCache = new Map<string, CronSpec>();
 
+/** Longer expressions are refused before they are parsed or echoed back. */
+export const MAX_CRON_LENGTH = 120;
+
 /**
  * Checks a cron expression and prepares it for evaluation. Throws ScheduleError('invalid-cron') with a
  * sentence naming the wrong field, e.g. 'The hour field "25" is out of range (0-23).'
  */
 export function parseCron(expression: string): CronSpec {
+  // Checked before anything else: the longest useful expression (six lists of values) fits well within it.
+  if (expression.length > MAX_CRON_LENGTH) {
+    throw invalid(`A cron expression is at most ${MAX_CRON_LENGTH} characters long; that one has ${expression.length}.`);
+  }
   const cached = specCache.get(expression);
   if (cached) return cached;
   const trimmed = expression.trim();
@@ -162,9 +170,12 @@ export function parseCron(expression: string): CronSpec {
     const label = problem ? NODE_CRON_FIELD_LABELS[problem.field] : undefined;
     throw invalid(label && problem?.value !== undefined ? `The ${label} field "${excerpt(String(problem.value))}" is not valid.` : `"${excerpt(trimmed)}" is not a valid cron expression.`);
   }
-  const timesOfDay: number[] = [];
   const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
-  for (const hour of sorted(hours)) for (const minute of sorted(minutes)) for (const second of sorted(seconds)) timesOfDay.push(hour * 3600 + minute * 60 + second);
+  const [hourList, minuteList, secondList] = [sorted(hours), sorted(minutes), sorted(seconds)];
+  // A typed array: every second of the day is 86,400 entries, built in about a millisecond.
+  const timesOfDay = new Int32Array(hourList.length * minuteList.length * secondList.length);
+  let filled = 0;
+  for (const hour of hourList) for (const minute of minuteList) for (const second of secondList) timesOfDay[filled++] = hour * 3600 + minute * 60 + second;
   const spec: CronSpec = { expression: trimmed, timesOfDay, months, daysOfMonth, daysOfWeek };
   if (specCache.size > 1000) specCache.clear();
   specCache.set(expression, spec);
@@ -228,36 +239,97 @@ export function previousFire(spec: CronSpec, zone: string, atMs: number, notBefo
   }
 }
 
-/** How many distinct fire instants fall in (afterMs, untilMs]. */
-export function countFires(spec: CronSpec, zone: string, afterMs: number, untilMs: number): number {
-  if (untilMs <= afterMs) return 0;
+/**
+ * The distinct fire instants in (afterMs, untilMs] of the local days from `firstDay` to `lastDay`.
+ * Within a day a fire's instant never decreases with its local time (see `instantOf`): the times in a
+ * spring-forward gap all land on the instant of the change, which counts once. So each day is counted
+ * by bisection, whatever the number of fires in it (86,400 for every second).
+ */
+function countFiresByDay(spec: CronSpec, zone: string, firstDay: number, lastDay: number, afterMs: number, untilMs: number): number {
   const { timesOfDay } = spec;
-  const lastDay = localDayStart(zone, untilMs) + DAY_MS;
   let count = 0;
   let lastCounted = afterMs;
-  for (let dayStart = localDayStart(zone, afterMs) - DAY_MS; dayStart <= lastDay; dayStart += DAY_MS) {
+  for (let dayStart = firstDay; dayStart <= lastDay; dayStart += DAY_MS) {
     if (!cronMatchesDay(spec, dayStart)) continue;
     const offsets = offsetsAroundDay(zone, dayStart);
-    if (offsets.change === undefined) {
-      // One offset all day: instants rise strictly with local time, so count by bisection.
-      const base = dayStart - offsets.before;
-      const instant = (index: number) => base + (timesOfDay[index] as number) * 1000;
-      const from = firstAbove(timesOfDay.length, instant, lastCounted);
-      const to = firstAbove(timesOfDay.length, instant, untilMs);
-      if (to > from) {
-        count += to - from;
-        lastCounted = base + (timesOfDay[to - 1] as number) * 1000;
-      }
-      continue;
+    const instant = (index: number) => instantOf(dayStart + (timesOfDay[index] as number) * 1000, offsets);
+    const from = firstAbove(timesOfDay.length, instant, lastCounted);
+    const to = firstAbove(timesOfDay.length, instant, untilMs);
+    if (to <= from) continue;
+    count += to - from;
+    const { change } = offsets;
+    if (change !== undefined) {
+      // Times that collapsed onto the change instant count once.
+      const collapsed = Math.min(to, firstAbove(timesOfDay.length, instant, change)) - Math.max(from, firstAbove(timesOfDay.length, instant, change - 1));
+      if (collapsed > 1) count -= collapsed - 1;
     }
-    for (const time of timesOfDay) {
-      const instant = instantOf(dayStart + time * 1000, offsets);
-      if (instant > untilMs) break;
-      if (instant > lastCounted) {
-        count += 1;
-        lastCounted = instant;
-      }
-    }
+    lastCounted = instant(to - 1);
+  }
+  return count;
+}
+
+/** Matching days per kind of year (leap or not, and the weekday of Jan 1): 14 kinds, counted once per spec. */
+const yearCounts = new WeakMap<CronSpec, Map<string, number>>();
+
+function matchingDaysInYear(spec: CronSpec, year: number): number {
+  let counts = yearCounts.get(spec);
+  if (!counts) yearCounts.set(spec, (counts = new Map()));
+  const start = wallClockMs(year, 1, 1);
+  const key = `${isLeapYear(year)}|${wallClockDate(start).weekday}`;
+  let count = counts.get(key);
+  if (count === undefined) {
+    count = 0;
+    for (let day = start, end = wallClockMs(year + 1, 1, 1); day < end; day += DAY_MS) if (cronMatchesDay(spec, day)) count += 1;
+    counts.set(key, count);
+  }
+  return count;
+}
+
+/** How many local days from `firstDay` to `lastDay` (wall-clock day starts, both included) match: whole years at once. */
+function matchingDays(spec: CronSpec, firstDay: number, lastDay: number): number {
+  let count = 0;
+  let day = firstDay;
+  for (; day <= lastDay && !isNewYear(day); day += DAY_MS) if (cronMatchesDay(spec, day)) count += 1;
+  for (let year = wallClockDate(day).year; day <= lastDay && wallClockMs(year + 1, 1, 1) - DAY_MS <= lastDay; year += 1) {
+    count += matchingDaysInYear(spec, year);
+    day = wallClockMs(year + 1, 1, 1);
+  }
+  for (; day <= lastDay; day += DAY_MS) if (cronMatchesDay(spec, day)) count += 1;
+  return count;
+}
+
+const isNewYear = (day: number) => {
+  const { month, day: dayOfMonth } = wallClockDate(day);
+  return month === 1 && dayOfMonth === 1;
+};
+
+/**
+ * How many distinct fire instants fall in (afterMs, untilMs]. Bounded work whatever the span: the days
+ * at both ends and around each change of the zone's offset (where fires can collapse or be skipped) are
+ * counted instant by instant; every other day fires exactly `timesOfDay.length` times, so those are
+ * counted as matching days (whole years from a table of 14 kinds of year) times fires per day. Walking
+ * day by day from a rotation's creation to 9999-12-31 took about a minute; now 36 years in a zone with
+ * daylight saving cost a few milliseconds (see test/adversarial/parsers.test.ts).
+ */
+export function countFires(spec: CronSpec, zone: string, afterMs: number, untilMs: number): number {
+  if (untilMs <= afterMs) return 0;
+  const firstDay = localDayStart(zone, afterMs) - DAY_MS;
+  const lastDay = localDayStart(zone, untilMs) + DAY_MS;
+  const exact: Array<[number, number]> = [[firstDay, firstDay + 2 * DAY_MS]];
+  for (const change of offsetChangesBetween(zone, afterMs - 3 * DAY_MS, untilMs + 3 * DAY_MS)) {
+    const day = localDayStart(zone, change);
+    exact.push([day - 2 * DAY_MS, day + 2 * DAY_MS]);
+  }
+  exact.push([lastDay - 2 * DAY_MS, lastDay]);
+  let count = 0;
+  let next = firstDay; // the first day not counted yet
+  for (const [from, to] of exact) {
+    const start = Math.max(from, next);
+    const end = Math.min(to, lastDay);
+    if (end < start) continue;
+    if (start > next) count += spec.timesOfDay.length * matchingDays(spec, next, start - DAY_MS);
+    count += countFiresByDay(spec, zone, start, end, afterMs, untilMs);
+    next = end + DAY_MS;
   }
   return count;
 }

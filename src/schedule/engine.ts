@@ -35,6 +35,7 @@ import {
   instantToZoned,
   isLeapYear,
   localDayStart,
+  offsetChangesBetween,
   validateTimeZone,
   wallClockDate,
   wallClockMs,
@@ -89,10 +90,17 @@ export interface RotationSchedule extends ScheduleBase {
 export interface EventSchedule extends ScheduleBase {
   kind: 'event';
   image: string;
-  /** 'YYYY-MM-DD HH:MM' in the user's time zone. */
+  /** 'YYYY-MM-DD HH:MM' in the user's time zone, as typed. */
   at: string;
   /** 'YYYY-MM-DD HH:MM', exclusive; without it the event is a one-shot change. */
   until?: string;
+  /**
+   * The instants (ISO, UTC) the event was pinned to when it was created: an event is a moment, so a later
+   * change of time zone neither moves nor repeats it. Events stored before these existed have neither and
+   * are read on the wall clock of the current zone (`pinEvents` pins them before the zone changes).
+   */
+  atUtc?: string;
+  untilUtc?: string;
 }
 
 export type Schedule = SeasonSchedule | RotationSchedule | EventSchedule;
@@ -138,6 +146,19 @@ export const DEFAULT_TIMEZONE = 'UTC';
 export const DEFAULT_MIN_INTERVAL_MS = 15 * 60_000;
 export const NEXT_CHANGE_HORIZON_DAYS = 400;
 
+/**
+ * Bounds on what users type, checked before any work: every date from 2020-01-01 to 2099-12-31 (stored
+ * records included), and a date typed in a command at most MAX_YEARS_AHEAD years from now. Counting a
+ * rotation's fires over that whole span costs a few milliseconds (test/adversarial/parsers.test.ts).
+ */
+export const EARLIEST_YEAR = 2020;
+export const LATEST_YEAR = 2099;
+export const MAX_YEARS_AHEAD = 10;
+/** Schedules per user, images per rotation (the library holds 50) and the length of an image name. */
+export const MAX_SCHEDULES = 20;
+export const MAX_ROTATION_IMAGES = 50;
+export const MAX_IMAGE_NAME_LENGTH = 32;
+
 const PRESETS: Record<string, string> = { hourly: '0 * * * *', daily: '0 0 * * *', weekly: '0 0 * * 1' };
 
 // ---------------------------------------------------------------------------------------------
@@ -160,11 +181,33 @@ export function parseMonthDay(text: string, field = 'date'): MonthDay {
   return { month, day };
 }
 
+function checkYear(year: number, field: string, text: string): void {
+  if (year < EARLIEST_YEAR || year > LATEST_YEAR) {
+    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is out of range: dates from ${EARLIEST_YEAR}-01-01 to ${LATEST_YEAR}-12-31 are supported.`);
+  }
+}
+
+/** The latest instant a command accepts: the same day and time MAX_YEARS_AHEAD years after `now` (UTC). */
+export function latestAccepted(now: Date): Date {
+  const latest = new Date(now.getTime());
+  latest.setUTCFullYear(latest.getUTCFullYear() + MAX_YEARS_AHEAD);
+  return latest;
+}
+
+/** Refuses a date typed in a command that lies more than MAX_YEARS_AHEAD years ahead. */
+export function checkNotTooFarAhead(field: string, at: Date, now: Date): void {
+  const latest = latestAccepted(now);
+  if (at.getTime() > latest.getTime()) {
+    throw new ScheduleError('invalid-date', `${field} is too far ahead: schedules reach at most ${MAX_YEARS_AHEAD} years ahead (until ${latest.toISOString().slice(0, 10)}).`);
+  }
+}
+
 /** '2026-12-24 18:00' (or with a T) → its parts. `field` names the option in the error. */
 export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime {
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/.exec(text.trim());
   if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 18:00 (year-month-day hour:minute).`);
   const [year, month, day, hour, minute] = match.slice(1).map(Number) as [number, number, number, number, number];
+  checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59) {
     throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date and time; it must look like 2026-12-24 18:00.`);
   }
@@ -176,6 +219,7 @@ export function parseLocalDate(text: string, field = 'date'): { year: number; mo
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(text.trim());
   if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 (year-month-day).`);
   const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
     throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date; it must look like 2026-12-24.`);
   }
@@ -192,15 +236,21 @@ export function validateCron(expression: string): void {
   parseCron(expression);
 }
 
+const EARLIEST_MS = Date.UTC(EARLIEST_YEAR, 0, 1);
+const LATEST_MS = Date.UTC(LATEST_YEAR + 1, 0, 1);
+
 function createdAtMs(schedule: Schedule): number {
   const ms = Date.parse(schedule.createdAt);
-  if (Number.isNaN(ms)) throw new ScheduleError('invalid-date', `The schedule ${schedule.id} has a broken creation date.`);
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', `The schedule ${schedule.id} has a broken creation date.`);
   return ms;
 }
 
 /** Throws the ScheduleError a user should see if this schedule cannot be kept. */
 export function validateSchedule(schedule: Schedule, timezone: string = DEFAULT_TIMEZONE): void {
   createdAtMs(schedule);
+  for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) {
+    if (image.length > MAX_IMAGE_NAME_LENGTH) throw new ScheduleError('too-many', `Image names are at most ${MAX_IMAGE_NAME_LENGTH} characters long.`);
+  }
   switch (schedule.kind) {
     case 'season':
       parseMonthDay(schedule.from, 'from');
@@ -211,17 +261,97 @@ export function validateSchedule(schedule: Schedule, timezone: string = DEFAULT_
       return;
     case 'rotation':
       if (schedule.images.length === 0) throw new ScheduleError('empty-rotation', 'A rotation needs at least one image.');
+      if (schedule.images.length > MAX_ROTATION_IMAGES) {
+        throw new ScheduleError('too-many', `A rotation has at most ${MAX_ROTATION_IMAGES} images; that one has ${schedule.images.length}.`);
+      }
       parseCron(rotationCron(schedule.every));
       return;
     case 'event': {
-      const zone = validateTimeZone(timezone);
-      const at = zonedTimeToInstant(zone, parseLocalDateTime(schedule.at, 'at'));
-      if (schedule.until !== undefined && zonedTimeToInstant(zone, parseLocalDateTime(schedule.until, 'until')) <= at) {
+      const { atMs, untilMs } = eventInstants(schedule, validateTimeZone(timezone));
+      if (untilMs !== undefined && untilMs <= atMs) {
         throw new ScheduleError('invalid-date', 'until must be after at: the event has to end after it starts.');
       }
       return;
     }
   }
+}
+
+/** Refuses one schedule more than a user may have. */
+export function checkScheduleCount(state: UserSchedules): void {
+  if (state.schedules.length >= MAX_SCHEDULES) {
+    throw new ScheduleError('too-many', `You have ${MAX_SCHEDULES} schedules, the most you can keep. Remove one with /schedule remove first.`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events: moments in time
+
+function pinnedMs(iso: string, field: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', `The event's ${field} time is broken.`);
+  return ms;
+}
+
+/** An event's instants: the pinned ones, or (events stored before pinning) its wall clock in `zone`. */
+function eventInstants(event: EventSchedule, zone: string): { atMs: number; untilMs: number | undefined } {
+  const atMs = event.atUtc !== undefined ? pinnedMs(event.atUtc, 'at') : zonedTimeToInstant(zone, parseLocalDateTime(event.at, 'at')).getTime();
+  const untilMs =
+    event.untilUtc !== undefined
+      ? pinnedMs(event.untilUtc, 'until')
+      : event.until === undefined
+        ? undefined
+        : zonedTimeToInstant(zone, parseLocalDateTime(event.until, 'until')).getTime();
+  return { atMs, untilMs };
+}
+
+/**
+ * A new event as typed in `timezone`, pinned to its instants. Refused when it is over already (its
+ * `until` has passed), or more than MAX_YEARS_AHEAD years ahead; one that started in the past starts
+ * now (`startsNow`), so it neither replays a past moment nor jumps ahead of events that started since.
+ */
+export function createEvent(
+  input: Pick<EventSchedule, 'id' | 'createdAt' | 'image' | 'at' | 'until'>,
+  timezone: string,
+  now: Date,
+): { event: EventSchedule; startsNow: boolean } {
+  const zone = validateTimeZone(timezone);
+  const unpinned: EventSchedule = { kind: 'event', ...input };
+  validateSchedule(unpinned, zone);
+  const { atMs, untilMs } = eventInstants(unpinned, zone);
+  checkNotTooFarAhead('at', new Date(atMs), now);
+  if (untilMs !== undefined) checkNotTooFarAhead('until', new Date(untilMs), now);
+  if (untilMs !== undefined && untilMs <= now.getTime()) {
+    throw new ScheduleError('invalid-date', `That event is already over: it ended at ${input.until} (${zone}), before now. Pick an until in the future.`);
+  }
+  const startsNow = atMs < now.getTime();
+  const pinnedAt = Math.max(atMs, now.getTime());
+  const event: EventSchedule = { ...unpinned, atUtc: new Date(pinnedAt).toISOString(), ...(untilMs === undefined ? {} : { untilUtc: new Date(untilMs).toISOString() }) };
+  return { event, startsNow };
+}
+
+/** Pins events stored as wall clock (before events were instants) in the current zone; call before the zone changes. */
+export function pinEvents(state: UserSchedules): void {
+  const zone = validateTimeZone(state.timezone ?? DEFAULT_TIMEZONE);
+  for (const schedule of state.schedules) {
+    if (schedule.kind !== 'event' || schedule.atUtc !== undefined) continue;
+    const { atMs, untilMs } = eventInstants(schedule, zone);
+    schedule.atUtc = new Date(atMs).toISOString();
+    if (untilMs !== undefined) schedule.untilUtc = new Date(untilMs).toISOString();
+  }
+}
+
+const localText = (ms: number, zone: string) => {
+  const { year, month, day, hour, minute } = instantToZoned(zone, new Date(ms));
+  const two = (value: number) => String(value).padStart(2, '0');
+  return `${year}-${two(month)}-${two(day)} ${two(hour)}:${two(minute)}`;
+};
+
+/** An event's start and end as 'YYYY-MM-DD HH:MM' on the wall clock of `timezone` (where it happens now). */
+export function eventTimes(event: EventSchedule, timezone: string | undefined): { at: string; until?: string } {
+  const zone = validateTimeZone(timezone ?? DEFAULT_TIMEZONE);
+  if (event.atUtc === undefined) return { at: event.at, ...(event.until === undefined ? {} : { until: event.until }) };
+  const { atMs, untilMs } = eventInstants(event, zone);
+  return { at: localText(atMs, zone), ...(untilMs === undefined ? {} : { until: localText(untilMs, zone) }) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,8 +534,7 @@ function compileFresh(state: UserSchedules): Context {
         context.rotations.push({ ...base, schedule, spec: parseCron(rotationCron(schedule.every)), distinctImages: new Set(schedule.images).size });
         break;
       case 'event': {
-        const atMs = zonedTimeToInstant(zone, parseLocalDateTime(schedule.at)).getTime();
-        const untilMs = schedule.until === undefined ? undefined : zonedTimeToInstant(zone, parseLocalDateTime(schedule.until)).getTime();
+        const { atMs, untilMs } = eventInstants(schedule, zone);
         (untilMs === undefined ? context.oneShots : context.timedEvents).push({ ...base, schedule, atMs, untilMs });
         break;
       }
@@ -508,29 +637,52 @@ function walk(
   afterMs: number,
   limitMs: number,
 ): { at: number; resolved: ActiveImage; pickedAtRandom: boolean } | undefined {
-  const boundaries = new Set<number>();
   const firstYear = instantToZoned(context.zone, new Date(afterMs)).year - 1;
   const lastYear = instantToZoned(context.zone, new Date(limitMs)).year + 1;
-  for (const season of context.seasons) {
-    for (let year = firstYear; year <= lastYear; year += 1) {
-      const occurrence = seasonBoundaries(season.schedule, context.zone, year);
-      if (occurrence) boundaries.add(occurrence.start.getTime()).add(occurrence.end.getTime());
-    }
-  }
+  const boundaries = new Set<number>();
   for (const event of context.timedEvents) boundaries.add(event.atMs).add(event.untilMs as number);
   for (const rotation of context.rotations) boundaries.add(rotation.createdAtMs);
   if (resolver === resolve) for (const event of context.oneShots) boundaries.add(event.atMs);
-  const fixed = [...boundaries].filter((at) => at > afterMs && at <= limitMs).sort((a, b) => a - b);
+  let fixed = [...boundaries].filter((at) => at > afterMs && at <= limitMs).sort((a, b) => a - b);
+  let nextFixed = 0;
+
+  // Season boundaries are added a year at a time as the walk gets there: most walks end within days,
+  // and 50 seasons over 27 years (a one-shot event long ago) cost 60 ms when made up front.
+  let seasonsUpTo = context.seasons.length === 0 ? lastYear : firstYear - 1;
+  /** Every season boundary before this instant is in `fixed` (an occurrence starting later starts after it). */
+  const seasonsCompleteUntil = () => (seasonsUpTo >= lastYear ? Infinity : Date.UTC(seasonsUpTo + 1, 0, 1) - DAY_MS);
+  const addSeasonsUntil = (atMs: number) => {
+    const added = new Set(fixed.slice(nextFixed));
+    while (seasonsCompleteUntil() < atMs) {
+      seasonsUpTo += 1;
+      // Many boundaries in one year: its table of offset changes is cheaper than asking Intl per day.
+      offsetChangesBetween(context.zone, Date.UTC(seasonsUpTo, 0, 1) - DAY_MS, Date.UTC(seasonsUpTo + 1, 0, 1) + DAY_MS);
+      for (const season of context.seasons) {
+        const occurrence = seasonBoundaries(season.schedule, context.zone, seasonsUpTo);
+        if (!occurrence) continue;
+        for (const at of [occurrence.start.getTime(), occurrence.end.getTime()]) if (at > afterMs && at <= limitMs) added.add(at);
+      }
+    }
+    fixed = [...added].sort((a, b) => a - b);
+    nextFixed = 0;
+  };
 
   const fireAfter = (rotation: CompiledRotation, fromMs: number) => nextFire(rotation.spec, context.zone, Math.max(fromMs, rotation.createdAtMs), limitMs);
   const cursors = new Map<CompiledRotation, number | undefined>();
   for (const rotation of context.rotations) if (rotation.distinctImages > 1) cursors.set(rotation, fireAfter(rotation, afterMs));
 
   let current = resolver(context, afterMs);
-  let nextFixed = 0;
-  for (;;) {
+  const nextAt = () => {
     let at = fixed[nextFixed] ?? Infinity;
     for (const fire of cursors.values()) if (fire !== undefined && fire < at) at = fire;
+    return at;
+  };
+  for (;;) {
+    let at = nextAt();
+    if (at > seasonsCompleteUntil()) {
+      addSeasonsUntil(Math.min(at, limitMs));
+      at = nextAt();
+    }
     if (at === Infinity || at > limitMs) return undefined;
     if (fixed[nextFixed] === at) nextFixed += 1;
 
@@ -576,24 +728,31 @@ function describe(context: Context, source: ImageSource | undefined): string {
       return `the season ${schedule.from} to ${schedule.to}${schedule.priority ? ` (priority ${schedule.priority})` : ''}`;
     case 'rotation':
       return `the ${schedule.order === 'random' ? 'random' : 'sequence'} rotation (${schedule.every}) of ${schedule.images.length} images`;
-    case 'event':
-      return schedule.until === undefined ? `the event at ${schedule.at}` : `the event from ${schedule.at} until ${schedule.until}`;
+    case 'event': {
+      const { at, until } = eventTimes(schedule, context.zone);
+      return until === undefined ? `the event at ${at}` : `the event from ${at} until ${until}`;
+    }
     default:
       return 'a schedule';
   }
 }
 
-/** Which image would be active at 12:00 local on a day ('YYYY-MM-DD'), and the rule that decides it. */
-export function previewDate(state: UserSchedules, date: string): Preview {
-  const context = compile(state);
+/**
+ * Which image would be active at 12:00 local on a day ('YYYY-MM-DD'), and the rule that decides it.
+ * With `now`, a day more than MAX_YEARS_AHEAD years ahead is refused (commands pass it).
+ */
+export function previewDate(state: UserSchedules, date: string, now?: Date): Preview {
   const day = parseLocalDate(date);
+  const context = compile(state);
   const at = zonedTimeToInstant(context.zone, { ...day, hour: 12, minute: 0 });
+  // The day counts, not its noon: the last day accepted is the one ten years from today.
+  if (now) checkNotTooFarAhead('date', zonedTimeToInstant(context.zone, { ...day, hour: 0, minute: 0 }), now);
   const resolved = resolve(context, at.getTime());
   return { at, ...resolved, reason: describe(context, resolved.source) };
 }
 
 /** 'Dec 1 00:00 → winter' for /schedule list. */
-export function describeChange(change: NextChange, timezone: string | undefined): string {
+export function describeChange(change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'>, timezone: string | undefined): string {
   const what = change.pickedAtRandom ? 'a random image' : (change.image ?? 'no image');
   return `${formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE))} → ${what}`;
 }

@@ -7,6 +7,7 @@ export type ScheduleErrorKind =
   | 'invalid-cron'
   | 'invalid-priority'
   | 'too-frequent'
-  | 'empty-rotation';
+  | 'empty-rotation'
+  | 'too-many';
 
 export class ScheduleError extends UserFacingError<ScheduleErrorKind> {}

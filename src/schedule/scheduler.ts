@@ -18,23 +18,11 @@ import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import type { Coordination } from './coordination.js';
 import { createKeyedLock } from '../keyed-lock.js';
-import { activeImageAt, nextChangeAt, nextRotationImage, type ImageSource, type RotationSchedule, type SeasonSchedule } from './engine.js';
+import { activeImageAt, nextRotationImage, type ImageSource, type RotationSchedule } from './engine.js';
 import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
-
-type Team = { guildId: string; seasons: SeasonSchedule[] };
-
-/** Team seasons are kept on UTC days. */
-const TEAM_TIMEZONE = 'UTC';
-
-/** The first active team season among the member's servers: it takes precedence over personal schedules. */
-function activeTeamSeason(teams: Team[], at: Date): { guildId: string; image: string; season: SeasonSchedule } | undefined {
-  for (const team of teams) {
-    const active = activeImageAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, at);
-    const season = team.seasons.find((candidate) => active.source && 'id' in active.source && candidate.id === active.source.id);
-    if (active.image && season) return { guildId: team.guildId, image: active.image, season };
-  }
-  return undefined;
-}
+import { createLimiter, type Limiter } from '../avatar/limiter.js';
+import { rateLimitRetryAt } from '../x/rate-limit.js';
+import { activeTeamSeason, notBeforeMs, plannedChange, teamImageKey, type Team } from './plan.js';
 
 export type ScheduledNotice =
   | { kind: 'changed'; image: string; schedule: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
@@ -58,6 +46,11 @@ export interface SchedulerDeps {
   armWindowMs?: number;
   /** Server-level seasons of the servers a member opted in to (team branding). */
   teamSeasons?: TeamSeasons;
+  /** Whether the member is still in the server, checked before a team season changes them (as a push
+   *  does; the bot's check withdraws the consent of a member who left). Everyone is, by default. */
+  isMember?(guildId: string, userId: string): Promise<boolean>;
+  /** Team-season uploads at once per server (BRANDING_CONCURRENCY, as pushes); 4 by default. */
+  teamConcurrency?: number;
   /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
 }
@@ -109,6 +102,19 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const clock = deps.clock ?? { now: () => Date.now() };
   const armWindowMs = deps.armWindowMs ?? 10 * 60_000;
   const plans = new Map<string, Plan>();
+  const isMember = deps.isMember ?? (async () => true);
+  const teamConcurrency = deps.teamConcurrency ?? 4;
+  /** Per server: a team season boundary reaches every opted-in member at the same second. */
+  const teamUploads = new Map<string, Limiter>();
+  async function teamUpload<T>(guildId: string, upload: () => Promise<T>): Promise<T> {
+    let limiter = teamUploads.get(guildId);
+    if (!limiter) teamUploads.set(guildId, (limiter = createLimiter(teamConcurrency)));
+    try {
+      return await limiter.run(upload);
+    } finally {
+      if (limiter.active === 0 && limiter.queued === 0) teamUploads.delete(guildId);
+    }
+  }
   /** A refresh while a change is running waits for it, so it sees what that change applied. */
   const userRuns = createKeyedLock();
   let housekeeping: ScheduledTask | undefined;
@@ -173,13 +179,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   /** The next instant the member's avatar should change: their own schedules or a team season boundary. */
   async function planNext(discordUserId: string, record: ScheduleRecord, knownTeams?: Team[]): Promise<void> {
-    if (record.suspended) return planAt(discordUserId, undefined);
-    const now = new Date(clock.now());
-    const candidates = [
-      ...(record.schedules.some((schedule) => !schedule.paused) ? [nextChangeAt(record, now)?.at.getTime()] : []),
-      ...(knownTeams ?? (await teamsOf(discordUserId))).map((team) => nextChangeAt({ timezone: TEAM_TIMEZONE, schedules: team.seasons }, now)?.at.getTime()),
-    ].filter((at): at is number => at !== undefined);
-    planAt(discordUserId, candidates.length ? Math.min(...candidates) : undefined);
+    const teams = knownTeams ?? (await teamsOf(discordUserId));
+    planAt(discordUserId, plannedChange(record, teams, new Date(clock.now()), deps.minIntervalMs)?.at.getTime());
   }
 
   /** A random rotation picks its new image when it fires, once (the caller holds the run's lease). */
@@ -220,21 +221,27 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function reconcile(discordUserId: string, trigger: { dueMs?: number; teams?: Team[] }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
     const now = clock.now();
-    const team = activeTeamSeason(trigger.teams ?? (await teamsOf(discordUserId)), new Date(now));
+    let teams = trigger.teams ?? (await teamsOf(discordUserId));
+    let team = activeTeamSeason(teams, new Date(now));
+    // A member who left the server is not changed by its team season (and the check withdraws their consent there).
+    while (team && !(await isMember(team.guildId, discordUserId))) {
+      const left = team.guildId;
+      teams = teams.filter((candidate) => candidate.guildId !== left);
+      team = activeTeamSeason(teams, new Date(now));
+    }
     if (record.suspended || (!team && record.schedules.length === 0 && record.defaultImage === undefined)) return record;
     if (!team && trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
     const active = activeImageAt(record, new Date(now));
     // What is applied is remembered by key: a team image is `team:<guild>/<name>`, a personal one its name.
-    const target = team ? `${teamLibraryOwner(team.guildId)}/${team.image}` : active.image;
+    const target = team ? teamImageKey(team.guildId, team.image) : active.image;
     const imageOwner = team ? teamLibraryOwner(team.guildId) : discordUserId;
     const imageName = team ? team.image : active.image;
     if (target === undefined || imageName === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
 
-    const lastChange = record.applied ? Date.parse(record.applied.at) : undefined;
-    if (lastChange !== undefined && now - lastChange < deps.minIntervalMs) {
-      // Protect the account from X's rate limits: the change waits for the minimum interval.
-      return planAt(discordUserId, lastChange + deps.minIntervalMs);
-    }
+    // Protect the account from X's rate limits: the change waits for the minimum interval, and for a retry
+    // after a 429 or X being down (a user's edit does not bring the retry forward).
+    const notBefore = notBeforeMs(record, deps.minIntervalMs);
+    if (now < notBefore) return planAt(discordUserId, notBefore);
 
     // One lease per transition (from what is applied, to the target), whoever attempts it: a timer fire in
     // one process and a catch-up in another that both see this transition upload once between them.
@@ -259,8 +266,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
 
     try {
-      const applied = await avatars.apply(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`);
+      const upload = () => avatars.apply(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`);
+      const applied = team ? await teamUpload(team.guildId, upload) : await upload();
       record = await schedules.update(discordUserId, (draft) => {
+        delete draft.retry;
         draft.applied = { image: target, at: new Date(clock.now()).toISOString() };
         draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: imageName };
       });
@@ -277,15 +286,21 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return tell(discordUserId, record, { kind: 'failed', message });
       }
       if (error instanceof XApiError && error.kind === 'rate-limited') {
-        record = await recordFailure(discordUserId, error.userMessage);
-        return planAt(discordUserId, (error.resetAt?.getTime() ?? clock.now() + 15 * 60_000) + 1000);
+        const rateLimits = (record.retry?.rateLimits ?? 0) + 1;
+        const retryAt = rateLimitRetryAt(error.resetAt, clock.now(), rateLimits);
+        record = await recordFailure(discordUserId, error.userMessage, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
+        return planAt(discordUserId, retryAt);
       }
       const message = `A scheduled avatar change (${label}: ${target}) failed: ${error instanceof XApiError || error instanceof AccountError ? error.userMessage : 'an internal error'}`;
       if (!(error instanceof XApiError)) logger.error({ err: error, user: discordUserId }, 'scheduled change failed');
       const previous = record.lastRun;
-      record = await recordFailure(discordUserId, message);
+      const transient = error instanceof XApiError && error.kind === 'transient';
+      const retryAt = clock.now() + TRANSIENT_RETRY_MS;
+      record = await recordFailure(discordUserId, message, (draft) => {
+        if (transient) draft.retry = { at: new Date(retryAt).toISOString(), rateLimits: draft.retry?.rateLimits ?? 0 };
+      });
       if (previous?.outcome !== 'failed') await tell(discordUserId, record, { kind: 'failed', message }); // once, not at every retry
-      if (error instanceof XApiError && error.kind === 'transient') return planAt(discordUserId, clock.now() + TRANSIENT_RETRY_MS);
+      if (transient) return planAt(discordUserId, retryAt);
     }
   }
 

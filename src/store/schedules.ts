@@ -2,13 +2,13 @@
  * Each user's schedules and scheduling settings, one record per Discord user. Knows nothing about X.
  */
 import type Keyv from 'keyv';
-import type { UserSchedules } from '../schedule/engine.js';
+import { MAX_ROTATION_IMAGES, MAX_SCHEDULES, type UserSchedules } from '../schedule/engine.js';
 import type { Store } from './backend.js';
 
 /** Schedules (seasons, rotations, events) one user can keep. */
-export const SCHEDULES_PER_USER = 20;
+export const SCHEDULES_PER_USER = MAX_SCHEDULES;
 /** Images one rotation can cycle through (each name is looked up in the library when it is created). */
-export const IMAGES_PER_ROTATION = 50;
+export const IMAGES_PER_ROTATION = MAX_ROTATION_IMAGES;
 
 export type NotifySetting = { mode: 'dm' } | { mode: 'channel'; channelId: string } | { mode: 'off' };
 
@@ -26,6 +26,9 @@ export interface ScheduleRecord extends UserSchedules {
   /** What the scheduler last applied, so it never uploads the image that is already there. */
   applied?: { image: string; at: string };
   lastRun?: RunOutcome;
+  /** A change that failed for a passing reason (rate limit, X down) is not tried again before `at`;
+   *  `rateLimits` counts the 429s in a row, for the backoff. */
+  retry?: { at: string; rateLimits: number };
   /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
   pendingNotice?: string;
 }

@@ -169,6 +169,32 @@ describe('push', () => {
     expect(await h.services.branding.consent.has(h.discord.guild.id, leaver.id)).toBe(false);
   });
 
+  it('a team season changes many members BRANDING_CONCURRENCY at a time, and not one who left the server (whose consent goes)', async () => {
+    const guildId = h.discord.guild.id;
+    const crowd: FakeXUser[] = [];
+    for (let i = 0; i < 40; i++) {
+      const user = h.discord.addMember({ username: `crowd${i}` });
+      crowd.push(await h.linkUser(user, `crowd${i}_x`));
+      await h.services.branding.consent.join(guildId, user.id);
+    }
+    const departed = h.discord.addUser({ username: 'departed' }); // opted in, then left the server
+    const departedAccount = await h.linkUser(departed, 'departed_x');
+    await h.services.branding.consent.join(guildId, departed.id);
+    const uploadsOf = (account: FakeXUser) => h.x.uploads.filter((upload) => upload.userId === account.id);
+
+    h.x.setUploadLatency(150);
+    h.x.resetMaxUploadsInFlight();
+    const today = new Date().toISOString().slice(5, 10);
+    const season = await slash(admin, 'branding', 'season', { image: { attachment: { filename: 'crowd.jpg', bytes: photo } }, from: today, to: today });
+    expect((await season.waitForReply(undefined, 30_000)).content).toMatch(/^Team season .* added for \d+ members who opted in\./);
+    await h.discord.waitFor(() => crowd.every((account) => uploadsOf(account).length === 1), 60_000, 'every member in the team season');
+    h.x.setUploadLatency(0);
+
+    expect(h.x.maxUploadsInFlight).toBeLessThanOrEqual(h.config.brandingConcurrency);
+    expect(uploadsOf(departedAccount)).toEqual([]);
+    expect(await h.services.branding.consent.has(guildId, departed.id)).toBe(false);
+  });
+
   it('unlinking withdraws consent everywhere', async () => {
     const { user } = members[1]!;
     await h.services.links.unlink(user.id);

@@ -155,7 +155,8 @@ describe('a push', () => {
       // While the first uploads are under way, one member withdraws: they are not uploaded.
       started: (n) => void (n === 1 && consent.leave(guild, withdraws.id)),
     });
-    const push = runner({ avatars, isMember: async (_guild, userId) => !left.has(userId) });
+    // A 429 waits at least rateLimitWaitMs (60 s in production; the reset here is 1 s away anyway).
+    const push = runner({ avatars, isMember: async (_guild, userId) => !left.has(userId), rateLimitWaitMs: 500 });
     const image = await teamImage('#d62828');
     const requestsBefore = x.requests.length;
     const jobId = await push.start({ guildId: guild, adminId: 'admin', image, label: 'spring team colours' });
@@ -207,6 +208,35 @@ describe('a push', () => {
     expect(job.results[m!.id]).toMatchObject({ status: 'done' });
     expect(job.results[m!.id]!.attempts).toBeGreaterThanOrEqual(2);
     expect(uploadsOf(m!)).toHaveLength(1);
+  });
+
+  it('after a 429 whose reset is already past, waits at least a minute before trying again, doubling each time', async () => {
+    const guild = 'g-past-reset';
+    const [target] = await optedIn(guild, 1);
+    // Waits move a clock forward instead of passing: a minute of backoff costs nothing here.
+    const virtual = { offset: 0 };
+    const clock = { now: () => Date.now() + virtual.offset };
+    const sleep = async (ms: number) => void (virtual.offset += ms);
+    const attemptsAt: number[] = [];
+    const avatars: AvatarChanges = {
+      ...services.avatars,
+      apply(...args) {
+        attemptsAt.push(clock.now());
+        return services.avatars.apply(...args);
+      },
+    };
+    const push = runner({ avatars, clock, sleep });
+    const jobId = await push.start({ guildId: guild, adminId: 'admin', image: await teamImage('#2a9d8f'), label: 'past reset' });
+    const requestsBefore = x.requests.length;
+    x.fail(xFaults.rateLimited(X_PATHS.updateProfileImage, Math.floor(Date.now() / 1000) - 30, { times: 3 }));
+    const job = await push.run(jobId);
+
+    expect(job.results[target!.id]).toMatchObject({ status: 'done', attempts: 4 });
+    // Four requests to X in all: three 429s, then the upload, not one retry a quarter second after the other.
+    expect(x.requests.slice(requestsBefore).filter((request) => request.path === X_PATHS.updateProfileImage).map((request) => request.status)).toEqual([429, 429, 429, 200]);
+    const gaps = attemptsAt.slice(1).map((at, i) => at - attemptsAt[i]!);
+    expect(gaps).toHaveLength(3);
+    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(60_000 * 2 ** i));
   });
 
   it('is one per server at a time', async () => {

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   activeImageAt,
   checkMinimumInterval,
+  createEvent,
   cronFiresAfter,
   describeChange,
+  eventTimes,
   formatInZone,
   instantToZoned,
   listTimeZones,
@@ -12,6 +14,7 @@ import {
   nextRotationImage,
   parseLocalDateTime,
   parseMonthDay,
+  pinEvents,
   previewDate,
   previousRotationFire,
   ScheduleError,
@@ -27,6 +30,9 @@ import {
   type SeasonSchedule,
   type UserSchedules,
 } from '../../src/schedule/engine.js';
+import { countFires, nextFire, parseCron } from '../../src/schedule/cron.js';
+import { plannedChange } from '../../src/schedule/plan.js';
+import type { ScheduleRecord } from '../../src/store/schedules.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 const utc = (iso: string) => new Date(iso.endsWith('Z') ? iso : `${iso}Z`);
@@ -700,5 +706,81 @@ describe('previewDate', () => {
     const withEvent = user([event('e', 'party', '2027-07-05 10:00', '2027-07-05 14:00')]);
     expect(previewDate(withEvent, '2027-07-05')).toMatchObject({ image: 'party', reason: 'the event from 2027-07-05 10:00 until 2027-07-05 14:00' });
     expect(refusal(() => previewDate(state, '2027-02-30')).kind).toBe('invalid-date');
+  });
+});
+
+describe('countFires', () => {
+  it('counts in bounded work exactly what stepping fire by fire counts, across DST changes', () => {
+    const random = seededRandom(7);
+    const crons = ['0 * * * *', '30 2 * * *', '0 0 29 2 *', '*/20 1-3 * * 0', '0 0 * * 1', '15 0,1,2,3 * 3,10,11 *', '0 30 1 * * *', '*/5 * * * *'];
+    const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'America/Santiago', 'Asia/Tehran', 'Pacific/Apia', 'Africa/Casablanca'];
+    for (let i = 0; i < 150; i++) {
+      const spec = parseCron(crons[Math.floor(random() * crons.length)]!);
+      const zone = zones[Math.floor(random() * zones.length)]!;
+      const after = Date.UTC(2005, 0, 1) + Math.floor(random() * 20 * 365 * 86_400_000);
+      const until = after + Math.floor(random() * (spec.expression.startsWith('*/5') ? 60 : 800) * 86_400_000);
+      let n = 0;
+      for (let cursor = after; ; ) {
+        const next = nextFire(spec, zone, cursor, until);
+        if (next === undefined) break;
+        n++;
+        cursor = next;
+      }
+      expect(countFires(spec, zone, after, until), `${spec.expression} ${zone} ${new Date(after).toISOString()}..${new Date(until).toISOString()}`).toBe(n);
+    }
+  });
+});
+
+describe('events are moments', () => {
+  const now = utc('2026-11-30T12:00');
+  const input = (at: string, until?: string) => ({ id: 'e', createdAt: now.toISOString(), image: 'party', at, ...(until ? { until } : {}) });
+
+  it('pins an event to its instants: a later change of zone neither moves nor repeats it', () => {
+    const { event, startsNow } = createEvent(input('2026-12-24 18:00', '2026-12-24 20:00'), 'Europe/Berlin', now);
+    expect(startsNow).toBe(false);
+    expect(event).toMatchObject({ atUtc: '2026-12-24T17:00:00.000Z', untilUtc: '2026-12-24T19:00:00.000Z' });
+    const state = user([event], { timezone: 'America/New_York' });
+    expect(shown(state, '2026-12-24T17:30')).toBe('party (event)');
+    expect(shown(state, '2026-12-24T23:30')).toBe('- (none)'); // 18:00 in New York: nothing
+    expect(eventTimes(event, 'America/New_York')).toEqual({ at: '2026-12-24 12:00', until: '2026-12-24 14:00' });
+  });
+
+  it('pins events stored as wall clock in the zone they were made in, before the zone changes', () => {
+    const state = user([event('old', 'party', '2026-12-24 18:00')], { timezone: 'Europe/Berlin' });
+    pinEvents(state);
+    expect(state.schedules[0]).toMatchObject({ at: '2026-12-24 18:00', atUtc: '2026-12-24T17:00:00.000Z' });
+    state.timezone = 'Asia/Tokyo';
+    expect(nextChangeAt(state, utc('2026-12-24T00:00'))?.at).toEqual(utc('2026-12-24T17:00'));
+  });
+
+  it('refuses an event that is over; one that started in the past starts now', () => {
+    expect(refusal(() => createEvent(input('2026-11-30 09:00', '2026-11-30 11:00'), 'UTC', now))).toEqual({
+      kind: 'invalid-date',
+      message: 'That event is already over: it ended at 2026-11-30 11:00 (UTC), before now. Pick an until in the future.',
+    });
+    const { event: started, startsNow } = createEvent(input('2026-11-30 09:00', '2026-11-30 13:00'), 'UTC', now);
+    expect(startsNow).toBe(true);
+    expect(started.atUtc).toBe(now.toISOString());
+    expect(createEvent(input('2026-11-29 09:00'), 'UTC', now)).toMatchObject({ startsNow: true, event: { atUtc: now.toISOString() } });
+  });
+});
+
+describe('plannedChange (what /schedule list shows and the scheduler plans)', () => {
+  const record = (schedules: Schedule[], extra: Partial<ScheduleRecord> = {}): ScheduleRecord => ({ timezone: 'UTC', schedules, notify: { mode: 'dm' }, ...extra });
+
+  it('holds a due change back to the end of the minimum interval, and a later one too', () => {
+    const state = record([event('e', 'party', '2026-12-24 18:00', '2026-12-24 20:00')], { defaultImage: 'usual', applied: { image: 'usual', at: '2026-12-24T17:55:00.000Z' } });
+    expect(plannedChange(state, [], utc('2026-12-24T17:50'), 15 * 60_000)).toMatchObject({ at: utc('2026-12-24T18:10'), image: 'party', heldBack: 'minimum-interval' });
+    expect(plannedChange(state, [], utc('2026-12-24T18:01'), 15 * 60_000)).toMatchObject({ at: utc('2026-12-24T18:10'), image: 'party', heldBack: 'minimum-interval' });
+    expect(plannedChange(state, [], utc('2026-12-24T18:01'), 0)).toMatchObject({ at: utc('2026-12-24T20:00'), image: 'usual' });
+  });
+
+  it('waits for a pending retry, and while a team season is active its end comes next', () => {
+    const retrying = record([], { defaultImage: 'usual', retry: { at: '2026-12-24T18:04:00.000Z', rateLimits: 1 } });
+    expect(plannedChange(retrying, [], utc('2026-12-24T18:00'), 0)).toMatchObject({ at: utc('2026-12-24T18:04'), image: 'usual', heldBack: 'retry' });
+    const teams = [{ guildId: 'g', seasons: [season('t', 'team-t', '12-24', '12-24')] }];
+    const personal = record([rotation('r', ['a', 'b'], 'hourly')], { applied: { image: 'team:g/team-t', at: '2026-12-24T00:00:00.000Z' } });
+    expect(plannedChange(personal, teams, utc('2026-12-24T18:30'), 0)).toMatchObject({ at: utc('2026-12-25T00:00'), pickedAtRandom: false });
+    expect(plannedChange({ ...personal, suspended: { reason: 'link', at: '2026-12-24T00:00:00.000Z' } }, teams, utc('2026-12-24T18:30'), 0)).toBeUndefined();
   });
 });

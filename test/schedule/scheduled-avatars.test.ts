@@ -9,7 +9,8 @@ import { startHarness, type Harness } from '../support/bot-harness.js';
 import type { OptionValue, TestUser } from '../support/discord-server.js';
 import type { FakeXUser } from '../support/x-server.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
-import { zonedTimeToInstant } from '../../src/schedule/engine.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { formatInZone, latestAccepted, zonedTimeToInstant } from '../../src/schedule/engine.js';
 import { linkWithPin } from '../bot/helpers.js';
 
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
@@ -216,6 +217,60 @@ describe('events', () => {
     clock.offset = 0;
   });
 
+  it('refuses an event that is already over; one that started in the past starts now', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('latecomer');
+    const party = await addImage(user, 'party', '#ff00ff');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    const local = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+    const hourAgo = local(Date.now() - 3_600_000);
+    expect(await schedule(user, 'event', { image: 'party', at: local(Date.now() - 3 * 3_600_000), until: hourAgo })).toBe(
+      `That event is already over: it ended at ${hourAgo} (UTC), before now. Pick an until in the future.`,
+    );
+    expect((await h.services.schedules.get(user.id)).schedules).toEqual([]);
+    const reply = await schedule(user, 'event', { image: 'party', at: hourAgo });
+    expect(reply).toMatch(new RegExp(`^Added: event \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} → party \\(times in UTC\\)\\. ${hourAgo} has passed, so it starts now\\.`));
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the event applied now');
+    expect(uploadsOf(account)[0]!.bytes.equals(party)).toBe(true);
+  });
+
+  it('a zone change neither moves nor repeats an event already applied, events stored as wall clock included', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('traveller');
+    await addImage(user, 'usual', '#777777');
+    const party = await addImage(user, 'party', '#ff00ff');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await schedule(user, 'default', { image: 'usual' });
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
+
+    const at = new Date(Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000);
+    const wallClock = at.toISOString().slice(0, 16).replace('T', ' ');
+    // Stored the way events were before they were pinned to an instant: wall clock in the user's zone (UTC).
+    await h.services.schedules.update(user.id, (draft) => void draft.schedules.push({ id: 'old001', kind: 'event', image: 'party', at: wallClock, createdAt: new Date().toISOString() }));
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event');
+    expect(uploadsOf(account)[1]!.bytes.equals(party)).toBe(true);
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('party'));
+
+    expect(await schedule(user, 'timezone', { zone: 'America/New_York' })).toMatch(/^Your time zone is America\/New_York/);
+    const stored = (await h.services.schedules.get(user.id)).schedules[0];
+    expect(stored).toMatchObject({ at: wallClock, atUtc: at.toISOString() });
+    await new Promise((done) => setTimeout(done, 2000));
+    expect(uploadsOf(account)).toHaveLength(2); // the usual image did not come back, as if the event were later
+    // The same wall-clock time in New York passes: nothing is uploaded again.
+    const [day, time] = wallClock.split(' ') as [string, string];
+    const [year, month, dayOfMonth] = day.split('-').map(Number) as [number, number, number];
+    const [hour, minute] = time.split(':').map(Number) as [number, number];
+    setNow(zonedTimeToInstant('America/New_York', { year, month, day: dayOfMonth, hour, minute }), 1500);
+    await h.services.scheduler.refresh(user.id);
+    await new Promise((done) => setTimeout(done, 3000));
+    expect(uploadsOf(account)).toHaveLength(2);
+    expect(await schedule(user, 'list')).toContain(`\`old001\` event ${new Intl.DateTimeFormat('sv-SE', { timeZone: 'America/New_York', dateStyle: 'short', timeStyle: 'short' }).format(at)} → party`);
+    clock.offset = 0;
+  });
+
   it('previews a date', async () => {
     const { user } = await newUser('previewer');
     await addImage(user, 'xmas', '#008800');
@@ -252,7 +307,7 @@ describe('failures', () => {
     const { user, account } = await newUser('missing');
     await addImage(user, 'gone', '#123456');
     await h.services.schedules.update(user.id, (draft) => {
-      draft.schedules.push({ id: 'evt001', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2999-01-01 00:00', createdAt: new Date().toISOString() });
+      draft.schedules.push({ id: 'evt001', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
     });
     await h.services.library.remove(user.id, 'gone');
     await h.services.scheduler.refresh(user.id);
@@ -262,16 +317,58 @@ describe('failures', () => {
     expect(uploadsOf(account)).toEqual([]);
   });
 
-  it('rate-limited: the change is retried after the reset', async () => {
+  it('rate-limited with a reset already past: retried no sooner than a minute later, backing off, and an edit does not bring it forward', async () => {
     clock.offset = 0;
     const { user, account } = await newUser('limited');
     await addImage(user, 'img', '#654321');
-    h.x.fail(xFaults.rateLimited(X_PATHS.updateProfileImage, Math.floor(Date.now() / 1000) + 2));
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    const attempts = () => h.x.requests.filter((request) => request.path === X_PATHS.updateProfileImage && request.oauthParams?.oauth_token === account.accessToken.token);
+    // X says the window reset 30 s ago: "retry after the reset" used to mean at once, 12 times in 12 s.
+    h.x.fail(xFaults.rateLimited(X_PATHS.updateProfileImage, Math.floor(Date.now() / 1000) - 30, { times: 3 }));
     await schedule(user, 'default', { image: 'img' });
-    await h.discord.waitFor(() => h.x.requests.some((request) => request.path === X_PATHS.updateProfileImage && request.status === 429), 10_000, 'the rate-limited attempt');
-    expect(uploadsOf(account)).toEqual([]);
-    await h.discord.waitFor(() => uploadsOf(account).length === 1, 15_000, 'the retry after the reset');
-    await eventually(async () => expect((await h.services.schedules.get(user.id)).lastRun?.outcome).toBe('applied'));
+    for (const streak of [1, 2, 3]) {
+      await h.discord.waitFor(() => attempts().length === streak, 10_000, `rate-limited attempt ${streak}`);
+      await eventually(async () => expect((await h.services.schedules.get(user.id)).retry?.rateLimits).toBe(streak));
+      const record = await h.services.schedules.get(user.id);
+      const retryAt = Date.parse(record.retry!.at);
+      expect(retryAt - Date.parse(record.lastRun!.at)).toBeGreaterThanOrEqual(60_000 * 2 ** (streak - 1)); // 1, 2, 4 minutes
+      expect(h.services.scheduler.plannedAt(user.id)?.getTime()).toBe(retryAt);
+      // An edit re-plans but does not retry early; the list says when the retry really is.
+      expect(await schedule(user, 'default', { image: 'img' })).toContain(`Next change: ${formatInZone(new Date(retryAt), 'UTC')} → img (a retry: the last attempt failed).`);
+      await new Promise((done) => setTimeout(done, 2000));
+      expect(attempts()).toHaveLength(streak);
+      setNow(retryAt, 1500);
+      await h.services.scheduler.refresh(user.id);
+    }
+    await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the upload after backing off');
+    expect(attempts()).toHaveLength(4);
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).retry).toBeUndefined());
+    clock.offset = 0;
+  });
+});
+
+describe('bounds', () => {
+  it('refuses a preview too far ahead at once, with a clear sentence, while another user is answered', async () => {
+    clock.offset = 0;
+    const { user } = await newUser('farsighted');
+    const bystander = await newUser('bystander');
+    await addImage(user, 'a', '#aa0000');
+    await addImage(user, 'b', '#00aa00');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    // A sequence rotation: previewing a day counts its fires since it was made (once a day-by-day walk).
+    expect(await schedule(user, 'rotate', { images: 'a,b', every: 'daily' })).toMatch(/^Added: rotation daily/);
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const preview = await h.discord.slash(user, { name: 'schedule', subcommand: 'preview', options: { date: '9999-12-31' } });
+    const status = await h.discord.slash(bystander.user, { name: 'twitter', subcommand: 'status' });
+    expect((await preview.waitForReply()).content).toBe('date "9999-12-31" is out of range: dates from 2020-01-01 to 2099-12-31 are supported.');
+    expect((await status.waitForReply(undefined, 15_000)).embeds[0]?.title).toBe('@bystander_x');
+    const latest = latestAccepted(new Date()).toISOString().slice(0, 10);
+    expect(await schedule(user, 'preview', { date: '2099-12-31' })).toBe(`date is too far ahead: schedules reach at most 10 years ahead (until ${latest}).`);
+    expect(await schedule(user, 'preview', { date: latest })).toMatch(/^On \d{4}-\d{2}-\d{2} \(12:00\) your avatar would be "[ab]", from the sequence rotation/);
+    delay.disable();
+    // Generous: the refusal and the ten-year preview take milliseconds; the day-by-day walk held the loop for a minute.
+    expect(delay.max / 1e6).toBeLessThan(250);
   });
 });
 

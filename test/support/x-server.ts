@@ -115,6 +115,9 @@ export interface XServer {
   fail(fault: Fault): void;
   clearFaults(): void;
   setUploadLatency(ms: number): void;
+  /** The most update_profile_image requests being handled at once since the start (or the last reset). */
+  readonly maxUploadsInFlight: number;
+  resetMaxUploadsInFlight(): void;
   /** Answers 429 to each user's first upload attempt for `fraction` of users (exactly every
    *  1/fraction-th user in arrival order); retries before the reset time get 429 again. */
   rateLimitFirstAttempts(options: { fraction: number; resetAfterMs: number }): void;
@@ -494,6 +497,8 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   const windowSec = options.timestampWindowSec ?? 300;
   const processingDelayMs = options.processingDelayMs ?? 0;
   let uploadLatencyMs = options.uploadLatencyMs ?? 0;
+  let uploadsInFlight = 0;
+  let maxUploadsInFlight = 0;
   let rateLimit: { fraction: number; resetAfterMs: number; seen: number } | undefined;
 
   const users = new Map<string, FakeXUser>();
@@ -930,6 +935,16 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       }
     }
 
+    uploadsInFlight++;
+    maxUploadsInFlight = Math.max(maxUploadsInFlight, uploadsInFlight);
+    try {
+      await receiveUpload(ctx, state);
+    } finally {
+      uploadsInFlight--;
+    }
+  }
+
+  async function receiveUpload(ctx: Ctx, state: UserState): Promise<void> {
     if (uploadLatencyMs > 0) await sleep(uploadLatencyMs);
 
     let bytes: Buffer;
@@ -1197,6 +1212,12 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     },
     setUploadLatency(ms) {
       uploadLatencyMs = ms;
+    },
+    get maxUploadsInFlight() {
+      return maxUploadsInFlight;
+    },
+    resetMaxUploadsInFlight() {
+      maxUploadsInFlight = uploadsInFlight;
     },
     rateLimitFirstAttempts({ fraction, resetAfterMs }) {
       rateLimit = { fraction: Math.min(1, Math.max(0, fraction)), resetAfterMs, seen: 0 };
