@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { rejectionOf } from '../support/rejection.js';
 import {
   AVATAR_SIZE,
@@ -463,6 +463,11 @@ describe('concurrency', () => {
   it('bounds how many images sharp processes at once', async () => {
     const normalizer = createAvatarNormalizer({ concurrency: 1 });
     const photo = fixture('sharp/flowers.jpeg');
+    // Count only this test's work: an earlier test's pipeline may still be finishing on a busy machine.
+    await vi.waitFor(() => {
+      const { queue, process } = sharp.counters();
+      expect(queue + process).toBe(0);
+    }, { timeout: 10_000 });
     let peakSharp = 0;
     let peakActive = 0;
     const sample = setInterval(() => {

@@ -152,6 +152,9 @@ describe('push', () => {
   });
 
   it('the prompt counts only members still in the server; one who left is skipped, not uploaded to, and withdrawn', async () => {
+    // No team season: its membership check would find the leaver first; this is about the prompt's own check.
+    const seasons = h.services.branding.seasons;
+    for (const season of await seasons.list(h.discord.guild.id)) await seasons.remove(h.discord.guild.id, season.id);
     const opted = await h.services.branding.consent.members(h.discord.guild.id);
     const leaver = h.discord.addMember({ username: 'leaver' });
     await h.linkUser(leaver, 'leaver_x');
