@@ -12,6 +12,7 @@ import { X_PATHS, xFaults } from '../support/x-server.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatInZone, latestAccepted, zonedTimeToInstant } from '../../src/schedule/engine.js';
 import { linkWithPin } from '../bot/helpers.js';
+import { eventually } from '../support/eventually.js';
 
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 /** Move the scheduler's clock so that `at` is `leadMs` away. */
@@ -38,19 +39,6 @@ async function addImage(user: TestUser, name: string, colour: string): Promise<B
 async function schedule(user: TestUser, subcommand: string, options: Record<string, OptionValue> = {}) {
   const interaction = await h.discord.slash(user, { name: 'schedule', subcommand, options });
   return (await interaction.waitForReply(undefined, 15_000)).content;
-}
-
-/** Retry an assertion for a few seconds (for state the bot writes just after an upload). */
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((done) => setTimeout(done, 50));
-    }
-  }
 }
 
 const uploadsOf = (account: FakeXUser) => h.x.uploads.filter((upload) => upload.userId === account.id);

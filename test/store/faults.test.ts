@@ -22,23 +22,12 @@ import { startHarness, type Harness } from '../support/bot-harness.js';
 import type { TestUser } from '../support/discord-server.js';
 import { startPrivatePostgres, startPrivateRedis, type PrivateServer } from '../support/private-servers.js';
 import { fixture, image } from '../bot/helpers.js';
+import { eventually } from '../support/eventually.js';
 
 /** The product's promises: a command's "try again" reply within 5 s, /healthz's 503 within 3 s. */
 const REPLY_BOUND_MS = 5_000;
 const HEALTH_BOUND_MS = 3_000;
 const DRAIN_MS = 10_000; // the harness's drain bound
-
-async function eventually(check: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((done) => setTimeout(done, 100));
-    }
-  }
-}
 
 async function healthStatus(h: Harness): Promise<number> {
   const response = await fetch(`${h.httpUrl()}/healthz`, { signal: AbortSignal.timeout(HEALTH_BOUND_MS) });
@@ -81,7 +70,7 @@ describe.each([
     await eventually(async () => {
       expect(await healthStatus(h)).toBe(200);
       expect(await command(h, user, 'twitter', 'status')).toMatch(/@faulty_x/);
-    });
+    }, 20_000, 100);
   };
 
   /** `downSince`: when the store went away. /healthz reuses a probe's answer for a second, so it turns 503
