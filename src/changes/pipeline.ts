@@ -182,6 +182,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   async function accept(entry: Tracked, user: XUser | undefined): Promise<void> {
     const readAt = Date.now() + deps.processingDelayMs;
     await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString(), readAt });
+    logger.info({ change: entry.record.id, userId: entry.record.userId, origin: entry.record.origin.kind }, 'avatar change accepted by X');
     if (user && !entry.record.previousUrl) entry.record.previousUrl = user.profileImage.normal; // X answers with the old picture
     scheduleRead(entry.record.id, readAt);
   }
@@ -309,13 +310,16 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     if (record.state === 'accepted') return scheduleRead(record.id, record.readAt ?? Date.now());
     const account = await deps.vault.require(record.userId);
     if (record.state === 'sending') {
-      // The upload may have reached X before the process stopped: look once X would have processed it.
-      await sleep(Math.max(0, (record.sentAt ?? 0) + deps.processingDelayMs - Date.now()));
-      const current = await x.verifyCredentials(account);
-      if (record.previousUrl !== undefined && !sameImage(current, record.previousUrl)) {
-        logger.info({ change: record.id, userId: record.userId }, 'a recovered upload had reached X; not sending it again');
-        await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString() });
-        return complete(entry, current);
+      // The upload may have reached X before the process stopped: look once X would have processed it, and
+      // once more a processing wait later (X's wait is not exact), before sending it again.
+      for (let look = 1; look <= 2; look++) {
+        await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
+        const current = await x.verifyCredentials(account);
+        if (record.previousUrl !== undefined && !sameImage(current, record.previousUrl)) {
+          logger.info({ change: record.id, userId: record.userId }, 'a recovered upload had reached X; not sending it again');
+          await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString() });
+          return complete(entry, current);
+        }
       }
     }
     await send(entry, account);
