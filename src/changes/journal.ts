@@ -78,9 +78,9 @@ export function createChangeJournal(store: Store, owner = randomUUID()): ChangeJ
       return record;
     },
     async update(record, patch) {
-      // One writer per record (its owner), so a plain write is enough; the lock orders it after a takeover.
+      // One writer per record (its owner; a takeover happens only once the owner is gone): a plain write.
       const next = { ...record, ...patch };
-      await store.locked(`changes:${record.id}`, () => records.set(record.id, next));
+      await records.set(record.id, next);
       return next;
     },
     async delete(record) {

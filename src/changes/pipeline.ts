@@ -325,6 +325,41 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     await send(entry, account);
   }
 
+  /** Take over one change of a process that is gone, and finish it in the background. */
+  async function adopt(found: ChangeRecord): Promise<boolean> {
+    const record = { ...found, owner: journal.owner };
+    await journal.update(record, {});
+    const image = await history.image(record.userId, record.imageHash);
+    if (!image) {
+      logger.error({ change: record.id, userId: record.userId }, 'the image of an unfinished avatar change is gone');
+      await journal.delete(record);
+      return false;
+    }
+    const entry = track(record, image, false);
+    logger.info({ change: record.id, userId: record.userId, state: record.state, origin: record.origin.kind }, 'finishing an avatar change from before a restart');
+    const refused = (error: unknown) => error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited';
+    const attempt = async (tries: number): Promise<void> => {
+      try {
+        await resume(entry);
+      } catch (error) {
+        // A lock the stopped process held (15 s at most) or a store or X outage: try again, the change stays joinable.
+        if (refused(error) || tries >= 6 || closed) throw error;
+        logger.warn({ err: error, change: record.id }, 'finishing a recovered avatar change failed; trying again');
+        await sleep(retryDelay(tries + 2), undefined, { ref: false });
+        return attempt(tries + 1);
+      }
+    };
+    void attempt(1).catch(async (error: unknown) => {
+      logger.warn({ err: error, change: record.id }, 'a recovered avatar change failed');
+      if (refused(error)) await abandon(entry, error);
+      else {
+        tracked.delete(record.id); // left in the journal for the next start
+        entry.reject(error);
+      }
+    });
+    return true;
+  }
+
   return {
     async start(request) {
       const { userId, image } = request;
@@ -366,22 +401,11 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
         const lease = await takeLease(deps.coordination, `changes-owner:${owner}`);
         if (!lease) continue;
         for (const found of records) {
-          const record = { ...found, owner: journal.owner };
-          await journal.update(record, {});
-          const image = await history.image(record.userId, record.imageHash);
-          if (!image) {
-            logger.error({ change: record.id, userId: record.userId }, 'the image of an unfinished avatar change is gone');
-            await journal.delete(record);
-            continue;
+          try {
+            if (await adopt(found)) adopted++;
+          } catch (error) {
+            logger.error({ err: error, change: found.id }, 'could not take over an unfinished avatar change; it is tried again at the next start');
           }
-          adopted++;
-          const entry = track(record, image, false);
-          logger.info({ change: record.id, userId: record.userId, state: record.state, origin: record.origin.kind }, 'finishing an avatar change from before a restart');
-          void resume(entry).catch(async (error: unknown) => {
-            logger.warn({ err: error, change: record.id }, 'a recovered avatar change failed');
-            if (error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited') await abandon(entry, error);
-            else tracked.delete(record.id); // left in the journal for the next start
-          });
         }
         lease.release();
       }
