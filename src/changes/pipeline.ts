@@ -88,6 +88,8 @@ interface Tracked {
   image: StoredImage;
   /** False for a change recovered after a restart until someone joins it. */
   waited: boolean;
+  /** The link used for the upload, kept for the read: the store may be down by then. */
+  account?: LinkedAccount;
   final: Promise<AppliedAvatar>;
   resolve(applied: AppliedAvatar): void;
   reject(error: unknown): void;
@@ -230,7 +232,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     if (!entry || closed) return;
     let user: XUser;
     try {
-      user = await x.verifyCredentials(await deps.vault.require(entry.record.userId));
+      user = await x.verifyCredentials(entry.account ?? (entry.account = await deps.vault.require(entry.record.userId)));
     } catch (error) {
       if (attempt >= RECORD_RETRY_ATTEMPTS || (error instanceof XApiError && error.kind === 'token-revoked')) {
         logger.error({ err: error, change: id }, 'could not read the final URL of an avatar change');
@@ -368,6 +370,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       const imageHash = await history.putImage(userId, image);
       const record = await journal.create({ userId, imageHash, format: image.format, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
       const entry = track(record, image, true);
+      entry.account = request.account;
       try {
         await send(entry, request.account);
       } catch (error) {
