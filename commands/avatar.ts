@@ -27,13 +27,16 @@ async function attachedImage(interaction: ChatInputCommandInteraction, services:
   return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${filename}` };
 }
 
+/** Where the result goes, should the bot restart before X has processed the image. */
+const replyTo = (interaction: { applicationId: string; token: string }) => ({ replyTarget: { applicationId: interaction.applicationId, interactionToken: interaction.token } });
+
 const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
 
 async function set(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   await services.avatars.requireActiveLink(interaction.user.id); // say "not linked" or "revoked" before downloading anything
   const { image, label } = await attachedImage(interaction, services);
-  const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label);
+  const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label, replyTo(interaction));
   await interaction.editReply(appliedReply(applied, 'Avatar updated'));
 }
 
@@ -95,7 +98,7 @@ async function history(interaction: ChatInputCommandInteraction, services: Servi
 
 async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const reverted = await services.avatars.revert(interaction.user.id);
+  const reverted = await services.avatars.revert(interaction.user.id, replyTo(interaction));
   await interaction.editReply(appliedReply(reverted, reverted.restoredOriginal ? 'Original avatar restored' : 'Previous avatar restored'));
 }
 
@@ -130,7 +133,7 @@ export const avatarCommand: SlashCommand = {
       await interaction.update({ content: 'Applying…', components: [] });
       let applied: AppliedAvatar;
       try {
-        applied = await services.avatars.applyPreview(interaction.user.id, previewId);
+        applied = await services.avatars.applyPreview(interaction.user.id, previewId, replyTo(interaction));
       } catch (error) {
         if (isPreviewUsed(error)) return; // a double click: the first click shows the result on this message
         throw error;
@@ -154,7 +157,7 @@ export const avatarCommand: SlashCommand = {
       if (!interaction.isStringSelectMenu()) return;
       const [entryId = ''] = interaction.values;
       await interaction.update({ content: 'Applying…', components: [], embeds: [], attachments: [] });
-      const applied = await services.avatars.reapply(interaction.user.id, entryId);
+      const applied = await services.avatars.reapply(interaction.user.id, entryId, replyTo(interaction));
       await interaction.editReply(appliedReply(applied, 'Avatar applied again'));
     },
   },

@@ -1,21 +1,24 @@
 /**
  * The avatar use cases: apply an image to a user's linked X account, preview one first, re-apply one
  * from history, revert. Before a user's first change the avatar they had is saved so it can be
- * restored. A failed step changes nothing: history and the saved original are written only after
- * X accepted the upload. When those writes fail (the store is down) the change is still reported as
- * made, with a note, and the writes are retried in the background until the store is back.
+ * restored. Each change runs through the change journal (changes/pipeline.ts): the original and an
+ * intent record are written before anything is sent, so a restart finishes the change instead of
+ * uploading twice. A change X refused changes nothing (the original it saved is dropped again). When
+ * the history write after X accepted fails (the store is down) the change is still reported as made,
+ * with a note, and the write is retried in the background until the store is back.
  */
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { AccountError } from './account-errors.js';
-import type { AvatarNormalizer } from './avatar/normalize.js';
-import type { Downloader } from './download.js';
+import type { ChangeOrigin } from './changes/journal.js';
+import type { ChangePipeline, RecoveredHandler, StartedChange } from './changes/pipeline.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/backend.js';
+import type { SecretBox } from './store/cipher.js';
 import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './store/history.js';
 import type { LinkedAccount, TokenVault } from './store/vault.js';
-import type { XClient, XUser } from './x/client.js';
+import type { XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
 
 export const PREVIEW_TTL_MS = 15 * 60_000;
@@ -34,6 +37,12 @@ export interface AppliedAvatar {
   originalNotSaved?: string;
   /** X changed the avatar but the store failed to record it; the record is being retried. */
   notRecorded?: true;
+}
+
+/** A command's change: where its reply is (to finish it after a restart), or another origin. */
+export interface ChangeOptions {
+  replyTarget?: ReplyTarget;
+  origin?: ChangeOrigin;
 }
 
 export interface Preview {
@@ -62,60 +71,72 @@ interface PreviewIndex {
 export interface AvatarChanges {
   /** Throws when the user has no link or a revoked one: checked before any download. */
   requireActiveLink(discordUserId: string): Promise<LinkedAccount>;
-  apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar>;
+  /** Resolves with the final URLs; the user's lock is held only until X accepted the upload. */
+  apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar>;
+  /** Resolves once X accepted the upload (the caller's worker slot is free then); `final` once it is read and recorded. */
+  begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin): Promise<StartedChange>;
+  beginRevert(discordUserId: string, origin: ChangeOrigin): Promise<StartedChange & { restoredOriginal: boolean }>;
+  /** A change of the user still in progress in this process (one recovered after a restart, say) from a matching origin. */
+  pending(discordUserId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
+  /** At start: finish, in the background, the changes of processes that stopped; returns how many. */
+  recover(): Promise<number>;
+  /** How a command's change finished after a restart is told: the reply edited while its token lives, else a DM. */
+  onRecoveredCommand(handler: (discordUserId: string, applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource, replyTarget: ReplyTarget | undefined) => Promise<void>): void;
+  /** Who completes a recovered change of each origin (the scheduler records and notifies). */
+  onRecovered(kind: ChangeOrigin['kind'], handler: RecoveredHandler): void;
   /** Needs an active link; the user's oldest preview is replaced when they hold PREVIEWS_PER_USER already. */
   createPreview(discordUserId: string, image: StoredImage, label: string): Promise<Preview>;
   /** Apply a preview that the same user created; it is used once ('preview-used' afterwards). */
-  applyPreview(discordUserId: string, previewId: string): Promise<AppliedAvatar>;
+  applyPreview(discordUserId: string, previewId: string, options?: ChangeOptions): Promise<AppliedAvatar>;
   /** Throws 'preview-used' when it was applied (or is being applied) already. */
   discardPreview(discordUserId: string, previewId: string): Promise<void>;
   history(discordUserId: string): Promise<UserHistory>;
   historyImage(discordUserId: string, hash: string): Promise<StoredImage | undefined>;
-  reapply(discordUserId: string, entryId: string): Promise<AppliedAvatar>;
+  reapply(discordUserId: string, entryId: string, options?: ChangeOptions): Promise<AppliedAvatar>;
   /** Back to the avatar before the current one; the saved original when the current one is the first change. */
-  revert(discordUserId: string): Promise<AppliedAvatar & { restoredOriginal: boolean }>;
+  revert(discordUserId: string, options?: ChangeOptions): Promise<AppliedAvatar & { restoredOriginal: boolean }>;
   forget(discordUserId: string): Promise<void>;
-  /** Stops retrying records (when the bot stops). */
+  /** Stops the pending reads and record retries (when the bot stops); the journal finishes them at the next start. */
   close(): void;
 }
-
-/** Records that failed after X accepted are retried 1 s, 2 s, 4 s … 30 s apart, for about 15 minutes. */
-export const RECORD_RETRY_ATTEMPTS = 35;
-const recordRetryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
 
 export interface AvatarChangesDeps {
   store: Store;
   vault: TokenVault;
   history: AvatarHistory;
-  x: XClient;
-  normalizer: AvatarNormalizer;
-  /** Downloads from X's image hosts only. */
-  xImages: Downloader;
+  /** Runs each change as a recorded state machine (changes/pipeline.ts). */
+  pipeline: ChangePipeline;
+  /** Seals a command's interaction token in its change record (to finish the reply after a restart). */
+  box: SecretBox;
   userLock: KeyedLock;
   logger: Logger;
 }
 
+/** Where a command's reply is, so a change completed after a restart can still edit it (tokens last 15 minutes). */
+export interface ReplyTarget {
+  applicationId: string;
+  interactionToken: string;
+}
+
+export const REPLY_TOKEN_TTL_MS = 15 * 60_000;
+const replyContext = (discordUserId: string) => `changes:reply:${discordUserId}`;
+
+export function sealReplyTarget(box: SecretBox, discordUserId: string, target: ReplyTarget): string {
+  return box.seal(JSON.stringify({ ...target, expiresAt: Date.now() + REPLY_TOKEN_TTL_MS }), replyContext(discordUserId));
+}
+
+export function openReplyTarget(box: SecretBox, discordUserId: string, sealed: string): (ReplyTarget & { expiresAt: number }) | undefined {
+  try {
+    return JSON.parse(box.open(sealed, replyContext(discordUserId))) as ReplyTarget & { expiresAt: number };
+  } catch {
+    return undefined;
+  }
+}
+
 export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
-  const { vault, history, x, logger } = deps;
+  const { vault, history, pipeline, logger } = deps;
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
   const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
-  const retries = new Set<NodeJS.Timeout>();
-
-  /** Retry a record that X's change needs, until it is written or the attempts run out. */
-  function recordLater(discordUserId: string, write: () => Promise<unknown>, attempt = 1): void {
-    const timer = setTimeout(() => {
-      retries.delete(timer);
-      write().then(
-        () => logger.info({ discordUserId, attempt }, 'avatar change recorded after a store failure'),
-        (error: unknown) => {
-          if (attempt < RECORD_RETRY_ATTEMPTS) return recordLater(discordUserId, write, attempt + 1);
-          logger.error({ err: error, discordUserId }, 'gave up recording an avatar change');
-        },
-      );
-    }, recordRetryDelay(attempt));
-    timer.unref();
-    retries.add(timer);
-  }
 
   async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
     const account = await vault.require(discordUserId);
@@ -135,75 +156,49 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     }
   }
 
-  /** The avatar the user has now, to restore later. A failure is recorded, never fatal. */
-  async function captureOriginal(account: LinkedAccount): Promise<{ original: OriginalAvatar; image?: StoredImage; currentUrl?: string }> {
-    const savedAt = new Date().toISOString();
-    const current = await x.verifyCredentials(account); // also proves the link works before we upload
-    try {
-      const bytes = await deps.xImages.download(current.profileImage.original);
-      const avatar = await deps.normalizer.normalize(bytes, { crop: 'centre' });
-      const image = { data: avatar.data, format: avatar.format };
-      return { original: { saved: true, hash: '', format: avatar.format, savedAt, url: current.profileImage.size400 }, image, currentUrl: current.profileImage.normal };
-    } catch (error) {
-      const reason = error instanceof Error && 'userMessage' in error ? String((error as { userMessage: unknown }).userMessage) : 'the download failed';
-      logger.warn({ err: error, xUserId: account.xUserId }, 'could not save the original avatar');
-      return { original: { saved: false, reason, savedAt }, currentUrl: current.profileImage.normal };
-    }
-  }
+  const commandOrigin = (discordUserId: string, options: ChangeOptions = {}): ChangeOrigin =>
+    options.origin ?? { kind: 'command', ...(options.replyTarget ? { replyTarget: sealReplyTarget(deps.box, discordUserId, options.replyTarget) } : {}) };
 
-  /**
-   * Upload under the user's lock; `record` writes history only once X has accepted the image. It must be
-   * safe to run again (it is retried when the store fails); `planned` is what it returns when it could not.
-   */
-  async function upload(
-    discordUserId: string,
-    image: StoredImage,
-    record: (user: XUser) => Promise<HistoryEntry | undefined>,
-    planned: (user: XUser) => HistoryEntry | undefined = () => undefined,
-  ): Promise<AppliedAvatar> {
+  /** Call under the user's lock. Resolves once X accepted the upload. */
+  function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin): Promise<StartedChange> {
     return noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
-      const before = await history.get(discordUserId);
-      const captured = before.original ? undefined : await captureOriginal(account);
-      const previousUrl = captured?.currentUrl ?? before.entries.at(-1)?.url400;
-      const user = await x.updateProfileImage(account, image, previousUrl ? { previousUrl } : {});
-      // From here on X has changed the avatar: a failure to record it must not be reported as "nothing changed".
-      const write = async () => {
-        if (captured) {
-          let original = captured.original;
-          if (captured.image && original.saved) original = { ...original, hash: await history.putImage(discordUserId, captured.image) };
-          await history.saveOriginal(discordUserId, original);
-        }
-        return record(user);
-      };
-      const originalNote = captured && !captured.original.saved ? { originalNotSaved: captured.original.reason } : {};
-      try {
-        return { user, image, entry: await write(), ...originalNote };
-      } catch (error) {
-        logger.warn({ err: error, discordUserId }, 'X changed the avatar but recording it failed; retrying');
-        recordLater(discordUserId, write);
-        return { user, image, entry: planned(user), ...originalNote, notRecorded: true };
-      }
+      // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
+      const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
+      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry } });
     });
   }
 
-  /** Call under the user's lock. */
-  function applyLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
-    // The entry's id and time are fixed before the upload, so a retried record adds it once, in its place.
-    const fixed = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
-    return upload(
-      discordUserId,
-      image,
-      async (user) => {
-        await history.putImage(discordUserId, image);
-        return history.append(discordUserId, { ...fixed, url400: user.profileImage.size400 });
-      },
-      (user) => ({ ...fixed, url400: user.profileImage.size400 }),
-    );
+  /** Call under the user's lock: the revert's target is read from the history as it is once earlier changes completed. */
+  async function beginRevertLocked(discordUserId: string, origin: ChangeOrigin): Promise<StartedChange & { restoredOriginal: boolean }> {
+    await pipeline.settled(discordUserId);
+    const { original, entries } = await history.get(discordUserId);
+    if (entries.length === 0) {
+      throw new AccountError('nothing-to-revert', 'There is nothing to revert: your X avatar is the one you had before using the bot.');
+    }
+    const target = entries.at(-2);
+    if (!target && !original?.saved) {
+      throw new AccountError(
+        'nothing-to-revert',
+        `Your avatar from before the first change could not be saved${original?.saved === false ? ` (${original.reason.replace(/\.$/, '')})` : ''}, so there is nothing to go back to.`,
+      );
+    }
+    const hash = target ? target.hash : (original as Extract<OriginalAvatar, { saved: true }>).hash;
+    const image = await history.image(discordUserId, hash);
+    if (!image) throw new AccountError('history-entry-gone', 'The previous avatar is no longer stored, so it cannot be restored.');
+    const started = await noticeRevocation(discordUserId, async () => {
+      const account = await activeAccount(discordUserId);
+      // By id, on the entries as they are when written (another process may have added one meanwhile).
+      const planned = { op: 'revert' as const, removeId: entries.at(-1)!.id, ...(target ? { restoreId: target.id } : {}) };
+      return pipeline.start({ userId: discordUserId, account, image, source: 'revert', label: target?.label ?? 'original', origin, planned });
+    });
+    return { ...started, restoredOriginal: !target };
   }
 
-  function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string): Promise<AppliedAvatar> {
-    return deps.userLock.run(discordUserId, () => applyLocked(discordUserId, image, source, label));
+  const locked = <T>(discordUserId: string, work: () => Promise<T>) => deps.userLock.run(discordUserId, work);
+
+  function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar> {
+    return locked(discordUserId, () => beginLocked(discordUserId, image, source, label, commandOrigin(discordUserId, options))).then((started) => started.final);
   }
 
   /** A preview changes (used, discarded) under its store lock, so two clicks in two processes apply it once. */
@@ -241,7 +236,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       });
     },
 
-    applyPreview(discordUserId, previewId) {
+    applyPreview(discordUserId, previewId, options) {
       // Under the user's lock, so a second click on Apply waits, finds the preview used and uploads nothing.
       return deps.userLock.run(discordUserId, async () => {
         // Claimed before the upload: whoever marks it used applies it; the claim is undone if nothing changed.
@@ -250,9 +245,9 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
           await previews.set(previewId, { ...loaded, used: true }, PREVIEW_TTL_MS);
           return loaded;
         });
-        let applied: AppliedAvatar;
+        let started: StartedChange;
         try {
-          applied = await applyLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label);
+          started = await beginLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label, commandOrigin(discordUserId, options));
         } catch (error) {
           await previewLocked(previewId, () => previews.set(previewId, preview, PREVIEW_TTL_MS)).catch((undo: unknown) =>
             logger.warn({ err: undo }, 'could not release a preview after a failed apply'),
@@ -261,8 +256,8 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         }
         // Only frees space; the preview is marked used already.
         await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS).catch(() => undefined);
-        return applied;
-      });
+        return started;
+      }).then((started) => started.final);
     },
 
     discardPreview(discordUserId, previewId) {
@@ -277,10 +272,11 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     history: (discordUserId) => history.get(discordUserId),
     historyImage: (discordUserId, hash) => history.image(discordUserId, hash),
 
-    reapply(discordUserId, entryId) {
-      // Read under the user's lock: a second choice of the same entry (a double pick, or the old menu right
-      // after) finds it is the current avatar already and uploads nothing, like a second click on Apply.
-      return deps.userLock.run(discordUserId, async () => {
+    reapply(discordUserId, entryId, options) {
+      // Read under the user's lock, once earlier changes completed: a second choice of the same entry (a double
+      // pick, or the old menu right after) finds it is the current avatar already and uploads nothing.
+      return locked(discordUserId, async () => {
+        await pipeline.settled(discordUserId);
         const { entries } = await history.get(discordUserId);
         const entry = entries.find((candidate) => candidate.id === entryId);
         const image = entry && (await history.image(discordUserId, entry.hash));
@@ -288,43 +284,32 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         if (entries.at(-1)?.hash === entry.hash) {
           throw new AccountError('already-current', 'That avatar is already your current one, so nothing was uploaded.');
         }
-        return applyLocked(discordUserId, image, 'history', entry.label);
-      });
+        return beginLocked(discordUserId, image, 'history', entry.label, commandOrigin(discordUserId, options));
+      }).then((started) => started.final);
     },
 
-    revert(discordUserId) {
-      return deps.userLock.run(discordUserId, async () => {
-        const { original, entries } = await history.get(discordUserId);
-        if (entries.length === 0) {
-          throw new AccountError('nothing-to-revert', 'There is nothing to revert: your X avatar is the one you had before using the bot.');
-        }
-        const target = entries.at(-2);
-        if (!target && !original?.saved) {
-          throw new AccountError(
-            'nothing-to-revert',
-            `Your avatar from before the first change could not be saved${original?.saved === false ? ` (${original.reason.replace(/\.$/, '')})` : ''}, so there is nothing to go back to.`,
-          );
-        }
-        const hash = target ? target.hash : (original as Extract<OriginalAvatar, { saved: true }>).hash;
-        const image = await history.image(discordUserId, hash);
-        if (!image) throw new AccountError('history-entry-gone', 'The previous avatar is no longer stored, so it cannot be restored.');
-        const reverted = entries.at(-1)!.id;
-        const applied = await upload(discordUserId, image, async (user) => {
-          // By id, on the entries as they are when written (another process may have added one meanwhile).
-          const remaining = await history.updateEntries(discordUserId, (current) =>
-            current.filter((entry) => entry.id !== reverted).map((entry) => (entry.id === target?.id ? { ...entry, url400: user.profileImage.size400 } : entry)),
-          );
-          return remaining.find((entry) => entry.id === target?.id);
-        });
-        return { ...applied, restoredOriginal: !target };
+    async revert(discordUserId, options) {
+      const started = await locked(discordUserId, () => beginRevertLocked(discordUserId, commandOrigin(discordUserId, options)));
+      return { ...(await started.final), restoredOriginal: started.restoredOriginal };
+    },
+
+    begin: (discordUserId, image, source, label, origin) => locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin)),
+    beginRevert: (discordUserId, origin) => locked(discordUserId, () => beginRevertLocked(discordUserId, origin)),
+    pending: (discordUserId, matches) => pipeline.pending(discordUserId, matches),
+    recover: () => pipeline.recover(),
+    onRecovered: (kind, handler) => pipeline.onRecovered(kind, handler),
+    onRecoveredCommand(handler) {
+      pipeline.onRecovered('command', (change, applied) => {
+        const sealed = change.origin.kind === 'command' ? change.origin.replyTarget : undefined;
+        const target = sealed ? openReplyTarget(deps.box, change.userId, sealed) : undefined;
+        // A token older than 15 minutes is refused by Discord: the handler sends a DM instead.
+        const live = target && target.expiresAt > Date.now() + 5_000 ? { applicationId: target.applicationId, interactionToken: target.interactionToken } : undefined;
+        return handler(change.userId, { ...applied, ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live);
       });
     },
 
     forget: (discordUserId) => deps.userLock.run(discordUserId, () => history.forget(discordUserId)),
 
-    close() {
-      for (const timer of retries) clearTimeout(timer);
-      retries.clear();
-    },
+    close: () => pipeline.close(),
   };
 }

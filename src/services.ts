@@ -12,6 +12,8 @@ import { createKeyedLock } from './keyed-lock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/backend.js';
 import { createAvatarHistory } from './store/history.js';
+import { createChangeJournal } from './changes/journal.js';
+import { createChangePipeline } from './changes/pipeline.js';
 import { createTokenVault, type TokenVault } from './store/vault.js';
 import { secretBoxFrom, xClientFrom } from './wiring.js';
 import type { XClient } from './x/client.js';
@@ -68,12 +70,23 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
-  const avatars = createAvatarChanges({ store, vault, history, x, normalizer, xImages, userLock, logger });
+  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  const pipeline = createChangePipeline({
+    journal: createChangeJournal(store),
+    history,
+    vault,
+    x,
+    normalizer,
+    xImages,
+    coordination,
+    logger: logger.child({ component: 'changes' }),
+    processingDelayMs: config.twitterProcessingDelayMs,
+  });
+  const avatars = createAvatarChanges({ store, vault, history, pipeline, box, userLock, logger });
   const library = createAvatarLibrary(store);
   const consent = createConsentStore(store);
   const teamSeasons = createTeamSeasons(store, consent);
   const schedules = createScheduleStore(store);
-  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
   let notifier: Notifier = async () => false;
   let isMember = async (_guildId: string, _userId: string) => true;
   const scheduler = createScheduler({
@@ -117,6 +130,17 @@ export async function createServices(config: Config, logger: Logger, options: Se
       await scheduler.refresh(discordUserId);
     },
   });
+  scheduler.completeRecovered(avatars);
+  // A push's change finished after a restart needs nothing more: the resumed push finds it on top of the
+  // member's history (or joins it while it runs) and records the member as done.
+  avatars.onRecovered('push', async () => undefined);
+  // Before the scheduler and the pushes start: the changes left by a stopped process are known (and joined,
+  // not uploaded again, by a catch-up or a resumed push); finishing them runs in the background.
+  const recovered = await avatars.recover().catch((error: unknown) => {
+    logger.error({ err: error }, 'could not list the unfinished avatar changes; they are finished at the next start');
+    return 0;
+  });
+  if (recovered) logger.info({ changes: recovered }, 'finishing avatar changes from before a restart');
   const sweeper = createSweeper({
     store,
     namespaces: [...PREVIEW_NAMESPACES, ...PENDING_LINK_NAMESPACES],

@@ -19,7 +19,7 @@ import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
-import { DISCORD_LIMITS, failureReply, fitMessage, truncate } from './replies.js';
+import { DISCORD_LIMITS, failureReply, fitMessage, recoveredReply, truncate } from './replies.js';
 import { deliverNotice } from './notify.js';
 import { finishPush } from './branding-report.js';
 import { currentMember } from './membership.js';
@@ -156,6 +156,19 @@ export function createBot(options: BotOptions): Bot {
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
   services.setNotifier((discordUserId, record, notice) => deliverNotice(client, discordUserId, record, notice));
+  // A command's change that a restart finished: its reply is edited while the interaction token lives, else a DM.
+  services.avatars.onRecoveredCommand(async (discordUserId, applied, source, replyTarget) => {
+    const body = recoveredReply(applied, source);
+    if (replyTarget) {
+      try {
+        await client.rest.patch(`/webhooks/${replyTarget.applicationId}/${replyTarget.interactionToken}/messages/@original`, { body, auth: false });
+        return;
+      } catch (error) {
+        logger.warn({ err: error }, 'could not edit the reply of a change finished after a restart; sending a DM');
+      }
+    }
+    await (await client.users.fetch(discordUserId)).send(body);
+  });
   services.setMembershipCheck(async (guildId, userId) => {
     const guild = client.guilds.cache.get(guildId);
     if (!guild) return false;

@@ -13,6 +13,7 @@ import {
 } from 'discord.js';
 import { AccountError } from '../account-errors.js';
 import type { AppliedAvatar } from '../avatar-changes.js';
+import type { AvatarSource } from '../store/history.js';
 import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
@@ -118,6 +119,22 @@ export function appliedReply(applied: AppliedAvatar, headline: string): Interact
   ].filter(Boolean);
   return { content: notes.join('\n'), embeds: [embed], files: [file], components: [] };
 }
+
+/** The result of a command's change that finished after the bot restarted: no attachment (sent over plain REST). */
+export function recoveredReply(applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource): { content: string; embeds: ReturnType<EmbedBuilder['toJSON']>[]; components: [] } {
+  const headline =
+    source === 'revert' ? (applied.restoredOriginal ? 'Original avatar restored' : 'Previous avatar restored') : source === 'history' ? 'Avatar applied again' : 'Avatar updated';
+  const embed = new EmbedBuilder()
+    .setColor(BRAND_COLOUR)
+    .setTitle(headline)
+    .setDescription(`@${applied.user.screenName}'s X avatar is now this image.\n400x400: ${applied.user.profileImage.size400}`)
+    .setImage(applied.user.profileImage.size400);
+  const notes = [RESTART_NOTE, applied.notRecorded ? NOT_RECORDED_NOTE : ''].filter(Boolean);
+  return { content: notes.join('\n'), embeds: [embed.toJSON()], components: [] };
+}
+
+/** Said with a change that the bot finished after a restart. */
+export const RESTART_NOTE = 'The bot restarted while X was processing this change; it finished it afterwards.';
 
 /** Said when X changed the avatar but the bot's database did not record it (it keeps trying). */
 export const NOT_RECORDED_NOTE =

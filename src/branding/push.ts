@@ -2,10 +2,12 @@
  * Team branding: an admin pushes one image to every member of a server who opted in, and can revert it.
  * A push is a job in the store, so it survives a restart and several processes run it once between them.
  *
- * - A small pool of workers takes the members still pending; each member's outcome is stored the moment
- *   it is known, so after a restart only pending members are tried: nobody is uploaded twice or left out.
- *   Before uploading, the member's current history entry is recorded; a restart that finds the push's
- *   image on top of that entry knows the upload went through and does not upload again.
+ * - A small pool of workers takes the members still pending; a worker is held while the member's upload
+ *   talks to X, not during X's processing wait (the final URL is read later, see changes/pipeline.ts),
+ *   so the waits of many members overlap. Each member's outcome is stored the moment it is known.
+ *   Each upload is a change in the change journal: a restart finishes a change X accepted and the resumed
+ *   push waits for it instead of uploading again; one that completed is found on top of the member's
+ *   history (recorded before the upload) and is not uploaded again either.
  * - Consent and membership are checked again just before each member's upload.
  * - A rate-limited member waits for X's reset, and at least a minute, doubling with each 429 (see
  *   x/rate-limit.ts), without holding a worker; a transient failure is retried a
@@ -16,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AccountError } from '../account-errors.js';
-import type { AvatarChanges } from '../avatar-changes.js';
+import type { AppliedAvatar, AvatarChanges } from '../avatar-changes.js';
 import { UserFacingError } from '../errors.js';
 import { createKeyedLock } from '../keyed-lock.js';
 import type { Logger } from '../log.js';
@@ -181,9 +183,22 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     throw new BrandingError('push-running', `A push is already running in this server: ${what} (${done + failed + skipped}/${total}). Wait for it to finish.`);
   }
 
+  /** A member's outcome, or (once X accepted the upload, when the worker is free again) the outcome to come. */
+  type Outcome = MemberResult | { later: Promise<MemberResult> };
+
+  /** A change of this job to the member left by a restart, still in progress: wait for it, do not upload again. */
+  const leftOver = (job: PushJob, userId: string, phase: Phase) =>
+    avatars.pending(userId, (origin) => origin.kind === 'push' && origin.jobId === job.id && origin.phase === phase);
+
   /** `record` stores the attempt before X is touched: what to restore, and that an upload was tried. */
-  async function pushMember(job: PushJob, image: StoredImage, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<MemberResult> {
+  async function pushMember(job: PushJob, image: StoredImage, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<Outcome> {
     const at = stamp();
+    const finished = (attempts: number, previous: string, applied: AppliedAvatar): MemberResult => {
+      const done: MemberResult = { status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400, previous };
+      return applied.entry ? { ...done, entryId: applied.entry.id } : done;
+    };
+    const joined = leftOver(job, userId, 'push');
+    if (joined) return { later: joined.final.then((applied) => finished(before.attempts, before.previous ?? 'original', applied)) };
     // Read together: each member's time holds a worker, and these are independent.
     const [opted, member, { entries }] = await Promise.all([consent.has(job.guildId, userId), isMember(job.guildId, userId), avatars.history(userId)]);
     if (!opted) return { ...before, status: 'skipped', kind: 'not-opted-in', reason: 'no longer opted in', at };
@@ -195,14 +210,16 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     }
     const attempt: MemberResult = { ...before, previous: before.previous ?? last?.id ?? 'original', attempts: before.attempts + 1, at };
     await record(attempt);
-    const applied = await avatars.apply(userId, image, 'branding', job.label);
-    const done: MemberResult = { status: 'done', attempts: attempt.attempts, at: stamp(), url400: applied.user.profileImage.size400, previous: attempt.previous! };
-    return applied.entry ? { ...done, entryId: applied.entry.id } : done;
+    const started = await avatars.begin(userId, image, 'branding', job.label, { kind: 'push', jobId: job.id, phase: 'push' });
+    return { later: started.final.then((applied) => finished(attempt.attempts, attempt.previous!, applied)) };
   }
 
-  async function revertMember(job: PushJob, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<MemberResult> {
+  async function revertMember(job: PushJob, userId: string, before: MemberResult, record: (attempt: MemberResult) => Promise<void>): Promise<Outcome> {
     const pushed = job.results[userId];
     const at = stamp();
+    const finished = (attempts: number, applied: AppliedAvatar): MemberResult => ({ status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400 });
+    const joined = leftOver(job, userId, 'revert');
+    if (joined) return { later: joined.final.then((applied) => finished(before.attempts, applied)) };
     const { entries } = await avatars.history(userId);
     const last = entries.at(-1);
     if (!pushed?.entryId || last?.id !== pushed.entryId) {
@@ -214,8 +231,8 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     await record(attempt);
     // The push's entry is the newest: AvatarChanges.revert drops it and re-applies the one before it, or the
     // saved original, so the member's history reads as if the push had not happened.
-    const applied = await avatars.revert(userId);
-    return { status: 'done', attempts: attempt.attempts, at: stamp(), url400: applied.user.profileImage.size400 };
+    const started = await avatars.beginRevert(userId, { kind: 'push', jobId: job.id, phase: 'revert' });
+    return { later: started.final.then((applied) => finished(attempt.attempts, applied)) };
   }
 
   /** Work through the phase's pending members with the worker pool; returns whether it got to the end. */
@@ -230,7 +247,8 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     const stopHere = new AbortController();
     const abort = () => stopHere.abort();
     stopping.signal.addEventListener('abort', abort);
-    let inFlight = 0;
+    let inFlight = 0; // members started and not concluded (their final URL may still be awaited)
+    const tails = new Set<Promise<void>>();
     let halted = false; // the lease was lost or the store failed
     let wake: () => void = () => {};
     let woken = new Promise<void>((resolve) => (wake = resolve));
@@ -280,18 +298,30 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       return { result: { ...base, status: 'failed' } };
     }
 
-    async function one(userId: string): Promise<void> {
+    /** Returns once the worker is free: at X's acceptance, with the rest (`tail`) still to come. */
+    async function one(userId: string): Promise<{ tail?: Promise<void> }> {
       const before = results[userId] ?? { status: 'pending', attempts: 0 };
       const record = async (attempt: MemberResult) => {
         results[userId] = attempt;
         await jobs.setResult(job.id, phase, userId, attempt);
       };
-      let outcome: Attempt;
+      let outcome: Outcome;
       try {
-        outcome = { result: phase === 'push' ? await pushMember(job, image!, userId, before, record) : await revertMember(job, userId, before, record) };
+        outcome = phase === 'push' ? await pushMember(job, image!, userId, before, record) : await revertMember(job, userId, before, record);
       } catch (error) {
-        outcome = await settle(userId, results[userId] ?? before, error);
+        await conclude(userId, await settle(userId, results[userId] ?? before, error));
+        return {};
       }
+      if (!('later' in outcome)) {
+        await conclude(userId, { result: outcome });
+        return {};
+      }
+      const { later } = outcome;
+      // X is processing the image: the worker takes the next member while the final URL is awaited.
+      return { tail: later.then((result) => ({ result }), (error: unknown) => settle(userId, results[userId] ?? before, error)).then((attempt) => conclude(userId, attempt)) };
+    }
+
+    async function conclude(userId: string, outcome: Attempt): Promise<void> {
       results[userId] = outcome.result;
       await jobs.setResult(job.id, phase, userId, outcome.result);
       if (outcome.retryAt !== undefined) waiting.set(userId, outcome.retryAt);
@@ -323,15 +353,29 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
           return signal();
         }
         inFlight++;
-        try {
-          await one(userId);
-        } catch (error) {
+        const storeFailed = (error: unknown) => {
           // The store failed: leave the member pending for the next run rather than guess.
           logger.error({ err: error, job: job.id, user: userId }, 'could not record a branding result');
           halted = true;
-        } finally {
+        };
+        const free = () => {
           inFlight--;
           signal();
+        };
+        let tail: Promise<void> | undefined;
+        try {
+          ({ tail } = await one(userId));
+        } catch (error) {
+          storeFailed(error);
+        } finally {
+          if (!tail) free();
+        }
+        if (tail) {
+          const concluded: Promise<void> = tail.catch(storeFailed).finally(() => {
+            tails.delete(concluded);
+            free();
+          });
+          tails.add(concluded);
         }
       }
     }
@@ -339,6 +383,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     stopHere.signal.addEventListener('abort', signal);
     try {
       await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, ready.length)) }, () => worker()));
+      await Promise.allSettled([...tails]); // a stop lets accepted uploads finish and be recorded
     } finally {
       stopping.signal.removeEventListener('abort', abort);
       stopHere.abort();

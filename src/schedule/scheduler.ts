@@ -10,7 +10,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { AccountError } from '../account-errors.js';
-import type { AvatarChanges } from '../avatar-changes.js';
+import type { AppliedAvatar, AvatarChanges } from '../avatar-changes.js';
 import type { Logger } from '../log.js';
 import { LibraryError, type AvatarLibrary } from '../store/library.js';
 import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
@@ -60,6 +60,8 @@ export interface Scheduler {
   start(): Promise<{ users: number; armed: number }>;
   /** A user's schedules changed: re-plan them in every process and apply what is due now. */
   refresh(discordUserId: string): Promise<void>;
+  /** Scheduled changes finished after a restart are recorded and announced as if they had run here. */
+  completeRecovered(changes: Pick<AvatarChanges, 'onRecovered'>): void;
   /** The next planned change for a user. */
   plannedAt(discordUserId: string): Date | undefined;
   readonly armed: number;
@@ -214,6 +216,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     });
   }
 
+  /** A scheduled change completed (here, or recovered after a restart): remember it and tell the user. */
+  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string }, applied: AppliedAvatar, dueMs?: number): Promise<void> {
+    const record = await schedules.update(discordUserId, (draft) => {
+      delete draft.retry;
+      draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString() };
+      draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: origin.image };
+    });
+    logger.info({ user: discordUserId, image: origin.target, due: dueMs }, 'scheduled change applied');
+    await tell(discordUserId, record, { kind: 'changed', image: origin.image, schedule: origin.label, url400: applied.user.profileImage.size400, ...applied.image });
+  }
+
   /**
    * Apply what the schedules call for now, unless it is already applied. Runs one at a time per user in
    * this process (see `sync` and `fire`); across processes the transition lease below decides.
@@ -266,15 +279,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
 
     try {
-      const upload = () => avatars.apply(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`);
-      const applied = team ? await teamUpload(team.guildId, upload) : await upload();
-      record = await schedules.update(discordUserId, (draft) => {
-        delete draft.retry;
-        draft.applied = { image: target, at: new Date(clock.now()).toISOString() };
-        draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: imageName };
-      });
-      logger.info({ user: discordUserId, image: target, due: trigger.dueMs }, 'scheduled change applied');
-      await tell(discordUserId, record, { kind: 'changed', image: imageName, schedule: label, url400: applied.user.profileImage.size400, ...item.image });
+      // A change to this target left by a restart is waited for, not uploaded again.
+      const origin = { kind: 'schedule' as const, target, image: imageName, label };
+      const joined = avatars.pending(discordUserId, (candidate) => candidate.kind === 'schedule' && candidate.target === target);
+      // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
+      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin);
+      const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
+      const applied = await started.final;
+      await recordApplied(discordUserId, origin, applied, trigger.dueMs);
     } catch (error) {
       const revoked =
         error instanceof VaultError ||
@@ -353,6 +365,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
     async refresh(discordUserId) {
       await coordination.publish(discordUserId);
+    },
+
+    completeRecovered(changes) {
+      changes.onRecovered('schedule', async (change, applied) => {
+        if (change.origin.kind === 'schedule') await recordApplied(change.userId, change.origin, applied);
+      });
     },
 
     plannedAt: (discordUserId) => {

@@ -57,6 +57,9 @@ export interface AvatarHistory {
   /** Change the entries as they are now in the store (revert removes one); drops unreferenced images. */
   updateEntries(discordUserId: string, change: (entries: HistoryEntry[]) => HistoryEntry[]): Promise<HistoryEntry[]>;
   forget(discordUserId: string): Promise<void>;
+  /** Undo what a change stored before X refused it: its image, unless something uses it, and the original it
+   *  saved, unless a change was recorded since. */
+  discard(discordUserId: string, stored: { imageHash: string; original?: true }): Promise<void>;
 }
 
 export function hashImage(data: Buffer): string {
@@ -120,6 +123,15 @@ export function createAvatarHistory(store: Store): AvatarHistory {
         const entries = change([...history.entries]).slice(-HISTORY_LIMIT);
         await save(discordUserId, history, { ...history, entries });
         return entries;
+      }),
+    discard: (discordUserId, stored) =>
+      locked(discordUserId, async () => {
+        const history = await get(discordUserId);
+        if (stored.original && history.entries.length === 0 && history.original) {
+          const { original: _dropped, ...rest } = history;
+          await save(discordUserId, history, rest);
+        }
+        if (!referenced(await get(discordUserId)).has(stored.imageHash)) await images.delete(imageKey(discordUserId, stored.imageHash));
       }),
     forget: (discordUserId) =>
       locked(discordUserId, async () => {

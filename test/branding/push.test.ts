@@ -70,17 +70,18 @@ async function teamImage(colour: string): Promise<StoredImage> {
   return { data: avatar.data, format: avatar.format };
 }
 
-/** Counts how many uploads the runner has going at once, and lets a test act when one starts or ends. */
+/** Counts how many uploads the runner has going at once (until X accepted each), and lets a test act when one
+ *  starts or is accepted. */
 function instrumented(avatars: AvatarChanges, hooks: { started?: (n: number) => void; finished?: (n: number) => void } = {}) {
   const stats = { inFlight: 0, maxInFlight: 0, started: 0, finished: 0 };
   const wrapped: AvatarChanges = {
     ...avatars,
-    async apply(...args) {
+    async begin(...args) {
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       hooks.started?.(++stats.started);
       try {
-        return await avatars.apply(...args);
+        return await avatars.begin(...args);
       } finally {
         stats.inFlight--;
         hooks.finished?.(++stats.finished);
@@ -220,9 +221,9 @@ describe('a push', () => {
     const attemptsAt: number[] = [];
     const avatars: AvatarChanges = {
       ...services.avatars,
-      apply(...args) {
+      begin(...args) {
         attemptsAt.push(clock.now());
-        return services.avatars.apply(...args);
+        return services.avatars.begin(...args);
       },
     };
     const push = runner({ avatars, clock, sleep });

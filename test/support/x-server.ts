@@ -94,6 +94,11 @@ export interface Fault {
   redirectTo?: string;
 }
 
+/** Where a request is when a request hook sees it: on arrival (after its OAuth check), or, for an upload,
+ *  once X applied the image and before it answers. Returning 'drop' closes the connection unanswered. */
+export type RequestStage = 'received' | 'applied';
+export type RequestHook = (request: { method: string; path: string; userId?: string; stage: RequestStage }) => Promise<'drop' | void> | 'drop' | void;
+
 export interface XServer {
   /** http://127.0.0.1:PORT, without a trailing slash. */
   readonly url: string;
@@ -115,6 +120,8 @@ export interface XServer {
   fail(fault: Fault): void;
   clearFaults(): void;
   setUploadLatency(ms: number): void;
+  /** Lets a test act at a request's stages (kill the bot while X holds an upload, say); undefined removes it. */
+  setRequestHook(hook: RequestHook | undefined): void;
   /** The most update_profile_image requests being handled at once since the start (or the last reset). */
   readonly maxUploadsInFlight: number;
   resetMaxUploadsInFlight(): void;
@@ -498,6 +505,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   const processingDelayMs = options.processingDelayMs ?? 0;
   let uploadLatencyMs = options.uploadLatencyMs ?? 0;
   let uploadsInFlight = 0;
+  let requestHook: RequestHook | undefined;
   let maxUploadsInFlight = 0;
   let rateLimit: { fraction: number; resetAfterMs: number; seen: number } | undefined;
 
@@ -993,6 +1001,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     }
 
     const answer = userJson(state); // still the old picture: X processes asynchronously
+    const hookAfter = requestHook; // the upload is applied below, then the hook sees it before the answer
     uploads.push({
       userId: state.user.id,
       screenName: state.user.screenName,
@@ -1010,6 +1019,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       readyAt: now() + processingDelayMs,
       renditions: new Map(),
     });
+    if (hookAfter && (await hookAfter({ method: 'POST', path: X_PATHS.updateProfileImage, userId: state.user.id, stage: 'applied' })) === 'drop') return void ctx.res.destroy();
     sendJsonText(ctx, 200, answer);
   }
 
@@ -1140,6 +1150,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
 
     const fault = takeFault(method, path);
     if (fault && (await applyFault(ctx, fault))) return;
+    if (requestHook && (await requestHook({ method, path, userId: ctx.accessToken?.userId, stage: 'received' })) === 'drop') return void ctx.res.destroy();
 
     if (route && route.method === method) return route.handle(ctx);
     if (imageMatch && method === 'GET') return serveProfileImage(ctx, imageMatch);
@@ -1212,6 +1223,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     },
     setUploadLatency(ms) {
       uploadLatencyMs = ms;
+    },
+    setRequestHook(hook) {
+      requestHook = hook;
     },
     get maxUploadsInFlight() {
       return maxUploadsInFlight;

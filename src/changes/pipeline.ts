@@ -1,0 +1,434 @@
+/**
+ * How one avatar change runs, as the journal's state machine (see journal.ts):
+ *
+ *   under the user's lock: image stored → intent → (first change) original saved → sending → POST → accepted
+ *   later, without the lock or a worker: the final URL is read → history → origin told → record deleted
+ *
+ * X processes an upload asynchronously (5 s by default before the new URL shows), so the wait is not
+ * spent holding anything: one timer serves every pending read, due-time ordered, and reads run with
+ * bounded concurrency. A push to 40 members at concurrency 4 used to hold a worker for 5.5 s per member
+ * (55 s); now a worker is held for the upload only and the waits overlap.
+ *
+ * A restart (`recover`) finishes every change left by a process that is gone, from its recorded state:
+ * intent → save the original if not saved, then upload; sending → after one processing wait, read the
+ * profile: a new image means X accepted it (no second upload), else upload; accepted → read.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppliedAvatar } from '../avatar-changes.js';
+import type { AvatarNormalizer } from '../avatar/normalize.js';
+import { createLimiter } from '../avatar/limiter.js';
+import { takeLease } from '../branding/lease.js';
+import type { Downloader } from '../download.js';
+import type { Logger } from '../log.js';
+import type { Coordination } from '../schedule/coordination.js';
+import type { AvatarHistory, HistoryEntry, StoredImage } from '../store/history.js';
+import type { LinkedAccount, TokenVault } from '../store/vault.js';
+import type { XClient, XUser } from '../x/client.js';
+import { XApiError } from '../x/errors.js';
+import type { ChangeJournal, ChangeOrigin, ChangeRecord, PlannedRecord } from './journal.js';
+
+/** Reads of final URLs at once (each is one verify_credentials). */
+const READ_CONCURRENCY = 16;
+/** Reads while X still shows the previous image, as updateProfileImage did. */
+const MAX_READS = 3;
+/** A failed read or record is retried 1 s, 2 s, 4 s … 30 s apart, about 15 minutes in all. */
+export const RECORD_RETRY_ATTEMPTS = 35;
+const retryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
+const stem = (url: string) => url.replace(/_(normal|400x400)(\.[A-Za-z0-9]+)?$/, '$2');
+
+export interface ChangeRequest {
+  userId: string;
+  account: LinkedAccount;
+  image: StoredImage;
+  source: ChangeRecord['source'];
+  label: string;
+  origin: ChangeOrigin;
+  planned: PlannedRecord;
+}
+
+/** A change X accepted; `final` settles once its URL is read and recorded. */
+export interface StartedChange {
+  id: string;
+  origin: ChangeOrigin;
+  final: Promise<AppliedAvatar>;
+}
+
+/** Completes a change recovered after a restart (nobody in this process is waiting for it). */
+export type RecoveredHandler = (record: ChangeRecord, applied: AppliedAvatar) => Promise<void>;
+
+export interface ChangePipelineDeps {
+  journal: ChangeJournal;
+  history: AvatarHistory;
+  vault: TokenVault;
+  x: XClient;
+  normalizer: AvatarNormalizer;
+  xImages: Downloader;
+  coordination: Coordination;
+  logger: Logger;
+  processingDelayMs: number;
+}
+
+export interface ChangePipeline {
+  /** Call under the user's lock, with an active link. Resolves once X accepted the upload. */
+  start(request: ChangeRequest): Promise<StartedChange>;
+  /** Resolves once every change of the user in progress here is complete (its history written). */
+  settled(userId: string): Promise<void>;
+  /** A change of the user in progress here whose origin matches: wait for it instead of uploading again. */
+  pending(userId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
+  /** Adopt the changes of processes that are gone and finish them in the background; returns how many. */
+  recover(): Promise<number>;
+  onRecovered(kind: ChangeOrigin['kind'], handler: RecoveredHandler): void;
+  /** Reads waiting for X's processing now, and the most at once since start: above 1, waits overlap. */
+  readonly waits: { now: number; max: number };
+  close(): void;
+}
+
+interface Tracked {
+  record: ChangeRecord;
+  image: StoredImage;
+  /** False for a change recovered after a restart until someone joins it. */
+  waited: boolean;
+  /** The link used for the upload, kept for the read: the store may be down by then. */
+  account?: LinkedAccount;
+  final: Promise<AppliedAvatar>;
+  resolve(applied: AppliedAvatar): void;
+  reject(error: unknown): void;
+}
+
+export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
+  const { journal, history, x, logger } = deps;
+  const tracked = new Map<string, Tracked>();
+  const handlers = new Map<ChangeOrigin['kind'], RecoveredHandler>();
+  const handlerReady = new Map<ChangeOrigin['kind'], () => void>();
+  const timers = new Set<NodeJS.Timeout>();
+  const reads = createLimiter(READ_CONCURRENCY);
+  const due = new Map<string, number>(); // change id → when to read
+  let readTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const waits = { now: 0, max: 0 };
+  void takeLease(deps.coordination, `changes-owner:${journal.owner}`).catch(() => undefined);
+
+  const later = (ms: number, work: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!closed) work();
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+  };
+
+  function track(record: ChangeRecord, image: StoredImage, waited: boolean): Tracked {
+    let resolve: (applied: AppliedAvatar) => void = () => {};
+    let reject: (error: unknown) => void = () => {};
+    const final = new Promise<AppliedAvatar>((done, fail) => {
+      resolve = done;
+      reject = fail;
+    });
+    final.catch(() => undefined); // nobody may be waiting (a recovered change)
+    const entry: Tracked = { record, image, waited, final, resolve, reject };
+    tracked.set(record.id, entry);
+    return entry;
+  }
+
+  /** Whether X still shows the image at `previousUrl` (any size of it: _normal, _400x400 or the original). */
+  const sameImage = (user: XUser, previousUrl: string | undefined) => previousUrl !== undefined && stem(previousUrl) === stem(user.profileImage.normal);
+
+  /** Best effort: the journal is the crash record, but a store outage must not fail a change X accepted. */
+  async function note(entry: Tracked, patch: Partial<ChangeRecord>): Promise<void> {
+    entry.record = { ...entry.record, ...patch };
+    try {
+      await journal.update(entry.record, {});
+    } catch (error) {
+      logger.warn({ err: error, change: entry.record.id }, 'could not record a change step; carrying on');
+    }
+  }
+
+  /** The avatar the user has now, normalised, saved as their original before anything is sent. */
+  async function saveOriginal(entry: Tracked, account: LinkedAccount): Promise<string> {
+    const { userId } = entry.record;
+    const current = await x.verifyCredentials(account); // also proves the link works before we upload
+    const savedAt = new Date().toISOString();
+    try {
+      const bytes = await deps.xImages.download(current.profileImage.original);
+      const avatar = await deps.normalizer.normalize(bytes, { crop: 'centre' });
+      const hash = await history.putImage(userId, { data: avatar.data, format: avatar.format });
+      await history.saveOriginal(userId, { saved: true, hash, format: avatar.format, savedAt, url: current.profileImage.size400 });
+    } catch (error) {
+      if (!(error instanceof Error && 'userMessage' in error) || (error as { kind?: string }).kind === 'unreachable') throw error;
+      const reason = String((error as { userMessage: unknown }).userMessage);
+      logger.warn({ err: error, xUserId: account.xUserId }, 'could not save the original avatar');
+      await history.saveOriginal(userId, { saved: false, reason, savedAt });
+      entry.record = { ...entry.record, originalNotSaved: reason };
+    }
+    return current.profileImage.normal;
+  }
+
+  /** From 'intent' (or a 'sending' that did not reach X) to 'accepted'. */
+  async function send(entry: Tracked, account: LinkedAccount): Promise<void> {
+    const { userId } = entry.record;
+    if (entry.record.state === 'intent') {
+      const before = await history.get(userId);
+      let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
+      let savedOriginal = false;
+      if (!before.original) {
+        previousUrl = await saveOriginal(entry, account);
+        savedOriginal = true;
+      }
+      entry.record = { ...entry.record, state: 'sending', sentAt: Date.now(), savedOriginal, ...(previousUrl ? { previousUrl } : {}) };
+      await journal.update(entry.record, {}); // must be written: a restart after this compares before sending
+    }
+    const uploaded = await x.uploadProfileImage(account, entry.image);
+    await accept(entry, uploaded);
+  }
+
+  async function accept(entry: Tracked, user: XUser | undefined): Promise<void> {
+    const readAt = Date.now() + deps.processingDelayMs;
+    await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString(), readAt });
+    logger.info({ change: entry.record.id, userId: entry.record.userId, origin: entry.record.origin.kind }, 'avatar change accepted by X');
+    if (user && !entry.record.previousUrl) entry.record.previousUrl = user.profileImage.normal; // X answers with the old picture
+    scheduleRead(entry.record.id, readAt);
+  }
+
+  /** X refused the upload: nothing changed, so the record, and the original this change saved, go. */
+  async function abandon(entry: Tracked, error: unknown): Promise<void> {
+    tracked.delete(entry.record.id);
+    entry.reject(error);
+    const { userId, imageHash, savedOriginal } = entry.record;
+    await history.discard(userId, { imageHash, ...(savedOriginal ? { original: true } : {}) }).catch((undo: unknown) =>
+      logger.warn({ err: undo, userId }, 'could not undo a refused change'),
+    );
+    await journal.delete(entry.record).catch((undo: unknown) => logger.warn({ err: undo }, 'could not delete a refused change'));
+  }
+
+  // --- the reads -------------------------------------------------------------------------------
+
+  function scheduleRead(id: string, at: number): void {
+    due.set(id, at);
+    waits.now = due.size + reads.active + reads.queued;
+    waits.max = Math.max(waits.max, waits.now);
+    armReads();
+  }
+
+  function armReads(): void {
+    clearTimeout(readTimer);
+    if (closed || due.size === 0) return;
+    const next = Math.min(...due.values());
+    readTimer = setTimeout(readDue, Math.max(0, next - Date.now()));
+    readTimer.unref();
+  }
+
+  function readDue(): void {
+    const now = Date.now();
+    for (const [id, at] of due) {
+      if (at > now) continue;
+      due.delete(id);
+      void reads.run(() => read(id)).finally(() => (waits.now = due.size + reads.active + reads.queued));
+    }
+    armReads();
+  }
+
+  async function read(id: string, attempt = 1): Promise<void> {
+    const entry = tracked.get(id);
+    if (!entry || closed) return;
+    let user: XUser;
+    try {
+      user = await x.verifyCredentials(entry.account ?? (entry.account = await deps.vault.require(entry.record.userId)));
+    } catch (error) {
+      if (attempt >= RECORD_RETRY_ATTEMPTS || (error instanceof XApiError && error.kind === 'token-revoked')) {
+        logger.error({ err: error, change: id }, 'could not read the final URL of an avatar change');
+        tracked.delete(id);
+        return entry.reject(error);
+      }
+      return later(retryDelay(attempt), () => void reads.run(() => read(id, attempt + 1)));
+    }
+    if (sameImage(user, entry.record.previousUrl) && entry.record.reads + 1 < MAX_READS) {
+      const readAt = Date.now() + deps.processingDelayMs;
+      await note(entry, { reads: entry.record.reads + 1, readAt });
+      return scheduleRead(id, readAt);
+    }
+    await complete(entry, user);
+  }
+
+  // --- completion ------------------------------------------------------------------------------
+
+  async function writeHistory(record: ChangeRecord, user: XUser): Promise<HistoryEntry | undefined> {
+    const url400 = user.profileImage.size400;
+    if (record.planned.op === 'append') return history.append(record.userId, { ...record.planned.entry, url400 });
+    const { removeId, restoreId } = record.planned;
+    const remaining = await history.updateEntries(record.userId, (current) =>
+      current.filter((entry) => entry.id !== removeId).map((entry) => (entry.id === restoreId ? { ...entry, url400 } : entry)),
+    );
+    return remaining.find((entry) => entry.id === restoreId);
+  }
+
+  function plannedEntry(record: ChangeRecord, user: XUser): HistoryEntry | undefined {
+    return record.planned.op === 'append' ? { ...record.planned.entry, url400: user.profileImage.size400 } : undefined;
+  }
+
+  async function handlerFor(kind: ChangeOrigin['kind']): Promise<RecoveredHandler | undefined> {
+    if (!handlers.has(kind)) {
+      // The bot registers its handlers right after the services are built: wait for it, briefly.
+      await Promise.race([new Promise<void>((resolve) => handlerReady.set(kind, resolve)), sleep(30_000, undefined, { ref: false })]);
+    }
+    return handlers.get(kind);
+  }
+
+  async function complete(entry: Tracked, user: XUser, attempt = 1): Promise<void> {
+    const { record } = entry;
+    const notes = record.originalNotSaved ? { originalNotSaved: record.originalNotSaved } : {};
+    let historyEntry: HistoryEntry | undefined;
+    try {
+      historyEntry = await writeHistory(record, user);
+    } catch (error) {
+      // X changed the avatar: a failure to record it is reported as "changed, not recorded yet" and retried.
+      if (attempt === 1) logger.warn({ err: error, userId: record.userId }, 'X changed the avatar but recording it failed; retrying');
+      if (entry.waited) entry.resolve({ user, image: entry.image, entry: plannedEntry(record, user), ...notes, notRecorded: true });
+      if (attempt >= RECORD_RETRY_ATTEMPTS) {
+        tracked.delete(record.id);
+        return logger.error({ err: error, userId: record.userId }, 'gave up recording an avatar change');
+      }
+      return later(retryDelay(attempt), () => void complete(entry, user, attempt + 1));
+    }
+    if (attempt > 1) logger.info({ userId: record.userId, attempt }, 'avatar change recorded after a store failure');
+    const applied: AppliedAvatar = { user, image: entry.image, entry: historyEntry, ...notes };
+    if (entry.waited) entry.resolve(applied);
+    else {
+      try {
+        await (await handlerFor(record.origin.kind))?.(record, applied);
+      } catch (error) {
+        logger.warn({ err: error, change: record.id }, 'could not complete a recovered avatar change');
+      }
+      entry.resolve(applied);
+    }
+    tracked.delete(record.id);
+    await journal.delete(record).catch((error: unknown) => logger.warn({ err: error, change: record.id }, 'could not delete a completed change'));
+  }
+
+  // --- recovery --------------------------------------------------------------------------------
+
+  /** Finish a change found in the journal, from its state. */
+  async function resume(entry: Tracked): Promise<void> {
+    const { record } = entry;
+    if (record.state === 'accepted') return scheduleRead(record.id, record.readAt ?? Date.now());
+    const account = await deps.vault.require(record.userId);
+    if (record.state === 'sending') {
+      // The upload may have reached X before the process stopped: look once X would have processed it, and
+      // once more a processing wait later (X's wait is not exact), before sending it again.
+      for (let look = 1; look <= 2; look++) {
+        await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
+        const current = await x.verifyCredentials(account);
+        if (record.previousUrl !== undefined && !sameImage(current, record.previousUrl)) {
+          logger.info({ change: record.id, userId: record.userId }, 'a recovered upload had reached X; not sending it again');
+          await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString() });
+          return complete(entry, current);
+        }
+      }
+    }
+    await send(entry, account);
+  }
+
+  /** Take over one change of a process that is gone, and finish it in the background. */
+  async function adopt(found: ChangeRecord): Promise<boolean> {
+    const record = { ...found, owner: journal.owner };
+    await journal.update(record, {});
+    const image = await history.image(record.userId, record.imageHash);
+    if (!image) {
+      logger.error({ change: record.id, userId: record.userId }, 'the image of an unfinished avatar change is gone');
+      await journal.delete(record);
+      return false;
+    }
+    const entry = track(record, image, false);
+    logger.info({ change: record.id, userId: record.userId, state: record.state, origin: record.origin.kind }, 'finishing an avatar change from before a restart');
+    const refused = (error: unknown) => error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited';
+    const attempt = async (tries: number): Promise<void> => {
+      try {
+        await resume(entry);
+      } catch (error) {
+        // A lock the stopped process held (15 s at most) or a store or X outage: try again, the change stays joinable.
+        if (refused(error) || tries >= 6 || closed) throw error;
+        logger.warn({ err: error, change: record.id }, 'finishing a recovered avatar change failed; trying again');
+        await sleep(retryDelay(tries + 2), undefined, { ref: false });
+        return attempt(tries + 1);
+      }
+    };
+    void attempt(1).catch(async (error: unknown) => {
+      logger.warn({ err: error, change: record.id }, 'a recovered avatar change failed');
+      if (refused(error)) await abandon(entry, error);
+      else {
+        tracked.delete(record.id); // left in the journal for the next start
+        entry.reject(error);
+      }
+    });
+    return true;
+  }
+
+  return {
+    async start(request) {
+      const { userId, image } = request;
+      await this.settled(userId);
+      // Stored first, so a restart can upload it.
+      const imageHash = await history.putImage(userId, image);
+      const record = await journal.create({ userId, imageHash, format: image.format, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
+      const entry = track(record, image, true);
+      entry.account = request.account;
+      try {
+        await send(entry, request.account);
+      } catch (error) {
+        await abandon(entry, error);
+        throw error;
+      }
+      return { id: record.id, origin: record.origin, final: entry.final };
+    },
+
+    async settled(userId) {
+      const mine = [...tracked.values()].filter((entry) => entry.record.userId === userId);
+      await Promise.allSettled(mine.map((entry) => entry.final));
+    },
+
+    pending(userId, matches) {
+      const found = [...tracked.values()].find((entry) => entry.record.userId === userId && matches(entry.record.origin));
+      if (!found) return undefined;
+      found.waited = true; // its caller completes it now
+      return { id: found.record.id, origin: found.record.origin, final: found.final };
+    },
+
+    async recover() {
+      const orphans = new Map<string, ChangeRecord[]>();
+      for await (const record of journal.all()) {
+        if (record.owner === journal.owner || tracked.has(record.id)) continue;
+        orphans.set(record.owner, [...(orphans.get(record.owner) ?? []), record]);
+      }
+      let adopted = 0;
+      for (const [owner, records] of orphans) {
+        // Taken only when the owner no longer renews its lease: it stopped or died.
+        const lease = await takeLease(deps.coordination, `changes-owner:${owner}`);
+        if (!lease) continue;
+        for (const found of records) {
+          try {
+            if (await adopt(found)) adopted++;
+          } catch (error) {
+            logger.error({ err: error, change: found.id }, 'could not take over an unfinished avatar change; it is tried again at the next start');
+          }
+        }
+        lease.release();
+      }
+      return adopted;
+    },
+
+    onRecovered(kind, handler) {
+      handlers.set(kind, handler);
+      handlerReady.get(kind)?.();
+    },
+
+    get waits() {
+      return { ...waits };
+    },
+
+    close() {
+      closed = true;
+      clearTimeout(readTimer);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * kill -9 of the bot process in the middle of an avatar change, then a restart on the same store: every
+ * change completes exactly once (one upload at X), the saved original is the user's real avatar from
+ * before the bot (never the bot's own upload), revert restores it, and the command's reply is finished
+ * with the final URL. Also a team push of 4 killed after X accepted the first upload: each member gets
+ * the team image exactly once. The bot runs as its own process (`avatar-bot start`); X and Discord are
+ * the local test servers, so the kill lands at a known point of the change:
+ *
+ * - after the intent record: X holds the verify_credentials that reads the avatar to save as original
+ * - after the upload was sent: X holds the upload before applying it (then drops it)
+ * - after X accepted it: X applies the upload and the bot dies before the answer
+ * - during the wait: the bot logged X's acceptance; X processes for 1.5 s before the new URL shows
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createJobStore } from '../../src/branding/jobs.js';
+import { openStore } from '../../src/store/backend.js';
+import { createSecretBox } from '../../src/store/cipher.js';
+import { createAvatarHistory } from '../../src/store/history.js';
+import { createTokenVault } from '../../src/store/vault.js';
+import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { startDiscordServer, type DiscordServer, type TestUser } from '../support/discord-server.js';
+import { startXServer, X_PATHS, type FakeXUser, type RequestHook, type XServer } from '../support/x-server.js';
+import { fixture, image } from '../bot/helpers.js';
+
+const PROCESSING_MS = 1500;
+const MANAGE_GUILD = 1n << 5n;
+
+let discord: DiscordServer;
+let x: XServer;
+const bots: BotProcess[] = [];
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  discord = await startDiscordServer();
+  x = await startXServer({ processingDelayMs: PROCESSING_MS });
+});
+// One bot at a time on the Discord server: a bot left running would answer the next test's interactions.
+afterEach(async () => {
+  for (const bot of bots.splice(0)) {
+    bot.cleanUp();
+    await bot.exited;
+  }
+});
+afterAll(async () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await Promise.all([discord?.close(), x?.close()]);
+});
+
+/** One bot "installation": a store and a key that survive its restarts. */
+function installation() {
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-crash-'));
+  dirs.push(dir);
+  const key = randomBytes(32).toString('base64');
+  const env = { STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`, TOKEN_ENCRYPTION_KEY: key, TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_MS) };
+  const withStore = async <T>(work: (parts: { store: Awaited<ReturnType<typeof openStore>> }) => Promise<T>): Promise<T> => {
+    const store = await openStore(env.STORE_URL);
+    try {
+      return await work({ store });
+    } finally {
+      await store.close();
+    }
+  };
+  const start = async () => {
+    const bot = await startBotProcess(discord, x, 'node', env);
+    bots.push(bot);
+    return bot;
+  };
+  const link = (user: TestUser, account: FakeXUser) =>
+    withStore(async ({ store }) => {
+      const vault = createTokenVault(store, createSecretBox(Buffer.from(key, 'base64')));
+      await vault.save(user.id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    });
+  const history = (userId: string) => withStore(({ store }) => createAvatarHistory(store).get(userId));
+  return { env, start, link, history, withStore };
+}
+
+async function kill(bot: BotProcess): Promise<void> {
+  process.kill(bot.pid, 'SIGKILL');
+  await bot.exited;
+}
+
+/** Runs `hook` once, at the first request it matches, and resolves when it ran. */
+function once(matches: Parameters<RequestHook>[0] extends infer R ? (request: R) => boolean : never, action: () => Promise<void>): Promise<void> {
+  return new Promise((done) => {
+    x.setRequestHook(async (request) => {
+      if (!matches(request)) return;
+      x.setRequestHook(undefined);
+      await action();
+      done();
+      return 'drop';
+    });
+  });
+}
+
+/** Pixels at 32x32: the same picture through different encoders and sizes compares close. */
+async function thumbnail(bytes: Buffer): Promise<Buffer> {
+  return sharp(bytes).resize(32, 32, { fit: 'cover' }).removeAlpha().raw().toBuffer();
+}
+async function looksLike(a: Buffer, b: Buffer): Promise<boolean> {
+  const [left, right] = await Promise.all([thumbnail(a), thumbnail(b)]);
+  let difference = 0;
+  for (let i = 0; i < left.length; i++) difference += Math.abs(left[i]! - right[i]!);
+  return difference / left.length < 10;
+}
+const shownAtX = async (account: FakeXUser) => Buffer.from(await (await fetch(x.profileImageUrl(account.id).replace('_normal', ''))).arrayBuffer());
+
+describe('kill -9 in the middle of /avatar set', () => {
+  const states = [
+    ['after the intent record', (account: FakeXUser) => (r: { path: string; userId?: string; stage: string }) => r.path === X_PATHS.verifyCredentials && r.userId === account.id],
+    ['after the upload was sent', (account: FakeXUser) => (r: { path: string; userId?: string; stage: string }) => r.path === X_PATHS.updateProfileImage && r.userId === account.id && r.stage === 'received'],
+    ['after X accepted the upload', (account: FakeXUser) => (r: { path: string; userId?: string; stage: string }) => r.path === X_PATHS.updateProfileImage && r.userId === account.id && r.stage === 'applied'],
+    ['during the processing wait', undefined],
+  ] as const;
+
+  it.each(states)('%s: after a restart the change completes once, the original is the real one, and revert restores it', async (_state, killPoint) => {
+    const bot = installation();
+    const user = discord.addMember({ username: `crash${x.uploads.length}${Math.random().toString(36).slice(2, 6)}` });
+    const account = x.addUser({ screenName: user.username.slice(0, 15) });
+    await bot.link(user, account);
+    const before = await shownAtX(account); // X's default avatar: the one the bot must save and restore
+    const first = await bot.start();
+
+    const photo = fixture('flowers.jpeg');
+    const interaction = await discord.slash(user, { name: 'avatar', subcommand: 'set', options: { image: image('photo.jpg', photo) } });
+    if (killPoint) await once(killPoint(account), () => kill(first));
+    else {
+      await first.waitForLine((line) => line.includes('"msg":"avatar change accepted by X"'), 15_000);
+      await kill(first);
+    }
+    expect(await shownAtX(account).then((now) => looksLike(now, before))).toBe(true); // X still processing, or nothing sent
+
+    await bot.start();
+    // The reply is finished with the final URL by the restarted bot.
+    const reply = await interaction.waitForReply((message) => message.embeds[0]?.title === 'Avatar updated', 30_000);
+    const finalUrl = x.profileImageUrl(account.id).replace('_normal', '_400x400');
+    expect(reply.embeds[0]?.description).toContain(finalUrl);
+
+    const uploads = x.uploads.filter((upload) => upload.userId === account.id);
+    expect(uploads).toHaveLength(1);
+    const history = await bot.history(user.id);
+    expect(history.entries).toHaveLength(1);
+    expect(history.entries[0]?.url400).toBe(finalUrl);
+    expect(history.original?.saved).toBe(true);
+
+    const revert = await discord.slash(user, { name: 'avatar', subcommand: 'revert' });
+    const reverted = await revert.waitForReply((message) => message.embeds[0]?.title === 'Original avatar restored', 30_000);
+    expect(reverted.embeds[0]?.title).toBe('Original avatar restored');
+    expect(x.uploads.filter((upload) => upload.userId === account.id)).toHaveLength(2);
+    expect(await looksLike(await shownAtX(account), before)).toBe(true);
+    expect(await looksLike(await shownAtX(account), photo)).toBe(false);
+  }, 90_000);
+});
+
+describe('kill -9 during a push', () => {
+  it('a push to 4 members killed after X accepted the first upload: each member gets the team image exactly once', async () => {
+    const bot = installation();
+    const admin = discord.addMember({ username: 'crashadmin', permissions: MANAGE_GUILD });
+    const members: Array<{ user: TestUser; account: FakeXUser }> = [];
+    for (let i = 0; i < 4; i++) {
+      const user = discord.addMember({ username: `crashmember${i}` });
+      const account = x.addUser({ screenName: `crashm${i}` });
+      await bot.link(user, account);
+      members.push({ user, account });
+    }
+    const first = await bot.start();
+    for (const { user } of members) await (await discord.slash(user, { name: 'branding-consent', subcommand: 'join' })).waitForReply(undefined, 15_000);
+    const team = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#ff6600' } }).jpeg().toBuffer();
+    const push = await discord.slash(admin, { name: 'branding', subcommand: 'push', options: { image: { attachment: { filename: 'brand.jpg', bytes: team } }, label: 'Crash' } as never });
+    const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
+    const confirm = /"custom_id":"(branding-push-confirm:[^"]+)"/.exec(JSON.stringify(preview.components))![1]!;
+    const killed = once((r) => r.path === X_PATHS.updateProfileImage && r.stage === 'applied', () => kill(first));
+    await push.click(confirm);
+    await killed;
+
+    const second = await bot.start();
+    const finished = async () =>
+      bot.withStore(async ({ store }) => {
+        const jobs = createJobStore(store);
+        const { recent } = await jobs.guild(discord.guild.id);
+        return recent[0] === undefined ? undefined : jobs.get(recent[0]);
+      });
+    const deadline = Date.now() + 60_000;
+    let job = await finished();
+    while (job?.state !== 'done' && Date.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 250));
+      job = await finished();
+    }
+    if (process.env.DEBUG_CRASH) console.log([...first.lines, '----', ...second.lines].filter((l) => !l.includes('x request')).join('\n'), JSON.stringify(x.uploads.map((u) => [u.userId, u.at])));
+    expect(job?.state).toBe('done');
+    for (const { user, account } of members) {
+      expect(job?.results[user.id]?.status).toBe('done');
+      const uploads = x.uploads.filter((upload) => upload.userId === account.id);
+      expect(uploads).toHaveLength(1);
+      expect(await looksLike(uploads[0]!.bytes, team)).toBe(true);
+      expect((await bot.history(user.id)).entries).toHaveLength(1);
+    }
+  }, 120_000);
+});
