@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { rejectionOf } from '../support/rejection.js';
 import {
   AVATAR_SIZE,
@@ -23,6 +25,7 @@ import {
   parseBackground,
 } from '../../src/avatar/normalize.js';
 
+const execFileAsync = promisify(execFile);
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'images');
 const fixture = (file: string) => readFileSync(join(FIXTURES, file));
 
@@ -461,31 +464,34 @@ describe('concurrency', () => {
   });
 
   it('bounds how many images sharp processes at once', async () => {
-    const normalizer = createAvatarNormalizer({ concurrency: 1 });
-    const photo = fixture('sharp/flowers.jpeg');
-    // Count only this test's work: an earlier test's pipeline may still be finishing on a busy machine.
-    await vi.waitFor(() => {
-      const { queue, process } = sharp.counters();
-      expect(queue + process).toBe(0);
-    }, { timeout: 10_000 });
-    let peakSharp = 0;
-    let peakActive = 0;
-    const sample = setInterval(() => {
-      const { queue, process } = sharp.counters();
-      peakSharp = Math.max(peakSharp, queue + process);
-      peakActive = Math.max(peakActive, normalizer.active);
-    }, 1);
-    try {
+    // In a child process of its own: sharp's counters are per process, and a test worker that ran another
+    // file before (a bot whose X server decodes uploads) may still have sharp work of its own in flight.
+    const script = `
+      import sharp from 'sharp';
+      import { readFileSync } from 'node:fs';
+      import { createAvatarNormalizer } from './dist/src/avatar/normalize.js';
+      const normalizer = createAvatarNormalizer({ concurrency: 1 });
+      const photo = readFileSync(${JSON.stringify(join(FIXTURES, 'sharp', 'flowers.jpeg'))});
+      let peakSharp = 0;
+      let peakActive = 0;
+      const sample = setInterval(() => {
+        const { queue, process } = sharp.counters();
+        peakSharp = Math.max(peakSharp, queue + process);
+        peakActive = Math.max(peakActive, normalizer.active);
+      }, 1);
       const jobs = Array.from({ length: 4 }, () => normalizer.normalize(photo, { crop: 'centre' }));
-      expect([normalizer.active, normalizer.queued]).toEqual([1, 3]);
-      const avatars = await Promise.all(jobs);
-      avatars.forEach((avatar) => expect(avatar.format).toBe('jpeg'));
-    } finally {
+      const atStart = [normalizer.active, normalizer.queued];
+      const formats = (await Promise.all(jobs)).map((avatar) => avatar.format);
       clearInterval(sample);
-    }
-    expect(peakActive).toBe(1);
-    expect(peakSharp).toBeLessThanOrEqual(1);
-    expect([normalizer.active, normalizer.queued]).toEqual([0, 0]);
+      console.log(JSON.stringify({ atStart, formats, peakSharp, peakActive, atEnd: [normalizer.active, normalizer.queued] }));
+    `;
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(FIXTURES, '..', '..', '..') });
+    const result = JSON.parse(stdout) as { atStart: number[]; formats: string[]; peakSharp: number; peakActive: number; atEnd: number[] };
+    expect(result.atStart).toEqual([1, 3]);
+    expect(result.formats).toEqual(['jpeg', 'jpeg', 'jpeg', 'jpeg']);
+    expect(result.peakActive).toBe(1);
+    expect(result.peakSharp).toBeLessThanOrEqual(1);
+    expect(result.atEnd).toEqual([0, 0]);
   });
 
   it('rejects cheap failures without waiting for a slot', async () => {
