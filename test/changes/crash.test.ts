@@ -157,25 +157,41 @@ describe('kill -9 in the middle of /avatar set', () => {
 });
 
 describe('kill -9 during a push', () => {
-  it('a push to 4 members killed after X accepted the first upload: each member gets the team image exactly once', async () => {
+  const killPoints = [
+    // The record says "sending": X applied the upload, the bot dies before X's answer.
+    ['after X applied the first upload, before its answer', 'applied'],
+    // The record says "accepted": the bot dies in X's processing wait, before the final URL is read.
+    ['after X accepted an upload, in the processing wait before the read', 'accepted'],
+  ] as const;
+
+  it.each(killPoints)('a push to 4 members killed %s: each member gets the team image exactly once, and the report, log post and DMs carry each final URL', async (_when, killPoint) => {
     const bot = installation();
-    const admin = discord.addMember({ username: 'crashadmin', permissions: MANAGE_GUILD });
+    const tag = killPoint.slice(0, 3);
+    const admin = discord.addMember({ username: `crashadmin${tag}`, permissions: MANAGE_GUILD });
     const members: Array<{ user: TestUser; account: FakeXUser }> = [];
     for (let i = 0; i < 4; i++) {
-      const user = discord.addMember({ username: `crashmember${i}` });
-      const account = x.addUser({ screenName: `crashm${i}` });
+      const user = discord.addMember({ username: `crashmember${tag}${i}` });
+      const account = x.addUser({ screenName: `crashm${tag}${i}` });
       await bot.link(user, account);
       members.push({ user, account });
     }
     const first = await bot.start();
+    const log = discord.addChannel({ name: `branding-log-${tag}` });
+    await (await discord.slash(admin, { name: 'branding', subcommand: 'settings', options: { 'log-channel': { channel: log.id } } as never })).waitForReply(undefined, 15_000);
     for (const { user } of members) await (await discord.slash(user, { name: 'branding-consent', subcommand: 'join' })).waitForReply(undefined, 15_000);
     const team = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#ff6600' } }).jpeg().toBuffer();
     const push = await discord.slash(admin, { name: 'branding', subcommand: 'push', options: { image: { attachment: { filename: 'brand.jpg', bytes: team } }, label: 'Crash' } as never });
     const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
     const confirm = /"custom_id":"(branding-push-confirm:[^"]+)"/.exec(JSON.stringify(preview.components))![1]!;
-    const killed = once((r) => r.path === X_PATHS.updateProfileImage && r.stage === 'applied', () => kill(first));
+    const killed =
+      killPoint === 'applied'
+        ? once((r) => r.path === X_PATHS.updateProfileImage && r.stage === 'applied', () => kill(first))
+        : first.waitForLine((line) => line.includes('"msg":"avatar change accepted by X"'), 30_000).then(() => kill(first));
     await push.click(confirm);
     await killed;
+    const uploadedBefore = members.filter(({ account }) => x.uploads.some((upload) => upload.userId === account.id)).length;
+    expect(uploadedBefore).toBeGreaterThan(0); // the kill came after an upload, before its read
+    const postsBefore = discord.messages.length;
 
     const second = await bot.start();
     const finished = async () =>
@@ -192,12 +208,26 @@ describe('kill -9 during a push', () => {
     }
     if (process.env.DEBUG_CRASH) console.log([...first.lines, '----', ...second.lines].filter((l) => !l.includes('x request')).join('\n'), JSON.stringify(x.uploads.map((u) => [u.userId, u.at])));
     expect(job?.state).toBe('done');
+    const posted = await discord.waitForMessage((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore, 30_000);
+    expect(posted.message.content).toBe(`<@${admin.id}> Pushed "Crash": 4 succeeded, 0 failed, 0 skipped. The full report is attached.`);
+    const reportText = posted.files[0]!.bytes.toString();
+    expect(reportText).toContain('Succeeded (4):');
     for (const { user, account } of members) {
+      const finalUrl = x.profileImageUrl(account.id).replace('_normal', '_400x400');
       expect(job?.results[user.id]?.status).toBe('done');
+      expect(job?.results[user.id]?.url400).toBe(finalUrl);
+      expect(reportText).toContain(`  ${user.id}  ${finalUrl}`);
+      const dm = await discord.waitForDm(user.id, (message) => message.content.includes('changed your X avatar'), 15_000);
+      expect(dm.message.content).toContain(`New 400x400: ${finalUrl}`);
       const uploads = x.uploads.filter((upload) => upload.userId === account.id);
       expect(uploads).toHaveLength(1);
       expect(await looksLike(uploads[0]!.bytes, team)).toBe(true);
-      expect((await bot.history(user.id)).entries).toHaveLength(1);
+      const history = await bot.history(user.id);
+      expect(history.entries).toHaveLength(1);
+      expect(history.entries[0]?.url400).toBe(finalUrl);
     }
+    // One report: a second completion of a member would have sent a second DM or log post.
+    expect(discord.messages.filter((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore)).toHaveLength(1);
+    for (const { user } of members) expect(discord.messages.filter((message) => message.message.content.includes('changed your X avatar') && message.recipientId === user.id)).toHaveLength(1);
   }, 120_000);
 });
