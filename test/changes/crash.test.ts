@@ -21,6 +21,8 @@ import { createJobStore } from '../../src/branding/jobs.js';
 import { openStore } from '../../src/store/backend.js';
 import { createSecretBox } from '../../src/store/cipher.js';
 import { createAvatarHistory } from '../../src/store/history.js';
+import { createAvatarLibrary } from '../../src/store/library.js';
+import { createScheduleStore } from '../../src/store/schedules.js';
 import { createTokenVault } from '../../src/store/vault.js';
 import { startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { startDiscordServer, type DiscordServer, type TestUser } from '../support/discord-server.js';
@@ -56,7 +58,7 @@ function installation() {
   const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-crash-'));
   dirs.push(dir);
   const key = randomBytes(32).toString('base64');
-  const env = { STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`, TOKEN_ENCRYPTION_KEY: key, TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_MS) };
+  const env = { STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`, TOKEN_ENCRYPTION_KEY: key, TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_MS), SCHEDULE_MIN_INTERVAL_MS: '0' };
   const withStore = async <T>(work: (parts: { store: Awaited<ReturnType<typeof openStore>> }) => Promise<T>): Promise<T> => {
     const store = await openStore(env.STORE_URL);
     try {
@@ -229,5 +231,58 @@ describe('kill -9 during a push', () => {
     // One report: a second completion of a member would have sent a second DM or log post.
     expect(discord.messages.filter((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore)).toHaveLength(1);
     for (const { user } of members) expect(discord.messages.filter((message) => message.message.content.includes('changed your X avatar') && message.recipientId === user.id)).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('kill -9 during a scheduled change', () => {
+  const killPoints = [
+    ['after X applied the upload, before its answer', 'applied'],
+    ['after X accepted the upload, in the processing wait before the read', 'accepted'],
+  ] as const;
+
+  it.each(killPoints)('killed %s: after a restart the DM is sent once with the final URL, the schedule records it, nothing is uploaded twice, and the next change happens', async (_when, killPoint) => {
+    const bot = installation();
+    const user = discord.addMember({ username: `crashsched${killPoint}` });
+    const account = x.addUser({ screenName: `crashs${killPoint.slice(0, 3)}` });
+    await bot.link(user, account);
+    const colour = (background: string) => sharp({ create: { width: 400, height: 400, channels: 3, background } }).jpeg().toBuffer();
+    const images = { a: await colour('#ff0000'), b: await colour('#00ff00'), c: await colour('#0000ff') };
+    await bot.withStore(async ({ store }) => {
+      const library = createAvatarLibrary(store);
+      for (const [name, data] of Object.entries(images)) await library.add(user.id, name, { data, format: 'jpeg' });
+    });
+    const first = await bot.start();
+    const killed =
+      killPoint === 'applied'
+        ? once((r) => r.path === X_PATHS.updateProfileImage && r.userId === account.id && r.stage === 'applied', () => kill(first))
+        : first.waitForLine((line) => line.includes('"msg":"avatar change accepted by X"'), 30_000).then(() => kill(first));
+    await discord.slash(user, { name: 'schedule', subcommand: 'default', options: { image: 'a' } as never });
+    await killed;
+    const uploadsOf = () => x.uploads.filter((upload) => upload.userId === account.id);
+    expect(uploadsOf()).toHaveLength(1);
+    const told = (name: string) => discord.messages.filter((posted) => posted.recipientId === user.id && posted.message.embeds[0]?.title === `Scheduled avatar: ${name}`);
+    expect(told('a')).toHaveLength(0);
+
+    await bot.start();
+    const dm = await discord.waitForDm(user.id, (message) => message.embeds[0]?.title === 'Scheduled avatar: a', 30_000);
+    const finalUrl = x.profileImageUrl(account.id).replace('_normal', '_400x400');
+    expect(dm.message.embeds[0]?.description).toContain(finalUrl);
+    const record = await bot.withStore(({ store }) => createScheduleStore(store).get(user.id));
+    expect(record.applied?.image).toBe('a');
+    expect(record.lastRun).toMatchObject({ outcome: 'applied', detail: 'a' });
+    expect(uploadsOf()).toHaveLength(1);
+    expect(await looksLike(uploadsOf()[0]!.bytes, images.a)).toBe(true);
+    const history = await bot.history(user.id);
+    expect(history.entries.map((entry) => entry.url400)).toEqual([finalUrl]);
+
+    // The scheduler still works after the restart: a rotation is caught up at once, then its timer fires.
+    await discord.slash(user, { name: 'schedule', subcommand: 'rotate', options: { images: 'b,c', every: '*/2 * * * * *' } as never });
+    await discord.waitForDm(user.id, (message) => message.embeds[0]?.title === 'Scheduled avatar: c', 30_000);
+    // Rotation images only after `a` (the catch-up shows b, or c when a 2 s tick passed first), `a` once.
+    const [applied, ...rotated] = uploadsOf();
+    expect(await looksLike(applied!.bytes, images.a)).toBe(true);
+    expect(rotated.length).toBeGreaterThan(0);
+    for (const upload of rotated) expect((await looksLike(upload.bytes, images.b)) || (await looksLike(upload.bytes, images.c))).toBe(true);
+    expect(told('a')).toHaveLength(1);
   }, 120_000);
 });
