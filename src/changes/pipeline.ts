@@ -31,6 +31,8 @@ import type { ChangeJournal, ChangeOrigin, ChangeRecord, PlannedRecord } from '.
 const READ_CONCURRENCY = 16;
 /** Reads while X still shows the previous image, as updateProfileImage did. */
 const MAX_READS = 3;
+/** Uploads of one change whose connection failed after sending, each followed by a look at the profile. */
+const AMBIGUOUS_UPLOADS = 3;
 /** A failed read or record is retried 1 s, 2 s, 4 s … 30 s apart, about 15 minutes in all. */
 export const RECORD_RETRY_ATTEMPTS = 35;
 const retryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
@@ -166,6 +168,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   /** From 'intent' (or a 'sending' that did not reach X) to 'accepted'. */
   async function send(entry: Tracked, account: LinkedAccount): Promise<void> {
     const { userId } = entry.record;
+    let sentAtWritten = false;
     if (entry.record.state === 'intent') {
       const before = await history.get(userId);
       let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
@@ -176,13 +179,42 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       }
       entry.record = { ...entry.record, state: 'sending', sentAt: Date.now(), savedOriginal, ...(previousUrl ? { previousUrl } : {}) };
       await journal.update(entry.record, {}); // must be written: a restart after this compares before sending
+      sentAtWritten = true;
     }
-    const uploaded = await x.uploadProfileImage(account, entry.image);
-    await accept(entry, uploaded);
+    for (let tries = 1; ; tries++) {
+      // The look after an ambiguous failure (here or after a restart) counts X's processing wait from here.
+      if (!sentAtWritten) await note(entry, { sentAt: Date.now() });
+      sentAtWritten = false;
+      let uploaded: XUser;
+      try {
+        uploaded = await x.uploadProfileImage(account, entry.image);
+      } catch (error) {
+        // The connection failed after the upload was sent: X may have applied it. Sending it again blindly
+        // would upload it twice, so look at the profile first, as a restart does.
+        if (!(error instanceof XApiError && error.ambiguous)) throw error;
+        logger.warn({ err: error, change: entry.record.id }, 'an upload failed after it was sent; looking whether X applied it');
+        const shown = await reachedX(entry.record, account);
+        if (shown) return accept(entry, undefined, Date.now());
+        if (tries >= AMBIGUOUS_UPLOADS) throw error;
+        continue;
+      }
+      return accept(entry, uploaded);
+    }
   }
 
-  async function accept(entry: Tracked, user: XUser | undefined): Promise<void> {
-    const readAt = Date.now() + deps.processingDelayMs;
+  /** The profile, once it shows an image other than `previousUrl` (the upload reached X); undefined when it
+   *  still shows the old one a processing wait after the upload, and once more a wait later (X's wait is not exact). */
+  async function reachedX(record: ChangeRecord, account: LinkedAccount): Promise<XUser | undefined> {
+    if (record.previousUrl === undefined) return undefined;
+    for (let look = 1; look <= 2; look++) {
+      await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
+      const current = await x.verifyCredentials(account);
+      if (!sameImage(current, record.previousUrl)) return current;
+    }
+    return undefined;
+  }
+
+  async function accept(entry: Tracked, user: XUser | undefined, readAt = Date.now() + deps.processingDelayMs): Promise<void> {
     await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString(), readAt });
     logger.info({ change: entry.record.id, userId: entry.record.userId, origin: entry.record.origin.kind }, 'avatar change accepted by X');
     if (user && !entry.record.previousUrl) entry.record.previousUrl = user.profileImage.normal; // X answers with the old picture
@@ -312,16 +344,12 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     if (record.state === 'accepted') return scheduleRead(record.id, record.readAt ?? Date.now());
     const account = await deps.vault.require(record.userId);
     if (record.state === 'sending') {
-      // The upload may have reached X before the process stopped: look once X would have processed it, and
-      // once more a processing wait later (X's wait is not exact), before sending it again.
-      for (let look = 1; look <= 2; look++) {
-        await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
-        const current = await x.verifyCredentials(account);
-        if (record.previousUrl !== undefined && !sameImage(current, record.previousUrl)) {
-          logger.info({ change: record.id, userId: record.userId }, 'a recovered upload had reached X; not sending it again');
-          await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString() });
-          return complete(entry, current);
-        }
+      // The upload may have reached X before the process stopped: look before sending it again.
+      const current = await reachedX(record, account);
+      if (current) {
+        logger.info({ change: record.id, userId: record.userId }, 'a recovered upload had reached X; not sending it again');
+        await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString() });
+        return complete(entry, current);
       }
     }
     await send(entry, account);

@@ -76,7 +76,8 @@ export interface XClient {
   requestToken(callback: string | 'oob'): Promise<RequestToken>;
   authorizeUrl(requestToken: string): string;
   accessToken(requestToken: RequestToken, verifier: string): Promise<LinkedAccount>;
-  /** One upload request. X answers with the user as it was: the new URL appears once X has processed the image. */
+  /** One upload request. X answers with the user as it was: the new URL appears once X has processed the image.
+   *  A network failure after the request may have reached X is not retried (XApiError `ambiguous`). */
   uploadProfileImage(user: UserTokens, image: AvatarImage): Promise<XUser>;
   /** Upload, wait for X to process it, and return the final URLs. */
   updateProfileImage(user: UserTokens, image: AvatarImage, options?: { previousUrl?: string }): Promise<XUser>;
@@ -103,6 +104,8 @@ interface SendOptions {
   form?: Record<string, string>;
   /** Unsigned multipart body. */
   multipart?: { contentType: string; body: Buffer };
+  /** Not idempotent: a failure that may have reached X is returned, not retried (the caller looks first). */
+  once?: boolean;
 }
 
 const MIME: Record<AvatarImage['format'], string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif' };
@@ -193,7 +196,7 @@ export function createXClient(options: XClientOptions): XClient {
       try {
         return (await sendOnce(request)).body; // a fresh nonce and timestamp on every attempt
       } catch (error) {
-        if (!(error instanceof XApiError) || error.kind !== 'transient' || attempt >= retries) throw error;
+        if (!(error instanceof XApiError) || error.kind !== 'transient' || attempt >= retries || (request.once && error.ambiguous)) throw error;
         await wait(Math.random() * backoffBaseMs * 2 ** attempt);
       }
     }
@@ -226,6 +229,8 @@ export function createXClient(options: XClientOptions): XClient {
         query: { include_entities: 'false', skip_status: 'true' },
         token: { key: user.token, secret: user.secret },
         multipart: multipartImage(image),
+        // A second upload of an image X applied would be a second change: the caller reads the profile first.
+        once: true,
       }),
     );
 

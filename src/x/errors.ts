@@ -19,16 +19,19 @@ export class XApiError extends UserFacingError<XErrorKind> {
   readonly code: number | undefined;
   /** For rate-limited: when X says the window resets. */
   readonly resetAt: Date | undefined;
+  /** A network failure after the request may have reached X: whether X acted on it is unknown. */
+  readonly ambiguous: boolean;
 
   constructor(
     kind: XErrorKind,
     userMessage: string,
-    details: { status?: number; code?: number; resetAt?: Date; detail?: string; cause?: unknown } = {},
+    details: { status?: number; code?: number; resetAt?: Date; detail?: string; cause?: unknown; ambiguous?: boolean } = {},
   ) {
     super(kind, userMessage, { detail: details.detail, cause: details.cause });
     this.status = details.status;
     this.code = details.code;
     this.resetAt = details.resetAt;
+    this.ambiguous = details.ambiguous ?? false;
   }
 }
 
@@ -129,7 +132,13 @@ export function errorFromResponse(status: number, headers: Record<string, string
   return new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', details);
 }
 
+/** Failures before a connection existed: the request cannot have reached X. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 export function networkError(cause: unknown): XApiError {
   const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-  return new XApiError('transient', 'X could not be reached. Try again in a few minutes.', { detail, cause });
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  // A reset, a closed socket or a timeout after the request was written: X may have acted on it.
+  const ambiguous = !(typeof code === 'string' && NOT_CONNECTED.has(code));
+  return new XApiError('transient', 'X could not be reached. Try again in a few minutes.', { detail, cause, ambiguous });
 }
