@@ -53,6 +53,8 @@ export interface StartedChange {
   id: string;
   origin: ChangeOrigin;
   final: Promise<AppliedAvatar>;
+  /** Joined a recovered change whose origin the recovery handler is telling already: wait, tell nobody. */
+  told?: boolean;
 }
 
 /** Completes a change recovered after a restart (nobody in this process is waiting for it). */
@@ -90,6 +92,8 @@ interface Tracked {
   image: StoredImage;
   /** False for a change recovered after a restart until someone joins it. */
   waited: boolean;
+  /** Its completion went to the recovery handler: a later joiner must not tell the origin again. */
+  told?: boolean;
   /** The link used for the upload, kept for the read: the store may be down by then. */
   account?: LinkedAccount;
   final: Promise<AppliedAvatar>;
@@ -325,6 +329,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     const applied: AppliedAvatar = { user, image: entry.image, entry: historyEntry, ...notes };
     if (entry.waited) entry.resolve(applied);
     else {
+      // Decided in this tick, with `pending`: the origin is told by exactly one of the handler or a joiner.
+      entry.told = true;
       try {
         await (await handlerFor(record.origin.kind))?.(record, applied);
       } catch (error) {
@@ -416,6 +422,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     pending(userId, matches) {
       const found = [...tracked.values()].find((entry) => entry.record.userId === userId && matches(entry.record.origin));
       if (!found) return undefined;
+      if (found.told) return { id: found.record.id, origin: found.record.origin, final: found.final, told: true };
       found.waited = true; // its caller completes it now
       return { id: found.record.id, origin: found.record.origin, final: found.final };
     },

@@ -121,6 +121,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const userRuns = createKeyedLock();
   let housekeeping: ScheduledTask | undefined;
   let stopped = false;
+  /** Users with a change completed by recovery: a catch-up that read their record before that looks again. */
+  const recoveredFor = new Set<string>();
   const running = new Set<Promise<unknown>>();
 
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -282,6 +284,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       // A change to this target left by a restart is waited for, not uploaded again.
       const origin = { kind: 'schedule' as const, target, image: imageName, label };
       const joined = avatars.pending(discordUserId, (candidate) => candidate.kind === 'schedule' && candidate.target === target);
+      if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
+      // A recovered change that completed since the record was read above is recorded there now.
+      if (!joined && recoveredFor.delete(discordUserId) && (await schedules.get(discordUserId)).applied?.image === target) return;
       // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
       const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin);
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
@@ -369,7 +374,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
     completeRecovered(changes) {
       changes.onRecovered('schedule', async (change, applied) => {
-        if (change.origin.kind === 'schedule') await recordApplied(change.userId, change.origin, applied);
+        if (change.origin.kind !== 'schedule') return;
+        await recordApplied(change.userId, change.origin, applied);
+        recoveredFor.add(change.userId);
       });
     },
 
