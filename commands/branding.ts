@@ -23,7 +23,7 @@ import { normalisedAttachment } from '../src/bot/attachment.js';
 import type { SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile } from '../src/bot/replies.js';
-import { finishPush, postToLog } from '../src/bot/branding-report.js';
+import { finishPush, finishRevert, postToLog } from '../src/bot/branding-report.js';
 import { currentMember } from '../src/bot/membership.js';
 import { UserFacingError } from '../src/errors.js';
 import { teamLibraryOwner } from '../src/branding/team-seasons.js';
@@ -145,12 +145,7 @@ async function revert(interaction: ChatInputCommandInteraction, services: Servic
     adminId: interaction.user.id,
     onProgress: (progress) => void interaction.editReply({ content: `Reverting: ${describeProgress(progress)}` }).catch(() => undefined),
   });
-  const results = Object.values(job.reverts ?? {});
-  const count = (status: string) => results.filter((result) => result.status === status).length;
-  const summary = `Reverted "${job.label}": ${count('done')} restored, ${count('failed')} failed, ${count('skipped')} skipped (changed since).`;
-  await interaction.editReply({ content: summary });
-  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId: interaction.user.id, action: 'revert', label: job.label, summary });
-  await postToLog(interaction.client, services, guildId, `<@${interaction.user.id}> ${summary}`);
+  await finishRevert(interaction.client, services, guildId, job, interaction.user.id, (summary) => interaction.editReply({ content: summary }).then(() => undefined));
 }
 
 async function season(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {

@@ -21,7 +21,7 @@ import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
 import { DISCORD_LIMITS, failureReply, fitMessage, recoveredReply, truncate } from './replies.js';
 import { deliverNotice } from './notify.js';
-import { finishPush } from './branding-report.js';
+import { finishPush, finishRevert } from './branding-report.js';
 import { currentMember } from './membership.js';
 
 export interface BotOptions {
@@ -182,7 +182,11 @@ export function createBot(options: BotOptions): Bot {
     for (const jobId of carriedOn) {
       void services.branding.pushes
         .run(jobId)
-        .then((job) => finishPush(client, services, job.guildId, client.guilds.cache.get(job.guildId)?.name ?? 'a server', job))
+        // A revert is reported as one: a push's report would tell every member their avatar was changed again.
+        .then(async (job) => {
+          if (job.state === 'reverted') await finishRevert(client, services, job.guildId, job, job.revertedBy ?? job.adminId);
+          else if (job.state !== 'reverting') await finishPush(client, services, job.guildId, client.guilds.cache.get(job.guildId)?.name ?? 'a server', job);
+        })
         .catch((error: unknown) => logger.error({ err: error, job: jobId }, 'resumed push failed'));
     }
   }

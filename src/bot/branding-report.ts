@@ -55,3 +55,18 @@ export async function finishPush(client: Client, services: Services, guildId: st
   await postToLog(client, services, guildId, `<@${job.adminId}> ${summary}`, file);
 }
 
+
+/** "Reverted "Launch": 3 restored, 0 failed, 1 skipped (changed since)." */
+export function revertSummary(job: PushJob): string {
+  const results = Object.values(job.reverts ?? {});
+  const count = (status: string) => results.filter((result) => result.status === status).length;
+  return `Reverted "${job.label}": ${count('done')} restored, ${count('failed')} failed, ${count('skipped')} skipped (changed since).`;
+}
+
+/** After a revert: recorded, and posted in the log channel. Also used when a revert resumes after a restart. */
+export async function finishRevert(client: Client, services: Services, guildId: string, job: PushJob, adminId: string, reply?: (summary: string) => Promise<void>): Promise<void> {
+  const summary = revertSummary(job);
+  await reply?.(summary).catch(() => undefined);
+  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId, action: 'revert', label: job.label, summary });
+  await postToLog(client, services, guildId, `<@${adminId}> ${summary}`);
+}

@@ -286,3 +286,61 @@ describe('kill -9 during a scheduled change', () => {
     expect(told('a')).toHaveLength(1);
   }, 120_000);
 });
+
+describe('kill -9 during a push revert', () => {
+  it('a revert killed after X applied a member\'s restore: after a restart it finishes, each member is restored with one upload, and it is reported as a revert', async () => {
+    const bot = installation();
+    const admin = discord.addMember({ username: 'crashrevertadmin', permissions: MANAGE_GUILD });
+    const members: Array<{ user: TestUser; account: FakeXUser; before: Buffer }> = [];
+    for (let i = 0; i < 3; i++) {
+      const user = discord.addMember({ username: `crashrevert${i}` });
+      const account = x.addUser({ screenName: `crashrev${i}` });
+      await bot.link(user, account);
+      members.push({ user, account, before: await shownAtX(account) });
+    }
+    const first = await bot.start();
+    const log = discord.addChannel({ name: 'branding-log-revert' });
+    await (await discord.slash(admin, { name: 'branding', subcommand: 'settings', options: { 'log-channel': { channel: log.id } } as never })).waitForReply(undefined, 15_000);
+    for (const { user } of members) await (await discord.slash(user, { name: 'branding-consent', subcommand: 'join' })).waitForReply(undefined, 15_000);
+    const team = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#0066ff' } }).jpeg().toBuffer();
+    const push = await discord.slash(admin, { name: 'branding', subcommand: 'push', options: { image: { attachment: { filename: 'brand.jpg', bytes: team } }, label: 'Undo' } as never });
+    const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
+    const confirm = /"custom_id":"(branding-push-confirm:[^"]+)"/.exec(JSON.stringify(preview.components))![1]!;
+    const click = await push.click(confirm);
+    await click.waitForReply((message) => message.content.startsWith('Pushed'), 30_000);
+    for (const { account } of members) expect(x.uploads.filter((upload) => upload.userId === account.id)).toHaveLength(1);
+
+    const killed = once((r) => r.path === X_PATHS.updateProfileImage && r.stage === 'applied', () => kill(first));
+    await discord.slash(admin, { name: 'branding', subcommand: 'revert' });
+    await killed;
+    const postsBefore = discord.messages.length;
+
+    const second = await bot.start();
+    const job = await (async () => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const found = await bot.withStore(async ({ store }) => {
+          const jobs = createJobStore(store);
+          const { recent } = await jobs.guild(discord.guild.id);
+          return recent[0] === undefined ? undefined : jobs.get(recent[0]);
+        });
+        if (found?.state === 'reverted' || Date.now() > deadline) return found;
+        await new Promise((done) => setTimeout(done, 250));
+      }
+    })();
+    if (process.env.DEBUG_CRASH) console.log([...first.lines, '----', ...second.lines].filter((l) => !l.includes('x request')).join('\n'));
+    expect(job?.state).toBe('reverted');
+    const posted = await discord.waitForMessage((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore, 30_000);
+    expect(posted.message.content).toBe(`<@${admin.id}> Reverted "Undo": 3 restored, 0 failed, 0 skipped (changed since).`);
+    for (const { user, account, before } of members) {
+      expect(job?.reverts?.[user.id]?.status).toBe('done');
+      expect(job?.reverts?.[user.id]?.url400).toBe(x.profileImageUrl(account.id).replace('_normal', '_400x400'));
+      expect(x.uploads.filter((upload) => upload.userId === account.id)).toHaveLength(2); // the push and its revert
+      expect(await looksLike(await shownAtX(account), before)).toBe(true);
+      expect((await bot.history(user.id)).entries).toHaveLength(0);
+      // Told about the push once; the resumed revert does not announce a change of avatar again.
+      expect(discord.messages.filter((message) => message.recipientId === user.id && message.message.content.includes('changed your X avatar'))).toHaveLength(1);
+    }
+    expect(discord.messages.filter((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore)).toHaveLength(1);
+  }, 120_000);
+});
