@@ -168,11 +168,11 @@ export async function run(): Promise<void> {
     const pngPath = join(dir, 'alpha-50mp.png');
     writeFileSync(pngPath, await makeAlphaPng(8660, 5773));
     const webpPath = join(dir, 'photo-50mp.webp');
-    writeFileSync(webpPath, await sharp(bigPath).webp({ quality: 75 }).toBuffer());
+    writeFileSync(webpPath, await sharp(readFileSync(bigPath)).webp({ quality: 75 }).toBuffer());
     const gifPath = join(dir, 'animated-200.gif');
     writeFileSync(gifPath, await makeAnimatedGif(480, 200));
     const secondBigPath = join(dir, 'photo-50mp-2.jpg');
-    writeFileSync(secondBigPath, await sharp(bigPath).modulate({ hue: 90 }).jpeg({ quality: 90 }).toBuffer());
+    writeFileSync(secondBigPath, await sharp(readFileSync(bigPath)).modulate({ hue: 90 }).jpeg({ quality: 90 }).toBuffer());
     const worst = {
       png: normaliseRssMb([pngPath]),
       webp: normaliseRssMb([webpPath]),
