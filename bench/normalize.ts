@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { normalizeAvatar } from '../src/avatar/normalize.js';
+import { MAX_INPUT_BYTES, normalizeAvatar } from '../src/avatar/normalize.js';
 import { median, printFigures, printTable, round, time } from './report.js';
 
 const CLI = resolve('dist/src/cli.js');
@@ -76,13 +76,13 @@ async function makeAlphaPng(width: number, height: number): Promise<Buffer> {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 4;
-      raw[i] = x & 255;
-      raw[i + 1] = y & 255;
-      raw[i + 2] = (x + y) & 255;
+      raw[i] = (x >> 6) & 255;
+      raw[i + 1] = (y >> 6) & 255;
+      raw[i + 2] = ((x + y) >> 7) & 255;
       raw[i + 3] = Math.floor((x / width) * 255);
     }
   }
-  return sharp(raw, { raw: { width, height, channels: 4 } }).png({ compressionLevel: 6 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 4 } }).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
 }
 
 /** An animated GIF: `frames` frames of a photo, each shifted in hue. */
@@ -173,6 +173,9 @@ export async function run(): Promise<void> {
     writeFileSync(gifPath, await makeAnimatedGif(480, 200));
     const secondBigPath = join(dir, 'photo-50mp-2.jpg');
     writeFileSync(secondBigPath, await sharp(readFileSync(bigPath)).modulate({ hue: 90 }).jpeg({ quality: 90 }).toBuffer());
+    for (const path of [pngPath, webpPath, gifPath, secondBigPath]) {
+      if (readFileSync(path).length > MAX_INPUT_BYTES) throw new Error(`${path} is over the input limit, so it would measure a refusal`);
+    }
     const worst = {
       png: normaliseRssMb([pngPath]),
       webp: normaliseRssMb([webpPath]),
