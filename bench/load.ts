@@ -50,7 +50,7 @@ export async function run(): Promise<void> {
   const discord = await startDiscordServer({ interactionTimeoutMs: 3000 });
   // X shows the new URL before the bot's wait ends, so the read after the wait finds it.
   const x = await startXServer({ processingDelayMs: PROCESSING_DELAY_MS / 2, uploadLatencyMs: 200, readLatencyMs: 50, downloadLatencyMs: 50 });
-  const pinned = canPin() && pinSelf('0');
+  const pinned = process.env.LOAD_PIN !== '0' && canPin() && pinSelf('0');
   const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-load-'));
   const key = randomBytes(32);
   const storeUrl = `sqlite://${join(dir, 'bot.sqlite')}`;
