@@ -171,6 +171,7 @@ export function createBot(options: BotOptions): Bot {
   });
 
   let background: Promise<void> = Promise.resolve();
+  let resuming: Promise<void> = Promise.resolve();
 
   /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */
   async function resumePushes(): Promise<void> {
@@ -231,8 +232,8 @@ export function createBot(options: BotOptions): Bot {
         (restored) => logger.info({ ...restored, catchup_done_ms: Math.round(performance.now() - startedAt) }, 'schedule catch-up done'),
         (error: unknown) => logger.error({ err: error }, 'schedule catch-up failed'),
       );
-      const resumed = resumePushes().catch((error: unknown) => logger.error({ err: error }, 'resuming branding pushes failed'));
-      background = Promise.all([catchUp, resumed]).then(() => undefined);
+      resuming = resumePushes().catch((error: unknown) => logger.error({ err: error }, 'resuming branding pushes failed'));
+      background = Promise.all([catchUp, resuming]).then(() => undefined);
     },
     async stop() {
       stopping = true;
@@ -242,6 +243,9 @@ export function createBot(options: BotOptions): Bot {
       }
       await client.destroy();
       await http.close();
+      // A resume still deciding which pushes to carry on finishes first, so none starts after the runner stopped.
+      // The catch-up need not finish: the scheduler's stop ends it after the users in hand.
+      await resuming;
       await services.close();
       logger.info('bot stopped');
     },
