@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -448,6 +448,7 @@ async function downtime(): Promise<Record<string, number | string>> {
     }
     await Promise.all([discord.close(), x.close()]);
     rmSync(dir, { recursive: true, force: true });
+    if (pinned) pinSelf(`0-${availableParallelism() - 1}`); // the cases after this one run unpinned
   }
 }
 
