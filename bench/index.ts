@@ -1,4 +1,6 @@
 /** `npm run bench -- <name>`: runs one benchmark. */
+import { markStart } from './report.js';
+
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   normalize: () => import('./normalize.js'),
   upload: () => import('./upload.js'),
@@ -13,4 +15,6 @@ if (!load) {
   process.stderr.write(`error: name a benchmark: npm run bench -- <${Object.keys(benchmarks).join('|')}>\n`);
   process.exit(2);
 }
-await (await load()).run(args);
+const benchmark = await load();
+markStart();
+await benchmark.run(args);

@@ -1,4 +1,15 @@
 /** Benchmarks print a readable table, then their figures as one JSON object on the last line. */
+import { loadavg } from 'node:os';
+
+/** The 1, 5 and 15 minute load averages: other work on the machine skews every figure. */
+const loadNow = () => loadavg().map((value) => value.toFixed(2)).join(' ');
+let loadBefore: string | undefined;
+
+/** Called before a benchmark runs: prints the machine's load average. */
+export function markStart(): void {
+  loadBefore = loadNow();
+  console.log(`load average before (1/5/15 min): ${loadBefore}`);
+}
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -23,8 +34,11 @@ export function printTable(title: string, header: string[], rows: Array<Array<st
   for (const row of cells.slice(1)) console.log(line(row));
 }
 
-export function printFigures(figures: Record<string, number | string | boolean>): void {
-  console.log(JSON.stringify(figures));
+/** The last line: the figures, with the load average before and after the run. */
+export function printFigures(figures: Record<string, number | string | boolean | number[]>): void {
+  const loadAfter = loadNow();
+  console.log(`load average after (1/5/15 min): ${loadAfter}`);
+  console.log(JSON.stringify({ ...figures, load_before: loadBefore ?? 'not taken', load_after: loadAfter }));
 }
 
 export async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {

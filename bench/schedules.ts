@@ -19,10 +19,12 @@
  * Knobs: SCHEDULES_USERS, SCHEDULES_DUE, SCHEDULES_LEAD_MS, SCHEDULES_SEED_LANES; SCHEDULES_KEEP=1 keeps
  * the SQLite file (its path is printed) for profiling a restore on its own.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type Keyv from 'keyv';
@@ -39,7 +41,12 @@ import { createAvatarLibrary } from '../src/store/library.js';
 import { createScheduleStore, type ScheduleRecord } from '../src/store/schedules.js';
 import { createTokenVault } from '../src/store/vault.js';
 import { seededRandom } from '../test/support/seeded-random.js';
-import { localServicesEnv } from '../test/support/bot-harness.js';
+import { localBotEnv, localServicesEnv } from '../test/support/bot-harness.js';
+import { startDiscordServer } from '../test/support/discord-server.js';
+import { dueWhileDownRecord } from '../test/support/due-schedules.js';
+import { canPin, pinSelf } from '../test/support/x-server-process.js';
+import { commands } from '../commands/index.js';
+import { registerCommands } from '../src/bot/register.js';
 import { startXServer } from '../test/support/x-server.js';
 import { percentile, printFigures, printTable, round } from './report.js';
 
@@ -123,6 +130,43 @@ function dueRecord(i: number, dueMs: number, nowMs: number): ScheduleRecord {
   return { timezone: 'UTC', schedules: [{ kind: 'rotation', id: `s${i}`, createdAt, images: ['a', 'b'], every, order: 'sequence' }], notify: { mode: 'dm' } };
 }
 
+/** An ordinary user's record that changes nothing within SAFE_MS, written as already applied. */
+function appliedOrdinaryRecord(i: number, nowMs: number, random: () => number): { record: ScheduleRecord; redraws: number } {
+  let record: ScheduleRecord | undefined;
+  let redraws = 0;
+  for (let attempt = 0; attempt < 6 && !record; attempt++) {
+    const candidate = ordinaryRecord(i, attempt, nowMs, random);
+    const next = nextChangeAt(candidate, new Date(nowMs));
+    if (next === undefined || next.at.getTime() > nowMs + SAFE_MS) record = candidate;
+    else redraws++;
+  }
+  if (!record) throw new Error(`user ${i}: every candidate schedule changes within ${SAFE_MS / 60_000} minutes`);
+  const active = activeImageAt(record, new Date(nowMs)).image;
+  const at = new Date(nowMs - Math.floor(random() * 7 * DAY_MS)).toISOString();
+  if (active !== undefined) {
+    record.applied = { image: active, at };
+    record.lastRun = { at, outcome: 'applied', detail: active };
+  }
+  return { record, redraws };
+}
+
+interface SeedPieces {
+  vault: ReturnType<typeof createTokenVault>;
+  library: ReturnType<typeof createAvatarLibrary>;
+  history: ReturnType<typeof createAvatarHistory>;
+}
+
+/** A linked user whose library holds "a" and "b", and whose history says a schedule applied one already. */
+async function seedLinkedUser(pieces: SeedPieces, user: string, account: { id: string; screenName: string; token: string; secret: string }, image: { data: Buffer; format: 'jpeg' }, url: string, nowMs: number): Promise<void> {
+  await pieces.vault.save(user, { xUserId: account.id, screenName: account.screenName, token: account.token, secret: account.secret });
+  await pieces.library.add(user, 'a', image);
+  await pieces.library.add(user, 'b', image); // same bytes: content-addressed, stored once
+  // Their schedules already applied images, so history holds the original and the applied one.
+  const hash = await pieces.history.putImage(user, image);
+  await pieces.history.saveOriginal(user, { saved: true, hash, format: 'jpeg', savedAt: new Date(nowMs - 30 * DAY_MS).toISOString(), url });
+  await pieces.history.append(user, { hash, format: 'jpeg', source: 'schedule', label: 'seeded', url400: url });
+}
+
 /** Seeding only: this store's connections skip fsync and keep the journal in memory (per connection, not persisted). */
 async function fastWrites(store: Store, names: string[]): Promise<void> {
   for (const name of names) {
@@ -132,7 +176,7 @@ async function fastWrites(store: Store, names: string[]): Promise<void> {
   }
 }
 
-export async function run(): Promise<void> {
+async function burst(): Promise<Record<string, number>> {
   const gc = collector();
   const x = await startXServer({ processingDelayMs: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-schedules-'));
@@ -164,32 +208,13 @@ export async function run(): Promise<void> {
     const user = discordId(i);
     const account = xUsers[i]!;
     const random = seededRandom(20_260_101 + i);
-    await vault.save(user, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
-    await seedLibrary.add(user, 'a', image);
-    await seedLibrary.add(user, 'b', image); // same bytes: content-addressed, stored once
-    // Their schedules already applied images, so history holds the original and the applied one.
-    const hash = await history.putImage(user, image);
-    const url = x.profileImageUrl(account.id);
-    await history.saveOriginal(user, { saved: true, hash, format: 'jpeg', savedAt: new Date(nowMs - 30 * DAY_MS).toISOString(), url });
-    await history.append(user, { hash, format: 'jpeg', source: 'schedule', label: 'seeded', url400: url });
+    await seedLinkedUser({ vault, library: seedLibrary, history }, user, { id: account.id, screenName: account.screenName, ...account.accessToken }, image, x.profileImageUrl(account.id), nowMs);
     if (isDue(i)) {
       dueUsers.push({ discordId: user, xUserId: account.id }); // written once D is known, below
       return;
     }
-    let record: ScheduleRecord | undefined;
-    for (let attempt = 0; attempt < 6 && !record; attempt++) {
-      const candidate = ordinaryRecord(i, attempt, nowMs, random);
-      const next = nextChangeAt(candidate, new Date(nowMs));
-      if (next === undefined || next.at.getTime() > nowMs + SAFE_MS) record = candidate;
-      else redrawn++;
-    }
-    if (!record) throw new Error(`user ${i}: every candidate schedule changes within ${SAFE_MS / 60_000} minutes`);
-    const active = activeImageAt(record, new Date(nowMs)).image;
-    const at = new Date(nowMs - Math.floor(random() * 7 * DAY_MS)).toISOString();
-    if (active !== undefined) {
-      record.applied = { image: active, at };
-      record.lastRun = { at, outcome: 'applied', detail: active };
-    }
+    const { record, redraws } = appliedOrdinaryRecord(i, nowMs, random);
+    redrawn += redraws;
     const schedule = record.schedules[0]!;
     const kind = schedule.kind === 'rotation' ? `rotation ${schedule.every.includes(' ') ? 'cron' : schedule.every}` : schedule.kind;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -307,11 +332,202 @@ export async function run(): Promise<void> {
       ['last upload reached X, after D (ms)', burstUploads.length ? round(lastUploadMs - dueMs) : 'none', ''],
       ['every due record applied, after D (ms)', round(burstEndMs - dueMs), ''],
     ]);
-    printFigures(figures);
+    return figures;
   } finally {
     await services.close();
     await x.close();
     if (process.env.SCHEDULES_KEEP) console.log(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const DOWNTIME_USERS = Number(process.env.SCHEDULES_DOWNTIME_USERS ?? 10_000);
+const DOWNTIME_DUE = Number(process.env.SCHEDULES_DOWNTIME_DUE ?? 1000);
+const UPLOAD_MS = 200;
+const CATCH_UP_CONCURRENCY = 32; // the scheduler's, for the target
+const PROCESSING_DELAY_MS = 5000; // the production default (TWITTER_PROCESSING_DELAY_MS), left unset for the bot
+
+/**
+ * After downtime: 10,000 records, of which 1,000 came due while the bot was down (a one-shot event that
+ * started an hour ago). The bot starts as its own process (pinned away from the servers when it can)
+ * with the production wait; X answers uploads in 200 ms, reads and avatar downloads in 50 ms. A user
+ * sends /twitter status as soon as the bot is READY. Timed from the spawn: the first answer (`ready_ms`)
+ * and the whole catch-up, to the bot's "schedule catch-up done" line (`catchup_s`); uploads are counted
+ * at the X server.
+ */
+async function downtime(): Promise<Record<string, number | string>> {
+  const discord = await startDiscordServer();
+  const x = await startXServer({ processingDelayMs: PROCESSING_DELAY_MS / 2, uploadLatencyMs: UPLOAD_MS, readLatencyMs: 50, downloadLatencyMs: 50 });
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-downtime-'));
+  const key = randomBytes(32);
+  const storeUrl = `sqlite://${join(dir, 'bot.sqlite')}`;
+  const image = { data: await sharp(readFileSync('test/fixtures/images/sharp/concert.jpg')).resize(400, 400).jpeg({ quality: 70 }).toBuffer(), format: 'jpeg' as const };
+  const pinned = canPin() && pinSelf('0');
+  let bot: ReturnType<typeof spawn> | undefined;
+  try {
+    const seedStarted = performance.now();
+    const store = await openStore(storeUrl);
+    await fastWrites(store, ['tokens', 'library', 'library-images', 'history', 'images', 'schedules']);
+    const pieces = { vault: createTokenVault(store, createSecretBox(key)), library: createAvatarLibrary(store), history: createAvatarHistory(store) };
+    const schedules = createScheduleStore(store);
+    const nowMs = Date.now();
+    const dueEvery = Math.floor(DOWNTIME_USERS / DOWNTIME_DUE);
+    const dueX = new Set<string>();
+    let next = 0;
+    await Promise.all(Array.from({ length: SEED_LANES }, async () => {
+      for (let i = next++; i < DOWNTIME_USERS; i = next++) {
+        const account = x.addUser({ screenName: `d${i}` });
+        const user = String(400_000_000_000_000_000n + BigInt(i));
+        await seedLinkedUser(pieces, user, { id: account.id, screenName: account.screenName, ...account.accessToken }, image, x.profileImageUrl(account.id), nowMs);
+        const due = i % dueEvery === 0 && i / dueEvery < DOWNTIME_DUE;
+        if (due) dueX.add(account.id);
+        const record = due ? dueWhileDownRecord(i, nowMs) : appliedOrdinaryRecord(i, nowMs, seededRandom(20_260_201 + i)).record;
+        await schedules.update(user, () => record);
+      }
+    }));
+    const asker = discord.addMember({ username: 'asker' });
+    const askerX = x.addUser({ screenName: 'asker_x' });
+    await pieces.vault.save(asker.id, { xUserId: askerX.id, screenName: askerX.screenName, token: askerX.accessToken.token, secret: askerX.accessToken.secret });
+    await store.close();
+    await registerCommands({ apiUrl: discord.apiUrl, token: discord.botToken, applicationId: discord.applicationId, commands });
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    const spawnedAt = performance.now();
+    const [command, ...prefix] = pinned ? ['taskset', '-c', '1', process.execPath] : [process.execPath];
+    bot = spawn(command!, [...prefix, resolve('dist/src/cli.js'), 'start'], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH, ...localBotEnv(discord, x), TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl, LOG_LEVEL: 'info' },
+    });
+    const seen: { ready?: number; readyLine?: { ready_ms?: number }; done?: number; doneLine?: { catchup_done_ms?: number; users?: number } } = {};
+    const problems: string[] = [];
+    createInterface({ input: bot.stderr! }).on('line', (line) => {
+      if (line.includes('"msg":"bot ready"')) [seen.ready, seen.readyLine] = [performance.now(), JSON.parse(line)];
+      else if (line.includes('"msg":"schedule catch-up done"')) [seen.done, seen.doneLine] = [performance.now(), JSON.parse(line)];
+      else if (/"level":(40|50|60)/.test(line)) problems.push(line);
+    });
+    const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+    const deadline = Date.now() + 900_000;
+    while (seen.ready === undefined && bot.exitCode === null && Date.now() < deadline) await sleep(5);
+    if (seen.ready === undefined) throw new Error(`the bot did not get ready: ${problems.join('\n')}`);
+    const status = await discord.slash(asker, { name: 'twitter', subcommand: 'status' });
+    const reply = await status.waitForReply(undefined, 60_000);
+    const answeredAt = performance.now();
+    const dueUploads = () => x.uploads.filter((upload) => dueX.has(upload.userId));
+    const uploadsAtAnswer = dueUploads().length;
+    while ((seen.done === undefined || dueUploads().length < dueX.size) && bot.exitCode === null && Date.now() < deadline) await sleep(50);
+    const uploaded = dueUploads();
+    const otherUploads = x.uploads.length - uploaded.length;
+    const lastUploadS = uploaded.length ? (Math.max(...uploaded.map((upload) => upload.at)) - (Date.now() - (performance.now() - spawnedAt))) / 1000 : Number.NaN;
+    const figures = {
+      downtime_records: DOWNTIME_USERS,
+      due_while_down: dueX.size,
+      catchup_s: round(((seen.done ?? Number.NaN) - spawnedAt) / 1000, 2),
+      ready_ms: round(answeredAt - spawnedAt),
+      gateway_ready_ms: round(seen.ready - spawnedAt),
+      downtime_processing_delay_ms: PROCESSING_DELAY_MS,
+    };
+    const target = 5 + (DOWNTIME_DUE * UPLOAD_MS) / 1000 / CATCH_UP_CONCURRENCY;
+    printTable(`After downtime: ${DOWNTIME_USERS} records, ${dueX.size} came due while down; the bot as its own process (${pinned ? 'servers cpu 0, bot cpu 1' : 'not pinned'}), X wait ${PROCESSING_DELAY_MS} ms (default), upload ${UPLOAD_MS} ms`, ['measure', 'value', 'target'], [
+      ['seeding the store (s)', round(seedSeconds, 1), ''],
+      ['spawn to "bot ready" (ms); the bot\'s own ready_ms from its process start', `${figures.gateway_ready_ms}; ${seen.readyLine?.ready_ms ?? '?'}`, ''],
+      ['spawn to the answer of /twitter status sent at READY (ms)', figures.ready_ms, '<= 3000'],
+      ['the answer', reply.content.split('\n')[0] || reply.embeds[0]?.title || '(embed)', ''],
+      ['due uploads at X when that answer came', uploadsAtAnswer, `< ${dueX.size}`],
+      ['spawn to "schedule catch-up done" (s); the bot\'s catchup_done_ms', `${figures.catchup_s}; ${seen.doneLine?.catchup_done_ms ?? '?'}`, `<= ${round(target, 2)} (5 + ${DOWNTIME_DUE} x ${UPLOAD_MS / 1000} s / ${CATCH_UP_CONCURRENCY})`],
+      ['users caught up (the log line)', seen.doneLine?.users ?? '?', DOWNTIME_USERS],
+      ['due users uploaded at X / uploads for anyone else', `${new Set(uploaded.map((upload) => upload.userId)).size} / ${otherUploads}`, `${dueX.size} / 0`],
+      ['spawn to the last due upload at X (s)', round(lastUploadS, 2), ''],
+    ]);
+    if (problems.length) console.log(`bot warnings and errors (${problems.length}), first: ${problems[0]}`);
+    return figures;
+  } finally {
+    if (bot && bot.exitCode === null) {
+      bot.kill('SIGTERM');
+      await new Promise((done) => bot!.once('exit', done));
+    }
+    await Promise.all([discord.close(), x.close()]);
+    rmSync(dir, { recursive: true, force: true });
+    if (pinned) pinSelf(`0-${availableParallelism() - 1}`); // the cases after this one run unpinned
+  }
+}
+
+const RESTORE_USERS = Number(process.env.SCHEDULES_RESTORE_USERS ?? 100_000);
+
+/**
+ * 100,000 schedule records (nothing due, so nothing uploads), restored by the scheduler in this process:
+ * the time from start() to every user caught up and planned, and the RSS it adds (baseline after a full GC).
+ */
+async function restore100k(): Promise<Record<string, number>> {
+  const gc = collector();
+  const x = await startXServer();
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-restore-'));
+  const storeUrl = `sqlite://${join(dir, 'bot.sqlite')}`;
+  try {
+    const seedStarted = performance.now();
+    const store = await openStore(storeUrl);
+    await fastWrites(store, ['schedules']);
+    const records = store.namespace<ScheduleRecord>('schedules');
+    const nowMs = Date.now();
+    for (let from = 0; from < RESTORE_USERS; from += 1000) {
+      const batch = Array.from({ length: Math.min(1000, RESTORE_USERS - from) }, (_, k) => {
+        const i = from + k;
+        return { key: String(500_000_000_000_000_000n + BigInt(i)), value: appliedOrdinaryRecord(i, nowMs, seededRandom(20_260_401 + i)).record };
+      });
+      await records.setMany(batch);
+    }
+    await store.close();
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    const logger = createLogger({ level: 'silent' });
+    const services = await createServices(parseConfig(localServicesEnv(x, dir, { STORE_URL: storeUrl })), logger);
+    try {
+      gc?.();
+      gc?.();
+      await new Promise((done) => setTimeout(done, 100));
+      const baseline = rssMb();
+      let peak = baseline;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 20);
+      const scheduler = createScheduler({
+        schedules: services.schedules,
+        library: services.library,
+        avatars: services.avatars,
+        coordination: services.coordination,
+        logger,
+        notify: async () => false,
+        minIntervalMs: 0,
+      });
+      const started = performance.now();
+      const restored = await scheduler.start();
+      const seconds = (performance.now() - started) / 1000;
+      const after = rssMb();
+      clearInterval(sampler);
+      await scheduler.stop();
+      const figures = { restore_100k_s: round(seconds, 2), extra_rss_100k_mb: round(after - baseline, 1) };
+      printTable(`${RESTORE_USERS} schedule records restored (nothing due), in process`, ['measure', 'value', 'target'], [
+        ['seeding (s)', round(seedSeconds, 1), ''],
+        ['start() to every user caught up and planned (s)', figures.restore_100k_s, '<= 10'],
+        ['users restored / timers armed', `${restored.users} / ${restored.armed}`, `${RESTORE_USERS} / 0`],
+        [`extra RSS after (MB${gc ? ', baseline after full GC' : ''})`, figures.extra_rss_100k_mb, '<= 300'],
+        ['extra RSS peak during (MB)', round(peak - baseline, 1), ''],
+        ['uploads', x.uploads.length, 0],
+      ]);
+      return figures;
+    } finally {
+      await services.close();
+    }
+  } finally {
+    await x.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** SCHEDULES_CASES=burst,downtime,restore picks the cases (all by default); the JSON holds the figures of those run. */
+export async function run(): Promise<void> {
+  const cases = (process.env.SCHEDULES_CASES ?? 'burst,downtime,restore').split(',');
+  const figures: Record<string, number | string> = {};
+  if (cases.includes('burst')) Object.assign(figures, await burst());
+  if (cases.includes('downtime')) Object.assign(figures, await downtime());
+  if (cases.includes('restore')) Object.assign(figures, await restore100k());
+  printFigures(figures);
 }

@@ -29,13 +29,20 @@ export interface BotOptions {
   commands: SlashCommand[];
   /** How long a stop waits for commands in flight. */
   drainTimeoutMs?: number;
+  /** Where `ready_ms` and `catchup_done_ms` count from, on the performance.now() clock (the CLI passes 0,
+   *  the process start); by default the call to start(). */
+  startedAtMs?: number;
 }
 
 export interface Bot {
   client: Client;
   http: HttpServer;
-  /** Resolves once the gateway is ready and the HTTP server listens. */
+  /** Resolves once the gateway is ready and the HTTP server listens: users are answered from then on,
+   *  while the schedule catch-up and interrupted pushes carry on in the background (see `background`). */
   start(): Promise<void>;
+  /** Settles when what start() left running in the background is done: every user's schedules caught
+   *  up, and the interrupted pushes taken up again (the pushes themselves then run on). */
+  readonly background: Promise<void>;
   stop(): Promise<void>;
   readonly inFlight: number;
 }
@@ -176,6 +183,9 @@ export function createBot(options: BotOptions): Bot {
     return (await currentMember(guild, userId, services.branding.consent).catch(() => undefined)) !== undefined;
   });
 
+  let background: Promise<void> = Promise.resolve();
+  let resuming: Promise<void> = Promise.resolve();
+
   /** Pushes interrupted by a stop carry on here; their report goes to the log channel and the members. */
   async function resumePushes(): Promise<void> {
     const { carriedOn } = await services.branding.pushes.resume();
@@ -219,17 +229,28 @@ export function createBot(options: BotOptions): Bot {
     get inFlight() {
       return inFlight.size;
     },
+    get background() {
+      return background;
+    },
     async start() {
+      const startedAt = options.startedAtMs ?? performance.now();
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       await Promise.all([client.login(config.discordToken), http.listening]);
       await ready;
-      const restored = await services.scheduler.start();
       services.sweeper.start();
-      await resumePushes();
       if (config.publicUrl && !callbackFlowEnabled(config)) {
         logger.warn('PUBLIC_URL is set but DISCORD_CLIENT_SECRET is not: linking is PIN only (the callback flow signs the browser in with Discord, which needs the client secret)');
       }
-      logger.info({ user: client.user?.tag, host: config.httpHost, port: http.port, linking: callbackFlowEnabled(config) ? 'callback and PIN' : 'PIN only', ...restored }, 'bot ready');
+      // Users are answered from here on. After downtime the catch-up can take minutes (each change holds
+      // X's processing wait), so it and the resumed pushes run in the background with bounded concurrency.
+      const readyMs = Math.round(performance.now() - startedAt);
+      logger.info({ user: client.user?.tag, host: config.httpHost, port: http.port, linking: callbackFlowEnabled(config) ? 'callback and PIN' : 'PIN only', ready_ms: readyMs }, 'bot ready');
+      const catchUp = services.scheduler.start().then(
+        (restored) => logger.info({ ...restored, catchup_done_ms: Math.round(performance.now() - startedAt) }, 'schedule catch-up done'),
+        (error: unknown) => logger.error({ err: error }, 'schedule catch-up failed'),
+      );
+      resuming = resumePushes().catch((error: unknown) => logger.error({ err: error }, 'resuming branding pushes failed'));
+      background = Promise.all([catchUp, resuming]).then(() => undefined);
     },
     async stop() {
       stopping = true;
@@ -239,6 +260,9 @@ export function createBot(options: BotOptions): Bot {
       }
       await client.destroy();
       await http.close();
+      // A resume still deciding which pushes to carry on finishes first, so none starts after the runner stopped.
+      // The catch-up need not finish: the scheduler's stop ends it after the users in hand.
+      await resuming;
       await services.close();
       logger.info('bot stopped');
     },

@@ -21,7 +21,8 @@ export async function run(args: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const services = await createServices(config, logger);
   await services.store.ping();
-  const bot = createBot({ services, commands });
+  // ready_ms and catchup_done_ms count from the process start (0 on the performance clock).
+  const bot = createBot({ services, commands, startedAtMs: 0 });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     logger.info({ signal }, 'stopping');

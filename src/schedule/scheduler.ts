@@ -55,9 +55,17 @@ export interface SchedulerDeps {
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
 }
 
+export interface CatchUp {
+  users: number;
+  armed: number;
+}
+
 export interface Scheduler {
-  /** Restore every user's schedules: catch up, then plan. */
-  start(): Promise<{ users: number; armed: number }>;
+  /** Restore every user's schedules: catch up (CATCH_UP_CONCURRENCY users at a time), then plan. Resolves
+   *  when every user was caught up; the bot answers users meanwhile and does not wait for it. */
+  start(): Promise<CatchUp>;
+  /** The catch-up start() began (the same promise, so a second start() does not run another); undefined before. */
+  readonly caughtUp: Promise<CatchUp> | undefined;
   /** A user's schedules changed: re-plan them in every process and apply what is due now. */
   refresh(discordUserId: string): Promise<void>;
   /** Scheduled changes finished after a restart are recorded and announced as if they had run here. */
@@ -344,28 +352,50 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     await planNext(discordUserId, unchanged ?? (await schedules.get(discordUserId)), teams);
   }
 
+  /**
+   * A fixed pool of workers takes the next user as one finishes, so a slow user (an upload holding X's
+   * processing wait) holds one lane, not the 31 behind it. One user's failure is logged and skipped.
+   */
+  async function catchUpAll(): Promise<CatchUp> {
+    let users = 0;
+    const ids = schedules.users();
+    const lane = async () => {
+      while (!stopped) {
+        const next = await ids.next();
+        if (next.done) return;
+        users++;
+        await sync(next.value).catch((error: unknown) => logger.error({ err: error, user: next.value }, 'catching up schedules failed'));
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: CATCH_UP_CONCURRENCY }, lane));
+    } finally {
+      await ids.return(undefined);
+    }
+    return { users, armed: [...plans.values()].filter((plan) => plan.task).length };
+  }
+  let caughtUp: Promise<CatchUp> | undefined;
+
   coordination.subscribe((discordUserId) => {
     if (!stopped) void track(sync(discordUserId));
   });
 
   return {
-    async start() {
-      let users = 0;
-      const queue: Array<Promise<void>> = [];
-      for await (const discordUserId of schedules.users()) {
-        users++;
-        queue.push(track(sync(discordUserId)));
-        if (queue.length >= CATCH_UP_CONCURRENCY) await queue.shift();
-      }
-      await Promise.all(queue);
-      housekeeping = cron.schedule(
+    start() {
+      // Armed from the start, so changes planned by users' edits during a long catch-up are armed too.
+      housekeeping ??= cron.schedule(
         '* * * * *',
         () => {
           for (const [discordUserId, plan] of plans) if (!plan.task && plan.at - clock.now() <= armWindowMs) arm(discordUserId, plan);
         },
         { name: 'avatar:housekeeping', noOverlap: true, unref: true },
       );
-      return { users, armed: [...plans.values()].filter((plan) => plan.task).length };
+      caughtUp ??= track(catchUpAll());
+      return caughtUp;
+    },
+
+    get caughtUp() {
+      return caughtUp;
     },
 
     async refresh(discordUserId) {

@@ -2,9 +2,11 @@
  * The bot as a process: its health endpoint, and a graceful stop that lets commands in flight finish
  * and turns new ones away.
  */
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/backend.js';
 import { createAvatarHistory } from '../../src/store/history.js';
+import { dueWhileDownRecord } from '../support/due-schedules.js';
 import { X_PATHS } from '../support/x-server.js';
 import { customIdOf, expectPlainEphemeral, fixture, image, SLOW_MS, useHarness } from './helpers.js';
 
@@ -88,3 +90,39 @@ describe('graceful stop during a confirmation', () => {
   });
 });
 
+
+describe('start-up after downtime', () => {
+  // X takes a second to process each upload, and the bot waits it out: 1,000 changes due take many seconds.
+  const h = useHarness({ waitForCatchUp: false, env: { TWITTER_PROCESSING_DELAY_MS: '1000' } });
+
+  it('answers /twitter status while a 1,000-record catch-up is still running', { timeout: 120_000 }, async () => {
+    const due = 1000;
+    const nowMs = Date.now();
+    const library = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#2050a0' } }).jpeg().toBuffer();
+    // Written while the bot runs, straight to the store (no refresh): only the next start sees them.
+    for (let i = 0; i < due; i++) {
+      const id = String(700_000_000_000_000_000n + BigInt(i));
+      const account = h.x.addUser({ screenName: `due${i}` });
+      await h.services.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      await h.services.library.add(id, 'a', { data: library, format: 'jpeg' });
+      await h.services.library.add(id, 'b', { data: library, format: 'jpeg' });
+      await h.services.schedules.update(id, () => dueWhileDownRecord(i, nowMs));
+    }
+    const asker = h.discord.addMember({ username: 'startup-asker' });
+    await h.linkUser(asker, 'startup_asker_x');
+    const uploadsBefore = h.x.uploads.length;
+
+    await h.restart(); // resolves at READY: the catch-up of the 1,000 runs behind it
+    let caughtUp = false;
+    void h.bot.background.then(() => (caughtUp = true));
+    const status = await h.discord.slash(asker, { name: 'twitter', subcommand: 'status' });
+    const reply = await status.waitForReply(undefined, SLOW_MS);
+    const uploadsAtReply = h.x.uploads.length - uploadsBefore;
+
+    expect(reply.content + JSON.stringify(reply.embeds)).toContain('startup_asker_x');
+    expect(caughtUp).toBe(false);
+    expect(uploadsAtReply).toBeLessThan(due);
+    // The catch-up is under way, not stalled: uploads keep arriving after the answer.
+    await h.discord.waitFor(() => h.x.uploads.length - uploadsBefore > uploadsAtReply, SLOW_MS, 'more catch-up uploads');
+  });
+});

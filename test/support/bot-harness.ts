@@ -31,6 +31,8 @@ export interface HarnessOptions {
   clock?: SchedulerClock;
   /** How often and at what time the sweeper of expired entries runs. */
   sweeper?: ServiceOptions['sweeper'];
+  /** Resolve only once the bot's start-up catch-up and push resume are done (default true); false returns at READY. */
+  waitForCatchUp?: boolean;
 }
 
 export interface Harness {
@@ -128,6 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const services = await createServices(config, logger, { ...(options.clock ? { clock: options.clock } : {}), ...(options.sweeper ? { sweeper: options.sweeper } : {}) });
     const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
     await bot.start();
+    if (options.waitForCatchUp ?? true) await bot.background;
     return { services, bot };
   };
   await registerCommands({ apiUrl: config.discordApiUrl, token: config.discordToken!, applicationId: config.discordApplicationId!, commands });

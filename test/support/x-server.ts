@@ -29,6 +29,10 @@ export interface XServerOptions {
   processingDelayMs?: number;
   /** Every update_profile_image is answered after this delay (default 0). */
   uploadLatencyMs?: number;
+  /** Every verify_credentials and users/show is answered after this delay (default 0). */
+  readLatencyMs?: number;
+  /** Every profile image download (/profile_images/…) is answered after this delay (default 0). */
+  downloadLatencyMs?: number;
   port?: number;
   /** Clock in milliseconds, for timestamps, token expiry and processing (default Date.now). */
   now?: () => number;
@@ -504,6 +508,8 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   const windowSec = options.timestampWindowSec ?? 300;
   const processingDelayMs = options.processingDelayMs ?? 0;
   let uploadLatencyMs = options.uploadLatencyMs ?? 0;
+  const readLatencyMs = options.readLatencyMs ?? 0;
+  const downloadLatencyMs = options.downloadLatencyMs ?? 0;
   let uploadsInFlight = 0;
   let requestHook: RequestHook | undefined;
   let maxUploadsInFlight = 0;
@@ -1152,8 +1158,14 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     if (fault && (await applyFault(ctx, fault))) return;
     if (requestHook && (await requestHook({ method, path, userId: ctx.accessToken?.userId, stage: 'received' })) === 'drop') return void ctx.res.destroy();
 
-    if (route && route.method === method) return route.handle(ctx);
-    if (imageMatch && method === 'GET') return serveProfileImage(ctx, imageMatch);
+    if (route && route.method === method) {
+      if (readLatencyMs > 0 && (path === X_PATHS.verifyCredentials || path === X_PATHS.usersShow)) await sleep(readLatencyMs);
+      return route.handle(ctx);
+    }
+    if (imageMatch && method === 'GET') {
+      if (downloadLatencyMs > 0) await sleep(downloadLatencyMs);
+      return serveProfileImage(ctx, imageMatch);
+    }
     sendError(ctx, 404, 34);
   }
 
