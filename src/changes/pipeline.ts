@@ -112,7 +112,12 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   let readTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const waits = { now: 0, max: 0 };
-  void takeLease(deps.coordination, `changes-owner:${journal.owner}`).catch(() => undefined);
+  // This process's changes are its own while it renews this lease. Taken before its first record is
+  // written, and before it looks for orphans: a process starting beside it must not find a record whose
+  // owner has no lease yet and take it over (two bot processes started together uploaded twice).
+  const ownership = takeLease(deps.coordination, `changes-owner:${journal.owner}`).catch((error: unknown) => {
+    logger.warn({ err: error }, 'could not take the lease on this process’s avatar changes');
+  });
 
   const later = (ms: number, work: () => void) => {
     const timer = setTimeout(() => {
@@ -402,6 +407,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       await this.settled(userId);
       // Stored first, so a restart can upload it.
       const imageHash = await history.putImage(userId, image);
+      await ownership;
       const record = await journal.create({ userId, imageHash, format: image.format, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
       const entry = track(record, image, true);
       entry.account = request.account;
@@ -428,6 +434,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     },
 
     async recover() {
+      await ownership;
       const orphans = new Map<string, ChangeRecord[]>();
       for await (const record of journal.all()) {
         if (record.owner === journal.owner || tracked.has(record.id)) continue;
