@@ -19,6 +19,7 @@ import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
+import { ChangeDeferred } from '../changes/pipeline.js';
 import { VaultError } from '../store/vault.js';
 import { truncate } from '../text.js';
 import { XApiError } from '../x/errors.js';
@@ -177,6 +178,10 @@ export function failureReply(error: unknown, logger: Logger): InteractionEditRep
     }
   }
   if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(error.userMessage);
+  if (error instanceof ChangeDeferred) {
+    // The upload reached X; the journal finishes it at the next start and edits this reply then.
+    return plain('X accepted your new avatar and is still processing it, but the bot is restarting. This message shows the final link when it is back.');
+  }
   if (error instanceof StoreError) {
     logger.warn({ err: error, kind: error.kind }, 'store failed');
     return plain(error.kind === 'unreachable' ? STORE_UNREACHABLE_REPLY : `${error.userMessage} Nothing was changed.`);

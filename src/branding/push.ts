@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AccountError } from '../account-errors.js';
+import { ChangeDeferred } from '../changes/pipeline.js';
 import type { AppliedAvatar, AvatarChanges } from '../avatar-changes.js';
 import { UserFacingError } from '../errors.js';
 import { createKeyedLock } from '../keyed-lock.js';
@@ -318,7 +319,16 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       }
       const { later } = outcome;
       // X is processing the image: the worker takes the next member while the final URL is awaited.
-      return { tail: later.then((result) => ({ result }), (error: unknown) => settle(userId, results[userId] ?? before, error)).then((attempt) => conclude(userId, attempt)) };
+      return {
+        tail: later.then(
+          (result) => conclude(userId, { result }),
+          async (error: unknown) => {
+            // Stopped during X's processing: the member stays pending; the next run joins the recovered change.
+            if (error instanceof ChangeDeferred) return;
+            await conclude(userId, await settle(userId, results[userId] ?? before, error));
+          },
+        ),
+      };
     }
 
     async function conclude(userId: string, outcome: Attempt): Promise<void> {

@@ -49,6 +49,17 @@ export interface ChangeRequest {
 }
 
 /** A change X accepted; `final` settles once its URL is read and recorded. */
+/**
+ * The process stopped while X was processing the change: its record stays in the journal and the next
+ * start reads the final URL and completes it (reply, history, push result, notification). Callers that
+ * waited for the final URL leave the change as it is instead of recording a failure.
+ */
+export class ChangeDeferred extends Error {
+  constructor() {
+    super('the bot stopped while X was processing the image; the change completes at the next start');
+  }
+}
+
 export interface StartedChange {
   id: string;
   origin: ChangeOrigin;
@@ -471,6 +482,9 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       clearTimeout(readTimer);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      // Nobody waits through a stop for X's processing: the journal keeps these for the next start.
+      for (const entry of tracked.values()) entry.reject(new ChangeDeferred());
+      tracked.clear();
     },
   };
 }

@@ -10,6 +10,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { AccountError } from '../account-errors.js';
+import { ChangeDeferred } from '../changes/pipeline.js';
 import type { AppliedAvatar, AvatarChanges } from '../avatar-changes.js';
 import type { Logger } from '../log.js';
 import { LibraryError, type AvatarLibrary } from '../store/library.js';
@@ -301,6 +302,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const applied = await started.final;
       await recordApplied(discordUserId, origin, applied, trigger.dueMs);
     } catch (error) {
+      if (error instanceof ChangeDeferred) return; // the next start completes and records it
       const revoked =
         error instanceof VaultError ||
         (error instanceof AccountError && error.kind === 'link-revoked') ||
