@@ -242,7 +242,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
    * Apply what the schedules call for now, unless it is already applied. Runs one at a time per user in
    * this process (see `sync` and `fire`); across processes the transition lease below decides.
    */
-  async function reconcile(discordUserId: string, trigger: { dueMs?: number; teams?: Team[] }): Promise<ScheduleRecord | void> {
+  async function reconcile(discordUserId: string, trigger: { dueMs?: number; teams?: Team[]; accepted?: () => void }): Promise<ScheduleRecord | void> {
     let record = await schedules.get(discordUserId);
     const now = clock.now();
     let teams = trigger.teams ?? (await teamsOf(discordUserId));
@@ -299,6 +299,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
       const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin);
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
+      trigger.accepted?.(); // X has the image: a catch-up lane may take the next user while X processes it
       const applied = await started.final;
       await recordApplied(discordUserId, origin, applied, trigger.dueMs);
     } catch (error) {
@@ -342,11 +343,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     await planNext(discordUserId, await schedules.get(discordUserId));
   }
 
-  async function sync(discordUserId: string): Promise<void> {
+  async function sync(discordUserId: string, accepted?: () => void): Promise<void> {
     let unchanged: ScheduleRecord | void = undefined;
     const teams = await teamsOf(discordUserId); // read once for the catch-up and the plan
     try {
-      unchanged = await userRuns.run(discordUserId, () => reconcile(discordUserId, { teams }));
+      unchanged = await userRuns.run(discordUserId, () => reconcile(discordUserId, { teams, ...(accepted ? { accepted } : {}) }));
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');
     }
@@ -356,21 +357,29 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   /**
    * A fixed pool of workers takes the next user as one finishes, so a slow user (an upload holding X's
-   * processing wait) holds one lane, not the 31 behind it. One user's failure is logged and skipped.
+   * processing wait) holds one lane, not the 31 behind it; a lane is free again once X accepted the user's
+   * upload, and the read of the final URL finishes on its own. One user's failure is logged and skipped.
    */
   async function catchUpAll(): Promise<CatchUp> {
     let users = 0;
     const ids = schedules.users();
+    /** Users whose change X accepted and is processing: they finish without holding a lane. */
+    const finishing: Array<Promise<void>> = [];
     const lane = async () => {
       while (!stopped) {
         const next = await ids.next();
         if (next.done) return;
         users++;
-        await sync(next.value).catch((error: unknown) => logger.error({ err: error, user: next.value }, 'catching up schedules failed'));
+        let accepted: () => void = () => {};
+        const uploaded = new Promise<void>((resolve) => (accepted = resolve));
+        const run = sync(next.value, accepted).catch((error: unknown) => logger.error({ err: error, user: next.value }, 'catching up schedules failed'));
+        finishing.push(run);
+        await Promise.race([run, uploaded]);
       }
     };
     try {
       await Promise.all(Array.from({ length: CATCH_UP_CONCURRENCY }, lane));
+      await Promise.allSettled(finishing);
     } finally {
       await ids.return(undefined);
     }
