@@ -28,6 +28,7 @@ import { startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { startDiscordServer, type DiscordServer, type TestUser } from '../support/discord-server.js';
 import { startXServer, X_PATHS, type FakeXUser, type RequestHook, type XServer } from '../support/x-server.js';
 import { fixture, image } from '../bot/helpers.js';
+import { eventually } from '../support/eventually.js';
 
 const PROCESSING_MS = 1500;
 const MANAGE_GUILD = 1n << 5n;
@@ -224,9 +225,13 @@ describe('kill -9 during a push', () => {
       const uploads = x.uploads.filter((upload) => upload.userId === account.id);
       expect(uploads).toHaveLength(1);
       expect(await looksLike(uploads[0]!.bytes, team)).toBe(true);
-      const history = await bot.history(user.id);
-      expect(history.entries).toHaveLength(1);
-      expect(history.entries[0]?.url400).toBe(finalUrl);
+      // The killed process may have held this member's history lock (a lease of 15 s): the change is then
+      // reported done and recorded as soon as the lease expires.
+      await eventually(async () => {
+        const history = await bot.history(user.id);
+        expect(history.entries).toHaveLength(1);
+        expect(history.entries[0]?.url400).toBe(finalUrl);
+      }, 30_000, 250);
     }
     // One report: a second completion of a member would have sent a second DM or log post.
     expect(discord.messages.filter((message) => message.channelId === log.id && discord.messages.indexOf(message) >= postsBefore)).toHaveLength(1);
