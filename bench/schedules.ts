@@ -394,7 +394,9 @@ async function downtime(): Promise<Record<string, number | string>> {
 
     const spawnedAt = performance.now();
     const [command, ...prefix] = pinned ? ['taskset', '-c', '1', process.execPath] : [process.execPath];
-    bot = spawn(command!, [...prefix, resolve('dist/src/cli.js'), 'start'], {
+    // SCHEDULES_PROFILE=<dir>: the bot writes a V8 CPU profile there (for finding where catch-up time goes).
+    const profile = process.env.SCHEDULES_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.SCHEDULES_PROFILE), ...(process.env.SCHEDULES_PRELOAD ? ['--import', process.env.SCHEDULES_PRELOAD] : [])] : [];
+    bot = spawn(command!, [...prefix, ...profile, resolve('dist/src/cli.js'), 'start'], {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env.PATH, ...localBotEnv(discord, x), TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl, LOG_LEVEL: 'info' },

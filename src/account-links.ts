@@ -5,6 +5,7 @@
  * browser X sends back must prove it is that Discord user (the HTTP edge signs it in with Discord)
  * before the link completes: a forwarded "Authorise on X" link links nobody's account to the sender.
  */
+import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { AccountError } from './account-errors.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -83,13 +84,19 @@ const notYours = () =>
 
 const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
 
-const pendingContext = (requestToken: string) => `pending-links:${requestToken}`;
+/**
+ * A pending sign-in is stored under a digest of its request token, never the token itself: keys are not
+ * sealed, and SQLite's write-ahead log keeps old pages (with deleted keys) until a checkpoint. The token is
+ * X's random value, so its SHA-256 cannot be reversed; it needs no key, so a key rotation keeps the keys.
+ */
+export const pendingKey = (requestToken: string) => createHash('sha256').update(requestToken).digest('base64url');
+const pendingContext = (key: string) => `pending-links:${key}`;
 const SEALED_PENDING_FIELDS = ['secret', 'replyTarget', 'verifier'] as const;
 
 /** A pending value that does not open (a key removed too early, altered): the user starts again; the cause is for the log. */
 function openPending(box: SecretBox, sealed: string, requestToken: string): string {
   try {
-    return box.open(sealed, pendingContext(requestToken));
+    return box.open(sealed, pendingContext(pendingKey(requestToken)));
   } catch (error) {
     throw new AccountError('link-expired', 'That sign-in link can no longer be read. Run /twitter link again.', { cause: error, detail: whyUnopened(error) });
   }
@@ -103,25 +110,25 @@ export async function rotatePendingLinks(store: Store, box: SecretBox): Promise<
   const pending = store.namespace<PendingLink>('pending-links');
   const report: RotationReport = { rewritten: 0, alreadyCurrent: 0, skipped: [] };
   if (!pending.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
-  const tokens: string[] = [];
-  for await (const [key] of pending.iterator(pending.namespace) as AsyncGenerator<[string, unknown]>) tokens.push(key);
-  for (const requestToken of tokens) {
-    const raw = await pending.getRaw(requestToken);
+  const keys: string[] = [];
+  for await (const [key] of pending.iterator(pending.namespace) as AsyncGenerator<[string, unknown]>) keys.push(key);
+  for (const key of keys) {
+    const raw = await pending.getRaw(key);
     const link = raw?.value;
     if (!link) continue;
     // Every sealed field of the record: the request token secret, the reply target, the verifier.
     const fields = SEALED_PENDING_FIELDS.filter((field) => link[field] !== undefined);
     const sealed = fields.map((field) => link[field]!);
     try {
-      const opened = sealed.map((value) => box.open(value, pendingContext(requestToken)));
+      const opened = sealed.map((value) => box.open(value, pendingContext(key)));
       if (sealed.every((value) => box.keyIdOf(value) === box.currentKeyId)) {
         report.alreadyCurrent++;
         continue;
       }
-      const resealed = Object.fromEntries(fields.map((field, index) => [field, box.seal(opened[index]!, pendingContext(requestToken))]));
+      const resealed = Object.fromEntries(fields.map((field, index) => [field, box.seal(opened[index]!, pendingContext(key))]));
       const ttl = typeof raw.expires === 'number' ? raw.expires - Date.now() : undefined;
       if (ttl !== undefined && ttl <= 0) continue;
-      await pending.set(requestToken, { ...link, ...resealed }, ttl);
+      await pending.set(key, { ...link, ...resealed }, ttl);
       report.rewritten++;
     } catch (error) {
       report.skipped.push({ discordUserId: link.discordUserId, reason: whyUnopened(error) });
@@ -132,15 +139,21 @@ export async function rotatePendingLinks(store: Store, box: SecretBox): Promise<
 
 export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
   const { vault, box, x } = deps;
-  const pending: Keyv<PendingLink> = deps.store.namespace<PendingLink>('pending-links');
-  /** Each user's one pending request token: a new /twitter link replaces the previous one. */
+  const stored: Keyv<PendingLink> = deps.store.namespace<PendingLink>('pending-links');
+  /** The pending records, by request token (stored under its digest). */
+  const pending = {
+    get: (requestToken: string) => stored.get(pendingKey(requestToken)),
+    set: (requestToken: string, link: PendingLink, ttl: number) => stored.set(pendingKey(requestToken), link, ttl),
+    delete: (requestToken: string) => stored.delete(pendingKey(requestToken)),
+  };
+  /** Each user's one pending sign-in (its record key): a new /twitter link replaces the previous one. */
   const pendingOf: Keyv<string> = deps.store.namespace<string>('pending-link-index');
-  const context = pendingContext;
+  const context = (requestToken: string) => pendingContext(pendingKey(requestToken));
 
   /** A used or abandoned request token leaves nothing behind: its record and the user's index entry. */
   async function forgetPending(requestToken: string, discordUserId: string): Promise<void> {
     await pending.delete(requestToken);
-    if ((await pendingOf.get(discordUserId)) === requestToken) await pendingOf.delete(discordUserId);
+    if ((await pendingOf.get(discordUserId)) === pendingKey(requestToken)) await pendingOf.delete(discordUserId);
   }
 
   /** Exchange the verifier; the pending token is consumed only when X accepts it. */
@@ -159,8 +172,8 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
       const callback = flow === 'pin' ? 'oob' : `${deps.publicUrl}/oauth/callback`;
       const requestToken = await x.requestToken(callback);
       const previous = await pendingOf.get(discordUserId);
-      if (previous !== undefined && previous !== requestToken.token) await pending.delete(previous);
-      await pendingOf.set(discordUserId, requestToken.token, PENDING_LINK_TTL_MS);
+      if (previous !== undefined && previous !== pendingKey(requestToken.token)) await stored.delete(previous);
+      await pendingOf.set(discordUserId, pendingKey(requestToken.token), PENDING_LINK_TTL_MS);
       await pending.set(
         requestToken.token,
         {

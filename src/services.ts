@@ -11,6 +11,7 @@ import { createDownloader, type Downloader } from './download.js';
 import { createKeyedLock } from './keyed-lock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/backend.js';
+import type { SecretBox } from './store/cipher.js';
 import { createAvatarHistory } from './store/history.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
@@ -34,6 +35,8 @@ export interface Services {
   logger: Logger;
   store: Store;
   vault: TokenVault;
+  /** Seals what the store must not keep in the clear (tokens, sign-in state). */
+  box: SecretBox;
   x: XClient;
   normalizer: AvatarNormalizer;
   attachments: Downloader;
@@ -152,6 +155,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger,
     store,
     vault,
+    box,
     x,
     normalizer,
     attachments,

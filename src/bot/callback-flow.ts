@@ -30,6 +30,7 @@ const MAX_FORM_BYTES = 1024;
 const MAX_PARAM_LENGTH = 256;
 
 interface SignIn {
+  /** X's request token, sealed: a key is not, and SQLite's write-ahead log keeps deleted rows for a while. */
   requestToken: string;
   /** The Discord user who ran /twitter link. */
   discordUserId: string;
@@ -92,6 +93,8 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
   const publicUrl = config.publicUrl!;
   const oauth = createDiscordOAuth({ apiUrl: config.discordApiUrl, clientId: config.discordApplicationId!, clientSecret: config.discordClientSecret!, redirectUri: `${publicUrl}/oauth/discord` });
   const signIns = services.store.namespace<SignIn>('link-sign-ins');
+  const sealContext = (discordUserId: string) => `link-sign-ins:${discordUserId}`;
+  const requestTokenOf = (signIn: SignIn) => services.box.open(signIn.requestToken, sealContext(signIn.discordUserId));
   const cookiePath = `${new URL(publicUrl).pathname.replace(/\/+$/, '')}/oauth`;
   const secure = publicUrl.startsWith('https:') ? '; Secure' : '';
 
@@ -109,7 +112,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     }
     const state = newToken();
     const cookie = newToken();
-    await signIns.set(digest(state), { requestToken, discordUserId, browser: digest(cookie), stage: 'discord' }, SIGN_IN_TTL_MS);
+    await signIns.set(digest(state), { requestToken: services.box.seal(requestToken, sealContext(discordUserId)), discordUserId, browser: digest(cookie), stage: 'discord' }, SIGN_IN_TTL_MS);
     const location = oauth.authorizeUrl(state);
     response.writeHead(302, {
       ...PAGE_HEADERS,
@@ -129,7 +132,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     await signIns.delete(digest(state));
     const code = param(url, 'code');
     if (!code) {
-      await links.cancelCallback(signIn.requestToken);
+      await links.cancelCallback(requestTokenOf(signIn));
       return page(response, 200, 'Not linked', 'You did not sign in with Discord, so nothing was linked. Run /twitter link again.');
     }
     let proven: DiscordIdentity;
@@ -138,11 +141,11 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
       log.warn({ err: error }, 'discord sign-in failed');
-      await links.cancelCallback(signIn.requestToken);
+      await links.cancelCallback(requestTokenOf(signIn));
       return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', error.userMessage);
     }
     if (proven.id !== signIn.discordUserId) {
-      await links.cancelCallback(signIn.requestToken);
+      await links.cancelCallback(requestTokenOf(signIn));
       log.warn({ startedBy: signIn.discordUserId, signedIn: proven.id }, 'a callback link was opened by a different Discord account; dropped');
       return page(
         response,
@@ -172,7 +175,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     await signIns.delete(digest(confirm));
     const proven = signIn.proven;
     try {
-      const linked = await links.completeCallback(signIn.requestToken, proven.id);
+      const linked = await links.completeCallback(requestTokenOf(signIn), proven.id);
       await deps
         .confirmLink({ discordUserId: linked.discordUserId, screenName: linked.account.screenName, ...(linked.replyTarget ? { replyTarget: linked.replyTarget } : {}) })
         .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the link in Discord'));

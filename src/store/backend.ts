@@ -17,6 +17,7 @@ import { UserFacingError } from '../errors.js';
 import { createKeyedLock } from '../keyed-lock.js';
 import type { Logger } from '../log.js';
 import { createLeases, type Leases } from './leases.js';
+import { openSqlite, SharedSqliteAdapter } from './sqlite.js';
 
 export type StoreKind = 'sqlite' | 'redis' | 'postgres';
 
@@ -125,17 +126,15 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
   const warn = (what: string) => (error: unknown) => logger?.warn({ err: error }, what);
   switch (kind) {
     case 'sqlite': {
-      const { default: KeyvSqlite } = await import('@keyv/sqlite');
-      const path = sqlitePath(url);
-      const uri = `sqlite://${path}`;
-      const leases = await createLeases({ kind: 'sqlite', path, busyTimeoutMs: STORE_TIMEOUT_MS - 500 });
+      // A write waits for another process's lock a little less than the deadline, so a write that timed out
+      // really did not happen (it fails at SQLite too) instead of landing later.
+      const connection = await openSqlite(sqlitePath(url), STORE_TIMEOUT_MS - 500);
+      const leases = await createLeases({ kind: 'sqlite', connection });
       return {
-        // Listing keys pages through the table; larger pages mean far fewer scans (restoring 10,000 schedules).
-        // A write waits for another process's lock a little less than the deadline, so a write that timed out
-        // really did not happen (it fails at SQLite too) instead of landing later.
-        createAdapter: () => new KeyvSqlite({ uri, busyTimeout: STORE_TIMEOUT_MS - 500, iterationLimit: 1000 }),
+        // One connection for every namespace (see sqlite.ts: one per namespace slept on each other's locks).
+        createAdapter: () => new SharedSqliteAdapter(connection),
         leases,
-        close: () => leases.close(),
+        close: () => connection.close(),
       };
     }
     case 'redis': {

@@ -9,6 +9,7 @@
  *   uses the server's clock; SQLite's processes share one machine, hence one clock.
  */
 import type { Pool } from 'pg';
+import type { SqliteConnection } from './sqlite.js';
 
 export interface Leases {
   /** True when this token now holds the lease. */
@@ -25,7 +26,7 @@ type RedisLike = {
 export type LeaseBackend =
   | { kind: 'redis'; client: RedisLike }
   | { kind: 'postgres'; pool: Pool }
-  | { kind: 'sqlite'; path: string; busyTimeoutMs: number };
+  | { kind: 'sqlite'; connection: SqliteConnection };
 
 const REDIS_PREFIX = 'avatar-bot:lock:';
 const COMPARE_AND_DELETE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -72,14 +73,8 @@ export async function createLeases(backend: LeaseBackend): Promise<Leases> {
       };
     }
     case 'sqlite': {
-      const { default: sqlite3 } = await import('sqlite3');
-      // A connection of our own: keyv's are per namespace and expose no `run`.
-      const database = await new Promise<InstanceType<typeof sqlite3.Database>>((resolve, reject) => {
-        const opened = new sqlite3.Database(backend.path, (error) => (error ? reject(error) : resolve(opened)));
-      });
-      database.configure('busyTimeout', backend.busyTimeoutMs);
-      const all = (sql: string, params: unknown[]) =>
-        new Promise<unknown[]>((resolve, reject) => database.all(sql, params, (error, rows) => (error ? reject(error) : resolve(rows))));
+      // The store's own connection (sqlite.ts).
+      const all = (sql: string, params: unknown[]) => backend.connection.all(sql, params);
       let ready: Promise<unknown> | undefined;
       const table = () =>
         (ready ??= all(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL)`, []).catch((error: unknown) => {
@@ -102,7 +97,7 @@ export async function createLeases(backend: LeaseBackend): Promise<Leases> {
         async release(name, token) {
           await all(`DELETE FROM ${TABLE} WHERE name = ? AND token = ?`, [name, token]);
         },
-        close: () => new Promise<void>((resolve) => database.close(() => resolve())),
+        close: async () => undefined, // the connection is the store's
       };
     }
   }

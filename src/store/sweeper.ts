@@ -38,7 +38,7 @@ export interface SweeperOptions {
   clock?: { now(): number };
 }
 
-/** The SQL adapter behind a keyv namespace (@keyv/sqlite and @keyv/postgres share this much). */
+/** The SQL adapter behind a keyv namespace (ours for SQLite, sqlite.ts, and @keyv/postgres share this much). */
 interface SqlAdapter {
   query(sql: string, values?: unknown[]): Promise<Array<{ key: string }>>;
   opts: { table: string; schema?: string };

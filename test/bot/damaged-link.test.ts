@@ -10,6 +10,7 @@ import { createSecretBox, keyId } from '../../src/store/cipher.js';
 import { createTokenVault, DAMAGED_LINK_MESSAGE } from '../../src/store/vault.js';
 import type { Interaction, TestUser } from '../support/discord-server.js';
 import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
+import { pendingKey } from '../../src/account-links.js';
 
 const MANAGE_GUILD = 1n << 5n;
 const h = useHarness();
@@ -67,8 +68,9 @@ describe('a damaged link', () => {
     const requestToken = requestTokenOf(prompt);
     // As if the sign-in was sealed with a key removed before rotate-key ran.
     const pending = h.services.store.namespace<{ secret: string }>('pending-links');
-    const stored = (await pending.get(requestToken))!;
-    await pending.set(requestToken, { ...stored, secret: createSecretBox(lostKey).seal('request-secret', `pending-links:${requestToken}`) }, 60_000);
+    const key = pendingKey(requestToken);
+    const stored = (await pending.get(key))!;
+    await pending.set(key, { ...stored, secret: createSecretBox(lostKey).seal('request-secret', `pending-links:${key}`) }, 60_000);
     const { verifier } = h.x.approve(requestToken, h.x.addUser({ screenName: 'stale_x' }).id);
     const submitted = await (await link.click(customIdOf(prompt, 'twitter:pin:'))).submitModal({ pin: verifier });
     const reply = await submitted.waitForReply();

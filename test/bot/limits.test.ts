@@ -11,6 +11,7 @@ import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER } from '../../src/store/schedul
 import type { Schedule } from '../../src/schedule/engine.js';
 import type { TestUser } from '../support/discord-server.js';
 import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
+import { pendingKey } from '../../src/account-links.js';
 
 let sweeperOffsetMs = 0; // how far the sweeper's clock runs ahead of the real one
 const h = useHarness({ sweeper: { intervalMs: 100, clock: { now: () => Date.now() + sweeperOffsetMs } } });
@@ -97,7 +98,7 @@ describe('caps per user', () => {
     const prompts = [];
     for (let n = 0; n < 3; n++) prompts.push((await run(user, 'twitter', 'link')).reply);
     const tokens = prompts.map((prompt) => requestTokenOf(prompt));
-    expect((await rows(tokens.map((token) => `pending-links:${token}`))).rows).toBe(1);
+    expect((await rows(tokens.map((token) => `pending-links:${pendingKey(token)}`))).rows).toBe(1);
     await expect(h.services.links.completeWithPin(user.id, tokens[0]!, '1234567')).rejects.toMatchObject({ kind: 'link-expired' });
   });
 
@@ -139,7 +140,7 @@ describe('the sweeper the bot runs', () => {
       const { reply } = await avatarCommand(h, user, 'preview', image(`walk${n}.jpg`, photo));
       keys.push(`previews:${customIdOf(reply, 'avatar:apply:').slice('avatar:apply:'.length)}`);
     }
-    keys.push(`pending-links:${requestTokenOf((await run(user, 'twitter', 'link')).reply)}`);
+    keys.push(`pending-links:${pendingKey(requestTokenOf((await run(user, 'twitter', 'link')).reply))}`);
     const before = await rows(keys);
     expect(before.rows).toBe(keys.length);
     expect(before.bytes).toBeGreaterThan(PREVIEWS_PER_USER * 5_000); // each holds the normalised image

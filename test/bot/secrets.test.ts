@@ -46,6 +46,11 @@ it('no token, secret, PIN or key appears in the logs or the store', async () => 
   const question = await browser.open(approved.redirectUrl!);
   remember('the link cookie', browser.cookies(h.httpUrl()).get('avatar_bot_link'));
   remember('the confirm token', /name="confirm" value="([^"]+)"/.exec(question.text)?.[1]);
+  // Mid-way (a pending link holding the verifier, a sign-in waiting for the confirm button), the store
+  // files hold none of the flow's tokens: keys are not sealed, so a token must not be one.
+  const midway = readdirSync(h.dataDir).map((name) => ({ name, bytes: readFileSync(join(h.dataDir, name)) }));
+  expect(midway.some((file) => file.name === 'bot.sqlite')).toBe(true);
+  for (const value of [annRequestToken, approved.verifier]) expect(midway.filter((file) => file.bytes.includes(value)).map((file) => file.name)).toEqual([]);
   const gone = webhookGone(annLink.token);
   expect((await browser.submit(question)).status).toBe(200);
   gone();

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PENDING_LINK_TTL_MS } from '../../src/account-links.js';
+import { PENDING_LINK_TTL_MS, pendingKey } from '../../src/account-links.js';
 import { PREVIEW_TTL_MS } from '../../src/avatar-changes.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -61,7 +61,7 @@ describe.each(backends)('sweeping expired entries on %s', (_kind, makeUrl) => {
       }
       previewKeys.push(`preview-index:${user}`);
       const started = await services.links.start(user, 'pin');
-      pendingKeys.push(`pending-links:${started.requestToken}`, `pending-link-index:${user}`);
+      pendingKeys.push(`pending-links:${pendingKey(started.requestToken)}`, `pending-link-index:${user}`);
     }
   });
   afterAll(async () => {
