@@ -420,7 +420,9 @@ async function downtime(): Promise<Record<string, number | string>> {
     while ((seen.done === undefined || dueUploads().length < dueX.size) && bot.exitCode === null && Date.now() < deadline) await sleep(50);
     const uploaded = dueUploads();
     const otherUploads = x.uploads.length - uploaded.length;
-    const lastUploadS = uploaded.length ? (Math.max(...uploaded.map((upload) => upload.at)) - (Date.now() - (performance.now() - spawnedAt))) / 1000 : Number.NaN;
+    const sinceSpawnS = (at: number) => (at - (Date.now() - (performance.now() - spawnedAt))) / 1000;
+    const lastUploadS = uploaded.length ? sinceSpawnS(Math.max(...uploaded.map((upload) => upload.at))) : Number.NaN;
+    const firstUploadS = uploaded.length ? sinceSpawnS(Math.min(...uploaded.map((upload) => upload.at))) : Number.NaN;
     const figures = {
       downtime_records: DOWNTIME_USERS,
       due_while_down: dueX.size,
@@ -441,7 +443,7 @@ async function downtime(): Promise<Record<string, number | string>> {
       ['spawn to "schedule catch-up done" (s); the bot\'s catchup_done_ms', `${figures.catchup_s}; ${seen.doneLine?.catchup_done_ms ?? '?'}`, `<= ${round(target, 2)} (5 + ${DOWNTIME_DUE} x ${UPLOAD_MS / 1000} s / ${CATCH_UP_CONCURRENCY})`],
       ['users caught up (the log line)', seen.doneLine?.users ?? '?', DOWNTIME_USERS],
       ['due users uploaded at X / uploads for anyone else', `${new Set(uploaded.map((upload) => upload.userId)).size} / ${otherUploads}`, `${dueX.size} / 0`],
-      ['spawn to the last due upload at X (s)', round(lastUploadS, 2), ''],
+      ['spawn to the first / last due upload at X (s)', `${round(firstUploadS, 2)} / ${round(lastUploadS, 2)}`, `uploads alone: ${round((DOWNTIME_DUE * UPLOAD_MS) / 1000 / CATCH_UP_CONCURRENCY, 2)} s apart`],
     ]);
     if (problems.length) console.log(`bot warnings and errors (${problems.length}), first: ${problems[0]}`);
     return figures;

@@ -97,7 +97,10 @@ export function createAvatarHistory(store: Store): AvatarHistory {
     },
     async putImage(discordUserId, image) {
       const hash = hashImage(image.data);
-      await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
+      const key = imageKey(discordUserId, hash);
+      // Content-addressed: stored already means stored with these bytes (a rewrite cost a 70 KB write each
+      // time a scheduled image came round again).
+      if (!(await images.has(key))) await images.set(key, { data: image.data.toString('base64'), format: image.format });
       return hash;
     },
     saveOriginal: (discordUserId, original) =>

@@ -26,8 +26,25 @@ export async function openSqlite(path: string, busyTimeoutMs: number): Promise<S
     const opened = new sqlite3.Database(path, (error) => (error ? reject(error) : resolve(opened)));
   });
   database.configure('busyTimeout', busyTimeoutMs);
+  // The bot runs a handful of distinct statements thousands of times: each is prepared once. Preparing and
+  // finalising per query cost about 0.1 ms of main-thread time each (2 s of a 1,000-change catch-up).
+  const statements = new Map<string, InstanceType<typeof sqlite3.Statement>>();
   const all = <Row>(sql: string, params: unknown[] = []) =>
-    new Promise<Row[]>((resolve, reject) => database.all(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as Row[]))));
+    new Promise<Row[]>((resolve, reject) => {
+      let statement = statements.get(sql);
+      if (!statement && statements.size < MAX_STATEMENTS) statements.set(sql, (statement = database.prepare(sql)));
+      const done = (error: Error | null, rows: unknown[]) => {
+        if (!error) return resolve(rows as Row[]);
+        // A statement that failed (a bad prepare, a lock) is prepared afresh next time.
+        if (statement && statements.get(sql) === statement) {
+          statements.delete(sql);
+          statement.finalize();
+        }
+        reject(error);
+      };
+      if (statement) statement.all(params, done);
+      else database.all(sql, params, done);
+    });
   try {
     await all('PRAGMA journal_mode = WAL');
     await all('PRAGMA synchronous = FULL');
@@ -37,11 +54,16 @@ export async function openSqlite(path: string, busyTimeoutMs: number): Promise<S
     throw error;
   }
   let closing: Promise<void> | undefined;
-  return {
-    all,
-    close: () => (closing ??= new Promise<void>((resolve) => database.close(() => resolve()))),
-  };
+  async function close(): Promise<void> {
+    await Promise.all([...statements.values()].map((statement) => new Promise<void>((resolve) => statement.finalize(() => resolve()))));
+    statements.clear();
+    await new Promise<void>((resolve) => database.close(() => resolve()));
+  }
+  return { all, close: () => (closing ??= close()) };
 }
+
+/** Distinct statements kept prepared; the bot has about 30 (the rest run unprepared). */
+const MAX_STATEMENTS = 100;
 
 /** The table @keyv/sqlite uses, so that files written before read the same. */
 const TABLE = 'keyv';
