@@ -42,8 +42,9 @@ export interface Store {
    */
   locked<T>(name: string, work: () => Promise<T>): Promise<T>;
   /**
-   * Every record of a namespace, `pageSize` at a time (in key order on SQLite and PostgreSQL, in scan order
-   * on Redis, where a key may come twice), each page one query with the STORE_TIMEOUT_MS deadline. A value
+   * Every record of a namespace, `pageSize` at a time (in key order on SQLite and PostgreSQL; on Redis in
+   * scan order, about `pageSize`, and a key may come twice), each page one query with the STORE_TIMEOUT_MS
+   * deadline. A value
    * that cannot be decoded comes as undefined (reading it with `get` reports the damage).
    */
   pages<Value>(name: string, pageSize?: number): AsyncGenerator<Array<[key: string, value: Value | undefined]>>;
