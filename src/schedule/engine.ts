@@ -525,17 +525,19 @@ function compileFresh(state: UserSchedules): Context {
   state.schedules.forEach((schedule, index) => {
     validateSchedule(schedule, zone);
     if (schedule.paused) return;
-    const base = { index, createdAtMs: createdAtMs(schedule) };
+    // Properties written out, not spread from a shared base: the spreads were a sixth of the engine's time
+    // in a restore of 100,000 schedules.
+    const created = createdAtMs(schedule);
     switch (schedule.kind) {
       case 'season':
-        context.seasons.push({ ...base, schedule, from: parseMonthDay(schedule.from), to: parseMonthDay(schedule.to), priority: schedule.priority ?? 0 });
+        context.seasons.push({ index, createdAtMs: created, schedule, from: parseMonthDay(schedule.from), to: parseMonthDay(schedule.to), priority: schedule.priority ?? 0 });
         break;
       case 'rotation':
-        context.rotations.push({ ...base, schedule, spec: parseCron(rotationCron(schedule.every)), distinctImages: new Set(schedule.images).size });
+        context.rotations.push({ index, createdAtMs: created, schedule, spec: parseCron(rotationCron(schedule.every)), distinctImages: new Set(schedule.images).size });
         break;
       case 'event': {
         const { atMs, untilMs } = eventInstants(schedule, zone);
-        (untilMs === undefined ? context.oneShots : context.timedEvents).push({ ...base, schedule, atMs, untilMs });
+        (untilMs === undefined ? context.oneShots : context.timedEvents).push({ index, createdAtMs: created, schedule, atMs, untilMs });
         break;
       }
     }

@@ -42,6 +42,13 @@ export interface Store {
    * the lock stays taken past LOCK_WAIT_MS, 'unreachable' when the store fails.
    */
   locked<T>(name: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Every record of a namespace, `pageSize` at a time (in key order on SQLite and PostgreSQL; on Redis in
+   * scan order, about `pageSize`, and a key may come twice), each page one query with the STORE_TIMEOUT_MS
+   * deadline. A value
+   * that cannot be decoded comes as undefined (reading it with `get` reports the damage).
+   */
+  pages<Value>(name: string, pageSize?: number): AsyncGenerator<Array<[key: string, value: Value | undefined]>>;
   /** Read-only; throws a StoreError when the backend does not answer within STORE_TIMEOUT_MS. */
   ping(): Promise<void>;
   /** Bounded even when the store is down. */
@@ -115,8 +122,16 @@ function sqlitePath(url: string): string {
   return path;
 }
 
+/** Records per page when listing a namespace: a page of 1,000 schedule records is about 300 KB. */
+export const LIST_PAGE_SIZE = 1000;
+
+/** A page of a namespace's stored (still encoded) values after `cursor`, and where the next page starts. */
+type ListPage = { entries: Array<[key: string, raw: string]>; next: string | undefined };
+
 interface Backend {
   createAdapter(): object;
+  /** `adapter` is one made by createAdapter for `namespace`; `cursor` undefined means the first page. */
+  listPage(adapter: object, namespace: string, cursor: string | undefined, limit: number): Promise<ListPage>;
   leases: Leases;
   close(): Promise<void>;
 }
@@ -133,6 +148,18 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
       return {
         // One connection for every namespace (see sqlite.ts: one per namespace slept on each other's locks).
         createAdapter: () => new SharedSqliteAdapter(connection),
+        // Not keyv's iterator: it paged with `LIKE ? LIMIT ? OFFSET ?`, which the primary key cannot serve, so
+        // every page scanned the table up to its offset (100,000 schedules: 100 pages, 34 s for the restore).
+        // A key range after the last key read is one index seek per page.
+        async listPage(adapter, namespace, cursor, limit) {
+          const prefix = `${namespace}:`;
+          const end = `${namespace};`; // ';' follows ':': every key of the namespace sorts before it
+          const rows = await (adapter as SharedSqliteAdapter).query<{ key: string; value: string }>(
+            `SELECT key, value FROM keyv WHERE key ${cursor === undefined ? '>=' : '>'} ? AND key < ? ORDER BY key LIMIT ?`,
+            [cursor ?? prefix, end, limit],
+          );
+          return keysetPage(rows, prefix, limit);
+        },
         leases,
         close: () => connection.close(),
       };
@@ -156,6 +183,20 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
       return {
         // One connection for every namespace (keyv would otherwise open one per namespace).
         createAdapter: () => new SharedKeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }),
+        // Not keyv's iterator: its SCAN asks for 10 keys at a time (10,000 round trips for 100,000 records).
+        async listPage(adapter, namespace, cursor, limit) {
+          // Stored as `<namespace>::<namespace>:<key>` (the adapter's prefix, then keyv's).
+          const prefix = (adapter as SharedKeyvRedis).createKeyPrefix(`${namespace}:`, namespace);
+          const scanned = await client.scan(cursor ?? '0', { MATCH: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, COUNT: limit, TYPE: 'string' });
+          const values = scanned.keys.length > 0 ? await client.mGet(scanned.keys) : [];
+          const entries: Array<[string, string]> = [];
+          scanned.keys.forEach((key, index) => {
+            const value = values[index];
+            if (typeof value === 'string') entries.push([key.slice(prefix.length), value]); // deleted since the scan: skipped
+          });
+          const next = String(scanned.cursor);
+          return { entries, next: next === '0' ? undefined : next };
+        },
         leases,
         async close() {
           await withDeadline(client.close(), STORE_TIMEOUT_MS, 'closing Redis').catch(() => client.destroy());
@@ -184,7 +225,19 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
       }
       const leases = await createLeases({ kind: 'postgres', pool });
       return {
-        createAdapter: () => new PooledKeyvPostgres({ uri: url, iterationLimit: 1000 }),
+        createAdapter: () => new PooledKeyvPostgres({ uri: url }),
+        // Not keyv's iterator: it ends the listing without a word when a page's query fails.
+        async listPage(adapter, namespace, cursor, limit) {
+          const { opts } = adapter as PooledKeyvPostgres;
+          const table = `${opts.schema}.${opts.table}`; // as the adapter names it (our defaults: public.keyv)
+          const prefix = `${namespace}:`;
+          const pattern = `${prefix.replace(/[%_\\]/g, '\\$&')}%`;
+          const { rows } =
+            cursor === undefined
+              ? await pool.query<{ key: string; value: string }>(`SELECT key, value FROM ${table} WHERE key LIKE $1 ORDER BY key LIMIT $2`, [pattern, limit])
+              : await pool.query<{ key: string; value: string }>(`SELECT key, value FROM ${table} WHERE key LIKE $1 AND key > $2 ORDER BY key LIMIT $3`, [pattern, cursor, limit]);
+          return keysetPage(rows, prefix, limit);
+        },
         leases,
         async close() {
           await withDeadline(pool.end(), STORE_TIMEOUT_MS, 'closing PostgreSQL').catch(warn('postgres pool did not close in time'));
@@ -192,6 +245,30 @@ async function openBackend(kind: StoreKind, url: string, logger: Logger | undefi
       };
     }
   }
+}
+
+/**
+ * A stored value as keyv's default serializer (@keyv/serialize, which every namespace here uses) reads
+ * it back: JSON in which a string starting with ':' was escaped (':base64:…' is a Buffer, '::…' a string
+ * starting with ':'). Parsed plainly, then unescaped in one walk: 2.5 times as fast as its reviver
+ * (100,000 schedule records: 0.6 s against 1.4-1.8 s). Throws SyntaxError when the text is not JSON.
+ */
+function decodeStored(encoded: string): { value?: unknown; expires?: number } | undefined {
+  const unescape = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.startsWith(':base64:') ? Buffer.from(value.slice(8), 'base64') : value.startsWith(':') ? value.slice(1) : value;
+    if (Array.isArray(value)) for (let index = 0; index < value.length; index++) value[index] = unescape(value[index]);
+    else if (value !== null && typeof value === 'object') for (const key of Object.keys(value)) (value as Record<string, unknown>)[key] = unescape((value as Record<string, unknown>)[key]);
+    return value;
+  };
+  return unescape(JSON.parse(encoded)) as { value?: unknown; expires?: number } | undefined;
+}
+
+/** A page read in key order: the next one starts after its last key; a short page is the last. */
+function keysetPage(rows: Array<{ key: string; value: string }>, prefix: string, limit: number): ListPage {
+  return {
+    entries: rows.map((row) => [row.key.slice(prefix.length), row.value]),
+    next: rows.length < limit ? undefined : rows.at(-1)?.key,
+  };
 }
 
 const BOUNDED_METHODS = new Set(['get', 'getMany', 'set', 'setMany', 'delete', 'deleteMany', 'has', 'hasMany', 'clear']);
@@ -240,6 +317,29 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     return entry.bounded as Keyv<Value>;
   }
 
+  async function* pages<Value>(name: string, pageSize = LIST_PAGE_SIZE): AsyncGenerator<Array<[string, Value | undefined]>> {
+    namespace(name);
+    const { raw } = namespaces.get(name)!;
+    let cursor: string | undefined;
+    do {
+      const page = await withDeadline(backend.listPage(raw.store as object, name, cursor, pageSize), STORE_TIMEOUT_MS, `listing ${name}`);
+      const now = Date.now();
+      const entries: Array<[string, Value | undefined]> = [];
+      for (const [key, encoded] of page.entries) {
+        let data: ReturnType<typeof decodeStored>;
+        try {
+          data = decodeStored(encoded);
+        } catch {
+          data = undefined; // damaged: listed without a value
+        }
+        if (data && typeof data.expires === 'number' && data.expires < now) continue; // expired: as if gone (the sweeper deletes it)
+        entries.push([key, data?.value as Value | undefined]);
+      }
+      if (entries.length > 0) yield entries;
+      cursor = page.next;
+    } while (cursor !== undefined);
+  }
+
   async function acquire(name: string, token: string): Promise<void> {
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
@@ -256,6 +356,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   return {
     kind,
     namespace,
+    pages,
     locked(name, work) {
       return local.run(name, async () => {
         const token = randomUUID();

@@ -40,8 +40,8 @@ export interface ScheduleStore {
   /** Read, change and write one user's record, under the user's store lock (no concurrent change is lost). */
   update(discordUserId: string, change: (record: ScheduleRecord) => ScheduleRecord | void): Promise<ScheduleRecord>;
   delete(discordUserId: string): Promise<void>;
-  /** Every user that has a record. */
-  users(): AsyncGenerator<string>;
+  /** Every user's record, a page at a time, each read once (see Store.pages); undefined when it is damaged. */
+  pages(): AsyncGenerator<Array<[discordUserId: string, record: ScheduleRecord | undefined]>>;
 }
 
 export function createScheduleStore(store: Store): ScheduleStore {
@@ -60,9 +60,6 @@ export function createScheduleStore(store: Store): ScheduleStore {
     async delete(discordUserId) {
       await records.delete(discordUserId);
     },
-    async *users() {
-      if (!records.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
-      for await (const [key] of records.iterator(records.namespace) as AsyncGenerator<[string, unknown]>) yield key;
-    },
+    pages: () => store.pages<ScheduleRecord>('schedules'),
   };
 }

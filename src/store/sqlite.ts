@@ -80,9 +80,8 @@ export class SharedSqliteAdapter extends EventEmitter {
     super();
   }
 
-  query<Row = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return this.connection.all<Row>(sql, params);
-  }
+  /** Bound, as @keyv/sqlite's was: the sweeper and tests call it detached. */
+  readonly query = <Row = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<Row[]> => this.connection.all<Row>(sql, params);
 
   async get(key: string): Promise<string | undefined> {
     const rows = await this.query<{ value: string }>(`SELECT value FROM ${TABLE} WHERE key = ?`, [key]);
