@@ -2,13 +2,16 @@
  * Team branding: an admin pushes one image to every member of a server who opted in, and can revert it.
  * A push is a job in the store, so it survives a restart and several processes run it once between them.
  *
- * - A small pool of workers takes the members still pending; a worker is held while the member's upload
- *   talks to X, not during X's processing wait (the final URL is read later, see changes/pipeline.ts),
- *   so the waits of many members overlap. Each member's outcome is stored the moment it is known.
+ * - Two stages per member. The prepare stage checks the member and saves their avatar from before (their
+ *   original) when they have none, ahead of the uploads by a bounded number of members. A small pool of
+ *   upload slots (BRANDING_CONCURRENCY) takes prepared members; a slot is held while the member's change is
+ *   recorded and their upload talks to X, not during X's processing wait (the final URL is read later, see
+ *   changes/pipeline.ts), so the waits of many members overlap. An original saved ahead and never uploaded
+ *   over (a stop, a failure first) is dropped again. Each member's outcome is stored the moment it is known.
  *   Each upload is a change in the change journal: a restart finishes a change X accepted and the resumed
  *   push waits for it instead of uploading again; one that completed is found on top of the member's
  *   history (recorded before the upload) and is not uploaded again either.
- * - Consent and membership are checked again just before each member's upload.
+ * - Consent and membership are checked again in the prepare stage, a few members before the upload.
  * - A rate-limited member waits for X's reset, and at least a minute, doubling with each 429 (see
  *   x/rate-limit.ts), without holding a worker; a transient failure is retried a
  *   few times with backoff; a broken or missing link fails the member (they must link again).
@@ -42,9 +45,9 @@ const TRANSIENT_RETRIES = 3;
 const RATE_LIMIT_RETRIES = 5;
 const START_LEASE_MS = 5_000;
 /** Members prepared at once, per upload slot. */
-const PREPARE_PER_SLOT = 1;
+const PREPARE_PER_SLOT = 2;
 /** Members prepared (or being prepared) and not yet uploaded, per upload slot: what the prepare stage keeps in memory. */
-const LOOKAHEAD_PER_SLOT = 2;
+const LOOKAHEAD_PER_SLOT = 3;
 
 export type BrandingErrorKind = 'push-running' | 'no-members' | 'no-push' | 'cannot-revert' | 'held-elsewhere';
 
@@ -163,8 +166,10 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   const jobs = createJobStore(deps.store);
   const concurrency = deps.concurrency ?? DEFAULT_BRANDING_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`branding concurrency must be a positive integer, got ${concurrency}`);
-  // The prepare stage (checks, and saving a member's original: ~150 ms of X reads, a download and sharp) runs
-  // beside the slots, PREPARE_PER_SLOT members per slot at once, at most LOOKAHEAD_PER_SLOT members per slot ahead.
+  // The prepare stage runs beside the slots. In the 500-member bench (X: reads 50 ms, downloads 50 ms, uploads
+  // 200 ms) a member took 225-320 ms to prepare (checks, verify_credentials, download, sharp, store) against
+  // 280-370 ms of slot time: one preparation per slot starved the slots whenever it ran slow, so two per slot.
+  // The lookahead must exceed the preparations at once, or nothing prepared could wait for a slot.
   const prepareConcurrency = concurrency * PREPARE_PER_SLOT;
   const lookahead = concurrency * LOOKAHEAD_PER_SLOT;
   const clock = deps.clock ?? { now: () => Date.now() };
@@ -199,8 +204,10 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   const leftOver = (job: PushJob, userId: string, phase: Phase) =>
     avatars.pending(userId, (origin) => origin.kind === 'push' && origin.jobId === job.id && origin.phase === phase);
 
-  /** A member the prepare stage found to need an upload: the attempt to record, and (a push) their original saved ahead. */
+  /** A member the prepare stage found to need an upload: the attempt it recorded, and (a push) their original saved ahead. */
   type Staged = { attempt: MemberResult; prepared?: PreparedChange };
+  /** Stores the attempt before X is touched: what to restore, and that an upload was tried. */
+  type RecordAttempt = (attempt: MemberResult) => Promise<void>;
 
   const pushFinished = (attempts: number, previous: string, applied: AppliedAvatar): MemberResult => {
     const done: MemberResult = { status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400, previous };
@@ -208,7 +215,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   };
 
   /** The prepare stage of a push (no upload slot held): the checks, then the member's original saved if they have none. */
-  async function preparePush(job: PushJob, userId: string, before: MemberResult): Promise<Outcome | { upload: Staged }> {
+  async function preparePush(job: PushJob, userId: string, before: MemberResult, record: RecordAttempt): Promise<Outcome | { upload: Staged }> {
     const at = stamp();
     const joined = leftOver(job, userId, 'push');
     if (joined) return { later: joined.final.then((applied) => pushFinished(before.attempts, before.previous ?? 'original', applied)) };
@@ -222,24 +229,19 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       return { ...before, status: 'done', url400: last.url400, entryId: last.id, at };
     }
     const attempt: MemberResult = { ...before, previous: before.previous ?? last?.id ?? 'original', attempts: before.attempts + 1, at };
+    await record(attempt);
     return { upload: { attempt, prepared: await avatars.prepare(userId) } };
   }
 
-  /** The upload stage (holds a slot): `record` stores the attempt before X is touched (what to restore, and that an upload was tried). */
-  async function uploadPush(job: PushJob, image: StoredImage, userId: string, { attempt, prepared }: Staged, record: (attempt: MemberResult) => Promise<void>): Promise<Outcome> {
-    try {
-      await record(attempt);
-    } catch (error) {
-      await prepared?.discard().catch((undo: unknown) => logger.warn({ err: undo, user: userId }, 'could not drop an original saved ahead'));
-      throw error;
-    }
+  /** The upload stage (holds a slot). */
+  async function uploadPush(job: PushJob, image: StoredImage, userId: string, { attempt, prepared }: Staged): Promise<Outcome> {
     const started = await avatars.begin(userId, image, 'branding', job.label, { kind: 'push', jobId: job.id, phase: 'push' }, prepared);
     return { later: started.final.then((applied) => pushFinished(attempt.attempts, attempt.previous!, applied)) };
   }
 
   const revertFinished = (attempts: number, applied: AppliedAvatar): MemberResult => ({ status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400 });
 
-  async function prepareRevert(job: PushJob, userId: string, before: MemberResult): Promise<Outcome | { upload: Staged }> {
+  async function prepareRevert(job: PushJob, userId: string, before: MemberResult, record: RecordAttempt): Promise<Outcome | { upload: Staged }> {
     const pushed = job.results[userId];
     const at = stamp();
     const joined = leftOver(job, userId, 'revert');
@@ -251,11 +253,12 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       if (before.attempts > 0 && restored) return { ...before, status: 'done', at }; // reverted by a run that stopped before recording it
       return { ...before, status: 'skipped', kind: 'changed-since', reason: 'changed avatar since the push', at };
     }
-    return { upload: { attempt: { ...before, attempts: before.attempts + 1, at } } };
+    const attempt: MemberResult = { ...before, attempts: before.attempts + 1, at };
+    await record(attempt);
+    return { upload: { attempt } };
   }
 
-  async function uploadRevert(job: PushJob, userId: string, { attempt }: Staged, record: (attempt: MemberResult) => Promise<void>): Promise<Outcome> {
-    await record(attempt);
+  async function uploadRevert(job: PushJob, userId: string, { attempt }: Staged): Promise<Outcome> {
     // The push's entry is the newest: AvatarChanges.revert drops it and re-applies the one before it, or the
     // saved original, so the member's history reads as if the push had not happened.
     const started = await avatars.beginRevert(userId, { kind: 'push', jobId: job.id, phase: 'revert' });
@@ -352,11 +355,15 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     /** The prepare stage: a member's checks and original, while the upload slots serve the members before. */
     async function prepareOne(userId: string): Promise<Step> {
       const before = results[userId] ?? { status: 'pending', attempts: 0 };
+      const record = async (attempt: MemberResult) => {
+        results[userId] = attempt;
+        await jobs.setResult(job.id, phase, userId, attempt);
+      };
       let found: Outcome | { upload: Staged };
       try {
-        found = phase === 'push' ? await preparePush(job, userId, before) : await prepareRevert(job, userId, before);
+        found = phase === 'push' ? await preparePush(job, userId, before, record) : await prepareRevert(job, userId, before, record);
       } catch (error) {
-        await conclude(userId, await settle(userId, before, error));
+        await conclude(userId, await settle(userId, results[userId] ?? before, error));
         return {};
       }
       if (!('upload' in found)) return follow(userId, before, found);
@@ -367,13 +374,9 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     /** The upload stage: returns once the slot is free, at X's acceptance, with the rest (`tail`) still to come. */
     async function uploadOne(member: StagedMember): Promise<Step> {
       const { userId, before } = member;
-      const record = async (attempt: MemberResult) => {
-        results[userId] = attempt;
-        await jobs.setResult(job.id, phase, userId, attempt);
-      };
       let outcome: Outcome;
       try {
-        outcome = phase === 'push' ? await uploadPush(job, image!, userId, member, record) : await uploadRevert(job, userId, member, record);
+        outcome = phase === 'push' ? await uploadPush(job, image!, userId, member) : await uploadRevert(job, userId, member);
       } catch (error) {
         await conclude(userId, await settle(userId, results[userId] ?? before, error));
         return {};
