@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { AccountError } from './account-errors.js';
 import type { ChangeOrigin } from './changes/journal.js';
-import type { ChangePipeline, RecoveredHandler, StartedChange } from './changes/pipeline.js';
+import type { ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from './changes/pipeline.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/backend.js';
@@ -45,6 +45,12 @@ export interface ChangeOptions {
   origin?: ChangeOrigin;
 }
 
+/** A change prepared ahead of its upload (see AvatarChanges.prepare). */
+export interface PreparedChange extends PreparedOriginal {
+  /** Drops the original it saved, when begin() is not called with it after all; nothing once begin() took it. */
+  discard(): Promise<void>;
+}
+
 export interface Preview {
   id: string;
   discordUserId: string;
@@ -74,7 +80,10 @@ export interface AvatarChanges {
   /** Resolves with the final URLs; the user's lock is held only until X accepted the upload. */
   apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar>;
   /** Resolves once X accepted the upload (the caller's worker slot is free then); `final` once it is read and recorded. */
-  begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin): Promise<StartedChange>;
+  begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, prepared?: PreparedChange): Promise<StartedChange>;
+  /** Before begin(), outside the caller's upload slot: checks the link and saves the user's original when they
+   *  have none yet. Give it to begin(), or call its discard() when the change is not made after all. */
+  prepare(discordUserId: string): Promise<PreparedChange>;
   beginRevert(discordUserId: string, origin: ChangeOrigin): Promise<StartedChange & { restoredOriginal: boolean }>;
   /** A change of the user still in progress in this process (one recovered after a restart, say) from a matching origin. */
   pending(discordUserId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
@@ -160,12 +169,12 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     options.origin ?? { kind: 'command', ...(options.replyTarget ? { replyTarget: sealReplyTarget(deps.box, discordUserId, options.replyTarget) } : {}) };
 
   /** Call under the user's lock. Resolves once X accepted the upload. */
-  function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin): Promise<StartedChange> {
+  function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, prepared?: PreparedOriginal): Promise<StartedChange> {
     return noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
       const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
-      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry } });
+      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}) });
     });
   }
 
@@ -293,7 +302,21 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       return { ...(await started.final), restoredOriginal: started.restoredOriginal };
     },
 
-    begin: (discordUserId, image, source, label, origin) => locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin)),
+    async begin(discordUserId, image, source, label, origin, prepared) {
+      try {
+        return await locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin, prepared));
+      } catch (error) {
+        // Failed before the change took it (the link was revoked meanwhile, the store failed): drop what it saved.
+        await prepared?.discard().catch((undo: unknown) => logger.warn({ err: undo, userId: discordUserId }, 'could not drop an original saved ahead'));
+        throw error;
+      }
+    },
+    async prepare(discordUserId) {
+      const prepared = await locked(discordUserId, () =>
+        noticeRevocation(discordUserId, async () => pipeline.prepareOriginal(discordUserId, await activeAccount(discordUserId))),
+      );
+      return Object.assign(prepared, { discard: () => locked(discordUserId, () => pipeline.discardPrepared(prepared)) });
+    },
     beginRevert: (discordUserId, origin) => locked(discordUserId, () => beginRevertLocked(discordUserId, origin)),
     pending: (discordUserId, matches) => pipeline.pending(discordUserId, matches),
     recover: () => pipeline.recover(),

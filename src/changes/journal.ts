@@ -3,7 +3,8 @@
  * deleted once the change is complete (history written, its origin told). A restart finds every record
  * left and finishes it from its state instead of starting over, so nothing X accepted is uploaded again.
  *
- *   intent   → the change is decided; the original (first change) is being saved; nothing sent yet
+ *   intent   → the change is decided; the original (first change) is being saved, unless it was saved ahead
+ *              (pipeline.prepareOriginal); nothing sent yet
  *   sending  → the upload may have reached X: compare the profile with `previousUrl` before sending again
  *   accepted → X accepted the upload; the final URL is read at `readAt`
  *

@@ -9,6 +9,12 @@
  * bounded concurrency. A push to 40 members at concurrency 4 used to hold a worker for 5.5 s per member
  * (55 s); now a worker is held for the upload only and the waits overlap.
  *
+ * The original can be saved ahead, outside the caller's upload slot (`prepareOriginal`): a push prepares the
+ * next members while its slots upload, so a slot is held for the store writes of the record and the POST
+ * only. A prepared original that no change took is dropped again (`discardPrepared`), as a refused change
+ * drops the one it saved; one left by a process killed between the two is the user's real avatar from
+ * before the bot, and the next change finds it saved.
+ *
  * A restart (`recover`) finishes every change left by a process that is gone, from its recorded state:
  * intent → save the original if not saved, then upload; sending → after one processing wait, read the
  * profile: a new image means X accepted it (no second upload), else upload; accepted → read.
@@ -46,6 +52,21 @@ export interface ChangeRequest {
   label: string;
   origin: ChangeOrigin;
   planned: PlannedRecord;
+  /** The original saved ahead by prepareOriginal, if it was. */
+  prepared?: PreparedOriginal;
+}
+
+/** What prepareOriginal found or saved; give it to start(), or to discardPrepared when no change is started. */
+export interface PreparedOriginal {
+  readonly userId: string;
+  /** This preparation saved the user's original (their first change): it is dropped again unless a change X accepted uses it. */
+  readonly savedOriginal: boolean;
+  /** When the original it saved was saved: start() uses it only if the history still has that one. */
+  readonly savedAt?: string;
+  /** The profile's URL when the original was read: the read after the upload waits until X shows another. */
+  readonly previousUrl?: string;
+  /** The original could not be saved, in words (shown with the result). */
+  readonly originalNotSaved?: string;
 }
 
 /** A change X accepted; `final` settles once its URL is read and recorded. */
@@ -86,6 +107,13 @@ export interface ChangePipelineDeps {
 export interface ChangePipeline {
   /** Call under the user's lock, with an active link. Resolves once X accepted the upload. */
   start(request: ChangeRequest): Promise<StartedChange>;
+  /** Call under the user's lock, with an active link: saves the user's original now when they have none
+   *  (verify_credentials, download, normalise, store), so that start() does not. Pass it to start(), or to
+   *  discardPrepared when no change is started after all. */
+  prepareOriginal(userId: string, account: LinkedAccount): Promise<PreparedOriginal>;
+  /** Call under the user's lock: drops the original a preparation saved, as a refused change does, unless a
+   *  change took it (start() was called with it) or the history has moved on. Nothing happens twice. */
+  discardPrepared(prepared: PreparedOriginal): Promise<void>;
   /** Resolves once every change of the user in progress here is complete (its history written). */
   settled(userId: string): Promise<void>;
   /** A change of the user in progress here whose origin matches: wait for it instead of uploading again. */
@@ -166,10 +194,10 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   }
 
   /** The avatar the user has now, normalised, saved as their original before anything is sent. */
-  async function saveOriginal(entry: Tracked, account: LinkedAccount): Promise<string> {
-    const { userId } = entry.record;
+  async function saveOriginal(userId: string, account: LinkedAccount): Promise<{ previousUrl: string; savedAt: string; originalNotSaved?: string }> {
     const current = await x.verifyCredentials(account); // also proves the link works before we upload
     const savedAt = new Date().toISOString();
+    const previousUrl = current.profileImage.normal;
     try {
       const bytes = await deps.xImages.download(current.profileImage.original);
       const avatar = await deps.normalizer.normalize(bytes, { crop: 'centre' });
@@ -180,21 +208,28 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       const reason = String((error as { userMessage: unknown }).userMessage);
       logger.warn({ err: error, xUserId: account.xUserId }, 'could not save the original avatar');
       await history.saveOriginal(userId, { saved: false, reason, savedAt });
-      entry.record = { ...entry.record, originalNotSaved: reason };
+      return { previousUrl, savedAt, originalNotSaved: reason };
     }
-    return current.profileImage.normal;
+    return { previousUrl, savedAt };
   }
 
+  /** Preparations a change took (start() was called with them): discarding them is then the change's job. */
+  const takenPreparations = new WeakSet<PreparedOriginal>();
+
   /** From 'intent' (or a 'sending' that did not reach X) to 'accepted'. */
-  async function send(entry: Tracked, account: LinkedAccount): Promise<void> {
+  async function send(entry: Tracked, account: LinkedAccount, prepared?: PreparedOriginal): Promise<void> {
     const { userId } = entry.record;
     let sentAtWritten = false;
     if (entry.record.state === 'intent') {
       const before = await history.get(userId);
       let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
       let savedOriginal = false;
-      if (!before.original) {
-        previousUrl = await saveOriginal(entry, account);
+      // Saved ahead, and still the user's original with nothing applied over it: this change owns it.
+      const saved = prepared?.savedOriginal && before.entries.length === 0 && before.original?.savedAt === prepared.savedAt ? prepared : undefined;
+      if (saved || !before.original) {
+        const { previousUrl: shown, originalNotSaved } = saved ?? (await saveOriginal(userId, account));
+        if (originalNotSaved) entry.record = { ...entry.record, originalNotSaved };
+        previousUrl = shown;
         savedOriginal = true;
       }
       entry.record = { ...entry.record, state: 'sending', sentAt: Date.now(), savedOriginal, ...(previousUrl ? { previousUrl } : {}) };
@@ -422,13 +457,31 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       const record = await journal.create({ userId, imageHash, format: image.format, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
       const entry = track(record, image, true);
       entry.account = request.account;
+      if (request.prepared) takenPreparations.add(request.prepared); // from here a refusal (abandon) drops it
       try {
-        await send(entry, request.account);
+        await send(entry, request.account, request.prepared);
       } catch (error) {
         await abandon(entry, error);
         throw error;
       }
       return { id: record.id, origin: record.origin, final: entry.final };
+    },
+
+    async prepareOriginal(userId, account) {
+      const { original } = await history.get(userId);
+      if (original) return { userId, savedOriginal: false };
+      return { userId, savedOriginal: true, ...(await saveOriginal(userId, account)) };
+    },
+
+    async discardPrepared(prepared) {
+      if (!prepared.savedOriginal || takenPreparations.has(prepared)) return;
+      takenPreparations.add(prepared);
+      const { userId } = prepared;
+      // A change of the user in progress (accepted, not yet recorded) may have found this original saved and rely on it.
+      await this.settled(userId);
+      const { original, entries } = await history.get(userId);
+      if (entries.length > 0 || original?.savedAt !== prepared.savedAt) return;
+      await history.discard(userId, { original: true });
     },
 
     async settled(userId) {

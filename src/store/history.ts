@@ -58,8 +58,8 @@ export interface AvatarHistory {
   updateEntries(discordUserId: string, change: (entries: HistoryEntry[]) => HistoryEntry[]): Promise<HistoryEntry[]>;
   forget(discordUserId: string): Promise<void>;
   /** Undo what a change stored before X refused it: its image, unless something uses it, and the original it
-   *  saved, unless a change was recorded since. */
-  discard(discordUserId: string, stored: { imageHash: string; original?: true }): Promise<void>;
+   *  saved, unless a change was recorded since. Without an image: an original saved ahead that no change used. */
+  discard(discordUserId: string, stored: { imageHash?: string; original?: true }): Promise<void>;
 }
 
 export function hashImage(data: Buffer): string {
@@ -134,7 +134,7 @@ export function createAvatarHistory(store: Store): AvatarHistory {
           const { original: _dropped, ...rest } = history;
           await save(discordUserId, history, rest);
         }
-        if (!referenced(await get(discordUserId)).has(stored.imageHash)) await images.delete(imageKey(discordUserId, stored.imageHash));
+        if (stored.imageHash !== undefined && !referenced(await get(discordUserId)).has(stored.imageHash)) await images.delete(imageKey(discordUserId, stored.imageHash));
       }),
     forget: (discordUserId) =>
       locked(discordUserId, async () => {

@@ -293,6 +293,15 @@ describe('a push', () => {
     const doneBefore = members.filter((m) => stopped.results[m.id]?.status === 'done');
     expect(doneBefore.length).toBeGreaterThanOrEqual(8);
     expect(doneBefore.length).toBeLessThan(24);
+    // Members prepared ahead (their avatar downloaded, their original saved) but not uploaded when the stop came
+    // are left as they were: no original, no upload.
+    const notUploaded = members.filter((m) => stopped.results[m.id]?.status === 'pending');
+    const downloaded = (m: Member) => x.requests.some((request) => request.path.startsWith(`/profile_images/${m.account.id}/`));
+    expect(notUploaded.filter(downloaded).length).toBeGreaterThan(0);
+    for (const m of notUploaded) {
+      expect(uploadsOf(m)).toEqual([]);
+      expect(await first.avatars.history(m.id)).toEqual({ entries: [] });
+    }
     // One upload reached X but the process died before recording it: its result still says pending.
     const unrecorded = doneBefore[0]!;
     await first.store.namespace('branding-results').set(`${jobId}:push:${unrecorded.id}`, { ...stopped.results[unrecorded.id]!, status: 'pending' });
