@@ -246,11 +246,15 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     const at = stamp();
     const joined = leftOver(job, userId, 'revert');
     if (joined) return { later: joined.final.then((applied) => revertFinished(before.attempts, applied)) };
-    const { entries } = await avatars.history(userId);
+    const { entries, original } = await avatars.history(userId);
     const last = entries.at(-1);
     if (!pushed?.entryId || last?.id !== pushed.entryId) {
       const restored = pushed?.previous === 'original' ? entries.length === 0 : last !== undefined && last.id === pushed?.previous;
-      if (before.attempts > 0 && restored) return { ...before, status: 'done', at }; // reverted by a run that stopped before recording it
+      if (before.attempts > 0 && restored) {
+        // Reverted by a run that stopped before recording it: the restored image's URL is in the history.
+        const url400 = pushed?.previous === 'original' ? (original?.saved ? original.url : undefined) : last?.url400;
+        return { ...before, status: 'done', at, ...(url400 ? { url400 } : {}) };
+      }
       return { ...before, status: 'skipped', kind: 'changed-since', reason: 'changed avatar since the push', at };
     }
     const attempt: MemberResult = { ...before, attempts: before.attempts + 1, at };

@@ -342,8 +342,10 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     const url400 = user.profileImage.size400;
     if (record.planned.op === 'append') return history.append(record.userId, { ...record.planned.entry, url400 });
     const { removeId, restoreId } = record.planned;
-    const remaining = await history.updateEntries(record.userId, (current) =>
-      current.filter((entry) => entry.id !== removeId).map((entry) => (entry.id === restoreId ? { ...entry, url400 } : entry)),
+    const remaining = await history.updateEntries(
+      record.userId,
+      (current) => current.filter((entry) => entry.id !== removeId).map((entry) => (entry.id === restoreId ? { ...entry, url400 } : entry)),
+      restoreId === undefined ? url400 : undefined, // the original applied again
     );
     return remaining.find((entry) => entry.id === restoreId);
   }

@@ -54,8 +54,9 @@ export interface AvatarHistory {
   /** Append an entry for an image already stored with putImage; trims to the last 10 and drops unreferenced images. */
   /** An entry whose id is present already is not added twice (a retried write). */
   append(discordUserId: string, entry: Omit<HistoryEntry, 'id' | 'appliedAt'> & Partial<Pick<HistoryEntry, 'id' | 'appliedAt'>>): Promise<HistoryEntry>;
-  /** Change the entries as they are now in the store (revert removes one); drops unreferenced images. */
-  updateEntries(discordUserId: string, change: (entries: HistoryEntry[]) => HistoryEntry[]): Promise<HistoryEntry[]>;
+  /** Change the entries as they are now in the store (revert removes one); drops unreferenced images.
+   *  `originalUrl`: the original was applied again, and X shows it at this URL now. */
+  updateEntries(discordUserId: string, change: (entries: HistoryEntry[]) => HistoryEntry[], originalUrl?: string): Promise<HistoryEntry[]>;
   forget(discordUserId: string): Promise<void>;
   /** Undo what a change stored before X refused it: its image, unless something uses it, and the original it
    *  saved, unless a change was recorded since. Without an image: an original saved ahead that no change used. */
@@ -120,11 +121,13 @@ export function createAvatarHistory(store: Store): AvatarHistory {
         await save(discordUserId, history, { ...history, entries: entries.slice(-HISTORY_LIMIT) });
         return entry;
       }),
-    updateEntries: (discordUserId, change) =>
+    updateEntries: (discordUserId, change, originalUrl) =>
       locked(discordUserId, async () => {
         const history = await get(discordUserId);
         const entries = change([...history.entries]).slice(-HISTORY_LIMIT);
-        await save(discordUserId, history, { ...history, entries });
+        // The next change compares X's profile with this URL (did an upload reach X?): the pre-bot URL is gone.
+        const original = originalUrl !== undefined && history.original?.saved ? { ...history.original, url: originalUrl } : history.original;
+        await save(discordUserId, history, { ...history, ...(original ? { original } : {}), entries });
         return entries;
       }),
     discard: (discordUserId, stored) =>

@@ -50,3 +50,31 @@ describe('an upload whose connection is closed after it was sent', () => {
     expect(history.entries.map((entry) => entry.url400)).toEqual([finalUrl]);
   });
 });
+
+describe('after a revert to the original', () => {
+  // The revert uploads the original again, so X shows it at a new URL. The next change compares the profile
+  // with that URL: compared with the pre-bot URL, an upload that never reached X looked applied.
+  it('an upload dropped before X applied it is sent again, once, and the new image is shown', async () => {
+    const user = h.discord.addMember({ username: 'ambiguous-revert' });
+    const account = await h.linkUser(user, 'amb_revert');
+    const sent = () => h.x.requests.filter((request) => request.path === X_PATHS.updateProfileImage && request.oauthParams?.oauth_token === account.accessToken.token);
+    const set = async (file: string) => {
+      const interaction = await h.discord.slash(user, { name: 'avatar', subcommand: 'set', options: { image: image('photo.jpg', fixture(file)) } });
+      return interaction.waitForReply((message) => message.embeds.length > 0 || message.content !== '', SLOW_MS);
+    };
+    expect((await set('flowers.jpeg')).embeds[0]?.title).toBe('Avatar updated');
+    const revert = await h.discord.slash(user, { name: 'avatar', subcommand: 'revert' });
+    expect((await revert.waitForReply((message) => message.embeds.length > 0, SLOW_MS)).embeds[0]?.title).toBe('Original avatar restored');
+    const revertedUrl = h.x.profileImageUrl(account.id).replace('_normal', '_400x400');
+    expect((await h.services.avatars.history(user.id)).original).toMatchObject({ saved: true, url: revertedUrl });
+
+    dropNextUpload(account.id, 'received');
+    const reply = await set('concert.jpg');
+    expect(reply.embeds[0]?.title).toBe('Avatar updated');
+    const finalUrl = h.x.profileImageUrl(account.id).replace('_normal', '_400x400');
+    expect(finalUrl).not.toBe(revertedUrl);
+    expect(reply.embeds[0]?.description).toContain(finalUrl);
+    expect(sent()).toHaveLength(4); // set, revert, the dropped upload, and it again
+    expect(h.x.uploads.filter((upload) => upload.userId === account.id)).toHaveLength(3);
+  });
+});
