@@ -71,7 +71,9 @@ export async function run(): Promise<void> {
 
   const spawnedAt = performance.now();
   const [command, ...prefix] = pinned ? ['taskset', '-c', '1', process.execPath] : [process.execPath];
-  const bot = spawn(command!, [...prefix, resolve('dist/src/cli.js'), 'start'], {
+  // LOAD_PROFILE=<dir>: the bot writes a V8 CPU profile there (where acknowledgement time goes).
+  const profile = process.env.LOAD_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.LOAD_PROFILE)] : [];
+  const bot = spawn(command!, [...prefix, ...profile, resolve('dist/src/cli.js'), 'start'], {
     cwd: dir,
     stdio: ['ignore', 'inherit', 'pipe'],
     env: {

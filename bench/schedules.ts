@@ -341,6 +341,16 @@ async function burst(): Promise<Record<string, number>> {
   }
 }
 
+/** CPU seconds a process has used (Linux /proc; NaN elsewhere). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const DOWNTIME_USERS = Number(process.env.SCHEDULES_DOWNTIME_USERS ?? 10_000);
 const DOWNTIME_DUE = Number(process.env.SCHEDULES_DOWNTIME_DUE ?? 1000);
 const UPLOAD_MS = 200;
@@ -393,6 +403,7 @@ async function downtime(): Promise<Record<string, number | string>> {
     const seedSeconds = (performance.now() - seedStarted) / 1000;
 
     const spawnedAt = performance.now();
+    const serversCpuAtSpawn = process.cpuUsage();
     const [command, ...prefix] = pinned ? ['taskset', '-c', '1', process.execPath] : [process.execPath];
     // SCHEDULES_PROFILE=<dir>: the bot writes a V8 CPU profile there (for finding where catch-up time goes).
     const profile = process.env.SCHEDULES_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.SCHEDULES_PROFILE), ...(process.env.SCHEDULES_PRELOAD ? ['--import', process.env.SCHEDULES_PRELOAD] : [])] : [];
@@ -418,6 +429,11 @@ async function downtime(): Promise<Record<string, number | string>> {
     const dueUploads = () => x.uploads.filter((upload) => dueX.has(upload.userId));
     const uploadsAtAnswer = dueUploads().length;
     while ((seen.done === undefined || dueUploads().length < dueX.size) && bot.exitCode === null && Date.now() < deadline) await sleep(50);
+    // Who was busy: this process holds the Discord and X servers (pinned to cpu 0); the bot is pinned to cpu 1.
+    const wallS = ((seen.done ?? performance.now()) - spawnedAt) / 1000;
+    const serversCpu = process.cpuUsage(serversCpuAtSpawn);
+    const serversBusy = (serversCpu.user + serversCpu.system) / 1e6 / wallS;
+    const botBusy = bot.pid ? cpuSecondsOf(bot.pid) / wallS : Number.NaN;
     const uploaded = dueUploads();
     const otherUploads = x.uploads.length - uploaded.length;
     const sinceSpawnS = (at: number) => (at - (Date.now() - (performance.now() - spawnedAt))) / 1000;
@@ -432,6 +448,9 @@ async function downtime(): Promise<Record<string, number | string>> {
       downtime_processing_delay_ms: PROCESSING_DELAY_MS,
       // The X test server shows the new URL after half the wait; the bot still waits all of it.
       downtime_x_server_processing_ms: PROCESSING_DELAY_MS / 2,
+      // CPU seconds per second of the catch-up: near 1 on a pinned core means that side was the bottleneck.
+      downtime_servers_cpu_busy: round(serversBusy, 2),
+      downtime_bot_cpu_busy: round(botBusy, 2),
     };
     const target = 5 + (DOWNTIME_DUE * UPLOAD_MS) / 1000 / CATCH_UP_CONCURRENCY;
     printTable(`After downtime: ${DOWNTIME_USERS} records, ${dueX.size} came due while down; the bot as its own process (${pinned ? 'servers cpu 0, bot cpu 1' : 'not pinned'}), X wait ${PROCESSING_DELAY_MS} ms (default), upload ${UPLOAD_MS} ms`, ['measure', 'value', 'target'], [
@@ -443,6 +462,7 @@ async function downtime(): Promise<Record<string, number | string>> {
       ['spawn to "schedule catch-up done" (s); the bot\'s catchup_done_ms', `${figures.catchup_s}; ${seen.doneLine?.catchup_done_ms ?? '?'}`, `<= ${round(target, 2)} (5 + ${DOWNTIME_DUE} x ${UPLOAD_MS / 1000} s / ${CATCH_UP_CONCURRENCY})`],
       ['users caught up (the log line)', seen.doneLine?.users ?? '?', DOWNTIME_USERS],
       ['due users uploaded at X / uploads for anyone else', `${new Set(uploaded.map((upload) => upload.userId)).size} / ${otherUploads}`, `${dueX.size} / 0`],
+      ['CPU busy, spawn to catch-up done: Discord + X servers (this process) / bot', `${figures.downtime_servers_cpu_busy} / ${figures.downtime_bot_cpu_busy}`, 'near 1: that core was the limit'],
       ['spawn to the first / last due upload at X (s)', `${round(firstUploadS, 2)} / ${round(lastUploadS, 2)}`, `uploads alone: ${round((DOWNTIME_DUE * UPLOAD_MS) / 1000 / CATCH_UP_CONCURRENCY, 2)} s apart`],
     ]);
     if (problems.length) console.log(`bot warnings and errors (${problems.length}), first: ${problems[0]}`);

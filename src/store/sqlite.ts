@@ -29,16 +29,26 @@ export async function openSqlite(path: string, busyTimeoutMs: number): Promise<S
   // The bot runs a handful of distinct statements thousands of times: each is prepared once. Preparing and
   // finalising per query cost about 0.1 ms of main-thread time each (2 s of a 1,000-change catch-up).
   const statements = new Map<string, InstanceType<typeof sqlite3.Statement>>();
+  // Every failure reaches the caller through a callback; an 'error' event nobody heard would kill the
+  // process (a query racing the store's close did: SQLITE_MISUSE).
+  const ignore = () => undefined;
+  database.on('error', ignore);
+  let closed = false;
   const all = <Row>(sql: string, params: unknown[] = []) =>
     new Promise<Row[]>((resolve, reject) => {
+      if (closed) return reject(new Error('the SQLite store is closed'));
       let statement = statements.get(sql);
-      if (!statement && statements.size < MAX_STATEMENTS) statements.set(sql, (statement = database.prepare(sql)));
+      if (!statement && statements.size < MAX_STATEMENTS) {
+        statement = database.prepare(sql, ignore); // a failed prepare fails the `all` below with its error
+        statement.on('error', ignore);
+        statements.set(sql, statement);
+      }
       const done = (error: Error | null, rows: unknown[]) => {
         if (!error) return resolve(rows as Row[]);
         // A statement that failed (a bad prepare, a lock) is prepared afresh next time.
         if (statement && statements.get(sql) === statement) {
           statements.delete(sql);
-          statement.finalize();
+          statement.finalize(ignore);
         }
         reject(error);
       };
@@ -55,6 +65,7 @@ export async function openSqlite(path: string, busyTimeoutMs: number): Promise<S
   }
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
+    closed = true;
     await Promise.all([...statements.values()].map((statement) => new Promise<void>((resolve) => statement.finalize(() => resolve()))));
     statements.clear();
     await new Promise<void>((resolve) => database.close(() => resolve()));
