@@ -27,7 +27,7 @@ import { UserFacingError } from '../errors.js';
 import { createKeyedLock } from '../keyed-lock.js';
 import type { Logger } from '../log.js';
 import type { Coordination } from '../schedule/coordination.js';
-import type { Store } from '../store/backend.js';
+import { StoreError, type Store } from '../store/backend.js';
 import { hashImage, type StoredImage } from '../store/history.js';
 import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
@@ -157,6 +157,9 @@ function classify(error: unknown): { kind: string; reason: string; retry?: 'rate
         return { kind: error.kind, reason: 'X unavailable', retry: 'transient' };
     }
   }
+  // A record of the member stayed locked: a change of theirs in flight, or a lease of a process that died
+  // (it expires within 15 s). Waiting is enough.
+  if (error instanceof StoreError && error.kind === 'busy') return { kind: error.kind, reason: error.userMessage, retry: 'transient' };
   if (error instanceof UserFacingError) return { kind: error.kind, reason: error.userMessage };
   return { kind: 'internal', reason: 'an internal error' };
 }

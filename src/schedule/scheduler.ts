@@ -23,6 +23,7 @@ import { activeImageAt, nextRotationImage, type ImageSource, type RotationSchedu
 import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
 import { createLimiter, type Limiter } from '../avatar/limiter.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
+import { StoreError } from '../store/backend.js';
 import { activeTeamSeason, notBeforeMs, plannedChange, teamImageKey, type Team } from './plan.js';
 
 export type ScheduledNotice =
@@ -327,10 +328,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         record = await recordFailure(discordUserId, error.userMessage, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
         return planAt(discordUserId, retryAt);
       }
-      const message = `A scheduled avatar change (${label}: ${target}) failed: ${error instanceof XApiError || error instanceof AccountError ? error.userMessage : 'an internal error'}`;
+      // A record that stayed locked (a change in flight, or the lease of a process that died, 15 s at most)
+      // or a store outage is retried like X being unavailable.
+      const storeFailed = error instanceof StoreError;
+      const message = `A scheduled avatar change (${label}: ${target}) failed: ${error instanceof XApiError || error instanceof AccountError || storeFailed ? error.userMessage : 'an internal error'}`;
       if (!(error instanceof XApiError)) logger.error({ err: error, user: discordUserId }, 'scheduled change failed');
       const previous = record.lastRun;
-      const transient = error instanceof XApiError && error.kind === 'transient';
+      const transient = (error instanceof XApiError && error.kind === 'transient') || storeFailed;
       const retryAt = clock.now() + TRANSIENT_RETRY_MS;
       record = await recordFailure(discordUserId, message, (draft) => {
         if (transient) draft.retry = { at: new Date(retryAt).toISOString(), rateLimits: draft.retry?.rateLimits ?? 0 };

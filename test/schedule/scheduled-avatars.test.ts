@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatInZone, latestAccepted, zonedTimeToInstant } from '../../src/schedule/engine.js';
 import { linkWithPin } from '../bot/helpers.js';
 import { eventually } from '../support/eventually.js';
+import { openStore } from '../../src/store/backend.js';
 
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 /** Move the scheduler's clock so that `at` is `leadMs` away. */
@@ -334,6 +335,48 @@ describe('failures', () => {
     await eventually(async () => expect((await h.services.schedules.get(user.id)).retry).toBeUndefined());
     clock.offset = 0;
   });
+});
+
+describe('a record locked by a process that died', () => {
+  // A process killed while it held the user's history lock leaves a lease that lives 15 s: the scheduled
+  // change meets "still being saved" and must be retried, not recorded as failed for good.
+  it('retries the change once the lock is gone, and uploads once', async () => {
+    clock.offset = 0;
+    const { user, account } = await newUser('lockedout');
+    await addImage(user, 'img', '#123456');
+    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    // Another "process": its own store on the same file, holding the lock until released.
+    const other = await openStore(h.config.storeUrl);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let taken: () => void = () => {};
+    const isTaken = new Promise<void>((resolve) => (taken = resolve));
+    const holding = other.locked(`history:${user.id}`, async () => {
+      taken();
+      await held;
+    });
+    try {
+      await isTaken;
+      await schedule(user, 'default', { image: 'img' });
+      await eventually(async () => expect((await h.services.schedules.get(user.id)).lastRun?.outcome).toBe('failed'), 15_000, 100);
+      const record = await h.services.schedules.get(user.id);
+      expect(record.lastRun?.detail).toContain('still being saved');
+      expect(record.retry).toBeDefined();
+      expect(uploadsOf(account)).toHaveLength(0);
+      release();
+      await holding;
+      setNow(Date.parse(record.retry!.at), 1500);
+      await h.services.scheduler.refresh(user.id);
+      await h.discord.waitFor(() => uploadsOf(account).length === 1, 15_000, 'the retried upload');
+      await eventually(async () => expect((await h.services.schedules.get(user.id)).lastRun?.outcome).toBe('applied'), 15_000, 100);
+      expect(uploadsOf(account)).toHaveLength(1);
+    } finally {
+      release();
+      await holding.catch(() => undefined);
+      await other.close();
+      clock.offset = 0;
+    }
+  }, 60_000);
 });
 
 describe('bounds', () => {
