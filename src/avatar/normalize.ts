@@ -11,7 +11,6 @@ import {
   isAcceptedFormat,
   looksLikeDamagedPng,
 } from './formats.js';
-import { lowerWorkerThreads } from './thread-priority.js';
 import { createLimiter } from './limiter.js';
 import { type ImageStructure, isDamaged, isOverlong, readStructure } from './structure.js';
 
@@ -394,14 +393,7 @@ export function createAvatarNormalizer({
   return {
     async normalize(input, options = {}) {
       const checked = checkInput(input, options);
-      return limiter.run(async () => {
-        lowerWorkerThreads(); // the threads libvips starts for this image are lowered when it ends
-        try {
-          return await render(checked);
-        } finally {
-          lowerWorkerThreads();
-        }
-      }, checked.structure.decodeBytes);
+      return limiter.run(() => render(checked), checked.structure.decodeBytes);
     },
     get active() {
       return limiter.active;
