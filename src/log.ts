@@ -71,9 +71,6 @@ export function createLogger(options: { level: LogLevel; destination?: Destinati
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    // Asynchronous: a burst of lines becomes a few writes instead of one blocking write(2) each (0.4 ms on a
-    // pipe, which put 100 interactions' "command" lines before their acknowledgements). pino flushes what is
-    // buffered when the process exits; only a kill -9 can lose the last few milliseconds of lines.
-    redacting(options.destination ?? pino.destination({ dest: 2, sync: false })),
+    redacting(options.destination ?? pino.destination({ dest: 2, sync: true })),
   );
 }

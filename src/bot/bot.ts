@@ -135,10 +135,7 @@ export function createBot(options: BotOptions): Bot {
       if (interaction.isChatInputCommand()) {
         const command = byName.get(interaction.commandName);
         if (!command) throw new Error(`unknown command ${interaction.commandName}`);
-        const sub = interaction.options.getSubcommand(false);
-        // Logged after this turn: the command's acknowledgement (its first await) goes out first, which is what
-        // a burst of interactions waits for.
-        setImmediate(() => log.info({ command: interaction.commandName, sub }, 'command'));
+        log.info({ command: interaction.commandName, sub: interaction.options.getSubcommand(false) }, 'command');
         checkStringOptions(command.definition.options, interaction.options.data);
         await command.execute(interaction, services);
         // The command has answered: a failure here (the store went down) must not replace that answer.
@@ -147,7 +144,7 @@ export function createBot(options: BotOptions): Bot {
         const { command, action, argument } = parseCustomId(interaction.customId);
         const handler = componentHandler(interaction.customId);
         if (!handler) return; // a collector inside a running command owns this component
-        setImmediate(() => log.info({ component: `${command}:${action}` }, 'component'));
+        log.info({ component: `${command}:${action}` }, 'component');
         await handler(interaction, services, argument);
       }
     } catch (error) {
