@@ -10,8 +10,7 @@
  * committed write across a power loss, not only across a crash of the bot.
  *
  * Keys and values are laid out as @keyv/sqlite does (table `keyv`, `key` = `namespace:key`, `value` =
- * keyv's JSON), so an existing file reads as before. Listing pages by key range (`key > last`) instead of
- * `LIMIT … OFFSET …`, which rescanned every earlier row for every page.
+ * keyv's JSON), so an existing file reads as before.
  */
 import { EventEmitter } from 'node:events';
 
@@ -126,15 +125,20 @@ export class SharedSqliteAdapter extends EventEmitter {
     await this.query(`DELETE FROM ${TABLE} WHERE key >= ? AND key < ?`, [from, to]);
   }
 
+  /** Up to `limit` rows of a namespace in key order, after the key `after` (from its first key without one):
+   *  one index seek per page, where `LIMIT … OFFSET …` rescanned every earlier row. */
+  page(namespace: string | undefined, after: string | undefined, limit: number): Promise<Array<{ key: string; value: string }>> {
+    const [from, to] = range(namespace);
+    return this.query(`SELECT key, value FROM ${TABLE} WHERE key ${after === undefined ? '>=' : '>'} ? AND key < ? ORDER BY key LIMIT ?`, [after ?? from, to, limit]);
+  }
+
   async *iterator(namespace?: string): AsyncGenerator<[string, string]> {
-    let [after, to] = range(namespace);
-    let comparison = '>=';
+    let after: string | undefined;
     for (;;) {
-      const rows = await this.query<{ key: string; value: string }>(`SELECT key, value FROM ${TABLE} WHERE key ${comparison} ? AND key < ? ORDER BY key LIMIT ${PAGE}`, [after, to]);
+      const rows = await this.page(namespace, after, PAGE);
       for (const row of rows) yield [row.key, row.value];
       if (rows.length < PAGE) return;
       after = rows.at(-1)!.key;
-      comparison = '>';
     }
   }
 
