@@ -1,8 +1,12 @@
 /**
- * Structured JSON logs (pino). Anything that looks like a credential is redacted twice: by key name,
- * wherever it sits in a logged object, and by value, in every finished line (messages, error messages,
+ * Structured JSON logs (pino). Anything that looks like a credential is redacted twice, in every
+ * finished line: by key name, at any depth of a logged object, and by value (messages, error messages,
  * stacks, the `url` of a DiscordAPIError, nested causes): a credential inside a string has no key to
  * match. Code never logs token values on purpose either.
+ *
+ * Both passes work on the serialized line rather than through pino's `redact` paths: those cost about
+ * 40 µs a line (20 times the line itself), which 100 commands at once pay before being acknowledged.
+ * A line is only parsed again when a credential's key name appears in it.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
@@ -26,10 +30,30 @@ const SECRET_KEYS = [
   'Authorization',
   'password',
   'key',
+  'interactionToken',
+  'clientSecret',
 ];
 
-/** Redaction paths for the keys above at the top level and up to two levels deep. */
-const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+const SECRET_KEY_SET: ReadonlySet<string> = new Set(SECRET_KEYS);
+/** One of the keys above as a JSON key: a line without one needs no second look. */
+const SECRET_KEY_IN_LINE = new RegExp(`"(?:${SECRET_KEYS.join('|')})":`);
+const CENSORED = '[redacted]';
+
+function censorKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(censorKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, SECRET_KEY_SET.has(key) ? CENSORED : censorKeys(inner)]));
+}
+
+/** The value of every credential-named key in `line` (one serialized log line), at any depth, replaced. */
+export function redactKeys(line: string): string {
+  if (!SECRET_KEY_IN_LINE.test(line)) return line;
+  try {
+    return `${JSON.stringify(censorKeys(JSON.parse(line)))}\n`;
+  } catch {
+    return `{"level":50,"msg":"a log line naming a credential could not be redacted and was dropped"}\n`;
+  }
+}
 
 /**
  * Credentials by their shape, matched on the serialized JSON line. Each keeps the part that says what
@@ -59,7 +83,7 @@ export function redactSecrets(text: string): string {
 
 /** A destination that redacts each line by value before handing it on. */
 function redacting(destination: DestinationStream): DestinationStream {
-  return { write: (line: string) => destination.write(redactSecrets(line)) };
+  return { write: (line: string) => destination.write(redactSecrets(redactKeys(line))) };
 }
 
 export function createLogger(options: { level: LogLevel; destination?: DestinationStream; name?: string }): Logger {
@@ -67,7 +91,6 @@ export function createLogger(options: { level: LogLevel; destination?: Destinati
     {
       name: options.name ?? 'avatar-bot',
       level: options.level,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

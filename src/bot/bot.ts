@@ -235,6 +235,7 @@ export function createBot(options: BotOptions): Bot {
     async start() {
       const startedAt = options.startedAtMs ?? performance.now();
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      services.scheduler.armHousekeeping();
       await Promise.all([client.login(config.discordToken), http.listening]);
       await ready;
       services.sweeper.start();
