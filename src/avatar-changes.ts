@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { AccountError } from './account-errors.js';
+import type { Limiter } from './avatar/limiter.js';
 import type { ChangeOrigin } from './changes/journal.js';
 import type { ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from './changes/pipeline.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -43,6 +44,14 @@ export interface AppliedAvatar {
 export interface ChangeOptions {
   replyTarget?: ReplyTarget;
   origin?: ChangeOrigin;
+}
+
+/** How a caller with many changes to make runs one (a push, the schedule catch-up). */
+export interface BeginOptions {
+  /** Saved ahead by prepare(). */
+  prepared?: PreparedChange;
+  /** The caller's bound on uploads at once, held for the POST to X only. */
+  uploadSlot?: Limiter;
 }
 
 /** A change prepared ahead of its upload (see AvatarChanges.prepare). */
@@ -80,7 +89,7 @@ export interface AvatarChanges {
   /** Resolves with the final URLs; the user's lock is held only until X accepted the upload. */
   apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar>;
   /** Resolves once X accepted the upload (the caller's worker slot is free then); `final` once it is read and recorded. */
-  begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, prepared?: PreparedChange): Promise<StartedChange>;
+  begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, options?: BeginOptions): Promise<StartedChange>;
   /** Before begin(), outside the caller's upload slot: checks the link and saves the user's original when they
    *  have none yet. Give it to begin(), or call its discard() when the change is not made after all. */
   prepare(discordUserId: string): Promise<PreparedChange>;
@@ -169,12 +178,13 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     options.origin ?? { kind: 'command', ...(options.replyTarget ? { replyTarget: sealReplyTarget(deps.box, discordUserId, options.replyTarget) } : {}) };
 
   /** Call under the user's lock. Resolves once X accepted the upload. */
-  function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, prepared?: PreparedOriginal): Promise<StartedChange> {
+  function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, options: BeginOptions = {}): Promise<StartedChange> {
     return noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
       const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
-      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}) });
+      const { prepared, uploadSlot } = options;
+      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
     });
   }
 
@@ -302,9 +312,10 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       return { ...(await started.final), restoredOriginal: started.restoredOriginal };
     },
 
-    async begin(discordUserId, image, source, label, origin, prepared) {
+    async begin(discordUserId, image, source, label, origin, options = {}) {
+      const { prepared } = options;
       try {
-        return await locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin, prepared));
+        return await locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin, options));
       } catch (error) {
         // Failed before the change took it (the link was revoked meanwhile, the store failed): drop what it saved.
         await prepared?.discard().catch((undo: unknown) => logger.warn({ err: undo, userId: discordUserId }, 'could not drop an original saved ahead'));

@@ -238,7 +238,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
 
   /** The upload stage (holds a slot). */
   async function uploadPush(job: PushJob, image: StoredImage, userId: string, { attempt, prepared }: Staged): Promise<Outcome> {
-    const started = await avatars.begin(userId, image, 'branding', job.label, { kind: 'push', jobId: job.id, phase: 'push' }, prepared);
+    const started = await avatars.begin(userId, image, 'branding', job.label, { kind: 'push', jobId: job.id, phase: 'push' }, prepared ? { prepared } : {});
     return { later: started.final.then((applied) => pushFinished(attempt.attempts, attempt.previous!, applied)) };
   }
 

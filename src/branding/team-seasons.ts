@@ -15,8 +15,16 @@ export interface TeamSeasons {
   add(guildId: string, season: SeasonSchedule): Promise<void>;
   remove(guildId: string, seasonId: string): Promise<SeasonSchedule | undefined>;
   /** The team seasons that apply to a member: those of every server they opted in to. */
-  forMember(userId: string): Promise<Array<{ guildId: string; seasons: SeasonSchedule[] }>>;
+  forMember(userId: string): Promise<Team[]>;
+  /**
+   * forMember for every user at once, read now (one read per server with seasons, not one per user: a
+   * catch-up asks for every user). A member of two such servers gets undefined: their order is their own
+   * opt-in order, which only forMember reads.
+   */
+  everyMember(): Promise<(userId: string) => Team[] | undefined>;
 }
+
+type Team = { guildId: string; seasons: SeasonSchedule[] };
 
 export function createTeamSeasons(store: Store, consent: ConsentStore): TeamSeasons {
   const records: Keyv<{ seasons: SeasonSchedule[] }> = store.namespace('branding-seasons');
@@ -39,6 +47,21 @@ export function createTeamSeasons(store: Store, consent: ConsentStore): TeamSeas
       const guilds = await consent.guildsOf(userId);
       const found = await Promise.all(guilds.map(async (guildId) => ({ guildId, seasons: await list(guildId) })));
       return found.filter((entry) => entry.seasons.length > 0);
+    },
+    async everyMember() {
+      const teams = new Map<string, Team[]>();
+      const ask = new Set<string>();
+      for await (const page of store.pages<{ seasons: SeasonSchedule[] }>('branding-seasons')) {
+        for (const [guildId, record] of page) {
+          const seasons = record?.seasons ?? [];
+          if (seasons.length === 0) continue;
+          for (const userId of await consent.members(guildId)) {
+            if (teams.has(userId)) ask.add(userId);
+            else teams.set(userId, [{ guildId, seasons }]);
+          }
+        }
+      }
+      return (userId) => (ask.has(userId) ? undefined : (teams.get(userId) ?? []));
     },
   };
 }

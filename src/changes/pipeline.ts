@@ -22,7 +22,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppliedAvatar } from '../avatar-changes.js';
 import type { AvatarNormalizer } from '../avatar/normalize.js';
-import { createLimiter } from '../avatar/limiter.js';
+import { createLimiter, type Limiter } from '../avatar/limiter.js';
 import { takeLease } from '../branding/lease.js';
 import type { Downloader } from '../download.js';
 import type { Logger } from '../log.js';
@@ -54,6 +54,8 @@ export interface ChangeRequest {
   planned: PlannedRecord;
   /** The original saved ahead by prepareOriginal, if it was. */
   prepared?: PreparedOriginal;
+  /** Bounds the caller's uploads at once: held for the POST to X only, not for the store writes around it. */
+  uploadSlot?: Limiter;
 }
 
 /** What prepareOriginal found or saved; give it to start(), or to discardPrepared when no change is started. */
@@ -140,9 +142,42 @@ interface Tracked {
   reject(error: unknown): void;
 }
 
+/** The changes in progress here by id, and by user: every change begun asks about its user's (a catch-up of
+ *  1,000 users scanned all of them each time, about 3% of its main thread). */
+class TrackedChanges extends Map<string, Tracked> {
+  readonly #byUser = new Map<string, Set<Tracked>>();
+
+  override set(id: string, entry: Tracked): this {
+    this.delete(id);
+    super.set(id, entry);
+    const mine = this.#byUser.get(entry.record.userId);
+    if (mine) mine.add(entry);
+    else this.#byUser.set(entry.record.userId, new Set([entry]));
+    return this;
+  }
+
+  override delete(id: string): boolean {
+    const entry = this.get(id);
+    if (!entry) return false;
+    const mine = this.#byUser.get(entry.record.userId);
+    mine?.delete(entry);
+    if (mine?.size === 0) this.#byUser.delete(entry.record.userId);
+    return super.delete(id);
+  }
+
+  override clear(): void {
+    this.#byUser.clear();
+    super.clear();
+  }
+
+  ofUser(userId: string): Tracked[] {
+    return [...(this.#byUser.get(userId) ?? [])];
+  }
+}
+
 export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   const { journal, history, x, logger } = deps;
-  const tracked = new Map<string, Tracked>();
+  const tracked = new TrackedChanges();
   const handlers = new Map<ChangeOrigin['kind'], RecoveredHandler>();
   const handlerReady = new Map<ChangeOrigin['kind'], () => void>();
   const timers = new Set<NodeJS.Timeout>();
@@ -217,7 +252,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   const takenPreparations = new WeakSet<PreparedOriginal>();
 
   /** From 'intent' (or a 'sending' that did not reach X) to 'accepted'. */
-  async function send(entry: Tracked, account: LinkedAccount, prepared?: PreparedOriginal): Promise<void> {
+  async function send(entry: Tracked, account: LinkedAccount, prepared?: PreparedOriginal, uploadSlot?: Limiter): Promise<void> {
     const { userId } = entry.record;
     let sentAtWritten = false;
     if (entry.record.state === 'intent') {
@@ -242,7 +277,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       sentAtWritten = false;
       let uploaded: XUser;
       try {
-        uploaded = await x.uploadProfileImage(account, entry.image);
+        const upload = () => x.uploadProfileImage(account, entry.image);
+        uploaded = await (uploadSlot ? uploadSlot.run(upload) : upload());
       } catch (error) {
         // The connection failed after the upload was sent: X may have applied it. Sending it again blindly
         // would upload it twice, so look at the profile first, as a restart does.
@@ -461,7 +497,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       entry.account = request.account;
       if (request.prepared) takenPreparations.add(request.prepared); // from here a refusal (abandon) drops it
       try {
-        await send(entry, request.account, request.prepared);
+        await send(entry, request.account, request.prepared, request.uploadSlot);
       } catch (error) {
         await abandon(entry, error);
         throw error;
@@ -487,12 +523,12 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     },
 
     async settled(userId) {
-      const mine = [...tracked.values()].filter((entry) => entry.record.userId === userId);
+      const mine = tracked.ofUser(userId);
       await Promise.allSettled(mine.map((entry) => entry.final));
     },
 
     pending(userId, matches) {
-      const found = [...tracked.values()].find((entry) => entry.record.userId === userId && matches(entry.record.origin));
+      const found = tracked.ofUser(userId).find((entry) => matches(entry.record.origin));
       if (!found) return undefined;
       if (found.told) return { id: found.record.id, origin: found.record.origin, final: found.final, told: true };
       found.waited = true; // its caller completes it now

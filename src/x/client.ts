@@ -153,7 +153,7 @@ export function createXClient(options: XClientOptions): XClient {
       headersTimeout: requestTimeoutMs,
       bodyTimeout: requestTimeoutMs,
       keepAliveTimeout: 30_000,
-      connections: 32,
+      connections: 64,
     });
 
   // Parsed once: undici's top-level request(url) parses the URL again on every call (measured about 3% of

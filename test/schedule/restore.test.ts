@@ -3,7 +3,9 @@
  * page at a time (3,000 records: 3 queries, where it listed them and then read each again, 3,004), the
  * plans are the ones each record calls for, a user who needs a change is still caught up from a fresh
  * read, an edit made while the restore runs is not undone by the restore's older copy, and the event loop
- * gets a turn at least every 50 ms of CPU (the bot answers interactions meanwhile).
+ * gets a turn at least every 50 ms of CPU (the bot answers interactions meanwhile). Team seasons are read
+ * once per server that has them (they were read once per user: 3,000 consent reads), and a member of two
+ * such servers is read on their own (their opt-in order decides which season they wear).
  *
  * The statements are counted by wrapping the query function of the schedules namespace's keyv SQLite
  * adapter: the store, the SQL and the file are real.
@@ -13,10 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConsentStore } from '../../src/branding/consent.js';
+import { createTeamSeasons } from '../../src/branding/team-seasons.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { activeImageAt, type Schedule } from '../../src/schedule/engine.js';
-import { plannedChange } from '../../src/schedule/plan.js';
+import { plannedChange, type Team } from '../../src/schedule/plan.js';
 import { createScheduler, type CatchUp, type Scheduler } from '../../src/schedule/scheduler.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openStore, type Store } from '../../src/store/backend.js';
@@ -60,6 +64,16 @@ function seasonal(i: number, days: number): ScheduleRecord {
 }
 
 const EDITED = 990; // late in the first page: the restore reaches it after the edit below
+/** Season-only users (their own season in 30 days) who opted in to servers whose team season comes sooner. */
+const TEAM_MEMBERS = [20, 21, 22, 23, 24];
+const IN_TWO_SERVERS = 22;
+const teamSeason = (id: string, days: number) => ({ kind: 'season' as const, id, createdAt: iso(NOW - DAY_MS), image: `team-${id}`, from: monthDay(NOW + days * DAY_MS), to: monthDay(NOW + (days + 2) * DAY_MS) });
+const GUILDS: Team[] = [
+  { guildId: '700000000000000001', seasons: [teamSeason('g1', 10)] },
+  { guildId: '700000000000000002', seasons: [teamSeason('g2', 12)] },
+];
+/** The teams of user i, in their opt-in order (the second server first for the member of both). */
+const teamsOf = (i: number): Team[] => (i === IN_TWO_SERVERS ? [GUILDS[1]!, GUILDS[0]!] : TEAM_MEMBERS.includes(i) ? [GUILDS[0]!] : []);
 const NEEDS_CHANGE = 1_500;
 
 describe('restoring 3,000 schedule records from SQLite', () => {
@@ -70,6 +84,7 @@ describe('restoring 3,000 schedule records from SQLite', () => {
   let scheduler: Scheduler;
   let restored: CatchUp;
   const statements: Array<{ sql: string; key?: unknown }> = [];
+  const consentReads: string[] = [];
   let longestTurnMs = 0;
   let turns = 0;
 
@@ -83,12 +98,16 @@ describe('restoring 3,000 schedule records from SQLite', () => {
       await records.setMany(
         Array.from({ length: 500 }, (_, k) => {
           const i = from + k;
-          const record = i === EDITED ? seasonal(i, 10) : ordinary(i);
+          const record = i === EDITED ? seasonal(i, 10) : TEAM_MEMBERS.includes(i) ? seasonal(i, 30) : ordinary(i);
           if (i === NEEDS_CHANGE) record.applied = { image: 'an older image', at: iso(NOW - DAY_MS) }; // its library is empty: the change fails
           return { key: userId(i), value: record };
         }),
       );
     }
+    const consent = createConsentStore(store);
+    const teamSeasons = createTeamSeasons(store, consent);
+    for (const i of TEAM_MEMBERS) for (const team of teamsOf(i)) await consent.join(team.guildId, userId(i));
+    for (const team of GUILDS) for (const season of team.seasons) await teamSeasons.add(team.guildId, season);
     services = await createServices(config, createLogger({ level: 'silent' }));
 
     const adapter = (records as Keyv & { store: { query(sql: string, ...parameters: unknown[]): Promise<unknown[]> } }).store;
@@ -98,6 +117,13 @@ describe('restoring 3,000 schedule records from SQLite', () => {
       // A point read's key: the one parameter (the adapter takes its parameters as an array).
       statements.push({ sql, key: Array.isArray(first) ? (first.length === 1 ? first[0] : undefined) : first });
       return query(sql, ...parameters);
+    };
+    const consentAdapter = (store.namespace('branding-consent') as Keyv & { store: typeof adapter }).store;
+    const consentQuery = consentAdapter.query;
+    consentAdapter.query = (sql: string, ...parameters: unknown[]) => {
+      const first = parameters[0];
+      consentReads.push(String(Array.isArray(first) ? first[0] : first));
+      return consentQuery(sql, ...parameters);
     };
 
     // The user EDITED changes their season (a command: update, then refresh) once the first page is listed.
@@ -124,6 +150,7 @@ describe('restoring 3,000 schedule records from SQLite', () => {
       coordination: services.coordination,
       logger: createLogger({ level: 'silent' }),
       notify: async () => false,
+      teamSeasons,
       minIntervalMs: MIN_INTERVAL_MS,
       clock: { now: () => NOW },
     });
@@ -174,11 +201,19 @@ describe('restoring 3,000 schedule records from SQLite', () => {
     const wrong: string[] = [];
     for (let i = 0; i < USERS; i++) {
       const record = await services.schedules.get(userId(i));
-      const expected = plannedChange(record, [], new Date(NOW), MIN_INTERVAL_MS)?.at.getTime();
+      const expected = plannedChange(record, teamsOf(i), new Date(NOW), MIN_INTERVAL_MS)?.at.getTime();
       if (scheduler.plannedAt(userId(i))?.getTime() !== expected) wrong.push(`${i}: ${scheduler.plannedAt(userId(i))?.toISOString()} instead of ${expected && iso(expected)}`);
     }
     expect(wrong).toEqual([]);
     expect(restored.armed).toBe(0);
+  });
+
+  it('reads team seasons once per server with seasons, and a member of two servers on their own', () => {
+    // Read on their own as well: the user edited during the restore, by the edit's refresh and by the catch-up.
+    const own = [IN_TWO_SERVERS, EDITED, EDITED].map((i) => `branding-consent:user:${userId(i)}`);
+    expect(consentReads.sort()).toEqual([...GUILDS.map((team) => `branding-consent:guild:${team.guildId}`), ...own].sort());
+    // Their team's season comes before their own: the plans above were made with the teams.
+    for (const i of TEAM_MEMBERS) expect(scheduler.plannedAt(userId(i))?.getTime(), `user ${i}`).toBeLessThan(NOW + 30 * DAY_MS);
   });
 
   it('plans an edit made during the restore from the edited record, not the listed copy', () => {
