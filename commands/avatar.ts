@@ -14,7 +14,7 @@ import { AccountError } from '../src/account-errors.js';
 import type { AppliedAvatar } from '../src/avatar-changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
-import { customId, type SlashCommand } from '../src/bot/command.js';
+import { customId, EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
@@ -105,6 +105,7 @@ async function revert(interaction: ChatInputCommandInteraction, services: Servic
 export const avatarCommand: SlashCommand = {
   definition: {
     name: 'avatar',
+    ...EVERYWHERE,
     description: 'Change your X avatar',
     options: [
       { type: ApplicationCommandOptionType.Subcommand, name: 'set', description: 'Set your X avatar from an image', options: imageOptions },

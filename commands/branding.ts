@@ -10,7 +10,6 @@ import {
   ButtonStyle,
   ChannelType,
   ComponentType,
-  InteractionContextType,
   MessageFlags,
   PermissionFlagsBits,
   type ButtonInteraction,
@@ -20,7 +19,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { describeProgress } from '../src/branding/push.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
-import type { SlashCommand } from '../src/bot/command.js';
+import { SERVER_ONLY, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile } from '../src/bot/replies.js';
 import { finishPush, finishRevert, postToLog } from '../src/bot/branding-report.js';
@@ -199,7 +198,7 @@ export const brandingCommand: SlashCommand = {
     name: 'branding',
     description: 'Set the X avatar of every member who opted in (admins)',
     default_member_permissions: String(PermissionFlagsBits.ManageGuild),
-    contexts: [InteractionContextType.Guild],
+    ...SERVER_ONLY,
     options: [
       {
         type: ApplicationCommandOptionType.Subcommand,
@@ -254,7 +253,7 @@ export const brandingConsentCommand: SlashCommand = {
   definition: {
     name: 'branding-consent',
     description: 'Allow or stop this server’s admins setting your X avatar',
-    contexts: [InteractionContextType.Guild],
+    ...SERVER_ONLY,
     options: [
       { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
       { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },

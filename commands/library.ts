@@ -1,7 +1,7 @@
 /** /library add | list | remove: named images for schedules */
 import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags } from 'discord.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
-import { type SlashCommand } from '../src/bot/command.js';
+import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
 
@@ -11,6 +11,7 @@ const NAME_INPUT_MAX = 64;
 export const libraryCommand: SlashCommand = {
   definition: {
     name: 'library',
+    ...EVERYWHERE,
     description: 'Your named images for scheduled avatars',
     options: [
       {

@@ -1,7 +1,7 @@
 /** /schedule timezone | season | default | rotate | event | list | preview | pause | resume | remove | notify */
 import { randomUUID } from 'node:crypto';
 import { ApplicationCommandOptionType, ChannelType, MessageFlags, type APIApplicationCommandBasicOption, type ChatInputCommandInteraction } from 'discord.js';
-import { type SlashCommand } from '../src/bot/command.js';
+import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import {
   checkMinimumInterval,
   checkScheduleCount,
@@ -123,6 +123,7 @@ const base = () => ({ id: randomUUID().slice(0, 6), createdAt: new Date().toISOS
 export const scheduleCommand: SlashCommand = {
   definition: {
     name: 'schedule',
+    ...EVERYWHERE,
     description: 'Change your X avatar on a schedule',
     options: [
       {

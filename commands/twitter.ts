@@ -16,7 +16,7 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import { randomUUID } from 'node:crypto';
-import { customId, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
+import { customId, EVERYWHERE, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import { callbackFlowEnabled } from '../src/config.js';
 import type { Services } from '../src/services.js';
@@ -124,6 +124,7 @@ async function unlink(interaction: ChatInputCommandInteraction, services: Servic
 export const twitterCommand: SlashCommand = {
   definition: {
     name: 'twitter',
+    ...EVERYWHERE,
     description: 'Link your X account to avatar-bot',
     options: [
       { type: ApplicationCommandOptionType.Subcommand, name: 'link', description: 'Link your X account' },

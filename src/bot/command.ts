@@ -2,13 +2,15 @@
  * The shape of a slash command module (commands/*.ts): its definition as data (it drives registration
  * and the tests) and thin handlers that call the use cases in src/ and turn results into replies.
  */
-import type {
-  AutocompleteInteraction,
-  ButtonInteraction,
-  ChatInputCommandInteraction,
-  ModalSubmitInteraction,
-  RESTPostAPIChatInputApplicationCommandsJSONBody,
-  StringSelectMenuInteraction,
+import {
+  ApplicationIntegrationType,
+  InteractionContextType,
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type ModalSubmitInteraction,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+  type StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Services } from '../services.js';
 
@@ -25,6 +27,22 @@ export interface SlashCommand {
    */
   components?: Record<string, (interaction: ComponentInteraction, services: Services, argument: string) => Promise<void>>;
 }
+
+/**
+ * Where a personal command is offered: installed to a server or to the user's account, and run in a
+ * server, in the bot's DM or in any other DM/group DM (a user install reaches those). Such a command
+ * must not need a guild, a cached channel or a member: it acts for `interaction.user` only.
+ */
+export const EVERYWHERE = {
+  integration_types: [ApplicationIntegrationType.GuildInstall, ApplicationIntegrationType.UserInstall],
+  contexts: [InteractionContextType.Guild, InteractionContextType.BotDM, InteractionContextType.PrivateChannel],
+} satisfies Partial<RESTPostAPIChatInputApplicationCommandsJSONBody>;
+
+/** Server commands (/branding*): only where the bot was added to the server, only in that server. */
+export const SERVER_ONLY = {
+  integration_types: [ApplicationIntegrationType.GuildInstall],
+  contexts: [InteractionContextType.Guild],
+} satisfies Partial<RESTPostAPIChatInputApplicationCommandsJSONBody>;
 
 export const customId = (command: string, action: string, argument = '') => `${command}:${action}:${argument}`;
 

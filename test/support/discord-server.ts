@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
+  ApplicationIntegrationType,
   ChannelType,
   ComponentType,
   GatewayCloseCodes,
@@ -1216,6 +1217,7 @@ class LocalDiscord implements DiscordServer {
 
   async slash(user: TestUser, command: CommandInput, options: DispatchOptions = {}): Promise<Interaction> {
     const context = this.commandContext(user, options);
+    this.refuseUnoffered(command.name, context, options);
     const { data, commandName } = this.commandData(command, context, undefined);
     return this.dispatchInteraction({
       type: InteractionType.ApplicationCommand,
@@ -1234,6 +1236,7 @@ class LocalDiscord implements DiscordServer {
     options: DispatchOptions & { timeoutMs?: number } = {},
   ): Promise<AutocompleteChoice[]> {
     const context = this.commandContext(user, options);
+    this.refuseUnoffered(command.name, context, options);
     const { data, commandName } = this.commandData(command, context, focused);
     const handle = await this.dispatchInteraction({
       type: InteractionType.ApplicationCommandAutocomplete,
@@ -1441,6 +1444,30 @@ class LocalDiscord implements DiscordServer {
     const channel = guild.channels.get(guild.defaultChannelId);
     if (!channel) throw new Error(`Guild ${guild.id} has no default channel`);
     return { user, guild, channel };
+  }
+
+  /**
+   * Discord lists a command only where its registration reaches it: the installation that authorises it
+   * (`integration_types`: 0 the server's, 1 the user's) and the kind of channel (`contexts`; null: anywhere,
+   * but not in DMs when `dm_permission` is false). A server install needs the bot in that server. Running a
+   * command Discord would not show is a test's mistake, so it throws rather than dispatching.
+   */
+  private refuseUnoffered(name: string, context: CommandContext, options: DispatchOptions): void {
+    const install = options.userInstall === true ? ApplicationIntegrationType.UserInstall : ApplicationIntegrationType.GuildInstall;
+    if (install === ApplicationIntegrationType.GuildInstall && context.guild && !guildMember(context.guild, this.botUser.id)) {
+      throw new Error(`The bot is not in guild ${context.guild.id}: Discord offers /${name} there only through a user install (userInstall: true)`);
+    }
+    const definition = this.findCommand(name, context.guild?.id);
+    if (!definition || definition.guild_id !== undefined) return; // a guild command: that server's own install
+    const where = interactionContextOf(context);
+    const integrationTypes = asArray(definition.integration_types) ?? [ApplicationIntegrationType.GuildInstall];
+    const contexts = asArray(definition.contexts) ?? (definition.dm_permission === false ? [InteractionContextType.Guild] : INTERACTION_CONTEXTS);
+    if (!integrationTypes.includes(install)) {
+      throw new Error(`Discord does not offer /${name} to a ${install === ApplicationIntegrationType.UserInstall ? 'user' : 'guild'} install: its integration_types are ${JSON.stringify(integrationTypes)}`);
+    }
+    if (!contexts.includes(where)) {
+      throw new Error(`Discord does not offer /${name} in ${InteractionContextType[where]} (context ${where}): its contexts are ${JSON.stringify(contexts)}`);
+    }
   }
 
   private findCommand(name: string, guildId: string | undefined): JsonObject | undefined {
@@ -1673,7 +1700,7 @@ class LocalDiscord implements DiscordServer {
       locale: input.options.locale ?? 'en-US',
       entitlements: [],
       authorizing_integration_owners: owners,
-      context: context.guild ? InteractionContextType.Guild : InteractionContextType.BotDM,
+      context: interactionContextOf(context),
       attachment_size_limit: this.attachmentSizeLimit,
     };
     if (context.guild) {
@@ -2450,7 +2477,7 @@ class LocalDiscord implements DiscordServer {
       approximate_guild_count: this.guilds.size,
       tags: [],
       install_params: { scopes: ['bot', 'applications.commands'], permissions: '0' },
-      integration_types_config: { '0': {} },
+      integration_types_config: { '0': {}, '1': {} },
     };
   }
 
@@ -3260,7 +3287,26 @@ function validateCommand(entry: unknown, path: string): Reply | undefined {
   } else if (name.length < 1 || name.length > 32) {
     return invalidForm(`${path}.name`, 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 32 in length.');
   }
+  const reach =
+    validateEnumList(command.integration_types, INTEGRATION_TYPES, `${path}.integration_types`) ??
+    validateEnumList(command.contexts, INTERACTION_CONTEXTS, `${path}.contexts`);
+  if (reach) return reach;
   return validateOptions(asArray(command.options) ?? [], `${path}.options`);
+}
+
+const INTEGRATION_TYPES: readonly number[] = [ApplicationIntegrationType.GuildInstall, ApplicationIntegrationType.UserInstall];
+const INTERACTION_CONTEXTS: readonly number[] = [InteractionContextType.Guild, InteractionContextType.BotDM, InteractionContextType.PrivateChannel];
+
+/** `integration_types` / `contexts`: absent, null, or a list of known values (Discord answers 50035 otherwise). */
+function validateEnumList(raw: unknown, allowed: readonly number[], path: string): Reply | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) return invalidForm(path, 'LIST_TYPE_CONVERT', 'Only iterables may be used in a ListType');
+  for (const [index, value] of raw.entries()) {
+    if (typeof value !== 'number' || !allowed.includes(value)) {
+      return invalidForm(`${path}.${index}`, 'ENUM_TYPE_COERCE', `Value "${String(value)}" is not a valid enum value.`);
+    }
+  }
+  return undefined;
 }
 
 function validateOptions(options: unknown[], path: string): Reply | undefined {
@@ -3351,6 +3397,14 @@ function inferOptionType(value: OptionValue): number {
 }
 
 const guildMember = (guild: GuildState, userId: string): MemberState | undefined => guild.members.get(userId);
+
+/** `context` as Discord sends it: in a server, in the DM with the bot, or in any other DM or group DM. */
+const interactionContextOf = (context: CommandContext): InteractionContextType =>
+  context.guild
+    ? InteractionContextType.Guild
+    : context.channel.type === ChannelType.DM && context.channel.recipientId === context.user.id
+      ? InteractionContextType.BotDM
+      : InteractionContextType.PrivateChannel;
 
 function isStoredMessage(value: StoredMessage | Reply): value is StoredMessage {
   return 'wire' in value;
