@@ -11,11 +11,15 @@ import { forTerminal } from './messages.js';
  */
 export async function withServices<T>(config: Config, discordUserId: string, work: (services: Services) => Promise<T>): Promise<T> {
   const services = await createServices(config, createLogger({ level: config.logLevel }), { recoverChanges: false });
+  // The change pipeline waits for X's processing on unref'd timers (a bot must not be kept alive by them);
+  // with nothing else pending, the CLI would exit 0 after X accepted the upload, before printing its URL.
+  const keepAlive = setInterval(() => undefined, 60_000);
   try {
     return await work(services);
   } catch (error) {
     throw forTerminal(error, discordUserId);
   } finally {
+    clearInterval(keepAlive);
     await services.close();
   }
 }
