@@ -21,8 +21,8 @@ const USAGE = `usage: avatar-bot <command> [options]
                         link an X account with a PIN; stores it for that Discord user, or prints
                         the operator's TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_TOKEN_SECRET
   unlink --discord-user <id>
-                        revoke the token at X and delete the stored link (a damaged link is
-                        deleted here only)
+                        revoke the token at X and delete the link and everything kept for that
+                        user, as /twitter unlink does (a damaged link is deleted here only)
   gen-key               print a new TOKEN_ENCRYPTION_KEY
   rotate-key            re-encrypt every stored link and pending sign-in under TOKEN_ENCRYPTION_KEY
                         (the old key goes in TOKEN_ENCRYPTION_KEY_PREVIOUS); exit 3 when some

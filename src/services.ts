@@ -61,6 +61,9 @@ export interface ServiceOptions {
   clock?: SchedulerClock;
   /** Tests sweep often and move the sweeper's clock. */
   sweeper?: { intervalMs?: number; clock?: { now(): number } };
+  /** false for the CLI: a one-shot command must not take over the changes a running bot is making (on SQLite
+   *  the ownership leases live in that bot's memory, so the CLI would see them as orphans). Default true. */
+  recoverChanges?: boolean;
 }
 
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -124,7 +127,10 @@ export async function createServices(config: Config, logger: Logger, options: Se
     tokenLock: createKeyedLock(),
     async forgetUser(discordUserId) {
       await avatars.forget(discordUserId);
+      await library.forget(discordUserId);
+      await schedules.delete(discordUserId);
       await consent.leaveEverywhere(discordUserId); // unlinking withdraws branding consent too
+      await scheduler.refresh(discordUserId); // every bot process drops the user's armed changes
     },
     async onLinked(discordUserId) {
       const record = await schedules.get(discordUserId);
@@ -139,7 +145,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   avatars.onRecovered('push', async () => undefined);
   // Before the scheduler and the pushes start: the changes left by a stopped process are known (and joined,
   // not uploaded again, by a catch-up or a resumed push); finishing them runs in the background.
-  const recovered = await avatars.recover().catch((error: unknown) => {
+  const recovered = options.recoverChanges === false ? 0 : await avatars.recover().catch((error: unknown) => {
     logger.error({ err: error }, 'could not list the unfinished avatar changes; they are finished at the next start');
     return 0;
   });

@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountLinks } from '../src/account-links.js';
+import { normalizeAvatar } from '../src/avatar/normalize.js';
 import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { createServices, type Services } from '../src/services.js';
 import { createKeyedLock } from '../src/keyed-lock.js';
 import { openStore } from '../src/store/backend.js';
 import { createSecretBox, keyId } from '../src/store/cipher.js';
@@ -60,7 +63,7 @@ describe('avatar-bot normalize', () => {
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout);
     expect(printed).toEqual({ format: 'jpeg', width: 400, height: 400, bytes: readFileSync(out).length });
-    const meta = await sharp(out).metadata();
+    const meta = await sharp(readFileSync(out)).metadata(); // a buffer: normalize.ts, imported here, blocks sharp's file loaders
     expect([meta.format, meta.width, meta.height, meta.exif, meta.icc]).toEqual(['jpeg', 400, 400, undefined, undefined]);
   });
 
@@ -68,7 +71,7 @@ describe('avatar-bot normalize', () => {
     const out = join(work, 'contain.jpg');
     const run = await cli(['normalize', join(fixtures, 'sharp/flowers.jpeg'), out, '--crop', 'contain', '--background', '#ff0000']);
     expect(run.code).toBe(0);
-    const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(readFileSync(out)).raw().toBuffer({ resolveWithObject: true });
     expect(data[0]).toBeGreaterThan(240); // top-left corner is in the red margin
     expect(data[1]).toBeLessThan(20);
   });
@@ -128,6 +131,7 @@ describe('avatar-bot against the X test server', () => {
       TWITTER_PROCESSING_DELAY_MS: '0',
       TOKEN_ENCRYPTION_KEY: keyA,
       STORE_URL: `sqlite://${join(work, 'store.sqlite')}`,
+      X_IMAGE_HOSTS: new URL(server.url).host, // the original is read from the X server
     };
   });
   afterAll(() => server.close());
@@ -183,6 +187,7 @@ describe('avatar-bot against the X test server', () => {
     const set = record(await cli(['set', join(fixtures, 'sharp/4.webp'), '--discord-user', discordUser], { env: { ...env, LOG_LEVEL: 'trace' } }));
     expect(set.code).toBe(0);
     expect(server.uploads.at(-1)?.userId).toBe(linked.id);
+    expect(set.stdout.trim()).toBe(server.profileImageUrl(linked.id).replace('_normal', '_400x400'));
   });
 
   it('rotate-key re-encrypts under the new key; the old key alone then fails clearly', async () => {
@@ -201,7 +206,7 @@ describe('avatar-bot against the X test server', () => {
     const run = record(await cli(['unlink', '--discord-user', discordUser], { env: onlyNew }));
     expect(run.stdout).toBe('Unlinked @dana\n');
     expect(server.requests.at(-1)).toMatchObject({ path: X_PATHS.invalidateToken, status: 200 });
-    expectOneErrorLine(await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', discordUser], { env: onlyNew }), 1, /not linked/);
+    expectOneErrorLine(await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', discordUser], { env: onlyNew }), 1, /has no linked X account/);
   });
 
   it('never prints or stores a token in clear text', () => {
@@ -320,5 +325,169 @@ describe('avatar-bot rotate-key and unlink with a damaged record', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+/**
+ * `--discord-user` commands run the bot's use cases (issue 10): what /twitter unlink deletes, what
+ * /avatar set records, what a completed /twitter link resumes. The data is made by the same Services the
+ * bot builds, on a real SQLite file; the CLI runs as a process against it.
+ */
+describe('avatar-bot --discord-user runs the bot use cases', () => {
+  let server: XServer;
+  let env: Record<string, string>;
+  const storePath = join(work, 'use-cases.sqlite');
+  const guild = '999999999999999999';
+
+  beforeAll(async () => {
+    server = await startXServer();
+    env = {
+      TWITTER_API_URL: server.url,
+      TWITTER_CONSUMER_KEY: server.consumer.key,
+      TWITTER_CONSUMER_SECRET: server.consumer.secret,
+      TWITTER_PROCESSING_DELAY_MS: '0',
+      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      STORE_URL: `sqlite://${storePath}`,
+      X_IMAGE_HOSTS: new URL(server.url).host,
+      LOG_LEVEL: 'error',
+    };
+  });
+  afterAll(() => server.close());
+
+  /** The bot's Services on the test's store, closed before the CLI opens it. */
+  async function withBotServices<T>(work: (services: Services) => Promise<T>): Promise<T> {
+    const services = await createServices(parseConfig(env), createLogger({ level: 'silent' }));
+    try {
+      return await work(services);
+    } finally {
+      await services.close();
+    }
+  }
+
+  /** Every row of the keyv table whose key or value names the Discord user. */
+  async function rowsOf(discordUserId: string): Promise<string[]> {
+    const { default: sqlite3 } = await import('sqlite3');
+    const database = new sqlite3.Database(storePath);
+    try {
+      const rows = await new Promise<Array<{ key: string; value: string }>>((done, fail) => database.all('SELECT key, value FROM keyv', (error, found) => (error ? fail(error) : done(found as never))));
+      return rows.filter((row) => row.key.includes(discordUserId) || row.value.includes(discordUserId)).map((row) => row.key).sort();
+    } finally {
+      await new Promise((done) => database.close(done));
+    }
+  }
+
+  async function linkAs(services: Services, discordUserId: string, screenName: string): Promise<FakeXUser> {
+    const account = server.addUser({ screenName });
+    await services.vault.save(discordUserId, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    return account;
+  }
+
+  const fixture = async () => {
+    const avatar = await normalizeAvatar(readFileSync(join(fixtures, 'sharp/flowers.jpeg')));
+    return { data: avatar.data, format: avatar.format };
+  };
+
+  it('unlink --discord-user leaves no key of the user in any namespace', async () => {
+    const user = '500000000000000001';
+    await withBotServices(async (services) => {
+      await linkAs(services, user, 'erin');
+      const image = await fixture();
+      const applied = await services.avatars.apply(user, image, 'upload', 'seed'); // history, and the original saved
+      expect(applied.originalNotSaved).toBeUndefined();
+      await services.library.add(user, 'sunset', image);
+      await services.schedules.update(user, (draft) => void (draft.defaultImage = 'sunset'));
+      await services.branding.consent.join(guild, user);
+    });
+    const before = await rowsOf(user);
+    for (const namespace of ['tokens', 'history', 'images', 'library', 'library-images', 'schedules', 'branding-consent']) {
+      expect(before.some((key) => key.startsWith(`${namespace}:`))).toBe(true);
+    }
+    expect(before).toContain(`branding-consent:guild:${guild}`); // the guild's member list names the user
+
+    const run = await cli(['unlink', '--discord-user', user], { env });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('Unlinked @erin\n');
+    expect(run.code).toBe(0);
+    expect(server.requests.at(-1)).toMatchObject({ path: X_PATHS.invalidateToken, status: 200 });
+    expect(await rowsOf(user)).toEqual([]);
+  });
+
+  it('set --discord-user records a history entry and saves the pre-bot avatar as the original', async () => {
+    const user = '500000000000000002';
+    const xUser = await withBotServices((services) => linkAs(services, user, 'finn'));
+    const preBot = server.profileImageUrl(xUser.id);
+    const preBotBytes = Buffer.from(await (await fetch(preBot.replace('_normal', ''))).arrayBuffer());
+
+    const run = await cli(['set', join(fixtures, 'sharp/4.webp'), '--discord-user', user, '--crop', 'contain', '--background', '#00ff00'], { env });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(server.profileImageUrl(xUser.id).replace('_normal', '_400x400'));
+    expect(server.uploads.at(-1)).toMatchObject({ userId: xUser.id, width: 400, height: 400 });
+
+    await withBotServices(async (services) => {
+      const history = await services.avatars.history(user);
+      expect(history.entries).toHaveLength(1);
+      expect(history.entries[0]).toMatchObject({ source: 'upload', label: 'file 4.webp' });
+      // The entry is the image X received: normalised with the command's crop and background.
+      const entryImage = await services.avatars.historyImage(user, history.entries[0]!.hash);
+      const expected = await normalizeAvatar(readFileSync(join(fixtures, 'sharp/4.webp')), { crop: 'contain', background: '#00ff00' });
+      expect(entryImage?.data.equals(expected.data)).toBe(true);
+      // The original is the avatar X showed before the bot's first change, normalised as the bot saves it.
+      const original = history.original;
+      expect(original).toMatchObject({ saved: true, url: preBot.replace('_normal', '_400x400') });
+      const saved = await services.avatars.historyImage(user, (original as { hash: string }).hash);
+      expect(saved?.data.equals((await normalizeAvatar(preBotBytes, { crop: 'centre' })).data)).toBe(true);
+    });
+  });
+
+  it('link --discord-user after a revoked link resumes the schedules it paused', async () => {
+    const user = '500000000000000003';
+    await withBotServices(async (services) => {
+      const old = await linkAs(services, user, 'gale');
+      await services.vault.setStatus(user, 'revoked');
+      server.revoke(old.id);
+      await services.library.add(user, 'sunset', await fixture());
+      await services.schedules.update(user, (draft) => {
+        draft.defaultImage = 'sunset';
+        draft.suspended = { reason: 'link', at: new Date().toISOString() };
+      });
+    });
+    const again = server.addUser({ screenName: 'gale2' });
+    const run = await cli(['link', '--discord-user', user], {
+      env,
+      stdin: (child, stderr) => {
+        const timer = setInterval(() => {
+          const match = /oauth_token=([^\s&]+)/.exec(stderr());
+          if (!match || !stderr().includes('PIN')) return;
+          clearInterval(timer);
+          child.stdin!.end(`${server.approve(decodeURIComponent(match[1]!), again.id).verifier}\n`);
+        }, 20);
+      },
+    });
+    expect(run.stdout).toBe(`Linked @gale2 to Discord user ${user}\n`);
+    expect(run.code).toBe(0);
+    await withBotServices(async (services) => {
+      expect((await services.schedules.get(user)).suspended).toBeUndefined();
+      expect((await services.vault.require(user)).status).toBe('active');
+    });
+  });
+
+  it('a missing or revoked link is explained with the CLI command, never a slash command', async () => {
+    const missing = '500000000000000004';
+    const run = await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', missing], { env });
+    expectOneErrorLine(run, 1, new RegExp(`^error: Discord user ${missing} has no linked X account\\. Link one with avatar-bot link --discord-user ${missing}\\.$`));
+    const unlink = await cli(['unlink', '--discord-user', missing], { env });
+    expect(unlink.stderr).toBe(`error: Discord user ${missing} has no linked X account. Link one with avatar-bot link --discord-user ${missing}.\n`);
+
+    const revoked = '500000000000000005';
+    await withBotServices(async (services) => {
+      await linkAs(services, revoked, 'hal');
+      await services.vault.setStatus(revoked, 'revoked');
+    });
+    const uploads = server.uploads.length;
+    const revokedRun = await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', revoked], { env });
+    expectOneErrorLine(revokedRun, 1, new RegExp(`revoked.*avatar-bot link --discord-user ${revoked}\\.$`));
+    expect(server.uploads.length).toBe(uploads);
+    for (const stderr of [run.stderr, unlink.stderr, revokedRun.stderr]) expect(stderr).not.toMatch(/\/(twitter|avatar|library|schedule)\b/);
   });
 });

@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import { createLogger } from '../log.js';
 import { loadConfig } from '../config.js';
-import { openVault, secretBoxFrom, xClientFrom } from '../wiring.js';
+import { xClientFrom } from '../wiring.js';
 import { discordUserOption, parse, UsageError } from './args.js';
+import { withServices } from './services.js';
 
 async function readPin(prompt: string): Promise<string> {
   const lines = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
@@ -18,30 +19,34 @@ async function readPin(prompt: string): Promise<string> {
   throw new UsageError('no PIN was entered');
 }
 
-export async function run(args: string[]): Promise<void> {
-  const { values } = parse(args, { 'discord-user': { type: 'string' } }, []);
-  const discordUser = discordUserOption(values['discord-user']);
+const instructions = (authorizeUrl: string) => `Open this page, sign in to X as the account to link, and authorise the app:\n\n  ${authorizeUrl}\n\n`;
+const PIN_PROMPT = 'Then enter the PIN X shows: ';
+
+/** The operator's own account: the tokens are printed for .env, nothing is stored. */
+async function linkOperator(): Promise<void> {
   const config = loadConfig();
-  if (discordUser !== undefined) secretBoxFrom(config); // fail on a missing key before the user does anything
   const x = xClientFrom(config, createLogger({ level: config.logLevel }));
   try {
     const requestToken = await x.requestToken('oob');
-    process.stderr.write(`Open this page, sign in to X as the account to link, and authorise the app:\n\n  ${x.authorizeUrl(requestToken.token)}\n\n`);
-    const pin = await readPin('Then enter the PIN X shows: ');
-    const account = await x.accessToken(requestToken, pin);
-    if (discordUser === undefined) {
-      process.stderr.write(`Linked @${account.screenName}. Put these two lines in .env:\n`);
-      process.stdout.write(`TWITTER_ACCESS_TOKEN=${account.token}\nTWITTER_ACCESS_TOKEN_SECRET=${account.secret}\n`);
-      return;
-    }
-    const { store, vault } = await openVault(config);
-    try {
-      await vault.save(discordUser, { xUserId: account.userId, screenName: account.screenName, token: account.token, secret: account.secret });
-    } finally {
-      await store.close();
-    }
-    process.stdout.write(`Linked @${account.screenName} to Discord user ${discordUser}\n`);
+    process.stderr.write(instructions(x.authorizeUrl(requestToken.token)));
+    const account = await x.accessToken(requestToken, await readPin(PIN_PROMPT));
+    process.stderr.write(`Linked @${account.screenName}. Put these two lines in .env:\n`);
+    process.stdout.write(`TWITTER_ACCESS_TOKEN=${account.token}\nTWITTER_ACCESS_TOKEN_SECRET=${account.secret}\n`);
   } finally {
     await x.close();
   }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parse(args, { 'discord-user': { type: 'string' } }, []);
+  const discordUser = discordUserOption(values['discord-user']);
+  if (discordUser === undefined) return linkOperator();
+  // createServices checks the key and the X app before the user does anything. The bot's PIN flow: the pending sign-in is kept (sealed) for this user, and completing it resumes the
+  // schedules a revoked link paused, as /twitter link does.
+  await withServices(loadConfig(), discordUser, async (services) => {
+    const started = await services.links.start(discordUser, 'pin');
+    process.stderr.write(instructions(started.authorizeUrl));
+    const account = await services.links.completeWithPin(discordUser, started.requestToken, await readPin(PIN_PROMPT));
+    process.stdout.write(`Linked @${account.screenName} to Discord user ${discordUser}\n`);
+  });
 }
