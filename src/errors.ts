@@ -1,14 +1,29 @@
 /**
- * Every failure a user can meet is a value with a machine-readable `kind` (callers switch on it)
- * and a sentence that can be shown to the user as it is. Nothing secret goes into either.
+ * Every failure a user can meet is a value with a machine-readable `kind` (callers switch on it) and the
+ * parameters its words need (`{ retryAt }`, `{ name }`). The words are not here: each edge renders the kind
+ * for its audience from the catalogues (src/i18n): the bot in the user's language with the slash command to
+ * run (src/bot/error-words.ts), the CLI for a terminal with the CLI command to run (src/cli/messages.ts).
+ * Nothing secret goes into either.
+ *
+ * Being converted: an error may still be built with an English sentence (`new X(kind, 'sentence')`), which
+ * the edges show when the catalogue has no words for its kind yet.
  */
+import { lookup } from './i18n/t.js';
+
+export type ErrorParams = Readonly<Record<string, string | number>>;
+
 export class UserFacingError<K extends string = string> extends Error {
   readonly kind: K;
+  readonly params: ErrorParams;
+  /** English, for logs and for the edges' fallback; never shown in place of the catalogue's words. */
   readonly userMessage: string;
 
-  constructor(kind: K, userMessage: string, options?: { cause?: unknown; detail?: string }) {
-    super(options?.detail ? `${userMessage} (${options.detail})` : userMessage, { cause: options?.cause });
+  constructor(kind: K, paramsOrSentence: ErrorParams | string = {}, options?: { cause?: unknown; detail?: string }) {
+    const params = typeof paramsOrSentence === 'string' ? {} : paramsOrSentence;
+    const english = typeof paramsOrSentence === 'string' ? paramsOrSentence : (lookup('en-US', `error.${kind}`, params) ?? kind);
+    super(options?.detail ? `${english} (${options.detail})` : english, { cause: options?.cause });
     this.kind = kind;
-    this.userMessage = userMessage;
+    this.params = params;
+    this.userMessage = english;
   }
 }

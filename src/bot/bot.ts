@@ -15,6 +15,7 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import { callbackFlowEnabled } from '../config.js';
+import { localeOf } from '../i18n/locale.js';
 import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
@@ -149,7 +150,7 @@ export function createBot(options: BotOptions): Bot {
       }
     } catch (error) {
       try {
-        await respond(interaction, failureReply(error, log));
+        await respond(interaction, failureReply(error, log, localeOf(interaction.locale)));
       } catch (replyError) {
         log.warn({ err: replyError }, 'could not send the failure reply');
       }

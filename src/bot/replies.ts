@@ -17,6 +17,8 @@ import type { AvatarSource } from '../store/history.js';
 import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
+import { errorWords } from '../i18n/render-error.js';
+import type { Locale } from '../i18n/locale.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
@@ -145,48 +147,49 @@ export const NOT_RECORDED_NOTE =
 export const STORE_UNREACHABLE_REPLY = "The bot's database is not answering right now. Nothing was changed; try again in a minute.";
 
 /** The reply for a failure, and whether it is the bot's fault (logged as an error). */
-export function failureReply(error: unknown, logger: Logger): InteractionEditReplyOptions {
+export function failureReply(error: unknown, logger: Logger, locale: Locale): InteractionEditReplyOptions {
   const plain = (content: string): InteractionEditReplyOptions => ({ content, embeds: [], files: [], components: [] });
+  const words = (known: UserFacingError) => errorWords(known, locale, 'bot');
 
   if (error instanceof VaultError) {
     if (error.kind === 'damaged-link') {
       // The user is told to unlink and link again; which key is missing is the operator's business.
       logger.warn({ err: error, operator: error.operatorMessage }, 'a stored X link cannot be opened');
-      return plain(error.userMessage);
+      return plain(words(error));
     }
-    return { ...plain(error.userMessage), components: [linkButtonRow()] };
+    return { ...plain(words(error)), components: [linkButtonRow()] };
   }
   if (error instanceof AccountError) {
     if (error.cause !== undefined) logger.warn({ err: error }, 'a stored sign-in link cannot be opened');
-    return error.kind === 'link-revoked' ? { ...plain(error.userMessage), components: [linkButtonRow('Link again')] } : plain(error.userMessage);
+    return error.kind === 'link-revoked' ? { ...plain(words(error)), components: [linkButtonRow('Link again')] } : plain(words(error));
   }
   if (error instanceof XApiError) {
     switch (error.kind) {
       case 'token-revoked':
-        return { ...plain(`${error.userMessage} Nothing was changed.`), components: [linkButtonRow('Link again')] };
+        return { ...plain(`${words(error)} Nothing was changed.`), components: [linkButtonRow('Link again')] };
       case 'rate-limited':
       case 'image-rejected':
       case 'account-locked':
-        return plain(`${error.userMessage} Nothing was changed.`);
+        return plain(`${words(error)} Nothing was changed.`);
       case 'transient':
         return plain(`X is not responding properly right now (tried several times). Nothing was changed; try again in a few minutes.`);
       case 'auth':
       case 'forbidden':
       case 'unexpected':
         logger.error({ err: error, kind: error.kind }, 'X refused the bot');
-        return plain(`${error.userMessage} Nothing was changed.`);
+        return plain(`${words(error)} Nothing was changed.`);
     }
   }
-  if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(error.userMessage);
+  if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(words(error));
   if (error instanceof ChangeDeferred) {
     // The upload reached X; the journal finishes it at the next start and edits this reply then.
     return plain('X accepted your new avatar and is still processing it, but the bot is restarting. This message shows the final link when it is back.');
   }
   if (error instanceof StoreError) {
     logger.warn({ err: error, kind: error.kind }, 'store failed');
-    return plain(error.kind === 'unreachable' ? STORE_UNREACHABLE_REPLY : `${error.userMessage} Nothing was changed.`);
+    return plain(error.kind === 'unreachable' ? STORE_UNREACHABLE_REPLY : `${words(error)} Nothing was changed.`);
   }
-  if (error instanceof UserFacingError) return plain(error.userMessage);
+  if (error instanceof UserFacingError) return plain(words(error));
   logger.error({ err: error }, 'command failed');
   return plain('Something went wrong on our side and it has been logged. Nothing was changed; try again later.');
 }

@@ -50,15 +50,14 @@ export class VaultError extends UserFacingError<VaultErrorKind> {
   /** What the operator needs to know (key ids, rotate-key); never shown to a Discord user. */
   readonly operatorMessage: string | undefined;
 
-  constructor(kind: VaultErrorKind, userMessage: string, options?: { cause?: unknown; operatorMessage?: string }) {
-    super(kind, userMessage, { cause: options?.cause, ...(options?.operatorMessage ? { detail: options.operatorMessage } : {}) });
+  constructor(kind: VaultErrorKind, options?: { cause?: unknown; operatorMessage?: string }) {
+    super(kind, {}, { cause: options?.cause, ...(options?.operatorMessage ? { detail: options.operatorMessage } : {}) });
     this.operatorMessage = options?.operatorMessage;
   }
 }
 
-export const notLinked = () => new VaultError('not-linked', 'Your X account is not linked yet. Use /twitter link first.');
+export const notLinked = () => new VaultError('not-linked');
 
-export const DAMAGED_LINK_MESSAGE = 'Your stored X link cannot be read. Unlink with /twitter unlink and link again with /twitter link.';
 
 /** Why a sealed record did not open, for the operator: no secrets, only key ids and what to do. */
 export function whyUnopened(cause: unknown): string {
@@ -67,7 +66,7 @@ export function whyUnopened(cause: unknown): string {
 }
 
 function damagedLink(discordUserId: string, cause: unknown): VaultError {
-  return new VaultError('damaged-link', DAMAGED_LINK_MESSAGE, { cause, operatorMessage: `The stored X link of Discord user ${discordUserId} cannot be opened: ${whyUnopened(cause)}` });
+  return new VaultError('damaged-link', { cause, operatorMessage: `The stored X link of Discord user ${discordUserId} cannot be opened: ${whyUnopened(cause)}` });
 }
 
 /**

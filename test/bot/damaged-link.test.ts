@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox, keyId } from '../../src/store/cipher.js';
-import { createTokenVault, DAMAGED_LINK_MESSAGE } from '../../src/store/vault.js';
+import { createTokenVault } from '../../src/store/vault.js';
+import { t } from '../../src/i18n/t.js';
 import type { Interaction, TestUser } from '../support/discord-server.js';
 import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
 import { pendingKey } from '../../src/account-links.js';
@@ -35,7 +36,7 @@ describe('a damaged link', () => {
     const user = await damagedUser('damaged-set');
     const url = h.discord.serveFile('photo.jpg', fixture('flowers.jpeg'));
     const { interaction, reply } = await avatarCommand(h, user, 'set', { attachment: { filename: 'photo.jpg', url, size: fixture('flowers.jpeg').length } });
-    expectPlainEphemeral(interaction, reply, DAMAGED_LINK_MESSAGE);
+    expectPlainEphemeral(interaction, reply, t('en-US', 'bot.error.damaged-link'));
     expectOperatorDetailLoggedOnly(reply);
     expect(h.discord.downloads.filter((download) => download.path === new URL(url).pathname)).toEqual([]);
   });

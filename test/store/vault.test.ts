@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/backend.js';
 import { createSecretBox, keyId, SecretError } from '../../src/store/cipher.js';
-import { createTokenVault, DAMAGED_LINK_MESSAGE, VaultError } from '../../src/store/vault.js';
+import { createTokenVault, VaultError } from '../../src/store/vault.js';
+import { t } from '../../src/i18n/t.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-vault-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +64,7 @@ describe.each(backends)('token vault on %s', (kind, makeUrl) => {
     const sealed = String(original.sealed);
     const flipped = `${sealed.slice(0, -2)}${sealed.at(-2) === 'A' ? 'B' : 'A'}${sealed.at(-1)}`;
     await tokens.set(alice, { ...original, sealed: flipped });
-    await expect(vault.get(alice)).rejects.toMatchObject({ kind: 'damaged-link', userMessage: DAMAGED_LINK_MESSAGE });
+    await expect(vault.get(alice)).rejects.toMatchObject({ kind: 'damaged-link', userMessage: t('en-US', 'error.damaged-link') });
     await tokens.set(alice, original);
     expect((await vault.get(alice))?.screenName).toBe('alice');
   });
@@ -114,7 +115,7 @@ describe.each(backends)('token vault on %s', (kind, makeUrl) => {
     const error = await vault.get(alice).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VaultError);
     expect((error as VaultError).kind).toBe('damaged-link');
-    expect((error as VaultError).userMessage).toBe(DAMAGED_LINK_MESSAGE);
+    expect((error as VaultError).userMessage).toBe(t('en-US', 'error.damaged-link'));
     expect((error as VaultError).userMessage).not.toMatch(/TOKEN_ENCRYPTION_KEY|key [0-9a-f]{12}/);
     expect((error as VaultError).operatorMessage).toMatch(new RegExp(`Discord user ${alice}.*encrypted with key ${keyId(keyA)}.*TOKEN_ENCRYPTION_KEY`));
     expect((error as VaultError).cause).toBeInstanceOf(SecretError);

@@ -1,0 +1,3 @@
+/** English words for the avatar area (see ../catalogue.ts). */
+export default {
+} as const;
