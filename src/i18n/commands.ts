@@ -116,7 +116,6 @@ export const COMMAND_NAMES: Record<Exclude<Locale, 'en-US'>, Readonly<Record<str
     at: '日時',
     until: '終了日時',
     date: '日付',
-    schedule: 'スケジュール',
     where: '通知先',
     channel: 'チャンネル',
     role: 'ロール',
