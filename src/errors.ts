@@ -8,21 +8,33 @@
  * Being converted: an error may still be built with an English sentence (`new X(kind, 'sentence')`), which
  * the edges show when the catalogue has no words for its kind yet.
  */
+import { formatParams } from './i18n/render-error.js';
 import { lookup } from './i18n/t.js';
 
 export type ErrorParams = Readonly<Record<string, string | number>>;
 
 export class UserFacingError<K extends string = string> extends Error {
   readonly kind: K;
+  /**
+   * Which of the kind's sentences, where one kind (what callers switch on) has several (`invalid-date` of a
+   * month-day, of a date and time, …): the words are `error.<kind>.<variant>`, else `error.<kind>`.
+   */
+  readonly variant: string | undefined;
   readonly params: ErrorParams;
   /** English, for logs and for the edges' fallback; never shown in place of the catalogue's words. */
   readonly userMessage: string;
 
-  constructor(kind: K, paramsOrSentence: ErrorParams | string = {}, options?: { cause?: unknown; detail?: string }) {
+  constructor(kind: K, paramsOrSentence: ErrorParams | string = {}, options?: { cause?: unknown; detail?: string; variant?: string }) {
     const params = typeof paramsOrSentence === 'string' ? {} : paramsOrSentence;
-    const english = typeof paramsOrSentence === 'string' ? paramsOrSentence : (lookup('en-US', `error.${kind}`, params) ?? kind);
+    const variant = options?.variant;
+    const words = formatParams(params, 'en-US');
+    const english =
+      typeof paramsOrSentence === 'string'
+        ? paramsOrSentence
+        : ((variant === undefined ? undefined : lookup('en-US', `error.${kind}.${variant}`, words)) ?? lookup('en-US', `error.${kind}`, words) ?? kind);
     super(options?.detail ? `${english} (${options.detail})` : english, { cause: options?.cause });
     this.kind = kind;
+    this.variant = variant;
     this.params = params;
     this.userMessage = english;
   }
