@@ -77,12 +77,9 @@ export interface AccountLinksDeps {
 }
 
 const notYours = () =>
-  new AccountError(
-    'not-your-link',
-    'This X sign-in was started by a different Discord account, so nothing was linked and the sign-in was cancelled. If someone sent you their link, run /twitter link yourself instead.',
-  );
+  new AccountError('not-your-link', {}, { variant: 'callback' });
 
-const expired = () => new AccountError('link-expired', 'That sign-in link has expired or was already used. Run /twitter link again.');
+const expired = () => new AccountError('link-expired');
 
 /**
  * A pending sign-in is stored under a digest of its request token, never the token itself: keys are not
@@ -98,7 +95,7 @@ function openPending(box: SecretBox, sealed: string, requestToken: string): stri
   try {
     return box.open(sealed, pendingContext(pendingKey(requestToken)));
   } catch (error) {
-    throw new AccountError('link-expired', 'That sign-in link can no longer be read. Run /twitter link again.', { cause: error, detail: whyUnopened(error) });
+    throw new AccountError('link-expired', {}, { variant: 'unreadable', cause: error, detail: whyUnopened(error) });
   }
 }
 
@@ -193,10 +190,16 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
         const link = await pending.get(requestToken);
         if (!link || link.flow !== 'pin') throw expired();
         if (link.discordUserId !== discordUserId) {
-          throw new AccountError('not-your-link', 'That sign-in link was started by someone else. Run /twitter link to get your own.');
+          throw new AccountError('not-your-link');
         }
-        if (!/^\d{4,10}$/.test(pin.trim())) throw new AccountError('invalid-pin', 'The PIN is the number X shows after you authorise the app (usually 7 digits).');
-        return complete(requestToken, link, pin.trim());
+        if (!/^\d{4,10}$/.test(pin.trim())) throw new AccountError('pin-format', {}, { requestToken });
+        try {
+          return await complete(requestToken, link, pin.trim());
+        } catch (error) {
+          // X answers 401 to the access-token request when the PIN is wrong; the sign-in itself stays pending.
+          if (error instanceof XApiError && error.status === 401) throw new AccountError('invalid-pin', {}, { cause: error, requestToken });
+          throw error;
+        }
       });
     },
 

@@ -159,7 +159,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
     const account = await vault.require(discordUserId);
     if (account.status === 'revoked') {
-      throw new AccountError('link-revoked', 'Your X link was revoked or has expired. Link your X account again with /twitter link.');
+      throw new AccountError('link-revoked');
     }
     return account;
   }
@@ -193,18 +193,17 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     await pipeline.settled(discordUserId);
     const { original, entries } = await history.get(discordUserId);
     if (entries.length === 0) {
-      throw new AccountError('nothing-to-revert', 'There is nothing to revert: your X avatar is the one you had before using the bot.');
+      throw new AccountError('nothing-to-revert');
     }
     const target = entries.at(-2);
     if (!target && !original?.saved) {
-      throw new AccountError(
-        'nothing-to-revert',
-        `Your avatar from before the first change could not be saved${original?.saved === false ? ` (${original.reason.replace(/\.$/, '')})` : ''}, so there is nothing to go back to.`,
-      );
+      throw original?.saved === false
+        ? new AccountError('nothing-to-revert', { reason: original.reason.replace(/\.$/, '') }, { variant: 'original-not-saved' })
+        : new AccountError('nothing-to-revert', {}, { variant: 'original-missing' });
     }
     const hash = target ? target.hash : (original as Extract<OriginalAvatar, { saved: true }>).hash;
     const image = await history.image(discordUserId, hash);
-    if (!image) throw new AccountError('history-entry-gone', 'The previous avatar is no longer stored, so it cannot be restored.');
+    if (!image) throw new AccountError('history-entry-gone');
     const started = await noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
       // By id, on the entries as they are when written (another process may have added one meanwhile).
@@ -226,11 +225,11 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   async function loadPreview(discordUserId: string, previewId: string): Promise<StoredPreview> {
     const preview = await previews.get(previewId);
     if (!preview || preview.discordUserId !== discordUserId) {
-      throw new AccountError('preview-expired', 'That preview has expired (previews last 15 minutes). Run /avatar preview again.');
+      throw new AccountError('preview-expired', { minutes: PREVIEW_TTL_MS / 60_000 });
     }
-    if (preview.used) throw new AccountError('preview-used', 'That preview has already been applied.');
+    if (preview.used) throw new AccountError('preview-used');
     if (preview.replaced) {
-      throw new AccountError('preview-replaced', `That preview was replaced by newer ones (you can keep ${PREVIEWS_PER_USER} at a time). Run /avatar preview again.`);
+      throw new AccountError('preview-replaced', { max: PREVIEWS_PER_USER });
     }
     return preview;
   }
@@ -299,9 +298,9 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         const { entries } = await history.get(discordUserId);
         const entry = entries.find((candidate) => candidate.id === entryId);
         const image = entry && (await history.image(discordUserId, entry.hash));
-        if (!entry || !image) throw new AccountError('history-entry-gone', 'That avatar is no longer in your history.');
+        if (!entry || !image) throw new AccountError('history-entry-gone', {}, { variant: 'picked' });
         if (entries.at(-1)?.hash === entry.hash) {
-          throw new AccountError('already-current', 'That avatar is already your current one, so nothing was uploaded.');
+          throw new AccountError('already-current');
         }
         return beginLocked(discordUserId, image, 'history', entry.label, commandOrigin(discordUserId, options));
       }).then((started) => started.final);

@@ -7,11 +7,14 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { UserFacingError } from './errors.js';
 
-export class ConfigError extends UserFacingError<'missing' | 'invalid'> {
+export const CONFIG_ERROR_KINDS = ['missing', 'invalid'] as const;
+
+/** Said to the operator only (terminal, log): `problem` and `fix` are this file's English, as .env.example is. */
+export class ConfigError extends UserFacingError<(typeof CONFIG_ERROR_KINDS)[number]> {
   readonly variable: string;
 
-  constructor(kind: 'missing' | 'invalid', variable: string, sentence: string) {
-    super(kind, sentence);
+  constructor(kind: (typeof CONFIG_ERROR_KINDS)[number], variable: string, params: { problem: string; fix: string }) {
+    super(kind, kind === 'missing' ? { name: variable, fix: params.fix } : { name: variable, ...params });
     this.variable = variable;
   }
 }
@@ -72,7 +75,7 @@ const HOW_TO_FIX: Record<string, string> = {
 };
 
 function fail(kind: 'missing' | 'invalid', name: string, problem: string): never {
-  throw new ConfigError(kind, name, `${name} ${problem}: ${HOW_TO_FIX[name] ?? 'see .env.example'}.`);
+  throw new ConfigError(kind, name, { problem, fix: HOW_TO_FIX[name] ?? 'see .env.example' });
 }
 
 type Env = Record<string, string | undefined>;

@@ -8,16 +8,17 @@
  * connect, headers and body. What the bytes are is not decided here: the image pipeline sniffs them.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import { UserFacingError } from './errors.js';
+import { UserFacingError, type ErrorParams } from './errors.js';
 
-export type DownloadErrorKind = 'host-not-allowed' | 'too-large' | 'timeout' | 'http-error' | 'network';
+export const DOWNLOAD_ERROR_KINDS = ['host-not-allowed', 'download-too-large', 'timeout', 'http-error', 'network'] as const;
+export type DownloadErrorKind = (typeof DOWNLOAD_ERROR_KINDS)[number];
 
 export class DownloadError extends UserFacingError<DownloadErrorKind> {
   /** The HTTP status, for http-error. */
   readonly status?: number;
 
-  constructor(kind: DownloadErrorKind, userMessage: string, options: { status?: number; cause?: unknown; detail?: string } = {}) {
-    super(kind, userMessage, { cause: options.cause, detail: options.detail });
+  constructor(kind: DownloadErrorKind, params: ErrorParams = {}, options: { status?: number; cause?: unknown; detail?: string; variant?: string } = {}) {
+    super(kind, params, { cause: options.cause, detail: options.detail, variant: options.variant });
     this.status = options.status;
   }
 }
@@ -127,15 +128,11 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     });
 
   const notAllowed = (detail: string) =>
-    new DownloadError(
-      'host-not-allowed',
-      options.sourceName ? `I can only download images that were uploaded to ${options.sourceName}.` : "I can't download images from that address.",
-      { detail },
-    );
+    options.sourceName ? new DownloadError('host-not-allowed', { source: options.sourceName }, { variant: 'source', detail }) : new DownloadError('host-not-allowed', {}, { detail });
   const tooLarge = (detail: string) =>
-    new DownloadError('too-large', `That file is bigger than ${formatSize(maxBytes)}; send a smaller image.`, { detail });
-  const httpError = (status: number, reason: string, detail: string) =>
-    new DownloadError('http-error', `I couldn't download that image (${reason}); try again.`, { status, detail });
+    new DownloadError('download-too-large', { size: formatSize(maxBytes) }, { detail });
+  /** variant: undefined (HTTP status), 'no-location', 'too-many-redirects', 'broken-redirect'. */
+  const httpError = (status: number, variant: string | undefined, detail: string) => new DownloadError('http-error', { status }, { status, detail, variant });
 
   async function readCapped(body: Dispatcher.ResponseData['body'], where: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
@@ -162,13 +159,13 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       if (REDIRECT_STATUSES.has(statusCode)) {
         await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         const location = header(headers.location);
-        if (location === undefined) throw httpError(statusCode, `HTTP ${statusCode} without a location`, where);
-        if (redirects >= maxRedirects) throw httpError(statusCode, 'too many redirects', `${where}: more than ${maxRedirects} redirects`);
+        if (location === undefined) throw httpError(statusCode, 'no-location', where);
+        if (redirects >= maxRedirects) throw httpError(statusCode, 'too-many-redirects', `${where}: more than ${maxRedirects} redirects`);
         let target: URL;
         try {
           target = new URL(location, current);
         } catch {
-          throw httpError(statusCode, 'a broken redirect', `${where}: unparseable location`);
+          throw httpError(statusCode, 'broken-redirect', `${where}: unparseable location`);
         }
         const next = allowedUrl(target, allowedHosts);
         if (next === undefined) throw notAllowed(`${where} redirected to ${describeUrl(target)}`);
@@ -178,7 +175,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
 
       if (statusCode < 200 || statusCode >= 300) {
         abandon(body);
-        throw httpError(statusCode, `HTTP ${statusCode}`, where);
+        throw httpError(statusCode, undefined, where);
       }
       const length = Number(header(headers['content-length']));
       if (Number.isFinite(length) && length > maxBytes) {
@@ -204,12 +201,12 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         if (error instanceof DownloadError) throw error;
         const code = (error as { code?: unknown } | null)?.code;
         if (deadline.signal.aborted || (typeof code === 'string' && UNDICI_TIMEOUTS.has(code))) {
-          throw new DownloadError('timeout', 'Downloading the image took too long; try again.', {
+          throw new DownloadError('timeout', {}, {
             cause: error,
             detail: `${describeUrl(current)}: no complete answer within ${timeoutMs} ms`,
           });
         }
-        throw new DownloadError('network', "I couldn't download that image (the connection failed); try again.", {
+        throw new DownloadError('network', {}, {
           cause: error,
           detail: `${describeUrl(current)}: ${typeof code === 'string' ? code : 'network error'}`,
         });

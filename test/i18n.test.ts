@@ -41,6 +41,6 @@ describe('the catalogues', () => {
 
   it('fills placeholders and keeps the English words where a locale is asked for one it has', () => {
     expect(t('de', 'cli.error.not-linked', { discordUserId: '42' })).toContain('avatar-bot link --discord-user 42');
-    expect(t('ja', 'bot.error.not-linked')).toContain('/twitter link');
+    expect(t('ja', 'bot.error.not-linked')).toContain('/twitter 連携');
   });
 });

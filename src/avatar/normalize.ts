@@ -48,7 +48,6 @@ const DECODE_TIMEOUT_SECONDS = 10;
 
 const DEFAULT_BACKGROUND = '#ffffff';
 const JPEG_QUALITIES = [85, 75, 65, 50, 35, 20];
-const ACCEPTED_LIST = 'a JPG, PNG, GIF or WebP';
 
 // Process-wide: only these four decoders may run, whatever the bytes claim to be. Everything else
 // (SVG, AVIF/HEIF, TIFF, PDF, JPEG 2000, file and stream loaders, ...) is refused by libvips itself.
@@ -79,14 +78,8 @@ export interface Avatar {
   bytes: number;
 }
 
-export type ImageErrorKind =
-  | 'empty'
-  | 'too-large'
-  | 'unsupported-format'
-  | 'corrupt'
-  | 'too-many-pixels'
-  | 'too-many-frames'
-  | 'too-complex';
+export const IMAGE_ERROR_KINDS = ['empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'too-many-frames', 'too-complex', 'invalid-background'] as const;
+export type ImageErrorKind = Exclude<(typeof IMAGE_ERROR_KINDS)[number], 'invalid-background'>;
 
 /** The upload can't become an avatar; `userMessage` says why and what to send instead. */
 export class ImageError extends UserFacingError<ImageErrorKind> {}
@@ -107,11 +100,7 @@ export interface Rgb {
 export function parseBackground(value: string): Rgb {
   const hex = /^#([0-9a-f]{6})$/i.exec(value)?.[1];
   if (hex === undefined) {
-    throw new BackgroundColourError(
-      'invalid-background',
-      'The background colour must be a hex code like #1da1f2.',
-      { detail: `got ${JSON.stringify(value.slice(0, 40))}` },
-    );
+    throw new BackgroundColourError('invalid-background', {}, { detail: `got ${JSON.stringify(value.slice(0, 40))}` });
   }
   const rgb = parseInt(hex, 16);
   return { r: rgb >> 16, g: (rgb >> 8) & 0xff, b: rgb & 0xff };
@@ -138,29 +127,22 @@ function checkInput(input: Buffer | Uint8Array, options: NormalizeOptions): Chec
   const buffer = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
 
   if (buffer.length === 0) {
-    throw new ImageError('empty', `That file is empty; send ${ACCEPTED_LIST} image.`);
+    throw new ImageError('empty');
   }
   if (buffer.length > MAX_INPUT_BYTES) {
-    throw new ImageError(
-      'too-large',
-      `That file is ${formatMegabytes(buffer.length)}; images can be at most ${formatMegabytes(MAX_INPUT_BYTES)}.`,
-    );
+    throw new ImageError('too-large', { size: formatMegabytes(buffer.length), max: formatMegabytes(MAX_INPUT_BYTES) });
   }
 
   const detected = detectImageFormat(buffer);
   if (detected === undefined) {
     if (looksLikeDamagedPng(buffer)) throw corrupt('damaged PNG signature');
-    throw new ImageError('unsupported-format', `That file isn't an image I can read; send ${ACCEPTED_LIST}.`);
+    throw new ImageError('unsupported-format');
   }
   if (detected === 'heic') {
-    throw new ImageError('unsupported-format', "iPhone HEIC photos can't be read here: send a JPG or PNG instead.", {
-      detail: 'heic',
-    });
+    throw new ImageError('unsupported-format', {}, { variant: 'heic', detail: 'heic' });
   }
   if (!isAcceptedFormat(detected)) {
-    throw new ImageError('unsupported-format', `That file is ${FORMAT_NAMES[detected]}; send ${ACCEPTED_LIST}.`, {
-      detail: detected,
-    });
+    throw new ImageError('unsupported-format', { format: FORMAT_NAMES[detected] }, { variant: 'detected', detail: detected });
   }
   return { buffer, format: detected, crop, background, structure: checkStructure(buffer, detected) };
 }
@@ -183,52 +165,37 @@ function checkStructure(buffer: Buffer, format: AcceptedFormat): ImageStructure 
   const structure = readStructure(buffer, format, LIMITS);
   if (isDamaged(structure)) throw corrupt(structure.damaged);
   if (isOverlong(structure)) {
-    throw new ImageError(
-      'too-complex',
-      `That file is cut into more pieces than any real image (over ${MAX_PARTS.toLocaleString('en-US')}), so it isn't read; save it again as a standard JPEG or PNG.`,
-      { detail: structure.overlong },
-    );
+    throw new ImageError('too-complex', { max: MAX_PARTS.toLocaleString('en-US') }, { variant: 'parts', detail: structure.overlong });
   }
   const { width, height, frames, scans, blockVisits, decodeBytes, layout } = structure;
   if (!width || !height) throw corrupt('no dimensions in header');
   if (width * height > MAX_INPUT_PIXELS) throw tooManyPixels(width, height);
   if (frames > MAX_FRAMES) {
-    throw new ImageError(
-      'too-many-frames',
-      `That animation has more than ${MAX_FRAMES.toLocaleString('en-US')} frames; send a still image or a shorter animation.`,
-      { detail: `${layout}, ${frames} frames or more` },
-    );
+    throw new ImageError('too-many-frames', { max: MAX_FRAMES.toLocaleString('en-US') }, { detail: `${layout}, ${frames} frames or more` });
   }
   if (scans > MAX_JPEG_SCANS || blockVisits > MAX_JPEG_BLOCK_VISITS) {
-    throw new ImageError(
-      'too-complex',
-      `That JPEG is saved in ${scans > MAX_JPEG_SCANS ? `more than ${MAX_JPEG_SCANS}` : scans} progressive passes (photos have about 10), which would take too long to read; save it again as a standard JPEG or a PNG.`,
-      { detail: `${width}x${height}, ${scans} scans, ${blockVisits} block visits` },
-    );
+    const detail = `${width}x${height}, ${scans} scans, ${blockVisits} block visits`;
+    throw scans > MAX_JPEG_SCANS
+      ? new ImageError('too-complex', { max: MAX_JPEG_SCANS }, { variant: 'scans-over', detail })
+      : new ImageError('too-complex', { scans }, { variant: 'scans', detail });
   }
   if (decodeBytes > MAX_DECODE_BYTES) {
     throw new ImageError(
       'too-complex',
-      `That image (${width}x${height}, ${layout}) would need about ${megabytes(decodeBytes)} MB of memory to read; the limit is ${megabytes(MAX_DECODE_BYTES)} MB. Send a smaller image, or save it again as a standard JPEG or a non-interlaced PNG.`,
-      { detail: `${layout}, estimated ${decodeBytes} bytes` },
+      { width, height, layout, megabytes: megabytes(decodeBytes), max: megabytes(MAX_DECODE_BYTES) },
+      { variant: 'memory', detail: `${layout}, estimated ${decodeBytes} bytes` },
     );
   }
   return structure;
 }
 
 function corrupt(detail: string, cause?: unknown): ImageError {
-  return new ImageError('corrupt', "That image is damaged or incomplete, so it can't be read; try saving it again.", {
-    cause,
-    detail,
-  });
+  return new ImageError('corrupt', {}, { cause, detail });
 }
 
 function tooManyPixels(width: number, height: number): ImageError {
   const megapixels = Math.round((width * height) / 1_000_000);
-  return new ImageError(
-    'too-many-pixels',
-    `That image is ${width}x${height} pixels (${megapixels} megapixels); the limit is ${MAX_INPUT_PIXELS / 1_000_000} megapixels.`,
-  );
+  return new ImageError('too-many-pixels', { width, height, megapixels, max: MAX_INPUT_PIXELS / 1_000_000 });
 }
 
 /**
@@ -349,15 +316,10 @@ async function render(checked: CheckedInput): Promise<Avatar> {
     if (error instanceof ImageError) throw error;
     // Our header check runs first, so this is only a backstop for headers that lie about their size.
     if (/^timeout:/.test(errorMessage(error))) {
-      throw new ImageError('too-complex', 'That image took too long to read; send a smaller or simpler image.', {
-        cause: error,
-        detail: `${checked.structure.layout}, ${errorMessage(error)}`,
-      });
+      throw new ImageError('too-complex', {}, { cause: error, detail: `${checked.structure.layout}, ${errorMessage(error)}` });
     }
     if (/exceeds pixel limit/i.test(errorMessage(error))) {
-      throw new ImageError('too-many-pixels', `That image has more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels.`, {
-        cause: error,
-      });
+      throw new ImageError('too-many-pixels', { max: MAX_INPUT_PIXELS / 1_000_000 }, { variant: 'decoder', cause: error });
     }
     throw corrupt(errorMessage(error), error);
   }

@@ -19,6 +19,7 @@ import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
 import { errorWords } from '../i18n/render-error.js';
 import type { Locale } from '../i18n/locale.js';
+import { t } from '../i18n/t.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
@@ -104,6 +105,13 @@ export function linkButtonRow(label = 'Link your X account'): ActionRowBuilder<B
   );
 }
 
+/** The button that opens the PIN form of a pending sign-in again (commands/twitter.ts handles `twitter:pin`). */
+function pinButtonRow(label: string, requestToken: string): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(customId('twitter', 'pin', requestToken)).setLabel(label).setStyle(ButtonStyle.Primary),
+  );
+}
+
 export function avatarFile(image: { data: Buffer; format: 'jpeg' | 'png' }, name = 'avatar'): AttachmentBuilder {
   return new AttachmentBuilder(image.data, { name: `${name}.${image.format === 'jpeg' ? 'jpg' : 'png'}` });
 }
@@ -144,12 +152,14 @@ export const NOT_RECORDED_NOTE =
   "Your X avatar did change, but the bot's database is not answering, so this change is not in /avatar history yet. It will be added as soon as the database is back.";
 
 /** The store was down or too slow: whatever the command was doing stopped before changing anything. */
-export const STORE_UNREACHABLE_REPLY = "The bot's database is not answering right now. Nothing was changed; try again in a minute.";
+export const STORE_UNREACHABLE_REPLY = t('en-US', 'bot.error.unreachable');
 
-/** The reply for a failure, and whether it is the bot's fault (logged as an error). */
+/** The reply for a failure, in the user's words: every kind through the catalogue (src/i18n/render-error.ts). */
 export function failureReply(error: unknown, logger: Logger, locale: Locale): InteractionEditReplyOptions {
   const plain = (content: string): InteractionEditReplyOptions => ({ content, embeds: [], files: [], components: [] });
   const words = (known: UserFacingError) => errorWords(known, locale, 'bot');
+  /** Words of a change that stopped before X changed anything: the bot's frame says so. */
+  const unchanged = (known: UserFacingError) => t(locale, 'bot.error.frame.nothing-changed', { words: words(known) });
 
   if (error instanceof VaultError) {
     if (error.kind === 'damaged-link') {
@@ -157,39 +167,44 @@ export function failureReply(error: unknown, logger: Logger, locale: Locale): In
       logger.warn({ err: error, operator: error.operatorMessage }, 'a stored X link cannot be opened');
       return plain(words(error));
     }
-    return { ...plain(words(error)), components: [linkButtonRow()] };
+    return { ...plain(words(error)), components: [linkButtonRow(t(locale, 'bot.error.button.link'))] };
   }
   if (error instanceof AccountError) {
-    if (error.cause !== undefined) logger.warn({ err: error }, 'a stored sign-in link cannot be opened');
-    return error.kind === 'link-revoked' ? { ...plain(words(error)), components: [linkButtonRow('Link again')] } : plain(words(error));
+    if (error.cause !== undefined && error.kind !== 'invalid-pin') logger.warn({ err: error }, 'a stored sign-in link cannot be opened');
+    if (error.kind === 'link-revoked') return { ...plain(words(error)), components: [linkButtonRow(t(locale, 'bot.error.button.link-again'))] };
+    // A PIN X refused (or that is no PIN): the same sign-in is still pending, so the PIN can be entered again.
+    if ((error.kind === 'invalid-pin' || error.kind === 'pin-format') && error.requestToken !== undefined) {
+      return { ...plain(words(error)), components: [pinButtonRow(t(locale, 'bot.error.button.pin-again'), error.requestToken)] };
+    }
+    return plain(words(error));
   }
   if (error instanceof XApiError) {
     switch (error.kind) {
       case 'token-revoked':
-        return { ...plain(`${words(error)} Nothing was changed.`), components: [linkButtonRow('Link again')] };
+        return { ...plain(unchanged(error)), components: [linkButtonRow(t(locale, 'bot.error.button.link-again'))] };
       case 'rate-limited':
       case 'image-rejected':
       case 'account-locked':
-        return plain(`${words(error)} Nothing was changed.`);
+        return plain(unchanged(error));
       case 'transient':
-        return plain(`X is not responding properly right now (tried several times). Nothing was changed; try again in a few minutes.`);
+        return plain(words(error)); // its bot words say that nothing was changed and that the bot tried several times
       case 'auth':
       case 'forbidden':
       case 'unexpected':
         logger.error({ err: error, kind: error.kind }, 'X refused the bot');
-        return plain(`${words(error)} Nothing was changed.`);
+        return plain(unchanged(error));
     }
   }
   if (error instanceof ImageError || error instanceof BackgroundColourError || error instanceof DownloadError) return plain(words(error));
   if (error instanceof ChangeDeferred) {
     // The upload reached X; the journal finishes it at the next start and edits this reply then.
-    return plain('X accepted your new avatar and is still processing it, but the bot is restarting. This message shows the final link when it is back.');
+    return plain(t(locale, 'bot.error.frame.deferred'));
   }
   if (error instanceof StoreError) {
     logger.warn({ err: error, kind: error.kind }, 'store failed');
-    return plain(error.kind === 'unreachable' ? STORE_UNREACHABLE_REPLY : `${words(error)} Nothing was changed.`);
+    return plain(error.kind === 'unreachable' ? words(error) : unchanged(error));
   }
   if (error instanceof UserFacingError) return plain(words(error));
   logger.error({ err: error }, 'command failed');
-  return plain('Something went wrong on our side and it has been logged. Nothing was changed; try again later.');
+  return plain(t(locale, 'bot.error.frame.internal'));
 }

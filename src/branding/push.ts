@@ -49,7 +49,8 @@ const PREPARE_PER_SLOT = 2;
 /** Members prepared (or being prepared) and not yet uploaded, per upload slot: what the prepare stage keeps in memory. */
 const LOOKAHEAD_PER_SLOT = 3;
 
-export type BrandingErrorKind = 'push-running' | 'no-members' | 'no-push' | 'cannot-revert' | 'held-elsewhere';
+export const BRANDING_ERROR_KINDS = ['push-running', 'no-members', 'no-push', 'cannot-revert', 'held-elsewhere'] as const;
+export type BrandingErrorKind = (typeof BRANDING_ERROR_KINDS)[number];
 
 export class BrandingError extends UserFacingError<BrandingErrorKind> {}
 
@@ -196,8 +197,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
 
   function refuseBusy(job: PushJob): never {
     const { done, failed, skipped, total } = counts(job, job.state === 'running' ? 'push' : 'revert');
-    const what = job.state === 'running' ? `"${job.label}" is being pushed` : `"${job.label}" is being reverted`;
-    throw new BrandingError('push-running', `A push is already running in this server: ${what} (${done + failed + skipped}/${total}). Wait for it to finish.`);
+    throw new BrandingError('push-running', { label: job.label, finished: done + failed + skipped, total }, { variant: job.state === 'running' ? 'pushing' : 'reverting' });
   }
 
   /** A member's outcome, or (once X accepted the upload, when the worker is free again) the outcome to come. */
@@ -498,14 +498,14 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   /** The job with its lease, or the job as it is when there is nothing left to run. */
   async function claim(jobId: string): Promise<Claim | PushJob> {
     const job = await jobs.get(jobId);
-    if (!job) throw new BrandingError('no-push', 'That push no longer exists.');
+    if (!job) throw new BrandingError('no-push', {}, { variant: 'gone' });
     if (job.state !== 'running' && job.state !== 'reverting') {
       await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id)); // finished just before a restart
       return job;
     }
     const phase: Phase = job.state === 'running' ? 'push' : 'revert';
     const lease = await takeLease(coordination, `branding:${job.guildId}:${job.id}:${phase}`);
-    if (!lease) throw new BrandingError('held-elsewhere', 'This push is being carried on by another bot process.');
+    if (!lease) throw new BrandingError('held-elsewhere');
     return { job, phase, lease };
   }
 
@@ -533,7 +533,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
       return { done: existing.done, claimed: Promise.resolve('leased') };
     }
     if (stopping.signal.aborted) {
-      const refused = Promise.reject(new BrandingError('held-elsewhere', 'The bot is stopping; the push carries on when it is back.'));
+      const refused = Promise.reject(new BrandingError('held-elsewhere', {}, { variant: 'stopping' }));
       return { done: refused, claimed: Promise.resolve('refused') };
     }
     const listeners = new Set<ProgressListener>(onProgress ? [onProgress] : []);
@@ -594,10 +594,10 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
         if (active) refuseBusy(active);
         // Several processes: the in-process lock does not reach the others, so take a short lease too.
         if (coordination.distributed && !(await coordination.coordinator.shouldRun(`branding:start:${input.guildId}`, START_LEASE_MS))) {
-          throw new BrandingError('push-running', 'A push is already running in this server: another one is being started right now. Wait for it to finish.');
+          throw new BrandingError('push-running', {}, { variant: 'starting' });
         }
         const targets = [...new Set(input.targets ?? (await consent.members(input.guildId)))];
-        if (targets.length === 0) throw new BrandingError('no-members', 'Nobody in this server has opted in to the team branding yet.');
+        if (targets.length === 0) throw new BrandingError('no-members');
         const job: PushJob = {
           id: randomUUID(),
           guildId: input.guildId,
@@ -632,8 +632,8 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
         const { recent } = await jobs.guild(guildId);
         const id = options.jobId ?? recent[0];
         const job = id !== undefined && recent.includes(id) ? await jobs.get(id) : undefined;
-        if (!job) throw new BrandingError('no-push', 'There is no push to revert in this server.');
-        if (job.state === 'reverted') throw new BrandingError('cannot-revert', `"${job.label}" was reverted already.`);
+        if (!job) throw new BrandingError('no-push');
+        if (job.state === 'reverted') throw new BrandingError('cannot-revert', { label: job.label });
         const changed = job.targets.filter((userId) => job.results[userId]?.status === 'done');
         const reverting: PushJob = {
           ...job,

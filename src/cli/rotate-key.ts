@@ -21,10 +21,7 @@ export async function run(args: string[]): Promise<void> {
     );
     if (skipped.length > 0) {
       const users = [...new Set(skipped.map((entry) => entry.discordUserId))].join(', ');
-      throw new UserFacingError(
-        'records-skipped',
-        `${skipped.length} record${skipped.length === 1 ? '' : 's'} did not open with any configured key and ${skipped.length === 1 ? 'was' : 'were'} left as ${skipped.length === 1 ? 'it was' : 'they were'} (Discord users ${users}; reasons in the JSON above). Those users must link again; every other record was re-sealed.`,
-      );
+      throw new UserFacingError('records-skipped', { count: skipped.length, users });
     }
   } finally {
     await store.close();

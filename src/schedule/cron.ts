@@ -63,16 +63,17 @@ const FIELD_RULES: readonly FieldRule[] = [
 ];
 const MAX_DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-const invalid = (message: string) => new ScheduleError('invalid-cron', message);
+/** variant: which of error.invalid-cron.* says it (src/i18n/en-US/errors.ts). */
+const invalid = (variant: string | undefined, params: Record<string, string | number>) => new ScheduleError('invalid-cron', params, { variant });
 
 function fieldError(rule: FieldRule, raw: string): ScheduleError {
-  return invalid(`The ${rule.label} field "${excerpt(raw)}" is not valid; use a value like ${rule.example}, or *, */n, a-b, a-b/n or a list a,b.`);
+  return invalid('field', { field: rule.label, text: excerpt(raw), example: rule.example });
 }
 
 function valueOf(text: string, rule: FieldRule, raw: string): number {
   if (/^\d+$/.test(text)) {
     const value = Number(text);
-    if (value < rule.min || value > rule.max) throw invalid(`The ${rule.label} field "${excerpt(raw)}" is out of range (${rule.min}-${rule.max}).`);
+    if (value < rule.min || value > rule.max) throw invalid('range', { field: rule.label, text: excerpt(raw), min: rule.min, max: rule.max });
     return value;
   }
   const lower = text.toLowerCase();
@@ -84,7 +85,7 @@ function valueOf(text: string, rule: FieldRule, raw: string): number {
 /** The values one field allows; throws a sentence naming the field. */
 function parseField(raw: string, rule: FieldRule): Set<number> {
   if (/[#?]/.test(raw) || (!rule.names && /[LW]/i.test(raw))) {
-    throw invalid(`The ${rule.label} field "${excerpt(raw)}" uses L, W, # or ?, which schedules don't support; use numbers, *, */n, a-b, a-b/n or a list a,b.`);
+    throw invalid('unsupported', { field: rule.label, text: excerpt(raw) });
   }
   const dayOfWeek = rule === DAY_OF_WEEK_RULE;
   // Ranges wrap within the field's bounds; day of week wraps within 0-6 (7 is Sunday again).
@@ -95,10 +96,10 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
     const match = /^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:\/(\d+))?$/i.exec(item);
     if (!match) throw fieldError(rule, raw);
     const [, star, startText, endText, stepText] = match;
-    if (stepText !== undefined && Number(stepText) < 1) throw invalid(`The ${rule.label} field "${excerpt(raw)}" has a step of ${stepText}; the step must be at least 1.`);
+    if (stepText !== undefined && Number(stepText) < 1) throw invalid('step-min', { field: rule.label, text: excerpt(raw), step: stepText });
     if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
     const step = Number(stepText ?? 1);
-    if (step > rule.max - rule.min + 1) throw invalid(`The ${rule.label} field "${raw}" has a step of ${stepText}; the step must be at most ${rule.max - rule.min + 1}.`);
+    if (step > rule.max - rule.min + 1) throw invalid('step-max', { field: rule.label, text: raw, step: stepText as string, max: rule.max - rule.min + 1 });
     let start = star ? low : valueOf(startText as string, rule, raw);
     let end = star ? high : endText === undefined ? start : valueOf(endText, rule, raw);
     if (dayOfWeek && start > end) {
@@ -156,19 +157,17 @@ export const MAX_CRON_LENGTH = 120;
 export function parseCron(expression: string): CronSpec {
   // Checked before anything else: the longest useful expression (six lists of values) fits well within it.
   if (expression.length > MAX_CRON_LENGTH) {
-    throw invalid(`A cron expression is at most ${MAX_CRON_LENGTH} characters long; that one has ${expression.length}.`);
+    throw invalid('too-long', { max: MAX_CRON_LENGTH, length: expression.length });
   }
   const cached = specCache.get(expression);
   if (cached) return cached;
   const trimmed = expression.trim();
   if (trimmed.startsWith('@')) {
-    throw invalid(`"${excerpt(trimmed)}" is a nickname schedules don't support; use hourly, daily, weekly or a cron expression like 0 9 * * 1.`);
+    throw invalid('nickname', { text: excerpt(trimmed) });
   }
   const raw = trimmed === '' ? [] : trimmed.split(/\s+/);
   if (raw.length !== 5 && raw.length !== 6) {
-    throw invalid(
-      `A cron expression has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; "${trimmed}" has ${raw.length}.`,
-    );
+    throw invalid('field-count', { text: trimmed, count: raw.length });
   }
   const rules = raw.length === 6 ? [SECOND_RULE, ...FIELD_RULES] : FIELD_RULES;
   const parsed = raw.map((field, index) => parseField(field, rules[index] as FieldRule));
@@ -182,13 +181,13 @@ export function parseCron(expression: string): CronSpec {
   ];
   const [domText, monthText] = raw.slice(-3, -1) as [string, string];
   if (![...months].some((month) => [...daysOfMonth].some((day) => day <= (MAX_DAYS_IN_MONTH[month - 1] ?? 0)))) {
-    throw invalid(`The day of month field "${excerpt(domText)}" never happens in the month field "${excerpt(monthText)}".`);
+    throw invalid('never', { text: excerpt(domText), month: excerpt(monthText) });
   }
   // Our checker and node-cron should agree; if node-cron still refuses, say which field it dislikes.
   if (!cron.validate(trimmed)) {
     const problem = cron.validateDetailed(trimmed).errors[0];
     const label = problem ? NODE_CRON_FIELD_LABELS[problem.field] : undefined;
-    throw invalid(label && problem?.value !== undefined ? `The ${label} field "${excerpt(String(problem.value))}" is not valid.` : `"${excerpt(trimmed)}" is not a valid cron expression.`);
+    throw label && problem?.value !== undefined ? invalid('node-cron', { field: label, text: excerpt(String(problem.value)) }) : invalid(undefined, { text: excerpt(trimmed) });
   }
   const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
   const [hourList, minuteList, secondList] = [sorted(hours), sorted(minutes), sorted(seconds)];

@@ -172,18 +172,18 @@ export interface MonthDay {
 /** '12-01' → { month: 12, day: 1 }; 02-29 is allowed. `field` names the option in the error. */
 export function parseMonthDay(text: string, field = 'date'): MonthDay {
   const match = /^(\d{1,2})-(\d{1,2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 12-01 (month-day).`);
+  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'month-day-format' });
   const month = Number(match[1]);
   const day = Number(match[2]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(2000, month)) {
-    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a day of the year; it must look like 12-01 (month-day).`);
+    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'month-day' });
   }
   return { month, day };
 }
 
 function checkYear(year: number, field: string, text: string): void {
   if (year < EARLIEST_YEAR || year > LATEST_YEAR) {
-    throw new ScheduleError('invalid-date', `${field} "${text.trim()}" is out of range: dates from ${EARLIEST_YEAR}-01-01 to ${LATEST_YEAR}-12-31 are supported.`);
+    throw new ScheduleError('invalid-date', { field, text: text.trim(), earliest: EARLIEST_YEAR, latest: LATEST_YEAR }, { variant: 'out-of-range' });
   }
 }
 
@@ -198,18 +198,18 @@ export function latestAccepted(now: Date): Date {
 export function checkNotTooFarAhead(field: string, at: Date, now: Date): void {
   const latest = latestAccepted(now);
   if (at.getTime() > latest.getTime()) {
-    throw new ScheduleError('invalid-date', `${field} is too far ahead: schedules reach at most ${MAX_YEARS_AHEAD} years ahead (until ${latest.toISOString().slice(0, 10)}).`);
+    throw new ScheduleError('invalid-date', { field, years: MAX_YEARS_AHEAD, latest: latest.toISOString().slice(0, 10) }, { variant: 'too-far' });
   }
 }
 
 /** '2026-12-24 18:00' (or with a T) → its parts. `field` names the option in the error. */
 export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime {
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 18:00 (year-month-day hour:minute).`);
+  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'date-time-format' });
   const [year, month, day, hour, minute] = match.slice(1).map(Number) as [number, number, number, number, number];
   checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59) {
-    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date and time; it must look like 2026-12-24 18:00.`);
+    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'date-time' });
   }
   return { year, month, day, hour, minute };
 }
@@ -217,11 +217,11 @@ export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime 
 /** '2026-12-24' → its parts. */
 export function parseLocalDate(text: string, field = 'date'): { year: number; month: number; day: number } {
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', `${field} must look like 2026-12-24 (year-month-day).`);
+  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'date-format' });
   const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
   checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    throw new ScheduleError('invalid-date', `${field} "${excerpt(text)}" is not a real date; it must look like 2026-12-24.`);
+    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'date' });
   }
   return { year, month, day };
 }
@@ -241,7 +241,7 @@ const LATEST_MS = Date.UTC(LATEST_YEAR + 1, 0, 1);
 
 function createdAtMs(schedule: Schedule): number {
   const ms = Date.parse(schedule.createdAt);
-  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', `The schedule ${schedule.id} has a broken creation date.`);
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', { id: schedule.id }, { variant: 'broken-creation' });
   return ms;
 }
 
@@ -249,27 +249,27 @@ function createdAtMs(schedule: Schedule): number {
 export function validateSchedule(schedule: Schedule, timezone: string = DEFAULT_TIMEZONE): void {
   createdAtMs(schedule);
   for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) {
-    if (image.length > MAX_IMAGE_NAME_LENGTH) throw new ScheduleError('too-many', `Image names are at most ${MAX_IMAGE_NAME_LENGTH} characters long.`);
+    if (image.length > MAX_IMAGE_NAME_LENGTH) throw new ScheduleError('too-many', { max: MAX_IMAGE_NAME_LENGTH }, { variant: 'image-name' });
   }
   switch (schedule.kind) {
     case 'season':
       parseMonthDay(schedule.from, 'from');
       parseMonthDay(schedule.to, 'to');
       if (schedule.priority !== undefined && !Number.isFinite(schedule.priority)) {
-        throw new ScheduleError('invalid-priority', 'priority must be a whole number, like 0 or 10.');
+        throw new ScheduleError('invalid-priority');
       }
       return;
     case 'rotation':
-      if (schedule.images.length === 0) throw new ScheduleError('empty-rotation', 'A rotation needs at least one image.');
+      if (schedule.images.length === 0) throw new ScheduleError('empty-rotation');
       if (schedule.images.length > MAX_ROTATION_IMAGES) {
-        throw new ScheduleError('too-many', `A rotation has at most ${MAX_ROTATION_IMAGES} images; that one has ${schedule.images.length}.`);
+        throw new ScheduleError('too-many', { max: MAX_ROTATION_IMAGES, count: schedule.images.length }, { variant: 'rotation' });
       }
       parseCron(rotationCron(schedule.every));
       return;
     case 'event': {
       const { atMs, untilMs } = eventInstants(schedule, validateTimeZone(timezone));
       if (untilMs !== undefined && untilMs <= atMs) {
-        throw new ScheduleError('invalid-date', 'until must be after at: the event has to end after it starts.');
+        throw new ScheduleError('invalid-date', {}, { variant: 'until-before-at' });
       }
       return;
     }
@@ -279,7 +279,7 @@ export function validateSchedule(schedule: Schedule, timezone: string = DEFAULT_
 /** Refuses one schedule more than a user may have. */
 export function checkScheduleCount(state: UserSchedules): void {
   if (state.schedules.length >= MAX_SCHEDULES) {
-    throw new ScheduleError('too-many', `You have ${MAX_SCHEDULES} schedules, the most you can keep. Remove one with /schedule remove first.`);
+    throw new ScheduleError('too-many', { max: MAX_SCHEDULES });
   }
 }
 
@@ -288,7 +288,7 @@ export function checkScheduleCount(state: UserSchedules): void {
 
 function pinnedMs(iso: string, field: string): number {
   const ms = Date.parse(iso);
-  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', `The event's ${field} time is broken.`);
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', { field }, { variant: 'broken-event' });
   return ms;
 }
 
@@ -321,7 +321,7 @@ export function createEvent(
   checkNotTooFarAhead('at', new Date(atMs), now);
   if (untilMs !== undefined) checkNotTooFarAhead('until', new Date(untilMs), now);
   if (untilMs !== undefined && untilMs <= now.getTime()) {
-    throw new ScheduleError('invalid-date', `That event is already over: it ended at ${input.until} (${zone}), before now. Pick an until in the future.`);
+    throw new ScheduleError('invalid-date', { until: String(input.until), zone }, { variant: 'over' });
   }
   const startsNow = atMs < now.getTime();
   const pinnedAt = Math.max(atMs, now.getTime());
@@ -365,7 +365,7 @@ export function eventTimes(event: EventSchedule, timezone: string | undefined): 
 export function nextRotationImage(rotation: Pick<RotationSchedule, 'images' | 'order'>, currentImage: string | undefined, random: () => number): string {
   const { images } = rotation;
   const first = images[0];
-  if (first === undefined) throw new ScheduleError('empty-rotation', 'A rotation needs at least one image.');
+  if (first === undefined) throw new ScheduleError('empty-rotation');
   if (rotation.order === 'sequence') {
     const index = currentImage === undefined ? -1 : images.indexOf(currentImage);
     return images[(index + 1) % images.length] ?? first;
@@ -397,10 +397,7 @@ export function checkMinimumInterval(schedule: Schedule, minIntervalMs: number =
   if (schedule.kind !== 'rotation') return;
   const gapMs = shortestGapSeconds(parseCron(rotationCron(schedule.every))) * 1000;
   if (gapMs < minIntervalMs) {
-    throw new ScheduleError(
-      'too-frequent',
-      `That schedule would change your avatar every ${formatDuration(gapMs)}; the minimum is ${formatDuration(minIntervalMs)}.`,
-    );
+    throw new ScheduleError('too-frequent', { gap: formatDuration(gapMs), min: formatDuration(minIntervalMs) });
   }
 }
 

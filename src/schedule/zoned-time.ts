@@ -102,7 +102,7 @@ export function searchTimeZones(query: string, limit = 25): string[] {
 export function validateTimeZone(name: string): string {
   if (name.length > MAX_ZONE_NAME_LENGTH) {
     // Refused before any lookup, and not echoed back.
-    throw new ScheduleError('invalid-timezone', `That is not a time zone I know: zone names are at most ${MAX_ZONE_NAME_LENGTH} characters. Pick one from the list, like Europe/Berlin or America/New_York.`);
+    throw new ScheduleError('invalid-timezone', { max: MAX_ZONE_NAME_LENGTH }, { variant: 'too-long' });
   }
   const known = validatedZones.get(name);
   if (known !== undefined) return known;
@@ -128,7 +128,7 @@ function checkTimeZone(name: string): string {
   } catch (cause) {
     throw new ScheduleError(
       'invalid-timezone',
-      `"${excerpt(trimmed)}" is not a time zone I know. Pick one from the list, like Europe/Berlin or America/New_York.`,
+      { zone: excerpt(trimmed) },
       { cause },
     );
   }

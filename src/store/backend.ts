@@ -22,7 +22,8 @@ import { openSqlite, SharedSqliteAdapter } from './sqlite.js';
 export type StoreKind = 'sqlite' | 'redis' | 'postgres';
 
 /** 'unreachable': the store failed or did not answer in time; 'busy': a record stayed locked by another change too long. */
-export class StoreError extends UserFacingError<'unreachable' | 'busy' | 'unsupported'> {}
+export const STORE_ERROR_KINDS = ['unreachable', 'busy', 'unsupported'] as const;
+export class StoreError extends UserFacingError<(typeof STORE_ERROR_KINDS)[number]> {}
 
 /** How long one store operation may take. 3 s: a healthy store answers in milliseconds, and a command makes
  *  its first store call within a second of arriving, so a dead store is reported well inside 5 s. */
@@ -64,12 +65,12 @@ export function storeKind(url: string): StoreKind {
   if (scheme === 'sqlite') return 'sqlite';
   if (scheme === 'redis' || scheme === 'rediss') return 'redis';
   if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
-  throw new StoreError('unsupported', `The store URL scheme "${scheme}" is not supported: use sqlite://, redis:// or postgresql://.`);
+  throw new StoreError('unsupported', { scheme });
 }
 
 export function unreachable(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
-  return new StoreError('unreachable', "The bot's database is not answering right now; try again in a minute.", {
+  return new StoreError('unreachable', {}, {
     cause: error,
     detail: error instanceof Error ? error.message : String(error),
   });
@@ -339,7 +340,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
       // 5 ms doubling to 200 ms, with jitter so that waiting processes do not retry in step.
       const pause = Math.min(5 * 2 ** attempt, 200) * (0.5 + Math.random());
       if (Date.now() + pause > giveUpAt) {
-        throw new StoreError('busy', 'Another change to the same data is still being saved; try again in a moment.', { detail: `lock ${name} held too long` });
+        throw new StoreError('busy', {}, { detail: `lock ${name} held too long` });
       }
       await new Promise((done) => setTimeout(done, pause));
     }

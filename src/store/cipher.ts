@@ -9,7 +9,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { UserFacingError } from '../errors.js';
 
-export class SecretError extends UserFacingError<'wrong-key' | 'malformed'> {}
+export const SECRET_ERROR_KINDS = ['wrong-key', 'malformed'] as const;
+export class SecretError extends UserFacingError<(typeof SECRET_ERROR_KINDS)[number]> {}
 
 export interface SecretBox {
   /** The id of the key new values are sealed with. */
@@ -39,7 +40,7 @@ export function createSecretBox(current: Buffer, previous: Buffer[] = []): Secre
   function parts(sealed: string): [string, Buffer, Buffer, Buffer] {
     const [version, id, iv, tag, data] = sealed.split('.');
     if (version !== 'v1' || !id || !iv || !tag || data === undefined) {
-      throw new SecretError('malformed', 'A stored secret is malformed: it is not a sealed value.');
+      throw new SecretError('malformed');
     }
     return [id, Buffer.from(iv, 'base64url'), Buffer.from(tag, 'base64url'), Buffer.from(data, 'base64url')];
   }
@@ -57,10 +58,7 @@ export function createSecretBox(current: Buffer, previous: Buffer[] = []): Secre
       const [id, iv, tag, data] = parts(sealed);
       const key = keys.get(id);
       if (!key) {
-        throw new SecretError(
-          'wrong-key',
-          `Stored tokens were encrypted with key ${id}, which this bot does not have. Set TOKEN_ENCRYPTION_KEY (or TOKEN_ENCRYPTION_KEY_PREVIOUS) to that key.`,
-        );
+        throw new SecretError('wrong-key', { keyId: id });
       }
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, iv);
@@ -68,7 +66,7 @@ export function createSecretBox(current: Buffer, previous: Buffer[] = []): Secre
         decipher.setAuthTag(tag);
         return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
       } catch {
-        throw new SecretError('wrong-key', `A stored secret does not open with key ${id}: it was altered or sealed with a different key.`);
+        throw new SecretError('wrong-key', { keyId: id }, { variant: 'altered' });
       }
     },
     keyIdOf: (sealed) => parts(sealed)[0],

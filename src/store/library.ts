@@ -10,7 +10,8 @@ import { hashImage, type StoredImage } from './history.js';
 
 export const LIBRARY_LIMIT = 50;
 
-export class LibraryError extends UserFacingError<'invalid-name' | 'name-taken' | 'not-found' | 'full'> {}
+export const LIBRARY_ERROR_KINDS = ['invalid-name', 'name-taken', 'not-found', 'full'] as const;
+export class LibraryError extends UserFacingError<(typeof LIBRARY_ERROR_KINDS)[number]> {}
 
 export interface LibraryItem {
   name: string;
@@ -48,7 +49,7 @@ const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{M}\p{N} _.-]{0,31}$/u;
 export function normaliseName(name: string): string {
   const trimmed = name.normalize('NFC').trim().replace(/\s+/g, ' ');
   if (!NAME_PATTERN.test(trimmed)) {
-    throw new LibraryError('invalid-name', 'Names are 1 to 32 letters (any alphabet), digits, spaces, dots, dashes or underscores, starting with a letter or digit.');
+    throw new LibraryError('invalid-name');
   }
   return trimmed;
 }
@@ -88,10 +89,9 @@ const sameName = (a: string, b: string) => nameKey(a) === nameKey(b);
 function checkRoom(current: LibraryItem[], name: string): void {
   const taken = current.find((item) => sameName(item.name, name));
   if (taken) {
-    const alike = taken.name === name ? '' : ` ("${name}" looks the same)`;
-    throw new LibraryError('name-taken', `You already have an image called "${taken.name}"${alike}. Remove it first or pick another name.`);
+    throw taken.name === name ? new LibraryError('name-taken', { name }) : new LibraryError('name-taken', { taken: taken.name, name }, { variant: 'alike' });
   }
-  if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', `Your library is full (${LIBRARY_LIMIT} images). Remove one first.`);
+  if (current.length >= LIBRARY_LIMIT) throw new LibraryError('full', { max: LIBRARY_LIMIT });
 }
 
 export function createAvatarLibrary(store: Store): AvatarLibrary {
@@ -116,10 +116,9 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       const found = await get(discordUserId, name);
       if (found) return found;
       const names = (await items(discordUserId)).map((item) => item.name);
-      throw new LibraryError(
-        'not-found',
-        names.length ? `Your library has no image called "${excerpt(name)}". You have: ${listWithMore(names, 1000)}.` : `Your library is empty. Add images with /library add first.`,
-      );
+      throw names.length
+        ? new LibraryError('not-found', { name: excerpt(name), names: listWithMore(names, 1000) }, { variant: 'listed' })
+        : new LibraryError('not-found', {}, { variant: 'empty' });
     },
     checkRoom: async (discordUserId, rawName) => void checkRoom(await items(discordUserId), normaliseName(rawName)),
     add: (discordUserId, rawName, image) => locked(discordUserId, async () => {
@@ -135,7 +134,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
     remove: (discordUserId, name) => locked(discordUserId, async () => {
       const current = await items(discordUserId);
       const item = current.find((candidate) => sameName(candidate.name, name));
-      if (!item) throw new LibraryError('not-found', `Your library has no image called "${excerpt(name)}".`);
+      if (!item) throw new LibraryError('not-found', { name: excerpt(name) });
       const remaining = current.filter((candidate) => candidate !== item);
       await libraries.set(discordUserId, { items: remaining });
       if (!remaining.some((candidate) => candidate.hash === item.hash)) await images.delete(imageKey(discordUserId, item.hash));

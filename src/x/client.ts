@@ -125,7 +125,7 @@ function parseUser(json: unknown): XUser {
   const id = typeof user.id_str === 'string' ? user.id_str : typeof user.id === 'number' ? String(user.id) : undefined;
   const imageUrl = user.profile_image_url_https;
   if (id === undefined || typeof user.screen_name !== 'string' || typeof imageUrl !== 'string') {
-    throw new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', { detail: 'user object without id, screen_name or profile_image_url_https' });
+    throw new XApiError('unexpected', {}, { detail: 'user object without id, screen_name or profile_image_url_https' });
   }
   return { id, screenName: user.screen_name, name: typeof user.name === 'string' ? user.name : user.screen_name, profileImage: profileImageUrls(imageUrl) };
 }
@@ -133,7 +133,7 @@ function parseUser(json: unknown): XUser {
 function parseForm(body: string, required: string[]): Record<string, string> {
   const fields = Object.fromEntries(new URLSearchParams(body));
   for (const name of required) {
-    if (!fields[name]) throw new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', { detail: `form response without ${name}` });
+    if (!fields[name]) throw new XApiError('unexpected', {}, { detail: `form response without ${name}` });
   }
   return fields;
 }
@@ -212,7 +212,7 @@ export function createXClient(options: XClientOptions): XClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', { detail: 'success response that is not JSON' });
+      throw new XApiError('unexpected', {}, { detail: 'success response that is not JSON' });
     }
   }
 
@@ -243,7 +243,7 @@ export function createXClient(options: XClientOptions): XClient {
     async requestToken(callback) {
       const fields = parseForm(await send({ method: 'POST', path: '/oauth/request_token', oauthParams: { oauth_callback: callback } }), ['oauth_token', 'oauth_token_secret']);
       if (fields.oauth_callback_confirmed !== 'true') {
-        throw new XApiError('unexpected', 'X did not confirm the sign-in callback. Check the callback URL in the X app settings.', { detail: 'oauth_callback_confirmed is not true' });
+        throw new XApiError('unexpected', {}, { variant: 'callback-not-confirmed', detail: 'oauth_callback_confirmed is not true' });
       }
       return { token: fields.oauth_token!, secret: fields.oauth_token_secret! };
     },
@@ -256,7 +256,7 @@ export function createXClient(options: XClientOptions): XClient {
         text = await send({ method: 'POST', path: '/oauth/access_token', token: { key: requestToken.token, secret: requestToken.secret }, oauthParams: { oauth_verifier: verifier.trim() } });
       } catch (error) {
         if (error instanceof XApiError && error.status === 401) {
-          throw new XApiError('token-revoked', 'X did not accept that PIN, or the sign-in link has expired. Start linking again.', { status: 401, code: error.code, detail: error.message, cause: error });
+          throw new XApiError('token-revoked', {}, { variant: 'sign-in', status: 401, code: error.code, detail: error.message, cause: error });
         }
         throw error;
       }

@@ -2,17 +2,19 @@
  * X answers failures in three JSON shapes and sometimes not in JSON at all. This module turns any
  * failed response (or a network failure) into one XApiError whose kind says what the caller can do.
  */
-import { UserFacingError } from '../errors.js';
+import { UserFacingError, type ErrorParams } from '../errors.js';
 
-export type XErrorKind =
-  | 'auth' // 32, 135, 215: our signature, clock or app credentials are wrong
-  | 'token-revoked' // 89, 99: the user's link is broken; relink
-  | 'account-locked' // 326 locked, 64 suspended
-  | 'rate-limited' // 88 / HTTP 429
-  | 'transient' // 130, 131, 5xx, network, timeout
-  | 'forbidden' // 220, 261, 453: the app lacks access
-  | 'image-rejected' // 400/422 with an `error` string
-  | 'unexpected'; // anything else, redirects included
+export const X_ERROR_KINDS = [
+  'auth', // 32, 135, 215: our signature, clock or app credentials are wrong
+  'token-revoked', // 89, 99: the user's link is broken; relink
+  'account-locked', // 326 locked, 64 suspended
+  'rate-limited', // 88 / HTTP 429
+  'transient', // 130, 131, 5xx, network, timeout
+  'forbidden', // 220, 261, 453: the app lacks access
+  'image-rejected', // 400/422 with an `error` string
+  'unexpected', // anything else, redirects included
+] as const;
+export type XErrorKind = (typeof X_ERROR_KINDS)[number];
 
 export class XApiError extends UserFacingError<XErrorKind> {
   readonly status: number | undefined;
@@ -24,10 +26,10 @@ export class XApiError extends UserFacingError<XErrorKind> {
 
   constructor(
     kind: XErrorKind,
-    userMessage: string,
-    details: { status?: number; code?: number; resetAt?: Date; detail?: string; cause?: unknown; ambiguous?: boolean } = {},
+    params: ErrorParams = {},
+    details: { status?: number; code?: number; resetAt?: Date; detail?: string; cause?: unknown; ambiguous?: boolean; variant?: string } = {},
   ) {
-    super(kind, userMessage, { detail: details.detail, cause: details.cause });
+    super(kind, params, { detail: details.detail, cause: details.cause, variant: details.variant });
     this.status = details.status;
     this.code = details.code;
     this.resetAt = details.resetAt;
@@ -73,9 +75,9 @@ function resetFrom(header: string | undefined, now: number): Date {
   return Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date(now + 15 * 60_000);
 }
 
-export function rateLimitedMessage(resetAt: Date, now = Date.now()): string {
-  const minutes = Math.max(1, Math.ceil((resetAt.getTime() - now) / 60_000));
-  return `X is rate-limiting this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${resetAt.toISOString().slice(11, 16)} UTC).`;
+/** The words' parameters of a rate limit: whole minutes left (at least 1) and the instant it resets. */
+export function rateLimitedParams(resetAt: Date, now = Date.now()): { count: number; resetAt: number } {
+  return { count: Math.max(1, Math.ceil((resetAt.getTime() - now) / 60_000)), resetAt: resetAt.getTime() };
 }
 
 /** Map an HTTP response that is not a success to a typed error. */
@@ -89,47 +91,42 @@ export function errorFromResponse(status: number, headers: Record<string, string
   };
 
   if (status >= 300 && status < 400) {
-    return new XApiError('unexpected', 'X answered with a redirect, which the bot does not follow for signed requests. Check TWITTER_API_URL.', details);
+    return new XApiError('unexpected', {}, { ...details, variant: 'redirect' });
   }
   switch (code) {
     case 89:
     case 99:
-      return new XApiError('token-revoked', 'Your X link has expired or was revoked. Link your X account again.', details);
+      return new XApiError('token-revoked', {}, details);
     case 32:
     case 135:
     case 215:
-      return new XApiError(
-        'auth',
-        code === 135
-          ? "X refused the request because this machine's clock is off. The bot's operator has been told."
-          : 'X could not authenticate the bot. The app credentials may be wrong; the operator has been told.',
-        details,
-      );
+      return new XApiError('auth', {}, code === 135 ? { ...details, variant: 'clock' } : details);
     case 326:
-      return new XApiError('account-locked', 'Your X account is temporarily locked. Log in at x.com to unlock it, then try again.', details);
+      return new XApiError('account-locked', {}, details);
     case 64:
-      return new XApiError('account-locked', 'Your X account is suspended, so its avatar cannot be changed.', details);
+      return new XApiError('account-locked', {}, { ...details, variant: 'suspended' });
     case 88:
       break; // rate limit, below
     case 130:
     case 131:
-      return new XApiError('transient', 'X is over capacity right now. Try again in a few minutes.', details);
+      return new XApiError('transient', {}, { ...details, variant: 'over-capacity' });
     case 220:
     case 261:
     case 453:
-      return new XApiError('forbidden', "The bot's X app is not allowed to change avatars (it needs Read and write permission). The operator has been told.", details);
+      return new XApiError('forbidden', {}, { ...details, variant: 'app-permission' });
   }
   if (status === 429 || code === 88) {
     const resetAt = resetFrom(header('x-rate-limit-reset'), now);
-    return new XApiError('rate-limited', rateLimitedMessage(resetAt, now), { ...details, resetAt });
+    return new XApiError('rate-limited', rateLimitedParams(resetAt, now), { ...details, resetAt });
   }
-  if (status >= 500) return new XApiError('transient', 'X is having problems right now. Try again in a few minutes.', details);
+  if (status >= 500) return new XApiError('transient', {}, details);
   if ((status === 400 || status === 422) && error !== undefined) {
-    return new XApiError('image-rejected', `X rejected the image: ${error.replace(/\.$/, '')}.`, details);
+    // X's own words (English), as it sends them: the one thing the user can act on.
+    return new XApiError('image-rejected', { reason: error.replace(/\.$/, '') }, details);
   }
-  if (status === 401) return new XApiError('token-revoked', 'Your X link has expired or was revoked. Link your X account again.', details);
-  if (status === 403) return new XApiError('forbidden', 'X refused this request for your account or for the bot. The operator has been told.', details);
-  return new XApiError('unexpected', 'X answered in a way the bot did not expect. Try again later.', details);
+  if (status === 401) return new XApiError('token-revoked', {}, details);
+  if (status === 403) return new XApiError('forbidden', {}, details);
+  return new XApiError('unexpected', {}, details);
 }
 
 /** Failures before a connection existed: the request cannot have reached X. */
@@ -140,5 +137,5 @@ export function networkError(cause: unknown): XApiError {
   const code = (cause as { code?: unknown } | undefined)?.code;
   // A reset, a closed socket or a timeout after the request was written: X may have acted on it.
   const ambiguous = !(typeof code === 'string' && NOT_CONNECTED.has(code));
-  return new XApiError('transient', 'X could not be reached. Try again in a few minutes.', { detail, cause, ambiguous });
+  return new XApiError('transient', {}, { detail, cause, ambiguous, variant: 'unreachable' });
 }

@@ -55,6 +55,7 @@ export default {
   'error.auth': 'X could not authenticate the bot. The app credentials may be wrong; the operator has been told.',
   'error.auth.clock': "X refused the request because this machine's clock is off. The bot's operator has been told.",
   'error.token-revoked': 'Your X link has expired or was revoked. Link your X account again.',
+  'error.token-revoked.sign-in': 'X did not accept that PIN, or the sign-in link has expired. Start linking again.',
   'cli.error.token-revoked': 'X refused the link of Discord user {discordUserId}: it was revoked or has expired. Link it again with avatar-bot link --discord-user {discordUserId}.',
   'error.account-locked': 'Your X account is temporarily locked. Log in at x.com to unlock it, then try again.',
   'error.account-locked.suspended': 'Your X account is suspended, so its avatar cannot be changed.',
@@ -156,7 +157,9 @@ export default {
   'error.too-many.rotation': 'A rotation has at most {max} images; that one has {count}.',
 
   // src/branding/push.ts
-  'error.push-running': 'A push is already running in this server: {label} ({finished}/{total}). Wait for it to finish.',
+  'error.push-running': 'A push is already running in this server. Wait for it to finish.',
+  'error.push-running.pushing': 'A push is already running in this server: "{label}" is being pushed ({finished}/{total}). Wait for it to finish.',
+  'error.push-running.reverting': 'A push is already running in this server: "{label}" is being reverted ({finished}/{total}). Wait for it to finish.',
   'error.push-running.starting': 'A push is already running in this server: another one is being started right now. Wait for it to finish.',
   'error.no-members': 'Nobody in this server has opted in to the team branding yet.',
   'error.no-push': 'There is no push to revert in this server.',
