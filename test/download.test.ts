@@ -215,7 +215,7 @@ describe('download', () => {
 
     const started = Date.now();
     const error = await failure(downloads.download(`${server.origin}/big.png`));
-    expect(error.kind).toBe('too-large');
+    expect(error.kind).toBe('download-too-large');
     expect(error.userMessage).toBe('That file is bigger than 1 MB; send a smaller image.');
     expect(Date.now() - started).toBeLessThan(5_000);
     await serverSawClose;

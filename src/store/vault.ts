@@ -44,7 +44,8 @@ interface StoredLinkV2 {
 
 type StoredLink = StoredLinkV1 | StoredLinkV2;
 
-export type VaultErrorKind = 'not-linked' | 'damaged-link';
+export const VAULT_ERROR_KINDS = ['not-linked', 'damaged-link'] as const;
+export type VaultErrorKind = (typeof VAULT_ERROR_KINDS)[number];
 
 export class VaultError extends UserFacingError<VaultErrorKind> {
   /** What the operator needs to know (key ids, rotate-key); never shown to a Discord user. */

@@ -27,7 +27,7 @@ export default {
   'bot.error.link-expired.unreadable': 'Dieser Anmeldelink kann nicht mehr gelesen werden. Führe /twitter verknüpfen erneut aus.',
   'cli.error.link-expired.unreadable': 'Die X-Anmeldung kann nicht mehr gelesen werden. Führe avatar-bot link --discord-user {discordUserId} erneut aus.',
   'error.invalid-pin': 'X hat diese PIN nicht angenommen. Prüfe die Zahl, die X nach der Freigabe anzeigt, und gib sie erneut ein.',
-  'bot.error.invalid-pin': 'X hat diese PIN nicht angenommen. Prüfe die Zahl, die X nach der Freigabe anzeigt, und versuch die PIN mit dem Button unten noch einmal. Klappt es weiterhin nicht, ist die Anmeldung vielleicht abgelaufen: Führe /twitter verknüpfen erneut aus.',
+  'bot.error.invalid-pin': 'X hat diese PIN nicht angenommen. Prüfe die Zahl, die X nach der Freigabe anzeigt, und versuch die PIN mit dem Button unten noch einmal. Klappt es weiterhin nicht, ist die Anmeldung vielleicht abgelaufen: Fang mit /twitter verknüpfen neu an.',
   'cli.error.invalid-pin': 'X hat diese PIN nicht angenommen. Führe avatar-bot link --discord-user {discordUserId} erneut aus und gib die Zahl ein, die X anzeigt.',
   'error.pin-format': 'Die PIN ist die Zahl, die X nach der Freigabe der App anzeigt (meist 7 Ziffern).',
   'error.not-your-link': 'Dieser Anmeldelink wurde von jemand anderem gestartet.',

@@ -32,7 +32,7 @@ export default {
   'bot.error.link-expired.unreadable': 'That sign-in link can no longer be read. Run /twitter link again.',
   'cli.error.link-expired.unreadable': 'The X sign-in can no longer be read. Run avatar-bot link --discord-user {discordUserId} again.',
   'error.invalid-pin': 'X did not accept that PIN. Check the number X shows after you authorise the app and enter it again.',
-  'bot.error.invalid-pin': 'X did not accept that PIN. Check the number X shows after you authorise the app and try the PIN again with the button below. If it keeps failing, the sign-in may have expired: run /twitter link again.',
+  'bot.error.invalid-pin': 'X did not accept that PIN. Check the number X shows after you authorise the app and try the PIN again with the button below. If it keeps failing, the sign-in may have expired: start over with /twitter link.',
   'cli.error.invalid-pin': 'X did not accept that PIN. Run avatar-bot link --discord-user {discordUserId} again and enter the number X shows.',
   'error.pin-format': 'The PIN is the number X shows after you authorise the app (usually 7 digits).',
   'error.not-your-link': 'That sign-in link was started by someone else.',

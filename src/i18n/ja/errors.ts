@@ -27,7 +27,7 @@ export default {
   'bot.error.link-expired.unreadable': 'このサインインリンクはもう読み取れません。もう一度 /twitter 連携 を実行してください。',
   'cli.error.link-expired.unreadable': 'X のサインイン情報はもう読み取れません。もう一度 avatar-bot link --discord-user {discordUserId} を実行してください。',
   'error.invalid-pin': 'X がその PIN を受け付けませんでした。アプリを承認した後に X が表示する番号を確認して、もう一度入力してください。',
-  'bot.error.invalid-pin': 'X がその PIN を受け付けませんでした。アプリを承認した後に X が表示する番号を確認し、下のボタンから PIN をもう一度入力してください。それでも失敗する場合はサインインの期限が切れている可能性があります。もう一度 /twitter 連携 を実行してください。',
+  'bot.error.invalid-pin': 'X がその PIN を受け付けませんでした。アプリを承認した後に X が表示する番号を確認し、下のボタンから PIN をもう一度入力してください。それでも失敗する場合はサインインの期限が切れている可能性があります。/twitter 連携 から最初からやり直してください。',
   'cli.error.invalid-pin': 'X がその PIN を受け付けませんでした。もう一度 avatar-bot link --discord-user {discordUserId} を実行し、X が表示する番号を入力してください。',
   'error.pin-format': 'PIN は、アプリを承認した後に X が表示する番号です（通常 7 桁）。',
   'error.not-your-link': 'このサインインリンクは別の人が開始したものです。',
