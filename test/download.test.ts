@@ -243,7 +243,7 @@ describe('download', () => {
 
     const error = await failure(downloads.download(`${server.origin}/endless.png`));
     const writtenWhenRefused = written;
-    expect(error.kind).toBe('too-large');
+    expect(error.kind).toBe('download-too-large');
     expect(error.userMessage).toBe('That file is bigger than 2 MB; send a smaller image.');
     expect(writtenWhenRefused).toBeLessThan(total);
 
@@ -256,7 +256,7 @@ describe('download', () => {
     const server = await startServer(serveBytes(Buffer.from('image')));
     const downloads = downloader({ allowedHosts: [server.host] });
     const error = await failure(downloads.download(`${server.origin}/a.png`, { declaredSize: 25 * MB + 1 }));
-    expect(error.kind).toBe('too-large');
+    expect(error.kind).toBe('download-too-large');
     expect(error.userMessage).toBe('That file is bigger than 25 MB; send a smaller image.');
     expect(server.connections).toBe(0);
 

@@ -13,6 +13,7 @@
  * Sign-in records live in the store (`link-sign-ins`) for 10 minutes under a hash of their token, so
  * several bot processes can serve one flow; tokens and the cookie travel only in the browser.
  */
+import { errorWords } from '../i18n/render-error.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
@@ -107,7 +108,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     try {
       ({ discordUserId } = await links.acceptCallback(requestToken, verifier));
     } catch (error) {
-      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', error.userMessage);
+      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
       throw error;
     }
     const state = newToken();
@@ -142,7 +143,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
       if (!(error instanceof UserFacingError)) throw error;
       log.warn({ err: error }, 'discord sign-in failed');
       await links.cancelCallback(requestTokenOf(signIn));
-      return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', error.userMessage);
+      return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
     }
     if (proven.id !== signIn.discordUserId) {
       await links.cancelCallback(requestTokenOf(signIn));
@@ -183,7 +184,7 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
         headers: { 'set-cookie': `${COOKIE}=; Path=${cookiePath}; Max-Age=0; HttpOnly; SameSite=Lax${secure}` },
       });
     } catch (error) {
-      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', error.userMessage);
+      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
       throw error;
     }
   }
