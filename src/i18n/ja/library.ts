@@ -16,7 +16,7 @@ export default {
   'command.library.remove.description': '画像を削除します',
   'command.library.remove.name.description': '削除する画像',
 
-  'library.saved': '「{name}」をライブラリに保存しました。スケジュール（/スケジュール シーズン、/スケジュール ローテーション、/スケジュール イベント、/スケジュール 既定）で使えます。',
+  'library.saved': '「{name}」をライブラリに保存しました。/スケジュール シーズン などのスケジュールで使えます。',
   'library.empty': 'ライブラリは空です。/ライブラリ 追加 で画像を追加してください。',
   'library.count_one': 'ライブラリに {count} 枚の画像があります。',
   'library.count_other': 'ライブラリに {count} 枚の画像があります。',
