@@ -16,6 +16,9 @@ import { circlePreview } from '../src/avatar/circle.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { customId, EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
+import { localizedDefinition } from '../src/i18n/commands.js';
+import { localeOf, type Locale } from '../src/i18n/locale.js';
+import { t } from '../src/i18n/t.js';
 import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
 import type { StoredImage } from '../src/store/history.js';
@@ -28,7 +31,16 @@ async function attachedImage(interaction: ChatInputCommandInteraction, services:
 }
 
 /** Where the result goes, should the bot restart before X has processed the image. */
-const replyTo = (interaction: { applicationId: string; token: string }) => ({ replyTarget: { applicationId: interaction.applicationId, interactionToken: interaction.token } });
+const replyTo = (interaction: { applicationId: string; token: string; locale: string }) => ({
+  replyTarget: { applicationId: interaction.applicationId, interactionToken: interaction.token, locale: localeOf(interaction.locale) },
+});
+
+/** When a history entry was applied, for the select menu: English keeps the UTC form it always had. */
+function optionDate(appliedAt: string, locale: Locale): string {
+  const date = new Date(appliedAt);
+  if (locale === 'en-US') return date.toUTCString();
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
+}
 
 const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
 
@@ -37,7 +49,7 @@ async function set(interaction: ChatInputCommandInteraction, services: Services)
   await services.avatars.requireActiveLink(interaction.user.id); // say "not linked" or "revoked" before downloading anything
   const { image, label } = await attachedImage(interaction, services);
   const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label, replyTo(interaction));
-  await interaction.editReply(appliedReply(applied, 'Avatar updated'));
+  await interaction.editReply(appliedReply(applied, 'updated', localeOf(interaction.locale)));
 }
 
 async function preview(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
@@ -45,15 +57,16 @@ async function preview(interaction: ChatInputCommandInteraction, services: Servi
   await services.avatars.requireActiveLink(interaction.user.id); // before downloading: nothing is fetched or stored without a link
   const { image, label } = await attachedImage(interaction, services);
   const saved = await services.avatars.createPreview(interaction.user.id, image, label);
+  const locale = localeOf(interaction.locale);
   const square = avatarFile(image, 'preview');
   const circle = avatarFile({ data: await circlePreview(image.data), format: 'png' }, 'preview-circle');
   await interaction.editReply({
-    content: 'This is what X will show (square, and as the circle X crops it to). Apply it?',
+    content: t(locale, 'avatar.preview.prompt'),
     files: [square, circle],
     components: [
       new ActionRowBuilder<ButtonBuilder>().addComponents(
-        new ButtonBuilder().setCustomId(customId('avatar', 'apply', saved.id)).setLabel('Apply').setStyle(ButtonStyle.Success),
-        new ButtonBuilder().setCustomId(customId('avatar', 'cancel', saved.id)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+        new ButtonBuilder().setCustomId(customId('avatar', 'apply', saved.id)).setLabel(t(locale, 'avatar.preview.apply')).setStyle(ButtonStyle.Success),
+        new ButtonBuilder().setCustomId(customId('avatar', 'cancel', saved.id)).setLabel(t(locale, 'common.cancel')).setStyle(ButtonStyle.Secondary),
       ),
     ],
   });
@@ -62,8 +75,9 @@ async function preview(interaction: ChatInputCommandInteraction, services: Servi
 async function history(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const { entries, original } = await services.avatars.history(interaction.user.id);
+  const locale = localeOf(interaction.locale);
   if (entries.length === 0) {
-    await interaction.editReply({ content: 'No avatars applied through the bot yet. Use /avatar set.' });
+    await interaction.editReply({ content: t(locale, 'avatar.history.empty') });
     return;
   }
   const newestFirst = [...entries].reverse();
@@ -73,8 +87,8 @@ async function history(interaction: ChatInputCommandInteraction, services: Servi
     const image = await services.avatars.historyImage(interaction.user.id, entry.hash);
     const embed = new EmbedBuilder()
       .setColor(BRAND_COLOUR)
-      .setTitle(index === 0 ? 'Current' : `${index} change${index === 1 ? '' : 's'} ago`)
-      .setDescription(`<t:${Math.floor(Date.parse(entry.appliedAt) / 1000)}:f> · ${entry.source} · ${entry.label}`);
+      .setTitle(index === 0 ? t(locale, 'avatar.history.current') : t(locale, 'avatar.history.changes-ago', { count: index }))
+      .setDescription(`<t:${Math.floor(Date.parse(entry.appliedAt) / 1000)}:f> · ${t(locale, `avatar.source.${entry.source}`)} · ${entry.label}`);
     if (image) {
       const file = avatarFile(image, `history-${index}`);
       files.push(file);
@@ -84,26 +98,30 @@ async function history(interaction: ChatInputCommandInteraction, services: Servi
   }
   const select = new StringSelectMenuBuilder()
     .setCustomId(customId('avatar', 'reapply'))
-    .setPlaceholder('Apply one of these again')
+    .setPlaceholder(t(locale, 'avatar.history.select'))
     .addOptions(
       newestFirst.map((entry, index) => ({
-        label: `${index === 0 ? 'Current' : `${index} ago`}: ${entry.label}`.slice(0, 100),
-        description: new Date(entry.appliedAt).toUTCString().slice(0, 100),
+        label: t(locale, 'avatar.history.option', { when: index === 0 ? t(locale, 'avatar.history.current') : t(locale, 'avatar.history.ago', { count: index }), label: entry.label }).slice(0, 100),
+        description: optionDate(entry.appliedAt, locale).slice(0, 100),
         value: entry.id,
       })),
     );
-  const originalNote = original?.saved ? 'Your avatar from before the bot is saved: /avatar revert goes back step by step.' : original ? `Your avatar from before the bot could not be saved (${original.reason.replace(/\.$/, '')}).` : '';
+  const originalNote = original?.saved
+    ? t(locale, 'avatar.history.original-saved')
+    : original
+      ? t(locale, 'avatar.history.original-not-saved', { reason: original.reason.replace(/\.$/, '') })
+      : '';
   await interaction.editReply({ content: originalNote, embeds, files, components: [new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(select)] });
 }
 
 async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const reverted = await services.avatars.revert(interaction.user.id, replyTo(interaction));
-  await interaction.editReply(appliedReply(reverted, reverted.restoredOriginal ? 'Original avatar restored' : 'Previous avatar restored'));
+  await interaction.editReply(appliedReply(reverted, reverted.restoredOriginal ? 'original-restored' : 'previous-restored', localeOf(interaction.locale)));
 }
 
 export const avatarCommand: SlashCommand = {
-  definition: {
+  definition: localizedDefinition({
     name: 'avatar',
     ...EVERYWHERE,
     description: 'Change your X avatar',
@@ -113,7 +131,7 @@ export const avatarCommand: SlashCommand = {
       { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 avatars the bot applied' },
       { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Go back to your previous avatar' },
     ],
-  },
+  }),
 
   async execute(interaction, services) {
     switch (interaction.options.getSubcommand()) {
@@ -131,7 +149,8 @@ export const avatarCommand: SlashCommand = {
   components: {
     apply: async (interaction, services, previewId) => {
       if (!interaction.isButton()) return;
-      await interaction.update({ content: 'Applying…', components: [] });
+      const locale = localeOf(interaction.locale);
+      await interaction.update({ content: t(locale, 'common.applying'), components: [] });
       let applied: AppliedAvatar;
       try {
         applied = await services.avatars.applyPreview(interaction.user.id, previewId, replyTo(interaction));
@@ -139,27 +158,29 @@ export const avatarCommand: SlashCommand = {
         if (isPreviewUsed(error)) return; // a double click: the first click shows the result on this message
         throw error;
       }
-      await interaction.editReply({ ...appliedReply(applied, 'Avatar updated'), attachments: [] });
+      await interaction.editReply({ ...appliedReply(applied, 'updated', locale), attachments: [] });
     },
     cancel: async (interaction, services, previewId) => {
       if (!interaction.isButton()) return;
       await interaction.deferUpdate(); // discarding waits for an Apply in progress
-      let content = 'Cancelled: nothing was changed.';
+      const locale = localeOf(interaction.locale);
+      let content = t(locale, 'avatar.preview.cancelled');
       try {
         await services.avatars.discardPreview(interaction.user.id, previewId);
       } catch (error) {
         if (isPreviewUsed(error)) return; // Apply was clicked first: its result stays on this message
         if (!(error instanceof AccountError && error.kind === 'preview-expired')) throw error; // the usual failure reply
-        content = 'That preview had already expired: nothing was changed.';
+        content = t(locale, 'avatar.preview.expired');
       }
       await interaction.editReply({ content, components: [], files: [], attachments: [] });
     },
     reapply: async (interaction, services) => {
       if (!interaction.isStringSelectMenu()) return;
       const [entryId = ''] = interaction.values;
-      await interaction.update({ content: 'Applying…', components: [], embeds: [], attachments: [] });
+      const locale = localeOf(interaction.locale);
+      await interaction.update({ content: t(locale, 'common.applying'), components: [], embeds: [], attachments: [] });
       const applied = await services.avatars.reapply(interaction.user.id, entryId, replyTo(interaction));
-      await interaction.editReply(appliedReply(applied, 'Avatar applied again'));
+      await interaction.editReply(appliedReply(applied, 'again', locale));
     },
   },
 };

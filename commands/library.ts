@@ -4,12 +4,15 @@ import { normalisedAttachment } from '../src/bot/attachment.js';
 import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
+import { localizedDefinition } from '../src/i18n/commands.js';
+import { localeOf } from '../src/i18n/locale.js';
+import { t } from '../src/i18n/t.js';
 
 /** Names are at most 32 characters once normalised (NFC); typed with decomposed accents they can be longer. */
 const NAME_INPUT_MAX = 64;
 
 export const libraryCommand: SlashCommand = {
-  definition: {
+  definition: localizedDefinition({
     name: 'library',
     ...EVERYWHERE,
     description: 'Your named images for scheduled avatars',
@@ -33,11 +36,12 @@ export const libraryCommand: SlashCommand = {
         options: [{ type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX }],
       },
     ],
-  },
+  }),
 
   async execute(interaction, services) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const userId = interaction.user.id;
+    const locale = localeOf(interaction.locale);
     switch (interaction.options.getSubcommand()) {
       case 'add': {
         const name = interaction.options.getString('name', true);
@@ -48,7 +52,7 @@ export const libraryCommand: SlashCommand = {
         const item = await services.library.add(userId, name, { data: avatar.data, format: avatar.format });
         const file = avatarFile(avatar, 'library');
         await interaction.editReply({
-          content: `Saved "${item.name}" in your library. Use it in /schedule season, rotate, event or default.`,
+          content: t(locale, 'library.saved', { name: item.name }),
           embeds: [new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(item.name).setThumbnail(`attachment://${file.name}`)],
           files: [file],
         });
@@ -57,7 +61,7 @@ export const libraryCommand: SlashCommand = {
       case 'list': {
         const items = await services.library.list(userId);
         if (items.length === 0) {
-          await interaction.editReply({ content: 'Your library is empty. Add images with /library add.' });
+          await interaction.editReply({ content: t(locale, 'library.empty') });
           return;
         }
         const shown = items.slice(0, 10);
@@ -65,7 +69,7 @@ export const libraryCommand: SlashCommand = {
         const embeds = [];
         for (const [index, item] of shown.entries()) {
           const stored = await services.library.get(userId, item.name);
-          const embed = new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(item.name).setDescription(`added <t:${Math.floor(Date.parse(item.addedAt) / 1000)}:d>`);
+          const embed = new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(item.name).setDescription(t(locale, 'library.added', { date: `<t:${Math.floor(Date.parse(item.addedAt) / 1000)}:d>` }));
           if (stored) {
             const file = avatarFile(stored.image, `library-${index}`);
             files.push(file);
@@ -73,8 +77,9 @@ export const libraryCommand: SlashCommand = {
           }
           embeds.push(embed);
         }
-        const more = items.length > shown.length ? `\nAlso: ${listWithMore(items.slice(10).map((item) => item.name), 1500)}` : '';
-        await interaction.editReply({ content: `${items.length} image${items.length === 1 ? '' : 's'} in your library.${more}`, embeds, files });
+        const rest = items.slice(shown.length).map((item) => item.name);
+        const more = rest.length ? `\n${t(locale, 'library.also', { names: listWithMore(rest, 1500, { more: (count) => t(locale, 'common.and-more', { count }) }) })}` : '';
+        await interaction.editReply({ content: `${t(locale, 'library.count', { count: items.length })}${more}`, embeds, files });
         return;
       }
       case 'remove': {
@@ -82,7 +87,7 @@ export const libraryCommand: SlashCommand = {
         const record = await services.schedules.get(userId);
         const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
         await interaction.editReply({
-          content: `Removed "${item.name}".${users.length ? ` ${users.length} schedule${users.length === 1 ? ' uses' : 's use'} it and will pause when it is due.` : ''}`,
+          content: users.length ? t(locale, 'library.removed-in-use', { name: item.name, count: users.length }) : t(locale, 'library.removed', { name: item.name }),
         });
       }
     }

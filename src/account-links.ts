@@ -14,6 +14,7 @@ import type { Store } from './store/backend.js';
 import { VaultError, whyUnopened, type LinkedAccount, type RotationReport, type TokenVault } from './store/vault.js';
 import type { XClient, XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
+import type { Locale } from './i18n/locale.js';
 
 export const PENDING_LINK_TTL_MS = 15 * 60_000;
 /** The keyv namespaces whose entries expire; the sweeper deletes them on SQLite and PostgreSQL. */
@@ -23,6 +24,8 @@ export const PENDING_LINK_NAMESPACES = ['pending-links', 'pending-link-index'];
 export interface LinkReplyTarget {
   applicationId: string;
   interactionToken: string;
+  /** The language of that interaction: the message it gets later is in it too. */
+  locale?: Locale;
 }
 
 interface PendingLink {

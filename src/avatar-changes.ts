@@ -21,6 +21,7 @@ import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, ty
 import type { LinkedAccount, TokenVault } from './store/vault.js';
 import type { XUser } from './x/client.js';
 import { XApiError } from './x/errors.js';
+import type { Locale } from './i18n/locale.js';
 
 export const PREVIEW_TTL_MS = 15 * 60_000;
 /** Previews a user can hold at once (each up to ~1 MB stored); a new one replaces the oldest. */
@@ -99,7 +100,10 @@ export interface AvatarChanges {
   /** At start: finish, in the background, the changes of processes that stopped; returns how many. */
   recover(): Promise<number>;
   /** How a command's change finished after a restart is told: the reply edited while its token lives, else a DM. */
-  onRecoveredCommand(handler: (discordUserId: string, applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource, replyTarget: ReplyTarget | undefined) => Promise<void>): void;
+  /** `locale`: the language of the command that started the change (for its reply, or the DM in its place). */
+  onRecoveredCommand(
+    handler: (discordUserId: string, applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource, replyTarget: ReplyTarget | undefined, locale: Locale | undefined) => Promise<void>,
+  ): void;
   /** Who completes a recovered change of each origin (the scheduler records and notifies). */
   onRecovered(kind: ChangeOrigin['kind'], handler: RecoveredHandler): void;
   /** Needs an active link; the user's oldest preview is replaced when they hold PREVIEWS_PER_USER already. */
@@ -134,6 +138,8 @@ export interface AvatarChangesDeps {
 export interface ReplyTarget {
   applicationId: string;
   interactionToken: string;
+  /** The language of that interaction: the message it gets later is in it too. */
+  locale?: Locale;
 }
 
 export const REPLY_TOKEN_TTL_MS = 15 * 60_000;
@@ -337,7 +343,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         const target = sealed ? openReplyTarget(deps.box, change.userId, sealed) : undefined;
         // A token older than 15 minutes is refused by Discord: the handler sends a DM instead.
         const live = target && target.expiresAt > Date.now() + 5_000 ? { applicationId: target.applicationId, interactionToken: target.interactionToken } : undefined;
-        return handler(change.userId, { ...applied, ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live);
+        return handler(change.userId, { ...applied, ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live, target?.locale);
       });
     },
 

@@ -15,7 +15,8 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import { callbackFlowEnabled } from '../config.js';
-import { localeOf } from '../i18n/locale.js';
+import { DEFAULT_LOCALE, localeOf } from '../i18n/locale.js';
+import { t } from '../i18n/t.js';
 import type { Services } from '../services.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
@@ -128,7 +129,7 @@ export function createBot(options: BotOptions): Bot {
     if (stopping) {
       // A component without a handler belongs to a collector inside a command in flight: that command answers it.
       if ((interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) && !componentHandler(interaction.customId)) return;
-      await interaction.reply({ content: 'The bot is restarting; try again in a minute.', flags: MessageFlags.Ephemeral });
+      await interaction.reply({ content: t(localeOf(interaction.locale), 'common.restarting'), flags: MessageFlags.Ephemeral });
       return;
     }
     const log = logger.child({ interaction: interaction.id, user: interaction.user.id });
@@ -165,8 +166,8 @@ export function createBot(options: BotOptions): Bot {
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
   services.setNotifier((discordUserId, record, notice) => deliverNotice(client, discordUserId, record, notice));
   // A command's change that a restart finished: its reply is edited while the interaction token lives, else a DM.
-  services.avatars.onRecoveredCommand(async (discordUserId, applied, source, replyTarget) => {
-    const body = recoveredReply(applied, source);
+  services.avatars.onRecoveredCommand(async (discordUserId, applied, source, replyTarget, locale) => {
+    const body = recoveredReply(applied, source, locale ?? DEFAULT_LOCALE);
     if (replyTarget) {
       try {
         await client.rest.patch(`/webhooks/${replyTarget.applicationId}/${replyTarget.interactionToken}/messages/@original`, { body, auth: false });
@@ -208,7 +209,7 @@ export function createBot(options: BotOptions): Bot {
     host: config.httpHost,
     gatewayReady: () => client.ws.status === Status.Ready,
     confirmLink: async ({ discordUserId, screenName, replyTarget }) => {
-      const content = `Linked @${screenName}. Use /avatar set to change your X avatar.`;
+      const content = t(replyTarget?.locale ?? DEFAULT_LOCALE, 'twitter.link.linked', { screenName });
       if (replyTarget) {
         try {
           await client.rest.patch(`/webhooks/${replyTarget.applicationId}/${replyTarget.interactionToken}/messages/@original`, {

@@ -13,7 +13,6 @@
  * Sign-in records live in the store (`link-sign-ins`) for 10 minutes under a hash of their token, so
  * several bot processes can serve one flow; tokens and the cookie travel only in the browser.
  */
-import { errorWords } from '../i18n/render-error.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
@@ -21,7 +20,10 @@ import type { Services } from '../services.js';
 import { UserFacingError } from '../errors.js';
 import { createDiscordOAuth, type DiscordIdentity } from './discord-oauth.js';
 import type { HttpServerOptions, RouteHandler } from './http.js';
-import { escapeHtml, page, PAGE_HEADERS } from './pages.js';
+import { errorWords } from '../i18n/render-error.js';
+import type { Locale } from '../i18n/locale.js';
+import { t } from '../i18n/t.js';
+import { escapeHtml, localeOfRequest, page, PAGE_HEADERS } from './pages.js';
 
 const SIGN_IN_TTL_MS = 10 * 60_000;
 const COOKIE = 'avatar_bot_link';
@@ -86,7 +88,9 @@ function describeAccount(who: DiscordIdentity): string {
   return who.globalName && who.globalName !== who.username ? `${who.globalName} (@${who.username}, id ${who.id})` : `@${who.username} (id ${who.id})`;
 }
 
-const expiredText = 'This sign-in has expired or was already used. Run /twitter link again.';
+/** A page that says nothing was linked, in the browser's language. */
+const notLinked = (response: ServerResponse, lang: Locale, status: number, text: string, headers?: Record<string, string>) =>
+  page(response, status, t(lang, 'twitter.page.not-linked'), text, { lang, ...(headers ? { headers } : {}) });
 
 export function createCallbackFlow(deps: { services: Services; log: Logger; confirmLink: HttpServerOptions['confirmLink'] }): Record<string, Record<string, RouteHandler>> {
   const { services, log } = deps;
@@ -99,16 +103,17 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
   const cookiePath = `${new URL(publicUrl).pathname.replace(/\/+$/, '')}/oauth`;
   const secure = publicUrl.startsWith('https:') ? '; Secure' : '';
 
-  async function fromX(_request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
-    if (url.searchParams.has('denied')) return page(response, 200, 'Not linked', 'You declined on X, so nothing was linked. You can close this tab.');
+  async function fromX(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const lang = localeOfRequest(request);
+    if (url.searchParams.has('denied')) return notLinked(response, lang, 200, t(lang, 'twitter.page.denied'));
     const requestToken = param(url, 'oauth_token');
     const verifier = param(url, 'oauth_verifier');
-    if (!requestToken || !verifier) return page(response, 400, 'Not linked', 'This page needs the oauth_token and oauth_verifier that X adds. Run /twitter link again.');
+    if (!requestToken || !verifier) return notLinked(response, lang, 400, t(lang, 'twitter.page.missing-params'));
     let discordUserId: string;
     try {
       ({ discordUserId } = await links.acceptCallback(requestToken, verifier));
     } catch (error) {
-      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
+      if (error instanceof UserFacingError) return notLinked(response, lang, 400, errorWords(error, lang, 'bot'));
       throw error;
     }
     const state = newToken();
@@ -120,21 +125,22 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
       location,
       'set-cookie': `${COOKIE}=${cookie}; Path=${cookiePath}; Max-Age=${SIGN_IN_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`,
     });
-    response.end(`<!doctype html><meta charset="utf-8"><title>Sign in with Discord</title><p><a href="${escapeHtml(location)}">Sign in with Discord</a> to finish linking.</p>`);
+    const signIn = escapeHtml(t(lang, 'twitter.page.sign-in'));
+    const link = `<a href="${escapeHtml(location)}">${signIn}</a>`;
+    response.end(`<!doctype html><html lang="${lang}"><meta charset="utf-8"><title>${signIn}</title><p>${escapeHtml(t(lang, 'twitter.page.sign-in-text', { link: '\u0000' })).replace('\u0000', link)}</p>`);
   }
 
   async function fromDiscord(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const lang = localeOfRequest(request);
     const state = param(url, 'state');
     const signIn = state ? await signIns.get(digest(state)) : undefined;
-    if (!state || !signIn || signIn.stage !== 'discord') return page(response, 400, 'Not linked', expiredText);
-    if (!sameBrowser(request, signIn)) {
-      return page(response, 400, 'Not linked', 'This sign-in was started in a different browser. Nothing was linked. Open the Authorise on X link from /twitter link in the browser you use.');
-    }
+    if (!state || !signIn || signIn.stage !== 'discord') return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
+    if (!sameBrowser(request, signIn)) return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser'));
     await signIns.delete(digest(state));
     const code = param(url, 'code');
     if (!code) {
       await links.cancelCallback(requestTokenOf(signIn));
-      return page(response, 200, 'Not linked', 'You did not sign in with Discord, so nothing was linked. Run /twitter link again.');
+      return notLinked(response, lang, 200, t(lang, 'twitter.page.no-discord'));
     }
     let proven: DiscordIdentity;
     try {
@@ -143,36 +149,33 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
       if (!(error instanceof UserFacingError)) throw error;
       log.warn({ err: error }, 'discord sign-in failed');
       await links.cancelCallback(requestTokenOf(signIn));
-      return page(response, error.kind === 'discord-unavailable' ? 502 : 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
+      return notLinked(response, lang, error.kind === 'discord-unavailable' ? 502 : 400, errorWords(error, lang, 'bot'));
     }
     if (proven.id !== signIn.discordUserId) {
       await links.cancelCallback(requestTokenOf(signIn));
       log.warn({ startedBy: signIn.discordUserId, signedIn: proven.id }, 'a callback link was opened by a different Discord account; dropped');
-      return page(
-        response,
-        403,
-        'Not linked',
-        `You are signed in to Discord as ${describeAccount(proven)}, but this X sign-in was started by a different Discord account, so nothing was linked and the sign-in was cancelled. If someone sent you their "Authorise on X" link, they were asking to control your X avatar: run /twitter link yourself instead.`,
-      );
+      return notLinked(response, lang, 403, t(lang, 'twitter.page.wrong-account', { account: describeAccount(proven) }));
     }
     const confirm = newToken();
     await signIns.set(digest(confirm), { ...signIn, stage: 'confirm', proven }, SIGN_IN_TTL_MS);
-    page(response, 200, 'Link your X account', `Link the X account you just approved on X to the Discord account ${describeAccount(proven)}? Nothing is linked until you press the button.`, {
+    page(response, 200, t(lang, 'twitter.link.modal-title'), t(lang, 'twitter.page.confirm', { account: describeAccount(proven) }), {
+      lang,
       html:
         `<form method="post" action="${escapeHtml(`${publicUrl}/oauth/confirm`)}"><input type="hidden" name="confirm" value="${escapeHtml(confirm)}">` +
-        `<button type="submit">Link to @${escapeHtml(proven.username)}</button></form><p>Not your Discord account? Close this tab.</p>`,
+        `<button type="submit">${escapeHtml(t(lang, 'twitter.page.confirm-button', { username: proven.username }))}</button></form><p>${escapeHtml(t(lang, 'twitter.page.not-you'))}</p>`,
     });
   }
 
   async function confirmLink(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const lang = localeOfRequest(request);
     const form = await readForm(request);
     if (form === 'aborted') return void response.destroy();
-    if (form === 'too-large') return page(response, 413, 'Not linked', 'That request is too large.', { headers: { connection: 'close' } });
-    if (form === 'not-a-form') return page(response, 415, 'Not linked', 'Use the button on the confirmation page.');
+    if (form === 'too-large') return notLinked(response, lang, 413, t(lang, 'twitter.page.too-large'), { connection: 'close' });
+    if (form === 'not-a-form') return notLinked(response, lang, 415, t(lang, 'twitter.page.not-a-form'));
     const confirm = form.get('confirm');
     const signIn = confirm && confirm.length <= MAX_PARAM_LENGTH ? await signIns.get(digest(confirm)) : undefined;
-    if (!confirm || !signIn || signIn.stage !== 'confirm' || !signIn.proven) return page(response, 400, 'Not linked', expiredText);
-    if (!sameBrowser(request, signIn)) return page(response, 400, 'Not linked', 'This sign-in was started in a different browser. Nothing was linked.');
+    if (!confirm || !signIn || signIn.stage !== 'confirm' || !signIn.proven) return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
+    if (!sameBrowser(request, signIn)) return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser-short'));
     await signIns.delete(digest(confirm));
     const proven = signIn.proven;
     try {
@@ -180,11 +183,13 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
       await deps
         .confirmLink({ discordUserId: linked.discordUserId, screenName: linked.account.screenName, ...(linked.replyTarget ? { replyTarget: linked.replyTarget } : {}) })
         .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the link in Discord'));
-      page(response, 200, `Linked @${linked.account.screenName}`, `Your X account @${linked.account.screenName} is linked to the Discord account ${describeAccount(proven)}. You can close this tab and go back to Discord.`, {
+      const screenName = linked.account.screenName;
+      page(response, 200, t(lang, 'twitter.page.linked-title', { screenName }), t(lang, 'twitter.page.linked', { screenName, account: describeAccount(proven) }), {
+        lang,
         headers: { 'set-cookie': `${COOKIE}=; Path=${cookiePath}; Max-Age=0; HttpOnly; SameSite=Lax${secure}` },
       });
     } catch (error) {
-      if (error instanceof UserFacingError) return page(response, 400, 'Not linked', errorWords(error, 'en-US', 'bot'));
+      if (error instanceof UserFacingError) return notLinked(response, lang, 400, errorWords(error, lang, 'bot'));
       throw error;
     }
   }

@@ -13,7 +13,8 @@ import type { Logger } from '../log.js';
 import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';
 import { createCallbackFlow } from './callback-flow.js';
-import { page } from './pages.js';
+import { t } from '../i18n/t.js';
+import { localeOfRequest, page } from './pages.js';
 
 export interface HttpServer {
   listening: Promise<void>;
@@ -122,11 +123,15 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.httpVersionMajor === 1 ? originFormTarget(request.url) : undefined;
-    if (!url) return page(response, 400, 'Bad request', 'This server only answers requests for its own paths.', { headers: { connection: 'close' } });
+    const lang = localeOfRequest(request);
+    if (!url) return page(response, 400, t(lang, 'common.page.bad-request.title'), t(lang, 'common.page.bad-request.text'), { headers: { connection: 'close' }, lang });
     const methods = routes.get(url.pathname);
-    if (!methods) return page(response, 404, 'Not found', 'Nothing here.');
+    if (!methods) return page(response, 404, t(lang, 'common.page.not-found.title'), t(lang, 'common.page.not-found.text'), { lang });
     const handler = methods[request.method ?? ''];
-    if (!handler) return page(response, 405, 'Method not allowed', `Use ${Object.keys(methods).join(' or ')}.`, { headers: { allow: Object.keys(methods).join(', ') } });
+    if (!handler) {
+      const methodList = Object.keys(methods).join(` ${t(lang, 'common.or')} `);
+      return page(response, 405, t(lang, 'common.page.method.title'), t(lang, 'common.page.method.text', { methods: methodList }), { headers: { allow: Object.keys(methods).join(', ') }, lang });
+    }
     await handler(request, response, url);
   }
 
@@ -143,7 +148,8 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     (request, response) => {
       handle(request, response).catch((error: unknown) => {
         log.error({ err: error, method: request.method, path: originFormTarget(request.url)?.pathname }, 'http handler failed');
-        if (!response.headersSent) page(response, 500, 'Something went wrong', 'It has been logged.');
+        const lang = localeOfRequest(request);
+        if (!response.headersSent) page(response, 500, t(lang, 'common.page.error.title'), t(lang, 'common.page.error.text'), { lang });
         else response.destroy();
       });
     },

@@ -99,7 +99,8 @@ export function fitMessage<T>(message: T): T {
   return fitted as T;
 }
 
-export function linkButtonRow(label = 'Link your X account'): ActionRowBuilder<ButtonBuilder> {
+/** The button that starts /twitter link; `label` in the user's language (`common.button.link`, `common.button.link-again`). */
+export function linkButtonRow(label = t('en-US', 'common.button.link')): ActionRowBuilder<ButtonBuilder> {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder().setCustomId(customId('twitter', 'start')).setLabel(label).setStyle(ButtonStyle.Primary),
   );
@@ -116,40 +117,41 @@ export function avatarFile(image: { data: Buffer; format: 'jpeg' | 'png' }, name
   return new AttachmentBuilder(image.data, { name: `${name}.${image.format === 'jpeg' ? 'jpg' : 'png'}` });
 }
 
-export function appliedReply(applied: AppliedAvatar, headline: string): InteractionEditReplyOptions {
-  const file = avatarFile(applied.image);
-  const embed = new EmbedBuilder()
+/** The title of an applied-avatar embed: what the change was. */
+export type AppliedHeadline = 'updated' | 'again' | 'original-restored' | 'previous-restored';
+
+function appliedEmbed(applied: AppliedAvatar, headline: AppliedHeadline, locale: Locale): EmbedBuilder {
+  return new EmbedBuilder()
     .setColor(BRAND_COLOUR)
-    .setTitle(headline)
-    .setDescription(`@${applied.user.screenName}'s X avatar is now this image.\n400x400: ${applied.user.profileImage.size400}`)
-    .setImage(`attachment://${file.name}`)
-    .setURL(applied.user.profileImage.size400);
+    .setTitle(t(locale, `avatar.applied.${headline}`))
+    .setDescription(t(locale, 'avatar.applied.description', { screenName: applied.user.screenName, url: applied.user.profileImage.size400 }));
+}
+
+export function appliedReply(applied: AppliedAvatar, headline: AppliedHeadline, locale: Locale): InteractionEditReplyOptions {
+  const file = avatarFile(applied.image);
+  const embed = appliedEmbed(applied, headline, locale).setImage(`attachment://${file.name}`).setURL(applied.user.profileImage.size400);
   const notes = [
-    applied.originalNotSaved ? `Note: your previous X avatar could not be saved (${applied.originalNotSaved.replace(/\.$/, '')}), so /avatar revert cannot bring it back.` : '',
-    applied.notRecorded ? NOT_RECORDED_NOTE : '',
+    // The reason is the core's English words until its kinds are in the catalogue.
+    applied.originalNotSaved ? t(locale, 'avatar.applied.original-not-saved', { reason: applied.originalNotSaved.replace(/\.$/, '') }) : '',
+    applied.notRecorded ? t(locale, 'avatar.note.not-recorded') : '',
   ].filter(Boolean);
   return { content: notes.join('\n'), embeds: [embed], files: [file], components: [] };
 }
 
 /** The result of a command's change that finished after the bot restarted: no attachment (sent over plain REST). */
-export function recoveredReply(applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource): { content: string; embeds: ReturnType<EmbedBuilder['toJSON']>[]; components: [] } {
-  const headline =
-    source === 'revert' ? (applied.restoredOriginal ? 'Original avatar restored' : 'Previous avatar restored') : source === 'history' ? 'Avatar applied again' : 'Avatar updated';
-  const embed = new EmbedBuilder()
-    .setColor(BRAND_COLOUR)
-    .setTitle(headline)
-    .setDescription(`@${applied.user.screenName}'s X avatar is now this image.\n400x400: ${applied.user.profileImage.size400}`)
-    .setImage(applied.user.profileImage.size400);
-  const notes = [RESTART_NOTE, applied.notRecorded ? NOT_RECORDED_NOTE : ''].filter(Boolean);
+export function recoveredReply(
+  applied: AppliedAvatar & { restoredOriginal?: boolean },
+  source: AvatarSource,
+  locale: Locale,
+): { content: string; embeds: ReturnType<EmbedBuilder['toJSON']>[]; components: [] } {
+  const headline: AppliedHeadline = source === 'revert' ? (applied.restoredOriginal ? 'original-restored' : 'previous-restored') : source === 'history' ? 'again' : 'updated';
+  const embed = appliedEmbed(applied, headline, locale).setImage(applied.user.profileImage.size400);
+  const notes = [t(locale, 'avatar.note.restarted'), applied.notRecorded ? t(locale, 'avatar.note.not-recorded') : ''].filter(Boolean);
   return { content: notes.join('\n'), embeds: [embed.toJSON()], components: [] };
 }
 
-/** Said with a change that the bot finished after a restart. */
-export const RESTART_NOTE = 'The bot restarted while X was processing this change; it finished it afterwards.';
-
-/** Said when X changed the avatar but the bot's database did not record it (it keeps trying). */
-export const NOT_RECORDED_NOTE =
-  "Your X avatar did change, but the bot's database is not answering, so this change is not in /avatar history yet. It will be added as soon as the database is back.";
+/** Said when X changed the avatar but the bot's database did not record it (it keeps trying); in English, for tests and logs. */
+export const NOT_RECORDED_NOTE = t('en-US', 'avatar.note.not-recorded');
 
 /** The store was down or too slow: whatever the command was doing stopped before changing anything. */
 export const STORE_UNREACHABLE_REPLY = t('en-US', 'bot.error.unreachable');

@@ -217,6 +217,8 @@ export interface ComponentOptions {
   /** How long to wait for a message carrying an enabled component with that custom_id. */
   timeoutMs?: number;
   sessionId?: string;
+  /** The clicking user's client language; by default that of the interaction the component belongs to (the same user's client), else en-US. */
+  locale?: string;
 }
 
 export type ModalFieldValue = string | string[] | { attachments: AttachmentInput[] };
@@ -1326,7 +1328,10 @@ class LocalDiscord implements DiscordServer {
       type: InteractionType.MessageComponent,
       context,
       data,
-      options: { ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }) },
+      options: {
+        ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+        ...localeOption(options.locale ?? (parent && parent.user.id === user.id ? asString(parent.payload.locale) : undefined)),
+      },
       metadata: { interacted_message_id: asString(stored.wire.id) },
       sourceMessage: stored,
     });
@@ -1424,7 +1429,7 @@ class LocalDiscord implements DiscordServer {
       type: InteractionType.ModalSubmit,
       context,
       data,
-      options: {},
+      options: localeOption(context.user.id === parent.user.id ? asString(parent.payload.locale) : undefined),
       metadata: { triggering_interaction_metadata: parent.metadata },
       ...(source ? { sourceMessage: source } : {}),
     });
@@ -3154,6 +3159,9 @@ class InteractionHandle implements Interaction {
     return this.server.submitModalFor(this.state, undefined, first, second as TestUser | undefined);
   }
 }
+
+/** A modal or component sent from the same user's client carries that client's language. */
+const localeOption = (locale: string | undefined): { locale?: string } => (locale === undefined ? {} : { locale });
 
 function componentOptions(userOrOptions: TestUser | ComponentOptions | undefined): ComponentOptions {
   if (userOrOptions === undefined) return {};

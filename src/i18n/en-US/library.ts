@@ -1,3 +1,25 @@
 /** English words for the library area (see ../catalogue.ts). */
 export default {
+  'command.library.description': 'Your named images for scheduled avatars',
+  'command.library.add.description': 'Store an image under a name',
+  'command.library.add.name.description': 'A name like winter or birthday',
+  'command.library.add.image.description': 'A JPG, PNG, GIF or WebP image',
+  'command.library.add.crop.description': 'How to make it square (default: around the most interesting part)',
+  'command.library.add.crop.choice.attention': 'attention (most interesting part)',
+  'command.library.add.crop.choice.centre': 'centre',
+  'command.library.add.crop.choice.contain': 'contain (whole image on a background)',
+  'command.library.add.background.description': 'Background colour for contain or transparency, like #1da1f2',
+  'command.library.list.description': 'Show your images',
+  'command.library.remove.description': 'Remove an image',
+  'command.library.remove.name.description': 'The image to remove',
+
+  'library.saved': 'Saved "{name}" in your library. Use it in /schedule season, rotate, event or default.',
+  'library.empty': 'Your library is empty. Add images with /library add.',
+  'library.count_one': '{count} image in your library.',
+  'library.count_other': '{count} images in your library.',
+  'library.also': 'Also: {names}',
+  'library.added': 'added {date}',
+  'library.removed': 'Removed "{name}".',
+  'library.removed-in-use_one': 'Removed "{name}". {count} schedule uses it and will pause when it is due.',
+  'library.removed-in-use_other': 'Removed "{name}". {count} schedules use it and will pause when they are due.',
 } as const;
