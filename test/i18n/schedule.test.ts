@@ -73,6 +73,10 @@ describe('a de and a ja user', () => {
       expect(dm.message.embeds[0]?.description).toContain(description);
       for (const english of englishWords) expect(JSON.stringify(dm.message.embeds)).not.toContain(english);
       clock.offset = 0;
+
+      // Unlinking forgets the locale with everything else about the user.
+      await h.services.links.unlink(user.id);
+      expect(await h.services.store.namespace(LOCALE_NAMESPACE).get(`user:${user.id}`)).toBeUndefined();
     });
   }
 
