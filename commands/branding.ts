@@ -25,10 +25,13 @@ import { avatarFile } from '../src/bot/replies.js';
 import { finishPush, finishRevert, postToLog } from '../src/bot/branding-report.js';
 import { currentMember } from '../src/bot/membership.js';
 import { UserFacingError } from '../src/errors.js';
+import { localizedDefinition } from '../src/i18n/commands.js';
+import { localeOf } from '../src/i18n/locale.js';
 import { teamLibraryOwner } from '../src/branding/team-seasons.js';
 import { validateSchedule } from '../src/schedule/engine.js';
 import type { Services } from '../src/services.js';
 import { readLink } from '../src/store/vault.js';
+import { t } from '../src/i18n/t.js';
 
 const CONFIRM_MS = 5 * 60_000;
 
@@ -84,6 +87,7 @@ async function targetsOf(guild: Guild, services: Services, roleId: string | unde
 }
 
 async function push(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const locale = localeOf(interaction.locale);
   const guildId = requireGuild(interaction);
   requireAdmin(interaction);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
@@ -129,22 +133,24 @@ async function push(interaction: ChatInputCommandInteraction, services: Services
   const label = interaction.options.getString('label') ?? `branding by ${interaction.user.username}`;
   const jobId = await services.branding.pushes.start({ guildId, adminId: interaction.user.id, image: { data: avatar.data, format: avatar.format }, label, targets: reach });
   const job = await services.branding.pushes.run(jobId, (progress) => {
-    void click.editReply({ content: `Pushing "${label}": ${describeProgress(progress)}` }).catch(() => undefined);
+    void click.editReply({ content: t(locale, 'branding.pushing', { label, progress: describeProgress(progress, locale) }) }).catch(() => undefined);
   });
-  await finishPush(interaction.client, services, guildId, interaction.guild?.name ?? 'this server', job, (summary, report) =>
-    click.editReply({ content: summary, files: [report], attachments: [] }).then(() => undefined),
-  );
+  await finishPush(interaction.client, services, guildId, interaction.guild?.name ?? 'this server', job, {
+    locale,
+    send: (summary, report) => click.editReply({ content: summary, files: [report], attachments: [] }).then(() => undefined),
+  });
 }
 
 async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+  const locale = localeOf(interaction.locale);
   const guildId = requireGuild(interaction);
   requireAdmin(interaction);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const job = await services.branding.pushes.revert(guildId, {
     adminId: interaction.user.id,
-    onProgress: (progress) => void interaction.editReply({ content: `Reverting: ${describeProgress(progress)}` }).catch(() => undefined),
+    onProgress: (progress) => void interaction.editReply({ content: t(locale, 'branding.reverting', { progress: describeProgress(progress, locale) }) }).catch(() => undefined),
   });
-  await finishRevert(interaction.client, services, guildId, job, interaction.user.id, (summary) => interaction.editReply({ content: summary }).then(() => undefined));
+  await finishRevert(interaction.client, services, guildId, job, interaction.user.id, { locale, send: (summary) => interaction.editReply({ content: summary }).then(() => undefined) });
 }
 
 async function season(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
@@ -194,7 +200,8 @@ async function settings(interaction: ChatInputCommandInteraction, services: Serv
 }
 
 export const brandingCommand: SlashCommand = {
-  definition: {
+  // Descriptions and choice names are the catalogue's (command.branding.*); those here are for readers.
+  definition: localizedDefinition({
     name: 'branding',
     description: 'Set the X avatar of every member who opted in (admins)',
     default_member_permissions: String(PermissionFlagsBits.ManageGuild),
@@ -231,7 +238,7 @@ export const brandingCommand: SlashCommand = {
         options: [{ type: ApplicationCommandOptionType.Channel, name: 'log-channel', description: 'Leave empty to stop posting', channel_types: [ChannelType.GuildText] }],
       },
     ],
-  },
+  }),
 
   async execute(interaction, services) {
     switch (interaction.options.getSubcommand()) {
@@ -250,7 +257,7 @@ export const brandingCommand: SlashCommand = {
 };
 
 export const brandingConsentCommand: SlashCommand = {
-  definition: {
+  definition: localizedDefinition({
     name: 'branding-consent',
     description: 'Allow or stop this server’s admins setting your X avatar',
     ...SERVER_ONLY,
@@ -258,7 +265,7 @@ export const brandingConsentCommand: SlashCommand = {
       { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
       { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },
     ],
-  },
+  }),
 
   async execute(interaction, services) {
     const guildId = requireGuild(interaction);

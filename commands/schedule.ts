@@ -6,9 +6,6 @@ import {
   checkMinimumInterval,
   checkScheduleCount,
   createEvent,
-  describeChange,
-  eventTimes,
-  formatDuration,
   formatInZone,
   pinEvents,
   previewDate,
@@ -20,6 +17,10 @@ import {
 import { checkNoticeChannel } from '../src/bot/notify.js';
 import { listWithMore, truncate } from '../src/bot/replies.js';
 import { UserFacingError } from '../src/errors.js';
+import { localizedDefinition } from '../src/i18n/commands.js';
+import { localeOf, type Locale } from '../src/i18n/locale.js';
+import { changeWords, durationWords, ruleWords, scheduleWords } from '../src/i18n/schedule-words.js';
+import { t } from '../src/i18n/t.js';
 import { plannedChange, type Team } from '../src/schedule/plan.js';
 import type { Services } from '../src/services.js';
 import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../src/store/schedules.js';
@@ -50,54 +51,35 @@ const scheduleOption: APIApplicationCommandBasicOption = {
   max_length: 32,
 };
 
-/** A rotation's images as one line: the first ones and "and N more", so any list fits a message. */
-const IMAGE_LIST_CHARS = 1200;
 /** One line of /schedule list: many schedules must fit in 2,000 characters. */
 const LIST_LINE_CHARS = 300;
 
-/** An event is shown on the wall clock of the user's current zone (it is a moment, see createEvent). */
-export function describeSchedule(schedule: Schedule, timezone?: string, imageChars = IMAGE_LIST_CHARS): string {
-  const paused = schedule.paused ? ' (paused)' : '';
-  switch (schedule.kind) {
-    case 'season':
-      return `season ${schedule.from}..${schedule.to} → ${schedule.image}${schedule.priority ? ` (priority ${schedule.priority})` : ''}${paused}`;
-    case 'rotation':
-      return `rotation ${schedule.every}, ${schedule.order}: ${listWithMore(schedule.images, imageChars)}${paused}`;
-    case 'event': {
-      const { at, until } = eventTimes(schedule, timezone);
-      return `event ${at}${until ? ` until ${until}` : ''} → ${schedule.image}${paused}`;
-    }
-  }
-}
-
 /** When the next change will really happen: held back by the minimum interval or a retry, team seasons included. */
-function nextChangeText(services: Services, record: ScheduleRecord, teams: Team[], now = new Date()): string {
-  if (record.suspended) return 'paused until you link your X account again';
+function nextChangeText(locale: Locale, services: Services, record: ScheduleRecord, teams: Team[], now = new Date()): string {
+  if (record.suspended) return t(locale, 'schedule.next.suspended');
   const next = plannedChange(record, teams, now, services.config.scheduleMinIntervalMs);
-  if (!next) return 'nothing planned';
-  const why =
-    next.heldBack === 'minimum-interval'
-      ? ` (held back: changes are at least ${formatDuration(services.config.scheduleMinIntervalMs)} apart)`
-      : next.heldBack === 'retry'
-        ? ' (a retry: the last attempt failed)'
-        : '';
-  return `${describeChange(next, record.timezone)}${why}`;
+  if (!next) return t(locale, 'schedule.next.none');
+  const change = changeWords(locale, next, record.timezone);
+  if (next.heldBack === 'minimum-interval') return t(locale, 'schedule.next.held-interval', { change, duration: durationWords(locale, services.config.scheduleMinIntervalMs) });
+  return next.heldBack === 'retry' ? t(locale, 'schedule.next.held-retry', { change }) : change;
 }
 
 /** Store a new or changed record, then let every process re-plan and apply what is due now. */
 async function save(interaction: ChatInputCommandInteraction, services: Services, change: (record: ScheduleRecord) => void, done: string): Promise<void> {
+  const locale = localeOf(interaction.locale);
   const record = await services.schedules.update(interaction.user.id, change);
   await services.scheduler.refresh(interaction.user.id);
   const teams = await services.branding.seasons.forMember(interaction.user.id);
-  await interaction.editReply({ content: `${done}\nNext change: ${nextChangeText(services, record, teams)}.` });
+  await interaction.editReply({ content: t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, record, teams) }) });
 }
 
-async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, note = ''): Promise<void> {
+async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, startedAt?: string): Promise<void> {
+  const locale = localeOf(interaction.locale);
   const userId = interaction.user.id;
   const record = await services.schedules.get(userId);
   checkScheduleCount(record);
   if (schedule.kind === 'rotation' && schedule.images.length > IMAGES_PER_ROTATION) {
-    throw new UserFacingError('rotation-too-long', `A rotation can cycle through at most ${IMAGES_PER_ROTATION} images; this one names ${schedule.images.length}.`);
+    throw new UserFacingError('rotation-too-long', { max: IMAGES_PER_ROTATION, count: schedule.images.length });
   }
   validateSchedule(schedule, record.timezone);
   checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
@@ -107,12 +89,13 @@ async function addSchedule(interaction: ChatInputCommandInteraction, services: S
     checkScheduleCount(draft);
     draft.schedules.push(schedule);
   };
-  await save(interaction, services, add, `Added: ${describeSchedule(schedule, record.timezone)} (times in ${record.timezone ?? 'UTC'}).${note}`);
+  const words = { schedule: scheduleWords(locale, schedule, record.timezone), zone: record.timezone ?? 'UTC' };
+  await save(interaction, services, add, startedAt === undefined ? t(locale, 'schedule.added', words) : t(locale, 'schedule.added-starts-now', { ...words, at: startedAt }));
 }
 
 function findSchedule(record: ScheduleRecord, id: string): Schedule {
   const schedule = record.schedules.find((candidate) => candidate.id === id);
-  if (!schedule) throw new UserFacingError('schedule-not-found', 'You have no schedule with that id. /schedule list shows them.');
+  if (!schedule) throw new UserFacingError('schedule-not-found');
   return schedule;
 }
 
@@ -121,7 +104,8 @@ const LINKED_WRITES = new Set(['timezone', 'season', 'default', 'rotate', 'event
 const base = () => ({ id: randomUUID().slice(0, 6), createdAt: new Date().toISOString() });
 
 export const scheduleCommand: SlashCommand = {
-  definition: {
+  // Descriptions and choice names are the catalogue's (command.schedule.*); those here are for readers.
+  definition: localizedDefinition({
     name: 'schedule',
     ...EVERYWHERE,
     description: 'Change your X avatar on a schedule',
@@ -195,10 +179,11 @@ export const scheduleCommand: SlashCommand = {
         ],
       },
     ],
-  },
+  }),
 
   async execute(interaction, services) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const locale = localeOf(interaction.locale);
     const userId = interaction.user.id;
     const options = interaction.options;
     // Writes that add to what is stored need a linked account; pause, resume and remove only touch what exists.
@@ -211,7 +196,7 @@ export const scheduleCommand: SlashCommand = {
           pinEvents(draft);
           draft.timezone = zone;
         };
-        return await save(interaction, services, change, `Your time zone is ${zone}; it is ${formatInZone(new Date(), zone)} there now.`);
+        return await save(interaction, services, change, t(locale, 'schedule.timezone-set', { zone, now: formatInZone(new Date(), zone, { locale }) }));
       }
       case 'season':
         return await addSchedule(interaction, services, {
@@ -224,12 +209,12 @@ export const scheduleCommand: SlashCommand = {
         });
       case 'default': {
         const item = await services.library.require(userId, options.getString('image', true));
-        return await save(interaction, services, (draft) => void (draft.defaultImage = item.name), `Your default image is "${item.name}".`);
+        return await save(interaction, services, (draft) => void (draft.defaultImage = item.name), t(locale, 'schedule.default-set', { image: item.name }));
       }
       case 'rotate': {
         const images = options.getString('images', true).split(',').map((name) => name.trim()).filter(Boolean);
         if (images.length > ROTATION_IMAGES_MAX) {
-          throw new UserFacingError('rotation-too-long', `A rotation takes at most ${ROTATION_IMAGES_MAX} images; you listed ${images.length}. Nothing was changed.`);
+          throw new UserFacingError('rotation-list-too-long', { max: ROTATION_IMAGES_MAX, count: images.length });
         }
         return await addSchedule(interaction, services, {
           ...base(),
@@ -244,25 +229,35 @@ export const scheduleCommand: SlashCommand = {
         const { timezone } = await services.schedules.get(userId);
         const input = { ...base(), image: options.getString('image', true), at: options.getString('at', true).trim(), ...(until ? { until: until.trim() } : {}) };
         const { event, startsNow } = createEvent(input, timezone ?? 'UTC', new Date());
-        return await addSchedule(interaction, services, event, startsNow ? ` ${input.at} has passed, so it starts now.` : '');
+        return await addSchedule(interaction, services, event, startsNow ? input.at : undefined);
       }
       case 'list': {
         const record = await services.schedules.get(userId);
-        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${describeSchedule(schedule, record.timezone, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
+        const lines = record.schedules.map((schedule) => truncate(`\`${schedule.id}\` ${scheduleWords(locale, schedule, record.timezone, LIST_LINE_CHARS - 100)}`, LIST_LINE_CHARS));
         const teams = await services.branding.seasons.forMember(userId);
         const teamLines = teams.flatMap((team) =>
-          team.seasons.map((teamSeason) => `Team season of ${interaction.client.guilds.cache.get(team.guildId)?.name ?? `server ${team.guildId}`} ${teamSeason.from}..${teamSeason.to} (UTC days): takes precedence over your schedules while active`),
+          team.seasons.map((teamSeason) =>
+            t(locale, 'schedule.list.team-season', {
+              server: interaction.client.guilds.cache.get(team.guildId)?.name ?? t(locale, 'schedule.list.unknown-server', { id: team.guildId }),
+              from: teamSeason.from,
+              to: teamSeason.to,
+            }),
+          ),
         );
-        const notify = record.notify.mode === 'channel' ? `in <#${record.notify.channelId}>` : record.notify.mode === 'dm' ? 'by DM' : 'off';
-        const more = (n: number) => `\n…and ${n} more (type in the schedule option of /schedule remove to find them)`;
+        const notify =
+          record.notify.mode === 'channel'
+            ? t(locale, 'schedule.list.notify-channel', { channel: record.notify.channelId })
+            : t(locale, record.notify.mode === 'dm' ? 'schedule.list.notify-dm' : 'schedule.list.notify-off');
+        const more = (count: number) => t(locale, 'schedule.list.more', { count });
+        const lastRun = record.lastRun && { detail: truncate(record.lastRun.detail, 200), when: `<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>` };
         await interaction.editReply({
           content: [
-            lines.length ? listWithMore(lines, 1200, { separator: '\n', more }) : 'No schedules yet: /schedule season, rotate or event.',
-            listWithMore(teamLines, 400, { separator: '\n', more: (n) => `\n…and ${n} more team seasons` }),
-            record.defaultImage ? `Default image: ${record.defaultImage}` : '',
-            `Time zone: ${record.timezone ?? 'UTC'} · notifications ${notify}`,
-            `Next change: ${nextChangeText(services, record, teams)}`,
-            record.lastRun ? `Last run: ${record.lastRun.outcome} ${truncate(record.lastRun.detail, 200)} (<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>)` : '',
+            lines.length ? listWithMore(lines, 1200, { separator: '\n', more }) : t(locale, 'schedule.list.empty'),
+            listWithMore(teamLines, 400, { separator: '\n', more: (count) => t(locale, 'schedule.list.more-team-seasons', { count }) }),
+            record.defaultImage ? t(locale, 'schedule.list.default-image', { image: record.defaultImage }) : '',
+            t(locale, 'schedule.list.settings', { zone: record.timezone ?? 'UTC', notify }),
+            t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, record, teams) }),
+            lastRun ? t(locale, record.lastRun?.outcome === 'applied' ? 'schedule.list.last-applied' : 'schedule.list.last-failed', lastRun) : '',
           ]
             .filter(Boolean)
             .join('\n'),
@@ -270,8 +265,10 @@ export const scheduleCommand: SlashCommand = {
         return;
       }
       case 'preview': {
-        const preview = previewDate(await services.schedules.get(userId), options.getString('date', true), new Date());
-        await interaction.editReply({ content: preview.image ? `On ${options.getString('date', true)} (12:00) your avatar would be "${preview.image}", from ${preview.reason}.` : `On that day nothing would change your avatar (${preview.reason}).` });
+        const date = options.getString('date', true);
+        const preview = previewDate(await services.schedules.get(userId), date, new Date());
+        const rule = ruleWords(locale, preview.rule);
+        await interaction.editReply({ content: preview.image ? t(locale, 'schedule.preview.image', { date, image: preview.image, rule }) : t(locale, 'schedule.preview.nothing', { rule }) });
         return;
       }
       case 'pause':
@@ -279,22 +276,24 @@ export const scheduleCommand: SlashCommand = {
         const paused = options.getSubcommand() === 'pause';
         const id = options.getString('schedule', true);
         findSchedule(await services.schedules.get(userId), id);
-        return await save(interaction, services, (draft) => void (findSchedule(draft, id).paused = paused || undefined), `${paused ? 'Paused' : 'Resumed'} \`${id}\`.`);
+        return await save(interaction, services, (draft) => void (findSchedule(draft, id).paused = paused || undefined), t(locale, paused ? 'schedule.paused' : 'schedule.resumed', { id }));
       }
       case 'remove': {
         const id = options.getString('schedule', true);
         const record = await services.schedules.get(userId);
         const schedule = findSchedule(record, id);
-        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), `Removed ${describeSchedule(schedule, record.timezone)}.`);
+        return await save(interaction, services, (draft) => void (draft.schedules = draft.schedules.filter((candidate) => candidate.id !== id)), t(locale, 'schedule.removed', { schedule: scheduleWords(locale, schedule, record.timezone) }));
       }
       case 'notify': {
         const where = options.getString('where', true);
         const channel = options.getChannel('channel');
-        if (where === 'channel' && !channel) throw new UserFacingError('channel-missing', 'Pick the channel too: /schedule notify where:channel channel:#name.');
+        if (where === 'channel' && !channel) throw new UserFacingError('channel-missing');
         if (where === 'channel') checkNoticeChannel(interaction, channel!);
         const notify = where === 'channel' ? { mode: 'channel' as const, channelId: channel!.id } : { mode: where as 'dm' | 'off' };
         await services.schedules.update(userId, (draft) => void (draft.notify = notify));
-        await interaction.editReply({ content: where === 'off' ? 'Scheduled changes will happen quietly.' : `Scheduled changes will be announced ${where === 'dm' ? 'by DM' : `in <#${channel!.id}>`}.` });
+        await interaction.editReply({
+          content: where === 'channel' ? t(locale, 'schedule.notify.channel', { channel: channel!.id }) : t(locale, where === 'off' ? 'schedule.notify.off' : 'schedule.notify.dm'),
+        });
         return;
       }
     }
@@ -306,7 +305,7 @@ export const scheduleCommand: SlashCommand = {
     if (focused.name === 'schedule') {
       const record = await services.schedules.get(interaction.user.id);
       return record.schedules
-        .map((schedule) => ({ name: `${schedule.id} ${describeSchedule(schedule, record.timezone)}`.slice(0, 100), value: schedule.id }))
+        .map((schedule) => ({ name: `${schedule.id} ${scheduleWords(localeOf(interaction.locale), schedule, record.timezone)}`.slice(0, 100), value: schedule.id }))
         .filter((choice) => choice.name.toLowerCase().includes(focused.value.toLowerCase()));
     }
     const names = await services.library.search(interaction.user.id, focused.value);

@@ -27,8 +27,11 @@ import { createConsentStore, type ConsentStore } from './branding/consent.js';
 import { createPushRunner, type PushRunner } from './branding/push.js';
 import { createBrandingSettings, type BrandingSettings } from './branding/settings.js';
 import { createTeamSeasons, type TeamSeasons } from './branding/team-seasons.js';
+import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
+import type { Locale } from './i18n/locale.js';
 
-export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice) => Promise<boolean>;
+/** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
+export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
 
 export interface Services {
   config: Config;
@@ -45,6 +48,8 @@ export interface Services {
   library: AvatarLibrary;
   schedules: ScheduleStore;
   scheduler: Scheduler;
+  /** Each user's last seen locale, for the messages that are not replies. */
+  locales: LocalePreferences;
   coordination: Coordination;
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
@@ -93,6 +98,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const consent = createConsentStore(store);
   const teamSeasons = createTeamSeasons(store, consent);
   const schedules = createScheduleStore(store);
+  const locales = createLocalePreferences(store, logger.child({ component: 'locales' }));
   let notifier: Notifier = async () => false;
   let isMember = async (_guildId: string, _userId: string) => true;
   const scheduler = createScheduler({
@@ -101,7 +107,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     avatars,
     coordination,
     logger: logger.child({ component: 'scheduler' }),
-    notify: (discordUserId, record, notice) => notifier(discordUserId, record, notice),
+    notify: async (discordUserId, record, notice) => notifier(discordUserId, record, notice, await locales.of(discordUserId)),
     minIntervalMs: config.scheduleMinIntervalMs,
     teamSeasons,
     // Team seasons follow the rules of pushes: the same membership check and concurrency.
@@ -130,6 +136,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
       await library.forget(discordUserId);
       await schedules.delete(discordUserId);
       await consent.leaveEverywhere(discordUserId); // unlinking withdraws branding consent too
+      await locales.forget(discordUserId);
       await scheduler.refresh(discordUserId); // every bot process drops the user's armed changes
     },
     async onLinked(discordUserId) {
@@ -170,6 +177,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     library,
     schedules,
     scheduler,
+    locales,
     coordination,
     sweeper,
     setNotifier(next) {

@@ -133,6 +133,7 @@ export function createBot(options: BotOptions): Bot {
       return;
     }
     const log = logger.child({ interaction: interaction.id, user: interaction.user.id });
+    void services.locales.seen(interaction.user.id, interaction.locale); // DMs that are not replies follow it
     try {
       if (interaction.isChatInputCommand()) {
         const command = byName.get(interaction.commandName);
@@ -164,7 +165,7 @@ export function createBot(options: BotOptions): Bot {
     void task.finally(() => inFlight.delete(task));
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
-  services.setNotifier((discordUserId, record, notice) => deliverNotice(client, discordUserId, record, notice));
+  services.setNotifier((discordUserId, record, notice, locale) => deliverNotice(client, discordUserId, record, notice, locale));
   // A command's change that a restart finished: its reply is edited while the interaction token lives, else a DM.
   services.avatars.onRecoveredCommand(async (discordUserId, applied, source, replyTarget, locale) => {
     const body = recoveredReply(applied, source, locale ?? DEFAULT_LOCALE);

@@ -1,43 +1,52 @@
 /**
  * What follows a branding push in Discord: the final report, a private note to each member, and a post
  * in the server's log channel. Used by /branding push and when a push resumes after a restart.
+ *
+ * Each in its reader's language: the admin's reply in their interaction's locale, each member's DM in
+ * that member's last seen locale, the log channel (and its attached report) in the server's preferred locale.
  */
 import { AttachmentBuilder, type Client } from 'discord.js';
 import type { PushJob } from '../branding/push.js';
+import type { Locale } from '../i18n/locale.js';
+import { guildLocale } from '../i18n/preferences.js';
+import { t } from '../i18n/t.js';
 import type { Services } from '../services.js';
 
-export function report(job: PushJob): { summary: string; file: AttachmentBuilder } {
+export function report(job: PushJob, locale: Locale): { summary: string; file: AttachmentBuilder } {
   const results = Object.entries(job.results);
   const of = (status: string) => results.filter(([, result]) => result.status === status);
   const lines = [
-    `Push "${job.label}" (${job.id}) by ${job.adminId}, ${job.createdAt}`,
+    t(locale, 'branding.report.title', { label: job.label, id: job.id, admin: job.adminId, at: job.createdAt }),
     '',
-    `Succeeded (${of('done').length}):`,
+    t(locale, 'branding.report.succeeded', { count: of('done').length }),
     ...of('done').map(([userId, result]) => `  ${userId}  ${result.url400 ?? ''}`),
-    `Failed (${of('failed').length}):`,
+    t(locale, 'branding.report.failed', { count: of('failed').length }),
     ...of('failed').map(([userId, result]) => `  ${userId}  ${result.reason ?? ''}`),
-    `Skipped (${of('skipped').length}):`,
+    t(locale, 'branding.report.skipped', { count: of('skipped').length }),
     ...of('skipped').map(([userId, result]) => `  ${userId}  ${result.reason ?? ''}`),
   ];
-  const failedReasons = [...new Set(of('failed').map(([, result]) => result.reason))].join(', ');
-  const summary =
-    `Pushed "${job.label}": ${of('done').length} succeeded, ${of('failed').length} failed${failedReasons ? ` (${failedReasons})` : ''}, ${of('skipped').length} skipped. ` +
-    'The full report is attached.';
+  const reasons = [...new Set(of('failed').map(([, result]) => result.reason))].join(', ');
+  const counts = { label: job.label, done: of('done').length, failed: of('failed').length, skipped: of('skipped').length };
+  const summary = reasons ? t(locale, 'branding.summary-reasons', { ...counts, reasons }) : t(locale, 'branding.summary', counts);
   return { summary, file: new AttachmentBuilder(Buffer.from(lines.join('\n')), { name: `push-${job.id}.txt` }) };
 }
 
-/** Tell each member privately what happened to their avatar. */
-export async function tellMembers(client: Client, guildName: string, job: PushJob): Promise<void> {
+/** Tell each member privately what happened to their avatar, in their last seen locale. */
+export async function tellMembers(client: Client, services: Services, guildName: string, job: PushJob): Promise<void> {
   for (const [userId, result] of Object.entries(job.results)) {
+    const locale = await services.locales.of(userId);
     let content: string | undefined;
     if (result.status === 'done') {
-      content = `The admins of ${guildName} changed your X avatar ("${job.label}"). New 400x400: ${result.url400 ?? ''}\nTo undo it for yourself: /avatar revert. To stop this: /branding-consent leave.`;
+      content = t(locale, 'branding.member.pushed', { server: guildName, label: job.label, url: result.url400 ?? '' });
     } else if (result.kind === 'link-revoked' || result.kind === 'token-revoked') {
-      content = `The admins of ${guildName} tried to set your X avatar ("${job.label}"), but your X link was revoked. Link again with /twitter link.`;
+      content = t(locale, 'branding.member.revoked', { server: guildName, label: job.label });
     }
     if (content) await client.users.send(userId, content).catch(() => undefined);
   }
 }
+
+/** The server's preferred locale: the language of its log channel. */
+export const serverLocale = (client: Client, guildId: string): Locale => guildLocale(client.guilds.cache.get(guildId));
 
 export async function postToLog(client: Client, services: Services, guildId: string, text: string, file?: AttachmentBuilder): Promise<void> {
   const { logChannelId } = await services.branding.settings.get(guildId);
@@ -46,27 +55,45 @@ export async function postToLog(client: Client, services: Services, guildId: str
   if (channel?.isSendable()) await channel.send({ content: text, files: file ? [file] : [], allowedMentions: { parse: [] } }).catch(() => undefined);
 }
 
-/** After a push: the final report, each member told privately, the log channel. Also used on resume. */
-export async function finishPush(client: Client, services: Services, guildId: string, guildName: string, job: PushJob, reply?: (summary: string, file: AttachmentBuilder) => Promise<void>): Promise<void> {
-  const { summary, file } = report(job);
-  await reply?.(summary, file).catch(() => undefined);
-  await tellMembers(client, guildName, job);
-  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId: job.adminId, action: 'push', label: job.label, summary });
+/**
+ * After a push: the final report, each member told privately, the log channel. Also used on resume (no
+ * reply then). `replyLocale`: the admin's; the record kept for /branding status is in English.
+ */
+export async function finishPush(
+  client: Client,
+  services: Services,
+  guildId: string,
+  guildName: string,
+  job: PushJob,
+  reply?: { locale: Locale; send: (summary: string, file: AttachmentBuilder) => Promise<void> },
+): Promise<void> {
+  if (reply) {
+    const { summary, file } = report(job, reply.locale);
+    await reply.send(summary, file).catch(() => undefined);
+  }
+  await tellMembers(client, services, guildName, job);
+  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId: job.adminId, action: 'push', label: job.label, summary: report(job, 'en-US').summary });
+  const { summary, file } = report(job, serverLocale(client, guildId));
   await postToLog(client, services, guildId, `<@${job.adminId}> ${summary}`, file);
 }
 
-
 /** "Reverted "Launch": 3 restored, 0 failed, 1 skipped (changed since)." */
-export function revertSummary(job: PushJob): string {
+export function revertSummary(job: PushJob, locale: Locale): string {
   const results = Object.values(job.reverts ?? {});
   const count = (status: string) => results.filter((result) => result.status === status).length;
-  return `Reverted "${job.label}": ${count('done')} restored, ${count('failed')} failed, ${count('skipped')} skipped (changed since).`;
+  return t(locale, 'branding.revert-summary', { label: job.label, done: count('done'), failed: count('failed'), skipped: count('skipped') });
 }
 
 /** After a revert: recorded, and posted in the log channel. Also used when a revert resumes after a restart. */
-export async function finishRevert(client: Client, services: Services, guildId: string, job: PushJob, adminId: string, reply?: (summary: string) => Promise<void>): Promise<void> {
-  const summary = revertSummary(job);
-  await reply?.(summary).catch(() => undefined);
-  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId, action: 'revert', label: job.label, summary });
-  await postToLog(client, services, guildId, `<@${adminId}> ${summary}`);
+export async function finishRevert(
+  client: Client,
+  services: Services,
+  guildId: string,
+  job: PushJob,
+  adminId: string,
+  reply?: { locale: Locale; send: (summary: string) => Promise<void> },
+): Promise<void> {
+  await reply?.send(revertSummary(job, reply.locale)).catch(() => undefined);
+  await services.branding.settings.record(guildId, { at: new Date().toISOString(), adminId, action: 'revert', label: job.label, summary: revertSummary(job, 'en-US') });
+  await postToLog(client, services, guildId, `<@${adminId}> ${revertSummary(job, serverLocale(client, guildId))}`);
 }

@@ -20,6 +20,10 @@ import {
   type MessageCreateOptions,
 } from 'discord.js';
 import { UserFacingError } from '../errors.js';
+import type { Locale } from '../i18n/locale.js';
+import { guildLocale } from '../i18n/preferences.js';
+import { ruleWords } from '../i18n/schedule-words.js';
+import { t } from '../i18n/t.js';
 import type { ScheduledNotice } from '../schedule/scheduler.js';
 import type { ScheduleRecord } from '../store/schedules.js';
 import { avatarFile, BRAND_COLOUR, fitMessage } from './replies.js';
@@ -46,65 +50,61 @@ export function checkNoticeChannel(interaction: ChatInputCommandInteraction, cha
   const guild = guildId ? interaction.client.guilds.cache.get(guildId) : undefined;
   const me = guild?.members.me;
   if (!guildId || interaction.authorizingIntegrationOwners[ApplicationIntegrationType.GuildInstall] !== guildId || !guild || !me) {
-    throw new NoticeChannelError(
-      'notice-channel-not-in-server',
-      "I can't post in that server: I was added to your account, not to the server. Use DMs instead: /schedule notify where:dm.",
-    );
+    throw new NoticeChannelError('notice-channel-not-in-server');
   }
   const raw = channel.permissions;
   const member = raw === undefined || raw === null ? 0n : typeof raw === 'string' ? BigInt(raw) : raw.bitfield;
   if ((member & MEMBER_NEEDS) !== MEMBER_NEEDS) {
-    throw new NoticeChannelError(
-      'notice-channel-member-cannot-write',
-      `You can't send messages in <#${channel.id}>, so I won't post your avatar changes there. Pick a channel you can write in, or use DMs.`,
-    );
+    throw new NoticeChannelError('notice-channel-member-cannot-write', { channel: channel.id });
   }
   const bot = guild.channels.cache.get(channel.id)?.permissionsFor(me)?.bitfield ?? 0n;
   if ((bot & BOT_NEEDS) !== BOT_NEEDS) {
-    throw new NoticeChannelError(
-      'notice-channel-bot-cannot-post',
-      `I can't post in <#${channel.id}>: I need ${missingNames(bot, BOT_NEEDS)} there. Ask a server admin, pick another channel, or use DMs.`,
-    );
+    throw new NoticeChannelError('notice-channel-bot-cannot-post', { channel: channel.id, permissions: missingNames(bot, BOT_NEEDS) });
   }
 }
 
+type NoticeProblem = `schedule.notice.${'channel-gone' | 'channel-unseen' | 'bot-cannot-post' | 'member-cannot-write' | 'member-left'}`;
+
 /** Why a notice cannot go to the channel now (fresh data, not the cache), or undefined when it can. */
-async function channelProblem(client: Client, channelId: string, discordUserId: string): Promise<string | undefined> {
+async function channelProblem(client: Client, channelId: string, discordUserId: string): Promise<NoticeProblem | undefined> {
   let channel: GuildBasedChannel;
   try {
     const fetched = await client.channels.fetch(channelId, { force: true });
-    if (!fetched || !('guild' in fetched) || !fetched.isSendable()) return 'that channel is gone';
+    if (!fetched || !('guild' in fetched) || !fetched.isSendable()) return 'schedule.notice.channel-gone';
     channel = fetched;
   } catch {
-    return 'I can no longer see that channel';
+    return 'schedule.notice.channel-unseen';
   }
   const me = channel.guild.members.me;
-  if (!me || (channel.permissionsFor(me).bitfield & BOT_NEEDS) !== BOT_NEEDS) return 'I may no longer post there';
+  if (!me || (channel.permissionsFor(me).bitfield & BOT_NEEDS) !== BOT_NEEDS) return 'schedule.notice.bot-cannot-post';
   try {
     const member = await channel.guild.members.fetch({ user: discordUserId, force: true });
-    if ((channel.permissionsFor(member).bitfield & MEMBER_NEEDS) !== MEMBER_NEEDS) return 'you can no longer send messages there';
+    if ((channel.permissionsFor(member).bitfield & MEMBER_NEEDS) !== MEMBER_NEEDS) return 'schedule.notice.member-cannot-write';
   } catch (error) {
-    if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) return 'you are no longer in that server';
+    if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMember) return 'schedule.notice.member-left';
     throw error;
   }
   return undefined;
 }
 
-export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean): MessageCreateOptions {
+export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean, locale: Locale): MessageCreateOptions {
   const mention = inChannel ? `<@${discordUserId}>` : '';
   if (notice.kind === 'failed') return { content: `${mention}${mention ? ' ' : ''}${notice.message}`, allowedMentions: { users: [discordUserId] } };
   const file = avatarFile({ data: notice.data, format: notice.format }, 'scheduled');
   const embed = new EmbedBuilder()
     .setColor(BRAND_COLOUR)
-    .setTitle(`Scheduled avatar: ${notice.image}`)
-    .setDescription(`Changed by your ${notice.schedule}.\n400x400: ${notice.url400}`)
+    .setTitle(t(locale, 'schedule.notice.title', { image: notice.image }))
+    .setDescription(t(locale, 'schedule.notice.description', { rule: notice.rule ? ruleWords(locale, notice.rule) : notice.label, url: notice.url400 }))
     .setThumbnail(`attachment://${file.name}`)
     .setURL(notice.url400);
   return { content: mention || undefined, embeds: [embed], files: [file], allowedMentions: { users: [discordUserId] } };
 }
 
-/** Returns false when the message could not be delivered (DMs closed, channel gone). */
-export async function deliverNotice(client: Client, discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<boolean> {
+/**
+ * Returns false when the message could not be delivered (DMs closed, channel gone). A DM is in `locale`
+ * (the user's last seen one), a channel post in the server's preferred locale.
+ */
+export async function deliverNotice(client: Client, discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale): Promise<boolean> {
   try {
     if (record.notify.mode === 'off') return false;
     let note = '';
@@ -113,13 +113,13 @@ export async function deliverNotice(client: Client, discordUserId: string, recor
       if (!problem) {
         const channel = await client.channels.fetch(record.notify.channelId);
         if (!channel?.isSendable()) return false;
-        await channel.send(fitMessage(noticeMessage(discordUserId, notice, true)));
+        await channel.send(fitMessage(noticeMessage(discordUserId, notice, true, guildLocale('guild' in channel ? channel.guild : undefined))));
         return true;
       }
-      note = `I could not post this in <#${record.notify.channelId}> (${problem}), so it comes by DM. /schedule notify changes where these go.`;
+      note = t(locale, 'schedule.notice.rerouted', { channel: record.notify.channelId, problem: t(locale, problem) });
     }
     const user = await client.users.fetch(discordUserId);
-    const message = noticeMessage(discordUserId, notice, false);
+    const message = noticeMessage(discordUserId, notice, false, locale);
     await user.send(fitMessage(note ? { ...message, content: [note, message.content].filter(Boolean).join('\n') } : message));
     return true;
   } catch {

@@ -35,6 +35,8 @@ import { RATE_LIMIT_MIN_WAIT_MS, rateLimitRetryAt } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import { createJobStore, type MemberResult, type Phase, type PushJob } from './jobs.js';
 import { LEASE_SLOT_MS, takeLease, type Lease } from './lease.js';
+import type { Locale } from '../i18n/locale.js';
+import { t } from '../i18n/t.js';
 
 export type { MemberResult, MemberStatus, PushJob, PushState } from './jobs.js';
 
@@ -123,14 +125,18 @@ export function counts(job: PushJob, phase: Phase): Omit<PushProgress, 'etaSecon
 }
 
 /** "37/120 · 2 failed · 1 skipped · about 40 s left" (the first number counts every finished member). */
-export function describeProgress(progress: PushProgress): string {
+export function describeProgress(progress: PushProgress, locale: Locale = 'en-US'): string {
   const finished = progress.done + progress.failed + progress.skipped;
   const parts = [`${finished}/${progress.total}`];
-  if (progress.failed) parts.push(`${progress.failed} failed`);
-  if (progress.skipped) parts.push(`${progress.skipped} skipped`);
+  if (progress.failed) parts.push(t(locale, 'branding.progress.failed', { count: progress.failed }));
+  if (progress.skipped) parts.push(t(locale, 'branding.progress.skipped', { count: progress.skipped }));
   if (progress.etaSeconds !== undefined && finished < progress.total) {
     const seconds = progress.etaSeconds;
-    parts.push(seconds < 60 ? `about ${Math.max(5, Math.ceil(seconds / 5) * 5)} s left` : `about ${Math.ceil(seconds / 60)} min left`);
+    parts.push(
+      seconds < 60
+        ? t(locale, 'branding.progress.seconds-left', { seconds: Math.max(5, Math.ceil(seconds / 5) * 5) })
+        : t(locale, 'branding.progress.minutes-left', { minutes: Math.ceil(seconds / 60) }),
+    );
   }
   return parts.join(' · ');
 }

@@ -12,6 +12,7 @@
  * another process (or this one after a restart) takes over only the records of a process that is gone.
  * Knows nothing about X or Discord.
  */
+import type { Rule } from '../schedule/engine.js';
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
@@ -23,7 +24,7 @@ export type ChangeState = 'intent' | 'sending' | 'accepted';
 export type ChangeOrigin =
   | { kind: 'command'; /** Sealed { applicationId, interactionToken, expiresAt }: where the reply goes. */ replyTarget?: string }
   | { kind: 'push'; jobId: string; phase: 'push' | 'revert' }
-  | { kind: 'schedule'; target: string; image: string; label: string };
+  | { kind: 'schedule'; target: string; image: string; label: string; rule?: Rule };
 
 /** The history write, fixed before the upload so that a retried or recovered write adds it once, in place. */
 export type PlannedRecord =

@@ -138,9 +138,19 @@ export interface NextChange extends ActiveImage {
 export interface Preview extends ActiveImage {
   /** 12:00 local on the day asked about. */
   at: Date;
-  /** Which rule decides, e.g. 'the season 12-01 to 02-28'. */
-  reason: string;
+  /** Which rule decides (the season 12-01 to 02-28, …). */
+  rule: Rule;
 }
+
+/** What decides an image, for the words of /schedule preview and of scheduled-change notices. */
+export type Rule =
+  | { kind: 'none' }
+  | { kind: 'default' }
+  | { kind: 'season'; from: string; to: string; priority: number }
+  | { kind: 'rotation'; every: string; order: 'sequence' | 'random'; images: number }
+  | { kind: 'event'; at: string; until?: string }
+  | { kind: 'team-season'; from: string; to: string }
+  | { kind: 'unknown' };
 
 export const DEFAULT_TIMEZONE = 'UTC';
 export const DEFAULT_MIN_INTERVAL_MS = 15 * 60_000;
@@ -718,21 +728,25 @@ export function nextChangeAt(state: UserSchedules, after: Date, options: { horiz
   return found && { at: new Date(found.at), ...found.resolved, pickedAtRandom: found.pickedAtRandom };
 }
 
-function describe(context: Context, source: ImageSource | undefined): string {
-  if (source === undefined) return 'nothing is scheduled and there is no default image';
-  if (source.kind === 'default') return 'your default image';
-  const schedule = context.state.schedules.find((candidate) => candidate.kind === source.kind && candidate.id === source.id);
+/**
+ * Which rule decides an image, as data: the edges put it in words (src/i18n/schedule-words.ts). An
+ * event's times are on the wall clock of the user's current zone.
+ */
+export function ruleOf(state: Pick<UserSchedules, 'schedules' | 'timezone'>, source: ImageSource | undefined): Rule {
+  if (source === undefined) return { kind: 'none' };
+  if (source.kind === 'default') return { kind: 'default' };
+  const schedule = state.schedules.find((candidate) => candidate.kind === source.kind && candidate.id === source.id);
   switch (schedule?.kind) {
     case 'season':
-      return `the season ${schedule.from} to ${schedule.to}${schedule.priority ? ` (priority ${schedule.priority})` : ''}`;
+      return { kind: 'season', from: schedule.from, to: schedule.to, priority: schedule.priority ?? 0 };
     case 'rotation':
-      return `the ${schedule.order === 'random' ? 'random' : 'sequence'} rotation (${schedule.every}) of ${schedule.images.length} images`;
+      return { kind: 'rotation', every: schedule.every, order: schedule.order === 'random' ? 'random' : 'sequence', images: schedule.images.length };
     case 'event': {
-      const { at, until } = eventTimes(schedule, context.zone);
-      return until === undefined ? `the event at ${at}` : `the event from ${at} until ${until}`;
+      const { at, until } = eventTimes(schedule, state.timezone);
+      return until === undefined ? { kind: 'event', at } : { kind: 'event', at, until };
     }
     default:
-      return 'a schedule';
+      return { kind: 'unknown' };
   }
 }
 
@@ -747,11 +761,5 @@ export function previewDate(state: UserSchedules, date: string, now?: Date): Pre
   // The day counts, not its noon: the last day accepted is the one ten years from today.
   if (now) checkNotTooFarAhead('date', zonedTimeToInstant(context.zone, { ...day, hour: 0, minute: 0 }), now);
   const resolved = resolve(context, at.getTime());
-  return { at, ...resolved, reason: describe(context, resolved.source) };
-}
-
-/** 'Dec 1 00:00 → winter' for /schedule list. */
-export function describeChange(change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'>, timezone: string | undefined): string {
-  const what = change.pickedAtRandom ? 'a random image' : (change.image ?? 'no image');
-  return `${formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE))} → ${what}`;
+  return { at, ...resolved, rule: ruleOf(context.state, resolved.source) };
 }

@@ -19,7 +19,8 @@ import { VaultError } from '../store/vault.js';
 import { XApiError } from '../x/errors.js';
 import type { Coordination } from './coordination.js';
 import { createKeyedLock } from '../keyed-lock.js';
-import { activeImageAt, nextRotationImage, type ImageSource, type RotationSchedule } from './engine.js';
+import { activeImageAt, nextRotationImage, ruleOf, type Rule, type RotationSchedule } from './engine.js';
+import { ruleWords } from '../i18n/schedule-words.js';
 import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
 import { createLimiter, type Limiter } from '../avatar/limiter.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
@@ -27,7 +28,8 @@ import { StoreError } from '../store/backend.js';
 import { activeTeamSeason, notBeforeMs, plannedChange, teamImageKey, type Team } from './plan.js';
 
 export type ScheduledNotice =
-  | { kind: 'changed'; image: string; schedule: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
+  /** `rule`: what changed it (a change recovered from a journal written before it was kept has only `label`). */
+  | { kind: 'changed'; image: string; rule?: Rule; label: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
   | { kind: 'failed'; message: string };
 
 export interface SchedulerClock {
@@ -111,21 +113,7 @@ function patternFor(ms: number): string {
   return `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
 }
 
-function describeSource(record: ScheduleRecord, source: ImageSource | undefined): string {
-  if (!source) return 'your schedule';
-  if (source.kind === 'default') return 'your default image';
-  const schedule = record.schedules.find((candidate) => candidate.id === source.id);
-  switch (schedule?.kind) {
-    case 'season':
-      return `season ${schedule.from}..${schedule.to}`;
-    case 'rotation':
-      return `rotation (${schedule.every})`;
-    case 'event':
-      return `event at ${schedule.at}`;
-    default:
-      return 'your schedule';
-  }
-}
+const upperFirst = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { schedules, library, avatars, coordination, logger } = deps;
@@ -250,14 +238,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   /** A scheduled change completed (here, or recovered after a restart): remember it and tell the user. */
-  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string }, applied: AppliedAvatar, dueMs?: number): Promise<void> {
+  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar, dueMs?: number): Promise<void> {
     const record = await schedules.update(discordUserId, (draft) => {
       delete draft.retry;
       draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString() };
       draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: origin.image };
     });
     logger.info({ user: discordUserId, image: origin.target, due: dueMs }, 'scheduled change applied');
-    await tell(discordUserId, record, { kind: 'changed', image: origin.image, schedule: origin.label, url400: applied.user.profileImage.size400, ...applied.image });
+    await tell(discordUserId, record, { kind: 'changed', image: origin.image, ...(origin.rule ? { rule: origin.rule } : {}), label: origin.label, url400: applied.user.profileImage.size400, ...applied.image });
   }
 
   /**
@@ -299,15 +287,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
     if (!(await coordination.coordinator.shouldRun(transition, LEASE_MS))) return;
 
-    const label = team ? `server's team season ${team.season.from}..${team.season.to}` : describeSource(record, active.source);
+    const rule: Rule = team ? { kind: 'team-season', from: team.season.from, to: team.season.to } : ruleOf(record, active.source);
+    // English in the history and the journal (the notice is worded in the user's language from `rule`).
+    const label = ruleWords('en-US', rule);
     let item;
     try {
       item = await library.require(imageOwner, imageName);
     } catch (error) {
       if (!(error instanceof LibraryError)) throw error;
       const message = team
-        ? `The ${label} wants the image "${imageName}", which the server's admins removed; your avatar was left as it is.`
-        : `Your ${label} wants the image "${imageName}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
+        ? `${upperFirst(label)} wants the image "${imageName}", which the server's admins removed; your avatar was left as it is.`
+        : `${upperFirst(label)} wants the image "${imageName}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
       record = await recordFailure(discordUserId, message, (draft) => {
         if (team) return;
         const schedule = draft.schedules.find((candidate) => candidate.id === (active.source as { id?: string } | undefined)?.id);
@@ -318,7 +308,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
     try {
       // A change to this target left by a restart is waited for, not uploaded again.
-      const origin = { kind: 'schedule' as const, target, image: imageName, label };
+      const origin = { kind: 'schedule' as const, target, image: imageName, label, rule };
       const joined = avatars.pending(discordUserId, (candidate) => candidate.kind === 'schedule' && candidate.target === target);
       if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
       // A recovered change that completed since the record was read above is recorded there now.

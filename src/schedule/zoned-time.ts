@@ -388,11 +388,12 @@ export function localDayStart(zone: string, instantMs: number): number {
 const displayFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** 'Dec 1 00:00' (or 'Dec 1, 2027 00:00' with `year`), on the wall clock of `zone`. */
-export function formatInZone(date: Date, zone: string, options: { year?: boolean } = {}): string {
-  const key = `${zone}|${options.year ? 'y' : ''}`;
+export function formatInZone(date: Date, zone: string, options: { year?: boolean; locale?: string } = {}): string {
+  const locale = options.locale ?? 'en-US';
+  const key = `${zone}|${options.year ? 'y' : ''}|${locale}`;
   let formatter = displayFormatters.get(key);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
+    formatter = new Intl.DateTimeFormat(locale, {
       timeZone: zone,
       hourCycle: 'h23',
       month: 'short',
@@ -403,6 +404,8 @@ export function formatInZone(date: Date, zone: string, options: { year?: boolean
     });
     displayFormatters.set(key, formatter);
   }
+  // Other languages in their own order ("1. Dez., 00:00", "12月1日 0:00"); English as the bot always wrote it.
+  if (locale !== 'en-US') return formatter.format(date);
   const fields: Record<string, string> = {};
   for (const part of formatter.formatToParts(date)) fields[part.type] = part.value;
   const day = `${fields.month} ${fields.day}${options.year ? `, ${fields.year}` : ''}`;

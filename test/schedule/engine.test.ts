@@ -1,11 +1,11 @@
 import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
+import { changeWords, ruleWords } from '../../src/i18n/schedule-words.js';
 import {
   activeImageAt,
   checkMinimumInterval,
   createEvent,
   cronFiresAfter,
-  describeChange,
   eventTimes,
   formatInZone,
   instantToZoned,
@@ -371,7 +371,7 @@ describe('seasons', () => {
     expect(shown(state, '2026-07-05T07:00')).toBe('plain (default)');
     const change = nextChangeAt(state, utc('2026-06-01T00:00'));
     expect(change).toEqual({ at: utc('2026-07-04T07:00'), image: 'flag', source: { kind: 'season', id: 'july4' }, pickedAtRandom: false });
-    expect(describeChange(change!, 'America/Los_Angeles')).toBe('Jul 4 00:00 → flag');
+    expect(changeWords('en-US', change!, 'America/Los_Angeles')).toBe('Jul 4 00:00 → flag');
   });
 
   it('starts at the right instant on DST days', () => {
@@ -496,7 +496,7 @@ describe('rotations', () => {
       source: { kind: 'rotation', id: 'r' },
       pickedAtRandom: true,
     });
-    expect(describeChange(nextChangeAt(state, utc('2026-02-01T12:00'))!, 'UTC')).toBe('Feb 2 00:00 → a random image');
+    expect(changeWords('en-US', nextChangeAt(state, utc('2026-02-01T12:00'))!, 'UTC')).toBe('Feb 2 00:00 → a random image');
     expect(previousRotationFire(random, 'UTC', utc('2026-02-01T12:00'))).toEqual(utc('2026-02-01T00:00'));
     expect(previousRotationFire(random, 'UTC', utc('2026-01-01T00:00'))).toBeUndefined();
   });
@@ -694,17 +694,18 @@ describe('previewDate', () => {
     const xmas = season('xmas', 'tree', '12-20', '12-26', { priority: 5 });
     const winter = season('winter', 'snow', '12-01', '02-28');
     const state = user([winter, xmas], { timezone: 'Europe/Berlin', defaultImage: 'plain' });
-    expect(previewDate(state, '2026-12-25')).toEqual({
-      at: utc('2026-12-25T11:00'),
-      image: 'tree',
-      source: { kind: 'season', id: 'xmas' },
-      reason: 'the season 12-20 to 12-26 (priority 5)',
-    });
-    expect(previewDate(state, '2027-01-05').reason).toBe('the season 12-01 to 02-28');
-    expect(previewDate(state, '2027-07-05')).toMatchObject({ image: 'plain', reason: 'your default image' });
-    expect(previewDate(user([]), '2027-07-05')).toMatchObject({ image: undefined, reason: 'nothing is scheduled and there is no default image' });
+    const reason = (preview: { rule: Parameters<typeof ruleWords>[1] }) => ruleWords('en-US', preview.rule);
+    const christmas = previewDate(state, '2026-12-25');
+    expect(christmas).toMatchObject({ at: utc('2026-12-25T11:00'), image: 'tree', source: { kind: 'season', id: 'xmas' } });
+    expect(reason(christmas)).toBe('the season 12-20 to 12-26 (priority 5)');
+    expect(reason(previewDate(state, '2027-01-05'))).toBe('the season 12-01 to 02-28');
+    expect(previewDate(state, '2027-07-05')).toMatchObject({ image: 'plain' });
+    expect(reason(previewDate(state, '2027-07-05'))).toBe('your default image');
+    expect(previewDate(user([]), '2027-07-05')).toMatchObject({ image: undefined });
+    expect(reason(previewDate(user([]), '2027-07-05'))).toBe('nothing is scheduled and there is no default image');
     const withEvent = user([event('e', 'party', '2027-07-05 10:00', '2027-07-05 14:00')]);
-    expect(previewDate(withEvent, '2027-07-05')).toMatchObject({ image: 'party', reason: 'the event from 2027-07-05 10:00 until 2027-07-05 14:00' });
+    expect(previewDate(withEvent, '2027-07-05')).toMatchObject({ image: 'party' });
+    expect(reason(previewDate(withEvent, '2027-07-05'))).toBe('the event from 2027-07-05 10:00 until 2027-07-05 14:00');
     expect(refusal(() => previewDate(state, '2027-02-30')).kind).toBe('invalid-date');
   });
 });

@@ -353,7 +353,7 @@ export interface DiscordServer {
   addMember(input?: MemberInput): TestUser;
   addRole(input?: { name?: string; permissions?: bigint | string; guildId?: string }): TestRole;
   /** `withBot: false`: a server the bot was never added to (no GUILD_CREATE; only a user install reaches it). */
-  addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean }): TestGuild;
+  addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string }): TestGuild;
   addChannel(input?: { guildId?: string; name?: string; type?: number }): TestChannel;
   /** Replaces a channel's permission overwrites (CHANNEL_UPDATE is sent to the bot). */
   setChannelOverwrites(channelId: string, overwrites: PermissionOverwriteInput[]): void;
@@ -725,6 +725,8 @@ interface GuildState {
   channels: Map<string, ChannelState>;
   roles: Map<string, RoleState>;
   members: Map<string, MemberState>;
+  /** What Discord sends as `preferred_locale` (a Community server's language); 'en-US' by default. */
+  preferredLocale: string;
 }
 
 interface StoredMessage {
@@ -1042,7 +1044,7 @@ class LocalDiscord implements DiscordServer {
     return role;
   }
 
-  addGuild(input: { name?: string; ownerId?: string; withBot?: boolean } = {}): TestGuild {
+  addGuild(input: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string } = {}): TestGuild {
     const id = snowflake();
     const ownerId = input.ownerId ?? this.ownerUser.id;
     const channel: ChannelState = {
@@ -1061,6 +1063,7 @@ class LocalDiscord implements DiscordServer {
       channels: new Map([[channel.id, channel]]),
       roles: new Map([[id, { id, name: '@everyone', permissions: EVERYONE_PERMISSIONS, position: 0 }]]),
       members: new Map(),
+      preferredLocale: input.preferredLocale ?? 'en-US',
     };
     this.guilds.set(id, guild);
     const joinedAt = new Date().toISOString();
@@ -1712,8 +1715,8 @@ class LocalDiscord implements DiscordServer {
       const member = context.guild.members.get(context.user.id);
       if (!member) throw new Error(`${context.user.username} is not a member of guild ${context.guild.id}`);
       payload.guild_id = context.guild.id;
-      payload.guild = { id: context.guild.id, locale: 'en-US', features: [] };
-      payload.guild_locale = 'en-US';
+      payload.guild = { id: context.guild.id, locale: context.guild.preferredLocale, features: [] };
+      payload.guild_locale = context.guild.preferredLocale;
       payload.member = {
         ...this.memberWire(context.guild, member),
         permissions: this.permissionsOf(context.guild, context.user.id).toString(),
@@ -1909,7 +1912,7 @@ class LocalDiscord implements DiscordServer {
       max_members: 500_000,
       max_video_channel_users: 25,
       vanity_url_code: null,
-      preferred_locale: 'en-US',
+      preferred_locale: guild.preferredLocale,
       features: [],
       roles: [...guild.roles.values()].map((role) => this.roleWire(role)),
       emojis: [],

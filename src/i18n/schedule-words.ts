@@ -1,0 +1,82 @@
+/**
+ * Schedules in words: the engine and the scheduler return data (a Schedule, a Rule, a NextChange); this
+ * renders it in a locale from the schedule area of the catalogues.
+ */
+import { eventTimes, validateTimeZone, DEFAULT_TIMEZONE, type NextChange, type Rule, type Schedule } from '../schedule/engine.js';
+import { formatInZone } from '../schedule/zoned-time.js';
+import { listWithMore } from '../text.js';
+import type { Locale } from './locale.js';
+import { t } from './t.js';
+
+/** A rotation's images as one line: the first ones and "and N more", so any list fits a message. */
+const IMAGE_LIST_CHARS = 1200;
+
+/** One schedule in one line. An event is shown on the wall clock of the user's current zone. */
+export function scheduleWords(locale: Locale, schedule: Schedule, timezone?: string, imageChars = IMAGE_LIST_CHARS): string {
+  const line = (() => {
+    switch (schedule.kind) {
+      case 'season': {
+        const { from, to, image, priority } = schedule;
+        return priority ? t(locale, 'schedule.describe.season-priority', { from, to, image, priority }) : t(locale, 'schedule.describe.season', { from, to, image });
+      }
+      case 'rotation': {
+        const more = (n: number) => ` ${t(locale, 'schedule.list-more', { count: n })}`;
+        const images = listWithMore(schedule.images, imageChars, { more });
+        return t(locale, 'schedule.describe.rotation', { every: schedule.every, order: t(locale, schedule.order === 'random' ? 'schedule.order.random' : 'schedule.order.sequence'), images });
+      }
+      case 'event': {
+        const { at, until } = eventTimes(schedule, timezone);
+        return until ? t(locale, 'schedule.describe.event-until', { at, until, image: schedule.image }) : t(locale, 'schedule.describe.event', { at, image: schedule.image });
+      }
+    }
+  })();
+  return schedule.paused ? t(locale, 'schedule.describe.paused', { schedule: line }) : line;
+}
+
+/** "the season 12-01 to 02-28", "your default image", … */
+export function ruleWords(locale: Locale, rule: Rule): string {
+  switch (rule.kind) {
+    case 'none':
+      return t(locale, 'schedule.rule.none');
+    case 'default':
+      return t(locale, 'schedule.rule.default');
+    case 'season':
+      return rule.priority
+        ? t(locale, 'schedule.rule.season-priority', { from: rule.from, to: rule.to, priority: rule.priority })
+        : t(locale, 'schedule.rule.season', { from: rule.from, to: rule.to });
+    case 'rotation':
+      return t(locale, rule.order === 'random' ? 'schedule.rule.rotation-random' : 'schedule.rule.rotation-sequence', { every: rule.every, images: rule.images });
+    case 'event':
+      return rule.until === undefined ? t(locale, 'schedule.rule.event', { at: rule.at }) : t(locale, 'schedule.rule.event-until', { at: rule.at, until: rule.until });
+    case 'team-season':
+      return t(locale, 'schedule.rule.team-season', { from: rule.from, to: rule.to });
+    case 'unknown':
+      return t(locale, 'schedule.rule.unknown');
+  }
+}
+
+/** 'Dec 1 00:00 → winter' (English), '1. Dez., 00:00 → winter' (German). */
+export function changeWords(locale: Locale, change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'>, timezone: string | undefined): string {
+  const at = formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE), { locale });
+  if (change.pickedAtRandom) return t(locale, 'schedule.change.random', { at });
+  return change.image === undefined ? t(locale, 'schedule.change.none', { at }) : t(locale, 'schedule.change', { at, image: change.image });
+}
+
+const UNITS = [
+  ['schedule.duration.day', 86_400],
+  ['schedule.duration.hour', 3600],
+  ['schedule.duration.minute', 60],
+  ['schedule.duration.second', 1],
+] as const;
+
+/** '1 minute', '15 minutes', '1 hour 30 minutes'. */
+export function durationWords(locale: Locale, ms: number): string {
+  let rest = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [key, size] of UNITS) {
+    const count = Math.floor(rest / size);
+    rest -= count * size;
+    if (count > 0) parts.push(t(locale, key, { count }));
+  }
+  return parts.join(' ') || t(locale, 'schedule.duration.second', { count: 0 });
+}
