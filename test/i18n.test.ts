@@ -44,3 +44,28 @@ describe('the catalogues', () => {
     expect(t('ja', 'bot.error.not-linked')).toContain('/twitter 連携');
   });
 });
+
+describe('commands named in texts', () => {
+  it('are commands of that locale, as its users see them', async () => {
+    const { commands } = await import('../commands/index.js');
+    const { commandName } = await import('../src/i18n/commands.js');
+    // After the start, a space, a quote or a bracket: `*/n` (cron) and URLs are not commands.
+    const reference = /(?<![^\s"'(「（`])\/([-_\p{L}\p{N}]+)(?: ([-_\p{L}\p{N}]+))?/gu;
+    const wrong: string[] = [];
+    for (const locale of LOCALES) {
+      const known = new Map<string, Set<string>>();
+      for (const { definition } of commands) {
+        const subs = (definition.options ?? []).filter((option) => option.type === 1 || option.type === 2).map((option) => commandName(locale, `${definition.name} ${option.name}`));
+        known.set(commandName(locale, definition.name), new Set(subs));
+      }
+      for (const [key, text] of Object.entries(catalogues[locale] as Record<string, string>)) {
+        for (const [, command, sub] of text.matchAll(reference)) {
+          const subs = known.get(command!);
+          if (!subs) wrong.push(`${locale} ${key}: /${command}`);
+          else if (subs.size > 0 && (sub === undefined || !subs.has(sub))) wrong.push(`${locale} ${key}: /${command} ${sub ?? ''}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
