@@ -1,12 +1,13 @@
 /**
  * Every failure a user can meet is a value with a machine-readable `kind` (callers switch on it) and the
  * parameters its words need (`{ retryAt }`, `{ name }`). The words are not here: each edge renders the kind
- * for its audience from the catalogues (src/i18n): the bot in the user's language with the slash command to
- * run (src/bot/error-words.ts), the CLI for a terminal with the CLI command to run (src/cli/messages.ts).
- * Nothing secret goes into either.
+ * for its audience from the catalogues (src/i18n, `errorWords`): the bot in the user's language with the
+ * slash command to run and the button to press (`failureReply` in src/bot/replies.ts), the CLI for a
+ * terminal with the CLI command to run (src/cli/messages.ts). Nothing secret goes into either.
  *
- * Being converted: an error may still be built with an English sentence (`new X(kind, 'sentence')`), which
- * the edges show when the catalogue has no words for its kind yet.
+ * The core builds errors from a kind and parameters only (test/i18n/errors.test.ts scans for sentences).
+ * The edges' own errors (the CLI's usage errors, a few in src/bot/) may still carry an English sentence,
+ * shown when the catalogue has no words for their kind.
  */
 import { formatParams } from './i18n/render-error.js';
 import { lookup } from './i18n/t.js';
