@@ -33,6 +33,22 @@ import type { Locale } from './i18n/locale.js';
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
 
+/** What Discord says of someone in a server. */
+export type Membership = 'member' | 'left' | 'unknown';
+
+/**
+ * What the core asks of the chat platform, given when the services are built (the bot builds its Discord
+ * client first, then the services with these, then itself): how a scheduled change is told to the user,
+ * and whether someone is still in a server before a team image reaches them. Without an edge (the CLI,
+ * tests of the core) nobody is told and everyone counts as a member.
+ */
+export interface EdgeHooks {
+  notify: Notifier;
+  membership(guildId: string, userId: string): Promise<Membership>;
+}
+
+const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
+
 export interface Services {
   config: Config;
   logger: Logger;
@@ -53,11 +69,7 @@ export interface Services {
   coordination: Coordination;
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
-  /** The bot sets how scheduled changes are announced (it owns the Discord client). */
-  setNotifier(notifier: Notifier): void;
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
-  /** The bot sets how membership is checked before each branding upload. */
-  setMembershipCheck(check: (guildId: string, userId: string) => Promise<boolean>): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +81,8 @@ export interface ServiceOptions {
   /** false for the CLI: a one-shot command must not take over the changes a running bot is making (on SQLite
    *  the ownership leases live in that bot's memory, so the CLI would see them as orphans). Default true. */
   recoverChanges?: boolean;
+  /** The chat platform (see EdgeHooks). */
+  edge?: EdgeHooks;
 }
 
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -99,15 +113,20 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const teamSeasons = createTeamSeasons(store, consent);
   const schedules = createScheduleStore(store);
   const locales = createLocalePreferences(store, logger.child({ component: 'locales' }));
-  let notifier: Notifier = async () => false;
-  let isMember = async (_guildId: string, _userId: string) => true;
+  const edge = options.edge ?? NO_EDGE;
+  // Someone who left a server has withdrawn their branding consent there: found when a push or a team season reaches them.
+  const isMember = async (guildId: string, userId: string): Promise<boolean> => {
+    const membership = await edge.membership(guildId, userId);
+    if (membership === 'left') await consent.leave(guildId, userId);
+    return membership === 'member';
+  };
   const scheduler = createScheduler({
     schedules,
     library,
     avatars,
     coordination,
     logger: logger.child({ component: 'scheduler' }),
-    notify: async (discordUserId, record, notice) => notifier(discordUserId, record, notice, await locales.of(discordUserId)),
+    notify: async (discordUserId, record, notice) => edge.notify(discordUserId, record, notice, await locales.of(discordUserId)),
     minIntervalMs: config.scheduleMinIntervalMs,
     teamSeasons,
     // Team seasons follow the rules of pushes: the same membership check and concurrency.
@@ -180,13 +199,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     locales,
     coordination,
     sweeper,
-    setNotifier(next) {
-      notifier = next;
-    },
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
-    setMembershipCheck(check) {
-      isMember = check;
-    },
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);

@@ -6,9 +6,7 @@
 import {
   Client,
   Events,
-  GatewayIntentBits,
   MessageFlags,
-  Partials,
   Status,
   type Interaction,
   type InteractionEditReplyOptions,
@@ -22,11 +20,11 @@ import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
 import { DISCORD_LIMITS, failureReply, fitMessage, recoveredReply, truncate } from './replies.js';
-import { deliverNotice } from './notify.js';
 import { finishPush, finishRevert } from './branding-report.js';
-import { currentMember } from './membership.js';
 
 export interface BotOptions {
+  /** From createDiscordClient; the services were given its edge (discordEdge). */
+  client: Client;
   services: Services;
   commands: SlashCommand[];
   /** How long a stop waits for commands in flight. */
@@ -80,11 +78,7 @@ export function createBot(options: BotOptions): Bot {
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
 
-  const client = new Client({
-    intents: [GatewayIntentBits.Guilds],
-    partials: [Partials.Channel],
-    rest: { api: config.discordApiUrl, version: '10', timeout: 15_000 },
-  });
+  const { client } = options;
 
   const componentHandler = (customId: string) => {
     const { command, action } = parseCustomId(customId);
@@ -165,7 +159,6 @@ export function createBot(options: BotOptions): Bot {
     void task.finally(() => inFlight.delete(task));
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
-  services.setNotifier((discordUserId, record, notice, locale) => deliverNotice(client, discordUserId, record, notice, locale));
   // A command's change that a restart finished: its reply is edited while the interaction token lives, else a DM.
   services.avatars.onRecoveredCommand(async (discordUserId, applied, source, replyTarget, locale) => {
     const body = recoveredReply(applied, source, locale ?? DEFAULT_LOCALE);
@@ -178,12 +171,6 @@ export function createBot(options: BotOptions): Bot {
       }
     }
     await (await client.users.fetch(discordUserId)).send(body);
-  });
-  services.setMembershipCheck(async (guildId, userId) => {
-    const guild = client.guilds.cache.get(guildId);
-    if (!guild) return false;
-    // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord.
-    return (await currentMember(guild, userId, services.branding.consent).catch(() => undefined)) !== undefined;
   });
 
   let background: Promise<void> = Promise.resolve();

@@ -5,6 +5,18 @@
  */
 import { DiscordAPIError, RESTJSONErrorCodes, type Guild, type GuildMember } from 'discord.js';
 import type { ConsentStore } from '../branding/consent.js';
+import type { Membership } from '../services.js';
+
+/** What Discord says of someone in a server: still a member, gone, or no answer (not in the cache, an error). */
+export async function membershipOf(guild: Guild | undefined, userId: string): Promise<Membership> {
+  if (!guild) return 'unknown';
+  try {
+    await guild.members.fetch({ user: userId, force: true });
+    return 'member';
+  } catch (error) {
+    return error instanceof DiscordAPIError && (error.code === RESTJSONErrorCodes.UnknownMember || error.code === RESTJSONErrorCodes.UnknownUser) ? 'left' : 'unknown';
+  }
+}
 
 /** The member, or undefined when they left the server; other failures are thrown. */
 export async function currentMember(guild: Guild, userId: string, consent: ConsentStore): Promise<GuildMember | undefined> {

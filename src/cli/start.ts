@@ -2,6 +2,7 @@ import { commands } from '../../commands/index.js';
 import { loadConfig, missingVariables, type RequirableSetting } from '../config.js';
 import { createLogger } from '../log.js';
 import { createBot } from '../bot/bot.js';
+import { createDiscordClient, discordEdge } from '../bot/client.js';
 import { createServices } from '../services.js';
 import { parse, UsageError } from './args.js';
 
@@ -19,10 +20,11 @@ export async function run(args: string[]): Promise<void> {
     throw new UsageError(`missing configuration: ${missing.map((line) => line.slice(0, line.indexOf(':'))).join(', ')}`);
   }
   const logger = createLogger({ level: config.logLevel });
-  const services = await createServices(config, logger);
+  const client = createDiscordClient(config);
+  const services = await createServices(config, logger, { edge: discordEdge(client) });
   await services.store.ping();
   // ready_ms and catchup_done_ms count from the process start (0 on the performance clock).
-  const bot = createBot({ services, commands, startedAtMs: 0 });
+  const bot = createBot({ client, services, commands, startedAtMs: 0 });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     logger.info({ signal }, 'stopping');

@@ -63,18 +63,22 @@ it('a catch-up joining a recovered scheduled change while the recovery tells it:
     planned: { op: 'append', entry: { id: randomUUID(), hash: imageHash, format: 'jpeg', appliedAt: new Date().toISOString(), source: 'schedule', label: 'your default image: a' } },
     previousUrl,
   });
-  // Read a second after the restart: time to install the notifier and hold the record below first.
+  // Read a second after the restart: time to hold the record below first.
   await journal.update(record, { state: 'accepted', acceptedAt: new Date().toISOString(), readAt: Date.now() + 1000 });
   await before.close();
   const uploads = x.uploads.length;
 
-  const after = await createServices(config, logger);
+  const notices: string[] = [];
+  const after = await createServices(config, logger, {
+    edge: {
+      notify: async (_user, _record, notice) => {
+        notices.push(notice.kind === 'changed' ? `changed ${notice.url400}` : notice.kind);
+        return true;
+      },
+      membership: async () => 'member',
+    },
+  });
   try {
-    const notices: string[] = [];
-    after.setNotifier(async (_user, _record, notice) => {
-      notices.push(notice.kind === 'changed' ? `changed ${notice.url400}` : notice.kind);
-      return true;
-    });
     // The schedule record is held, so the recovery's completion waits inside its handler (at most 4 s) ...
     let release: () => void = () => {};
     const holding = after.store.locked(`schedules:${userId}`, () => new Promise<void>((resolve) => (release = resolve)));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { commands } from '../../commands/index.js';
 import { createBot, type Bot } from '../../src/bot/bot.js';
+import { createDiscordClient, discordEdge } from '../../src/bot/client.js';
 import { registerCommands } from '../../src/bot/register.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
@@ -127,8 +128,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   }
 
   const boot = async () => {
-    const services = await createServices(config, logger, { ...(options.clock ? { clock: options.clock } : {}), ...(options.sweeper ? { sweeper: options.sweeper } : {}) });
-    const bot = createBot({ services, commands, drainTimeoutMs: 10_000 });
+    const client = createDiscordClient(config);
+    const services = await createServices(config, logger, {
+      edge: discordEdge(client),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sweeper ? { sweeper: options.sweeper } : {}),
+    });
+    const bot = createBot({ client, services, commands, drainTimeoutMs: 10_000 });
     await bot.start();
     if (options.waitForCatchUp ?? true) await bot.background;
     return { services, bot };
