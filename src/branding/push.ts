@@ -144,31 +144,34 @@ export function describeProgress(progress: PushProgress, locale: Locale = 'en-US
 /** A member's outcome; a pending one is tried again at `retryAt`. */
 type Attempt = { result: MemberResult; retryAt?: number };
 
-/** What a failed upload or revert means for the member. */
-function classify(error: unknown): { kind: string; reason: string; retry?: 'rate-limited' | 'transient'; resetAt?: number } {
-  if (error instanceof VaultError) {
-    return error.kind === 'damaged-link' ? { kind: error.kind, reason: 'stored X link cannot be read (must link again)' } : { kind: 'not-linked', reason: 'not linked' };
-  }
+/** What a failed upload or revert means for the member: a kind (and parameters) worded where it is shown. */
+type Failure = Pick<MemberResult, 'kind' | 'params' | 'variant'> & { kind: string; retry?: 'rate-limited' | 'transient'; resetAt?: number };
+
+function classify(error: unknown): Failure {
+  if (error instanceof VaultError) return { kind: error.kind === 'damaged-link' ? error.kind : 'not-linked' };
   if (error instanceof AccountError) {
-    if (error.kind === 'link-revoked') return { kind: error.kind, reason: 'link revoked' };
-    if (error.kind === 'nothing-to-revert') return { kind: error.kind, reason: 'the avatar from before could not be saved' };
-    if (error.kind === 'history-entry-gone') return { kind: error.kind, reason: 'the avatar from before is no longer stored' };
+    if (error.kind === 'link-revoked' || error.kind === 'nothing-to-revert' || error.kind === 'history-entry-gone') return { kind: error.kind };
   }
   if (error instanceof XApiError) {
     switch (error.kind) {
       case 'token-revoked':
-        return { kind: 'token-revoked', reason: 'link revoked' };
+        return { kind: 'token-revoked' };
       case 'rate-limited':
-        return { kind: error.kind, reason: 'rate-limited by X', retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
+        return { kind: error.kind, retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
       case 'transient':
-        return { kind: error.kind, reason: 'X unavailable', retry: 'transient' };
+        return { kind: error.kind, retry: 'transient' };
     }
   }
+  const words = (known: UserFacingError): Failure => ({
+    kind: known.kind,
+    ...(Object.keys(known.params).length ? { params: { ...known.params } } : {}),
+    ...(known.variant !== undefined ? { variant: known.variant } : {}),
+  });
   // A record of the member stayed locked: a change of theirs in flight, or a lease of a process that died
   // (it expires within 15 s). Waiting is enough.
-  if (error instanceof StoreError && error.kind === 'busy') return { kind: error.kind, reason: error.userMessage, retry: 'transient' };
-  if (error instanceof UserFacingError) return { kind: error.kind, reason: error.userMessage };
-  return { kind: 'internal', reason: 'an internal error' };
+  if (error instanceof StoreError && error.kind === 'busy') return { ...words(error), retry: 'transient' };
+  if (error instanceof UserFacingError) return words(error);
+  return { kind: 'internal' };
 }
 
 export function createPushRunner(deps: PushRunnerDeps): PushRunner {
@@ -230,8 +233,8 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     if (joined) return { later: joined.final.then((applied) => pushFinished(before.attempts, before.previous ?? 'original', applied)) };
     // Read together: these are independent.
     const [opted, member, { entries }] = await Promise.all([consent.has(job.guildId, userId), isMember(job.guildId, userId), avatars.history(userId)]);
-    if (!opted) return { ...before, status: 'skipped', kind: 'not-opted-in', reason: 'no longer opted in', at };
-    if (!member) return { ...before, status: 'skipped', kind: 'left-server', reason: 'left the server', at };
+    if (!opted) return { ...before, status: 'skipped', kind: 'not-opted-in', at };
+    if (!member) return { ...before, status: 'skipped', kind: 'left-server', at };
     const last = entries.at(-1);
     if (before.previous !== undefined && last && last.id !== before.previous && last.hash === job.image.hash && last.source === 'branding') {
       // An earlier run's upload reached X and is in the history, but that process stopped before recording it.
@@ -264,7 +267,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
         const url400 = pushed?.previous === 'original' ? (original?.saved ? original.url : undefined) : last?.url400;
         return { ...before, status: 'done', at, ...(url400 ? { url400 } : {}) };
       }
-      return { ...before, status: 'skipped', kind: 'changed-since', reason: 'changed avatar since the push', at };
+      return { ...before, status: 'skipped', kind: 'changed-since', at };
     }
     const attempt: MemberResult = { ...before, attempts: before.attempts + 1, at };
     await record(attempt);
@@ -323,16 +326,17 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     };
 
     async function settle(userId: string, current: MemberResult, error: unknown): Promise<Attempt> {
-      const failure = classify(error);
-      const base: MemberResult = { ...current, at: stamp(), kind: failure.kind, reason: failure.reason };
+      const { retry, resetAt: failedUntil, ...failure } = classify(error);
+      const { reason: _old, params: _params, variant: _variant, ...rest } = current; // the words of an earlier failure go
+      const base: MemberResult = { ...rest, at: stamp(), ...failure };
       const tries = retries.get(userId) ?? 0;
-      if (failure.retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
+      if (retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
         retries.set(userId, tries + 1);
         // Never sooner than a minute, doubling with each 429 (see rateLimitRetryAt): a reset already past meant at once.
-        const resetAt = failure.resetAt === undefined ? undefined : new Date(failure.resetAt);
+        const resetAt = failedUntil === undefined ? undefined : new Date(failedUntil);
         return { result: { ...base, status: 'pending' }, retryAt: rateLimitRetryAt(resetAt, clock.now(), tries + 1, rateLimitWaitMs) };
       }
-      if (failure.retry === 'transient' && tries < TRANSIENT_RETRIES) {
+      if (retry === 'transient' && tries < TRANSIENT_RETRIES) {
         retries.set(userId, tries + 1);
         return { result: { ...base, status: 'pending' }, retryAt: clock.now() + transientRetryMs * 2 ** tries };
       }
