@@ -4,9 +4,14 @@
  * admin confirms) and in the prepare stage of each member, a few members before their upload (consent and
  * membership may have changed since). Skip reasons are kinds, worded where they are shown.
  */
+import { AccountError } from '../account-errors.js';
+import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readLink, type TokenVault } from '../store/vault.js';
+import { StoreError } from '../store/backend.js';
+import { readLink, VaultError, type TokenVault } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
 import type { ConsentStore } from './consent.js';
+import type { MemberResult } from './jobs.js';
 
 /** Why the prompt leaves a member out (`branding.skip.<kind>`). */
 export type SkipKind = 'link-unreadable' | 'not-linked' | 'link-revoked' | 'left-server' | 'without-role';
@@ -64,4 +69,37 @@ export async function stillReached(consent: ConsentStore, isMember: (guildId: st
   if (!opted) return 'not-opted-in';
   if (!member) return 'left-server';
   return undefined;
+}
+
+/** A member's outcome; a pending one is tried again at `retryAt`. */
+export type Attempt = { result: MemberResult; retryAt?: number };
+
+/** What a failed upload or revert means for the member: a kind (and parameters) worded where it is shown. */
+export type Failure = Pick<MemberResult, 'kind' | 'params' | 'variant'> & { kind: string; retry?: 'rate-limited' | 'transient'; resetAt?: number };
+
+export function classify(error: unknown): Failure {
+  if (error instanceof VaultError) return { kind: error.kind === 'damaged-link' ? error.kind : 'not-linked' };
+  if (error instanceof AccountError) {
+    if (error.kind === 'link-revoked' || error.kind === 'nothing-to-revert' || error.kind === 'history-entry-gone') return { kind: error.kind };
+  }
+  if (error instanceof XApiError) {
+    switch (error.kind) {
+      case 'token-revoked':
+        return { kind: 'token-revoked' };
+      case 'rate-limited':
+        return { kind: error.kind, retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
+      case 'transient':
+        return { kind: error.kind, retry: 'transient' };
+    }
+  }
+  const words = (known: UserFacingError): Failure => ({
+    kind: known.kind,
+    ...(Object.keys(known.params).length ? { params: { ...known.params } } : {}),
+    ...(known.variant !== undefined ? { variant: known.variant } : {}),
+  });
+  // A record of the member stayed locked: a change of theirs in flight, or a lease of a process that died
+  // (it expires within 15 s). Waiting is enough.
+  if (error instanceof StoreError && error.kind === 'busy') return { ...words(error), retry: 'transient' };
+  if (error instanceof UserFacingError) return words(error);
+  return { kind: 'internal' };
 }
