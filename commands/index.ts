@@ -1,7 +1,7 @@
 /** Every slash command the bot registers, in one list: registration, dispatch and tests read it. */
 import type { SlashCommand } from '../src/bot/command.js';
 import { avatarCommand } from './avatar.js';
-import { brandingCommand, brandingConsentCommand } from './branding.js';
+import { brandingCommand, brandingConsentCommand } from './branding/index.js';
 import { libraryCommand } from './library.js';
 import { scheduleCommand } from './schedule.js';
 import { twitterCommand } from './twitter.js';

@@ -4,7 +4,6 @@ import {
   ApplicationCommandOptionType,
   ButtonBuilder,
   ButtonStyle,
-  ComponentType,
   EmbedBuilder,
   MessageFlags,
   ModalBuilder,
@@ -15,8 +14,8 @@ import {
   type InteractionEditReplyOptions,
   type RepliableInteraction,
 } from 'discord.js';
-import { randomUUID } from 'node:crypto';
 import { customId, EVERYWHERE, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
+import { confirm } from '../src/bot/confirm.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import { callbackFlowEnabled } from '../src/config.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
@@ -89,35 +88,16 @@ async function unlink(interaction: ChatInputCommandInteraction, services: Servic
   if (!account) throw notLinked();
   const locale = localeOf(interaction.locale);
   const name = account === 'damaged' ? t(locale, 'twitter.unlink.your-account') : `@${account.screenName}`;
-  const nonce = randomUUID().slice(0, 8);
-  const confirmId = customId('twitter', 'unlink-confirm', nonce);
-  const cancelId = customId('twitter', 'unlink-cancel', nonce);
-  const response = await interaction.reply({
+  const click = await confirm(interaction, {
+    locale,
+    reply: true,
     content: account === 'damaged' ? t(locale, 'twitter.unlink.confirm-damaged') : t(locale, 'twitter.unlink.confirm', { name }),
-    components: [
-      new ActionRowBuilder<ButtonBuilder>().addComponents(
-        new ButtonBuilder().setCustomId(confirmId).setLabel(t(locale, 'twitter.unlink.button')).setStyle(ButtonStyle.Danger),
-        new ButtonBuilder().setCustomId(cancelId).setLabel(t(locale, 'common.cancel')).setStyle(ButtonStyle.Secondary),
-      ),
-    ],
-    flags: MessageFlags.Ephemeral,
-    withResponse: true,
+    confirmLabel: t(locale, 'twitter.unlink.button'),
+    ids: (choice, nonce) => customId('twitter', `unlink-${choice}`, nonce),
+    timeoutMs: UNLINK_CONFIRM_MS,
+    cancelled: t(locale, 'twitter.unlink.cancelled'),
   });
-  let click: ButtonInteraction;
-  try {
-    click = await response.resource!.message!.awaitMessageComponent({
-      componentType: ComponentType.Button,
-      filter: (candidate) => candidate.user.id === interaction.user.id && [confirmId, cancelId].includes(candidate.customId),
-      time: UNLINK_CONFIRM_MS,
-    });
-  } catch {
-    await interaction.editReply({ content: t(locale, 'common.timed-out'), components: [] });
-    return;
-  }
-  if (click.customId === cancelId) {
-    await click.update({ content: t(locale, 'twitter.unlink.cancelled'), components: [] });
-    return;
-  }
+  if (!click) return;
   await click.update({ content: t(locale, 'twitter.unlink.unlinking', { name }), components: [] });
   const result = await services.links.unlink(interaction.user.id);
   const unlinked = result.account ? `@${result.account.screenName}` : t(locale, 'twitter.unlink.your-account');

@@ -6,11 +6,23 @@
  * that member's last seen locale, the log channel (and its attached report) in the server's preferred locale.
  */
 import { AttachmentBuilder, type Client } from 'discord.js';
-import type { PushJob } from '../branding/push.js';
+import type { MemberResult, PushJob } from '../branding/push.js';
+import { UserFacingError } from '../errors.js';
 import type { Locale } from '../i18n/locale.js';
 import { guildLocale } from '../i18n/preferences.js';
-import { t } from '../i18n/t.js';
+import { errorWords } from '../i18n/render-error.js';
+import { lookup, t } from '../i18n/t.js';
 import type { Services } from '../services.js';
+
+/**
+ * Why a member failed or was skipped, in `locale`: `branding.reason.<kind>`, else the words of that error
+ * kind; a record written before results kept kinds has its English words, shown as they are.
+ */
+export function memberReason(result: MemberResult, locale: Locale): string {
+  if (result.reason !== undefined) return result.reason;
+  if (result.kind === undefined) return '';
+  return lookup(locale, `branding.reason.${result.kind}`) ?? errorWords(new UserFacingError(result.kind, result.params ?? {}, result.variant === undefined ? {} : { variant: result.variant }), locale, 'bot');
+}
 
 export function report(job: PushJob, locale: Locale): { summary: string; file: AttachmentBuilder } {
   const results = Object.entries(job.results);
@@ -21,11 +33,11 @@ export function report(job: PushJob, locale: Locale): { summary: string; file: A
     t(locale, 'branding.report.succeeded', { count: of('done').length }),
     ...of('done').map(([userId, result]) => `  ${userId}  ${result.url400 ?? ''}`),
     t(locale, 'branding.report.failed', { count: of('failed').length }),
-    ...of('failed').map(([userId, result]) => `  ${userId}  ${result.reason ?? ''}`),
+    ...of('failed').map(([userId, result]) => `  ${userId}  ${memberReason(result, locale)}`),
     t(locale, 'branding.report.skipped', { count: of('skipped').length }),
-    ...of('skipped').map(([userId, result]) => `  ${userId}  ${result.reason ?? ''}`),
+    ...of('skipped').map(([userId, result]) => `  ${userId}  ${memberReason(result, locale)}`),
   ];
-  const reasons = [...new Set(of('failed').map(([, result]) => result.reason))].join(', ');
+  const reasons = [...new Set(of('failed').map(([, result]) => memberReason(result, locale)))].join(', ');
   const counts = { label: job.label, done: of('done').length, failed: of('failed').length, skipped: of('skipped').length };
   const summary = reasons ? t(locale, 'branding.summary-reasons', { ...counts, reasons }) : t(locale, 'branding.summary', counts);
   return { summary, file: new AttachmentBuilder(Buffer.from(lines.join('\n')), { name: `push-${job.id}.txt` }) };

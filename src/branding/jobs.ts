@@ -17,11 +17,15 @@ export type MemberStatus = 'pending' | 'done' | 'failed' | 'skipped';
 
 export interface MemberResult {
   status: MemberStatus;
-  /** Why the member failed or was skipped, in a few words for the admin ("not linked"). */
-  reason?: string;
-  /** The same as a value to switch on: 'not-linked', 'link-revoked', 'token-revoked', 'not-opted-in',
-   *  'left-server', 'changed-since', 'rate-limited', 'transient', another XApiError/AccountError kind, or 'internal'. */
+  /** Why the member failed or was skipped: 'not-linked', 'link-revoked', 'token-revoked', 'not-opted-in',
+   *  'left-server', 'changed-since', 'rate-limited', 'transient', another error's kind, or 'internal'.
+   *  Worded where it is shown, in the reader's language (src/bot/branding-report.ts). */
   kind?: string;
+  /** The parameters and variant of that error's words, when it is a kind the catalogue words as an error. */
+  params?: Record<string, string | number>;
+  variant?: string;
+  /** Records written before reasons were kinds: the English words, shown as they are. Not written any more. */
+  reason?: string;
   url400?: string;
   /** Uploads (or reverts) tried for this member. */
   attempts: number;

@@ -3,6 +3,7 @@
  * user's problem alone: they get a sentence telling them what to do, the operator's explanation (which
  * key) goes to the log only, they can still unlink, and a branding push goes on for everyone else.
  */
+import { memberReason } from '../../src/bot/branding-report.js';
 import sharp from 'sharp';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,7 @@ describe('/branding push with a member whose link is damaged', () => {
     await createTokenVault(h.services.store, createSecretBox(lostKey)).save(victim.id, account);
     expect(await confirm(push)).toBe('Pushed "Second": 2 succeeded, 1 failed (stored X link cannot be read (must link again)), 0 skipped. The full report is attached.');
     const [job] = await h.services.branding.pushes.status(h.discord.guild.id);
-    expect(job?.results[victim.id]).toMatchObject({ status: 'failed', kind: 'damaged-link', reason: 'stored X link cannot be read (must link again)' });
+    expect(job?.results[victim.id]).toMatchObject({ status: 'failed', kind: 'damaged-link' });
+    expect(memberReason(job!.results[victim.id]!, 'en-US')).toBe('stored X link cannot be read (must link again)');
   });
 });

@@ -62,7 +62,7 @@ describe('push', () => {
     expect(registered?.default_member_permissions).toBe(String(MANAGE_GUILD));
     const uploads = h.x.uploads.length;
     const attempt = await slash(members[0]!.user, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } } });
-    expect((await attempt.waitForReply()).content).toBe('Only members with the Manage Server permission can use /branding.');
+    expect((await attempt.waitForReply()).content).toBe('Only members with the Manage Server permission can use the branding commands.');
     expect(h.x.uploads.length).toBe(uploads);
   });
 

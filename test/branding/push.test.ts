@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AvatarChanges } from '../../src/avatar-changes.js';
+import { memberReason } from '../../src/bot/branding-report.js';
 import { createConsentStore, type ConsentStore } from '../../src/branding/consent.js';
 import { BrandingError, createPushRunner, describeProgress, type PushProgress, type PushRunner, type PushRunnerDeps } from '../../src/branding/push.js';
 import { parseConfig, type Config } from '../../src/config.js';
@@ -175,11 +176,19 @@ describe('a push', () => {
       expect(uploadsOf(m).map((upload) => upload.bytes.equals(image.data))).toEqual([true]);
     }
     for (const m of [...bystanders, withdraws, unlinked, revokedAtX, revokedHere, leavesServer]) expect(uploadsOf(m)).toEqual([]);
-    expect(job.results[withdraws.id]).toMatchObject({ status: 'skipped', reason: 'no longer opted in' });
-    expect(job.results[leavesServer.id]).toMatchObject({ status: 'skipped', reason: 'left the server' });
-    expect(job.results[unlinked.id]).toMatchObject({ status: 'failed', reason: 'not linked', kind: 'not-linked' });
-    expect(job.results[revokedAtX.id]).toMatchObject({ status: 'failed', reason: 'link revoked', kind: 'token-revoked' });
-    expect(job.results[revokedHere.id]).toMatchObject({ status: 'failed', reason: 'link revoked', kind: 'link-revoked' });
+    // Results keep a kind, worded where they are shown.
+    const reasonOf = (userId: string) => memberReason(job.results[userId]!, 'en-US');
+    expect(job.results[withdraws.id]).toMatchObject({ status: 'skipped', kind: 'not-opted-in' });
+    expect(reasonOf(withdraws.id)).toBe('no longer opted in');
+    expect(job.results[leavesServer.id]).toMatchObject({ status: 'skipped', kind: 'left-server' });
+    expect(reasonOf(leavesServer.id)).toBe('left the server');
+    expect(job.results[unlinked.id]).toMatchObject({ status: 'failed', kind: 'not-linked' });
+    expect(reasonOf(unlinked.id)).toBe('not linked');
+    expect(job.results[revokedAtX.id]).toMatchObject({ status: 'failed', kind: 'token-revoked' });
+    expect(reasonOf(revokedAtX.id)).toBe('link revoked');
+    expect(job.results[revokedHere.id]).toMatchObject({ status: 'failed', kind: 'link-revoked' });
+    expect(reasonOf(revokedHere.id)).toBe('link revoked');
+    for (const result of Object.values(job.results)) expect(result.reason).toBeUndefined();
 
     // X rate-limited some first uploads; those members waited for the reset and were uploaded once after it.
     const limited = x.requests.slice(requestsBefore).filter((request) => request.path === X_PATHS.updateProfileImage && request.status === 429);
@@ -345,7 +354,8 @@ describe('reverting a push', () => {
 
     const reverted = await push.revert(guild, { adminId: 'admin' });
     expect(reverted.state).toBe('reverted');
-    expect(reverted.reverts?.[changedSince.id]).toMatchObject({ status: 'skipped', reason: 'changed avatar since the push' });
+    expect(reverted.reverts?.[changedSince.id]).toMatchObject({ status: 'skipped', kind: 'changed-since' });
+    expect(memberReason(reverted.reverts![changedSince.id]!, 'en-US')).toBe('changed avatar since the push');
     for (const [i, m] of members.slice(0, 5).entries()) {
       expect(reverted.reverts?.[m.id]?.status).toBe('done');
       expect(sameImage(await pixelsAtX(m), before[i]!)).toBe(true);

@@ -1,0 +1,40 @@
+/** /branding-consent join | leave: every member's own say. */
+import { ApplicationCommandOptionType, MessageFlags } from 'discord.js';
+import { SERVER_ONLY, type SlashCommand } from '../../src/bot/command.js';
+import { localizedDefinition } from '../../src/i18n/commands.js';
+import { localeOf } from '../../src/i18n/locale.js';
+import { t } from '../../src/i18n/t.js';
+import { readLink } from '../../src/store/vault.js';
+import { requireGuild } from './common.js';
+
+export const brandingConsentCommand: SlashCommand = {
+  definition: localizedDefinition({
+    name: 'branding-consent',
+    description: 'Allow or stop this server’s admins setting your X avatar',
+    ...SERVER_ONLY,
+    options: [
+      { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
+      { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },
+    ],
+  }),
+
+  async execute(interaction, services) {
+    const locale = localeOf(interaction.locale);
+    const guildId = requireGuild(interaction);
+    if (interaction.options.getSubcommand() === 'join') {
+      const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'a stored X link cannot be opened'));
+      await services.branding.consent.join(guildId, interaction.user.id);
+      await services.schedules.update(interaction.user.id, () => undefined);
+      await services.scheduler.refresh(interaction.user.id); // the server's team season, if one is active
+      const joined = [
+        t(locale, 'branding.consent.joined'),
+        ...(account === 'damaged' ? [t(locale, 'branding.consent.damaged')] : account ? [] : [t(locale, 'branding.consent.not-linked')]),
+      ].join(' ');
+      await interaction.reply({ content: `${t(locale, 'branding.consent.text')}\n\n${joined}`, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const was = await services.branding.consent.leave(guildId, interaction.user.id);
+    await services.scheduler.refresh(interaction.user.id); // personal schedules take over again
+    await interaction.reply({ content: t(locale, was ? 'branding.consent.left' : 'branding.consent.not-joined'), flags: MessageFlags.Ephemeral });
+  },
+};

@@ -1,0 +1,211 @@
+/**
+ * A push's life: created (one per server at a time), run in this process or carried on after a restart
+ * (a lease says which process runs it), looked at, reverted, and stopped with the process. The members'
+ * work is the worker pool's (pool.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { createKeyedLock } from '../keyed-lock.js';
+import type { Coordination } from '../schedule/coordination.js';
+import { hashImage } from '../store/history.js';
+import type { ConsentStore } from './consent.js';
+import { BrandingError } from './errors.js';
+import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
+import { LEASE_SLOT_MS, takeLease, type Lease } from './lease.js';
+import { counts, type ProgressListener, type PushProgress } from './progress.js';
+import type { PushRunner } from './push.js';
+
+const START_LEASE_MS = 5_000;
+
+export interface LifecycleDeps {
+  jobs: JobStore;
+  consent: ConsentStore;
+  coordination: Coordination;
+  logger: Logger;
+  clock: { now(): number };
+  runPhase(job: PushJob, phase: Phase, lease: Lease, listeners: Set<ProgressListener>): Promise<boolean>;
+  /** Aborted by stop(); the pool stops taking members too. */
+  stopping: AbortController;
+}
+
+export function createLifecycle(deps: LifecycleDeps): PushRunner {
+  const { jobs, consent, coordination, logger, clock, runPhase, stopping } = deps;
+  const guildLock = createKeyedLock();
+  const stamp = () => new Date(clock.now()).toISOString();
+  /** Jobs this process is working on, with who wants their progress. */
+  const running = new Map<string, { done: Promise<PushJob>; listeners: Set<ProgressListener> }>();
+  let resumeTimer: NodeJS.Timeout | undefined;
+
+  async function busy(guildId: string): Promise<PushJob | undefined> {
+    const { active } = await jobs.guild(guildId);
+    const job = active === undefined ? undefined : await jobs.get(active);
+    return job && (job.state === 'running' || job.state === 'reverting') ? job : undefined;
+  }
+
+  function refuseBusy(job: PushJob): never {
+    const { done, failed, skipped, total } = counts(job, job.state === 'running' ? 'push' : 'revert');
+    throw new BrandingError('push-running', { label: job.label, finished: done + failed + skipped, total }, { variant: job.state === 'running' ? 'pushing' : 'reverting' });
+  }
+
+  type Claim = { job: PushJob; phase: Phase; lease: Lease };
+
+  /** The job with its lease, or the job as it is when there is nothing left to run. */
+  async function claim(jobId: string): Promise<Claim | PushJob> {
+    const job = await jobs.get(jobId);
+    if (!job) throw new BrandingError('no-push', {}, { variant: 'gone' });
+    if (job.state !== 'running' && job.state !== 'reverting') {
+      await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id)); // finished just before a restart
+      return job;
+    }
+    const phase: Phase = job.state === 'running' ? 'push' : 'revert';
+    const lease = await takeLease(coordination, `branding:${job.guildId}:${job.id}:${phase}`);
+    if (!lease) throw new BrandingError('held-elsewhere');
+    return { job, phase, lease };
+  }
+
+  async function carryOn({ job, phase, lease }: Claim, listeners: Set<ProgressListener>): Promise<PushJob> {
+    try {
+      logger.info({ job: job.id, guild: job.guildId, phase, ...counts(job, phase) }, 'branding job running');
+      if (!(await runPhase(job, phase, lease, listeners))) return job;
+      const finished: PushJob = phase === 'push' ? { ...job, state: 'done', finishedAt: stamp() } : { ...job, state: 'reverted', revertedAt: stamp() };
+      await jobs.finishPhase(finished, phase);
+      await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id));
+      logger.info({ job: job.id, guild: job.guildId, phase, ...counts(finished, phase) }, 'branding job finished');
+      return (await jobs.get(job.id)) ?? finished;
+    } finally {
+      lease.release();
+    }
+  }
+
+  type ClaimAnswer = 'leased' | 'finished' | 'refused';
+
+  /** Start (or join) this process's work on a job; `claimed` says, as soon as it is known, whether this process runs it. */
+  function launch(jobId: string, onProgress?: ProgressListener): { done: Promise<PushJob>; claimed: Promise<ClaimAnswer> } {
+    const existing = running.get(jobId);
+    if (existing) {
+      if (onProgress) existing.listeners.add(onProgress);
+      return { done: existing.done, claimed: Promise.resolve('leased') };
+    }
+    if (stopping.signal.aborted) {
+      const refused = Promise.reject(new BrandingError('held-elsewhere', {}, { variant: 'stopping' }));
+      return { done: refused, claimed: Promise.resolve('refused') };
+    }
+    const listeners = new Set<ProgressListener>(onProgress ? [onProgress] : []);
+    let answer: (claimed: ClaimAnswer) => void = () => {};
+    const claimed = new Promise<ClaimAnswer>((resolve) => (answer = resolve));
+    const done = (async () => {
+      let claimedJob: Claim | PushJob;
+      try {
+        claimedJob = await claim(jobId);
+      } catch (error) {
+        answer('refused');
+        throw error;
+      }
+      if (!('lease' in claimedJob)) {
+        answer('finished');
+        return claimedJob;
+      }
+      answer('leased');
+      return carryOn(claimedJob, listeners);
+    })().finally(() => running.delete(jobId));
+    running.set(jobId, { done, listeners });
+    return { done, claimed };
+  }
+
+  async function resume(onProgress?: (job: PushJob, progress: PushProgress) => void): Promise<{ carriedOn: string[]; heldElsewhere: string[] }> {
+    const carriedOn: string[] = [];
+    const heldElsewhere: string[] = [];
+    const active: string[] = [];
+    for await (const { jobId } of jobs.activeJobs()) active.push(jobId); // list first: running them writes the same records
+    for (const jobId of active) {
+      if (stopping.signal.aborted) break;
+      if (running.has(jobId)) continue;
+      const job = await jobs.get(jobId);
+      if (!job) continue;
+      const { done, claimed } = launch(jobId, onProgress ? (progress) => onProgress(job, progress) : undefined);
+      if ((await claimed) === 'leased') {
+        carriedOn.push(jobId);
+        done.catch((error: unknown) => logger.error({ err: error, job: jobId }, 'resuming a branding job failed'));
+        continue;
+      }
+      const failure = await done.then(() => undefined, (error: unknown) => error);
+      if (failure instanceof BrandingError && failure.kind === 'held-elsewhere') heldElsewhere.push(jobId);
+      else if (failure) logger.error({ err: failure, job: jobId }, 'resuming a branding job failed');
+    }
+    if (heldElsewhere.length && !stopping.signal.aborted) {
+      // Should the process holding them die, its lease runs out within two slots: look again after one.
+      clearTimeout(resumeTimer);
+      resumeTimer = setTimeout(() => void resume(onProgress).catch((error: unknown) => logger.error({ err: error }, 'resuming branding jobs failed')), LEASE_SLOT_MS);
+      resumeTimer.unref();
+    }
+    return { carriedOn, heldElsewhere };
+  }
+
+  return {
+    start(input) {
+      return guildLock.run(input.guildId, async () => {
+        const active = await busy(input.guildId);
+        if (active) refuseBusy(active);
+        // Several processes: the in-process lock does not reach the others, so take a short lease too.
+        if (coordination.distributed && !(await coordination.coordinator.shouldRun(`branding:start:${input.guildId}`, START_LEASE_MS))) {
+          throw new BrandingError('push-running', {}, { variant: 'starting' });
+        }
+        const targets = [...new Set(input.targets ?? (await consent.members(input.guildId)))];
+        if (targets.length === 0) throw new BrandingError('no-members');
+        const job: PushJob = {
+          id: randomUUID(),
+          guildId: input.guildId,
+          adminId: input.adminId,
+          image: { hash: hashImage(input.image.data), format: input.image.format },
+          label: input.label,
+          createdAt: stamp(),
+          targets,
+          results: Object.fromEntries(targets.map((userId) => [userId, { status: 'pending', attempts: 0 } satisfies MemberResult])),
+          state: 'running',
+        };
+        await jobs.create(job, input.image);
+        await jobs.activate(input.guildId, job.id);
+        logger.info({ job: job.id, guild: job.guildId, members: targets.length }, 'branding push created');
+        return job.id;
+      });
+    },
+
+    run: (jobId, onProgress) => launch(jobId, onProgress).done,
+    resume,
+
+    async status(guildId) {
+      const { recent } = await jobs.guild(guildId);
+      const found = await Promise.all(recent.map((jobId) => jobs.get(jobId)));
+      return found.filter((job): job is PushJob => job !== undefined);
+    },
+
+    async revert(guildId, options = {}) {
+      const jobId = await guildLock.run(guildId, async () => {
+        const active = await busy(guildId);
+        if (active) refuseBusy(active);
+        const { recent } = await jobs.guild(guildId);
+        const id = options.jobId ?? recent[0];
+        const job = id !== undefined && recent.includes(id) ? await jobs.get(id) : undefined;
+        if (!job) throw new BrandingError('no-push');
+        if (job.state === 'reverted') throw new BrandingError('cannot-revert', { label: job.label });
+        const changed = job.targets.filter((userId) => job.results[userId]?.status === 'done');
+        const reverting: PushJob = {
+          ...job,
+          state: 'reverting',
+          reverts: Object.fromEntries(changed.map((userId) => [userId, { status: 'pending', attempts: 0 } satisfies MemberResult])),
+          ...(options.adminId ? { revertedBy: options.adminId } : {}),
+        };
+        await jobs.save(reverting);
+        await jobs.activate(guildId, job.id);
+        return job.id;
+      });
+      return launch(jobId, options.onProgress).done;
+    },
+
+    async stop() {
+      stopping.abort();
+      clearTimeout(resumeTimer);
+      await Promise.allSettled([...running.values()].map((entry) => entry.done));
+    },
+  };
+}

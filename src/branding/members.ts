@@ -1,0 +1,105 @@
+/**
+ * Who a push reaches: opted in, linked with a working link, still in the server, holding the role when
+ * one is asked for. The same rules are asked twice: for the prompt (every member, counted before the
+ * admin confirms) and in the prepare stage of each member, a few members before their upload (consent and
+ * membership may have changed since). Skip reasons are kinds, worded where they are shown.
+ */
+import { AccountError } from '../account-errors.js';
+import { UserFacingError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { StoreError } from '../store/backend.js';
+import { readLink, VaultError, type TokenVault } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
+import type { ConsentStore } from './consent.js';
+import type { MemberResult } from './jobs.js';
+
+/** Why the prompt leaves a member out (`branding.skip.<kind>`). */
+export type SkipKind = 'link-unreadable' | 'not-linked' | 'link-revoked' | 'left-server' | 'without-role';
+
+/** Membership checks are REST calls: this many at once keeps a 500-member prompt quick without a burst. */
+const MEMBER_CHECKS_AT_ONCE = 8;
+
+export interface Targets {
+  reach: string[];
+  /** Per skip kind, the members it leaves out, in opt-in order. */
+  skipped: Partial<Record<SkipKind, string[]>>;
+  opted: number;
+}
+
+export interface TargetRules {
+  vault: TokenVault;
+  consent: ConsentStore;
+  logger: Logger;
+  /** The member's roles, or undefined when they left the server (asked of Discord). */
+  member(userId: string): Promise<{ hasRole(roleId: string): boolean } | undefined>;
+}
+
+/** Who a push would reach, counted exactly as the push will; and who is skipped and why. */
+export async function targetsOf(guildId: string, rules: TargetRules, roleId: string | undefined): Promise<Targets> {
+  const opted = await rules.consent.members(guildId);
+  const reasons = new Array<SkipKind | undefined>(opted.length);
+  const skipReason = async (userId: string): Promise<SkipKind | undefined> => {
+    const link = await readLink(rules.vault, userId, (error) => rules.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened')); // that member alone is skipped
+    if (link === 'damaged') return 'link-unreadable';
+    if (!link) return 'not-linked';
+    if (link.status === 'revoked') return 'link-revoked';
+    const member = await rules.member(userId);
+    if (!member) return 'left-server';
+    if (roleId && !member.hasRole(roleId)) return 'without-role';
+    return undefined;
+  };
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < opted.length; index = next++) reasons[index] = await skipReason(opted[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(MEMBER_CHECKS_AT_ONCE, opted.length) }, worker));
+  const reach: string[] = [];
+  const skipped: Targets['skipped'] = {};
+  opted.forEach((userId, index) => {
+    const reason = reasons[index];
+    if (reason) (skipped[reason] ??= []).push(userId);
+    else reach.push(userId);
+  });
+  return { reach, skipped, opted: opted.length };
+}
+
+/** The prepare stage's check of one member, just before their upload: still opted in, still in the server. */
+export async function stillReached(consent: ConsentStore, isMember: (guildId: string, userId: string) => Promise<boolean>, guildId: string, userId: string): Promise<'not-opted-in' | 'left-server' | undefined> {
+  const [opted, member] = await Promise.all([consent.has(guildId, userId), isMember(guildId, userId)]);
+  if (!opted) return 'not-opted-in';
+  if (!member) return 'left-server';
+  return undefined;
+}
+
+/** A member's outcome; a pending one is tried again at `retryAt`. */
+export type Attempt = { result: MemberResult; retryAt?: number };
+
+/** What a failed upload or revert means for the member: a kind (and parameters) worded where it is shown. */
+export type Failure = Pick<MemberResult, 'kind' | 'params' | 'variant'> & { kind: string; retry?: 'rate-limited' | 'transient'; resetAt?: number };
+
+export function classify(error: unknown): Failure {
+  if (error instanceof VaultError) return { kind: error.kind === 'damaged-link' ? error.kind : 'not-linked' };
+  if (error instanceof AccountError) {
+    if (error.kind === 'link-revoked' || error.kind === 'nothing-to-revert' || error.kind === 'history-entry-gone') return { kind: error.kind };
+  }
+  if (error instanceof XApiError) {
+    switch (error.kind) {
+      case 'token-revoked':
+        return { kind: 'token-revoked' };
+      case 'rate-limited':
+        return { kind: error.kind, retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
+      case 'transient':
+        return { kind: error.kind, retry: 'transient' };
+    }
+  }
+  const words = (known: UserFacingError): Failure => ({
+    kind: known.kind,
+    ...(Object.keys(known.params).length ? { params: { ...known.params } } : {}),
+    ...(known.variant !== undefined ? { variant: known.variant } : {}),
+  });
+  // A record of the member stayed locked: a change of theirs in flight, or a lease of a process that died
+  // (it expires within 15 s). Waiting is enough.
+  if (error instanceof StoreError && error.kind === 'busy') return { ...words(error), retry: 'transient' };
+  if (error instanceof UserFacingError) return words(error);
+  return { kind: 'internal' };
+}
