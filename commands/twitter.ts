@@ -20,6 +20,7 @@ import { BRAND_COLOUR } from '../src/bot/replies.js';
 import { callbackFlowEnabled } from '../src/config.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf } from '../src/i18n/locale.js';
+import { errorWords } from '../src/i18n/render-error.js';
 import { t } from '../src/i18n/t.js';
 import type { Services } from '../src/services.js';
 import { notLinked, readLink } from '../src/store/vault.js';
@@ -69,8 +70,12 @@ async function status(interaction: ChatInputCommandInteraction, services: Servic
       { name: t(locale, 'twitter.status.linked'), value: `<t:${Math.floor(Date.parse(account.linkedAt) / 1000)}:R>`, inline: true },
       {
         name: t(locale, 'twitter.status.health'),
-        // The problem is the core's English words until its kinds are in the catalogue.
-        value: health === 'ok' ? t(locale, 'twitter.status.working') : health === 'revoked' ? t(locale, 'twitter.status.revoked') : t(locale, 'twitter.status.unknown', { problem: problem ?? t(locale, 'twitter.status.no-answer') }),
+        value:
+          health === 'ok'
+            ? t(locale, 'twitter.status.working')
+            : health === 'revoked'
+              ? t(locale, 'twitter.status.revoked')
+              : t(locale, 'twitter.status.unknown', { problem: problem ? errorWords(problem, locale, 'bot') : t(locale, 'twitter.status.no-answer') }),
         inline: true,
       },
     );

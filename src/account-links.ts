@@ -47,7 +47,8 @@ export interface LinkHealth {
   /** 'ok': X accepted the token just now; 'revoked': X refused it; 'unknown': X could not be asked. */
   health: 'ok' | 'revoked' | 'unknown';
   user?: XUser;
-  problem?: string;
+  /** Why the health is not 'ok': X's answer as an error value, worded by each edge in its reader's language. */
+  problem?: XApiError;
 }
 
 export interface AccountLinks {
@@ -249,9 +250,9 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
         if (!(error instanceof XApiError)) throw error;
         if (error.kind === 'token-revoked') {
           await vault.setStatus(discordUserId, 'revoked');
-          return { account: { ...account, status: 'revoked' }, health: 'revoked', problem: error.userMessage };
+          return { account: { ...account, status: 'revoked' }, health: 'revoked', problem: error };
         }
-        return { account, health: 'unknown', problem: error.userMessage };
+        return { account, health: 'unknown', problem: error };
       }
     },
 

@@ -8,7 +8,8 @@
 import { request } from 'undici';
 import { UserFacingError } from '../errors.js';
 
-export class DiscordSignInError extends UserFacingError<'discord-refused' | 'discord-unavailable'> {}
+export const DISCORD_SIGN_IN_ERROR_KINDS = ['discord-refused', 'discord-unavailable'] as const;
+export class DiscordSignInError extends UserFacingError<(typeof DISCORD_SIGN_IN_ERROR_KINDS)[number]> {}
 
 export interface DiscordIdentity {
   id: string;
@@ -35,7 +36,7 @@ export interface DiscordOAuthOptions {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 const unavailable = (detail: string) =>
-  new DiscordSignInError('discord-unavailable', 'Discord did not answer the sign-in. Nothing was linked. Run /twitter link again in a few minutes.', { detail });
+  new DiscordSignInError('discord-unavailable', {}, { detail });
 
 async function readJson(body: AsyncIterable<Buffer>): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -81,9 +82,7 @@ export function createDiscordOAuth(options: DiscordOAuthOptions): DiscordOAuth {
       const accessToken = (grant.json as { access_token?: unknown } | null)?.access_token;
       if (grant.status >= 500) throw unavailable(`token endpoint answered ${grant.status}`);
       if (grant.status !== 200 || typeof accessToken !== 'string') {
-        throw new DiscordSignInError('discord-refused', 'Discord did not accept this sign-in (it may have expired or been used already). Nothing was linked. Run /twitter link again.', {
-          detail: `token endpoint answered ${grant.status}`,
-        });
+        throw new DiscordSignInError('discord-refused', {}, { detail: `token endpoint answered ${grant.status}` });
       }
       const me = await call(`${api}/v10/users/@me`, { method: 'GET', headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } });
       const user = me.json as { id?: unknown; username?: unknown; global_name?: unknown } | null;

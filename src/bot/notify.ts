@@ -33,7 +33,8 @@ const MEMBER_NEEDS = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendM
 /** What the bot needs to post the notice: it carries an embed with the new image attached. */
 const BOT_NEEDS = MEMBER_NEEDS | PermissionFlagsBits.EmbedLinks | PermissionFlagsBits.AttachFiles;
 
-export class NoticeChannelError extends UserFacingError<'notice-channel-not-in-server' | 'notice-channel-member-cannot-write' | 'notice-channel-bot-cannot-post'> {}
+export const NOTICE_CHANNEL_ERROR_KINDS = ['notice-channel-not-in-server', 'notice-channel-member-cannot-write', 'notice-channel-bot-cannot-post'] as const;
+export class NoticeChannelError extends UserFacingError<(typeof NOTICE_CHANNEL_ERROR_KINDS)[number]> {}
 
 const missingNames = (have: bigint, needed: bigint) =>
   new PermissionsBitField(needed & ~have)

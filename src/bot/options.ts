@@ -31,7 +31,8 @@ export const backgroundOption: APIApplicationCommandBasicOption = {
 /** How long a string option may be when its definition forgot `max_length` (a test requires one on every option). */
 export const DEFAULT_STRING_MAX = 100;
 
-export class InputError extends UserFacingError<'input-too-long' | 'input-invalid'> {}
+export const INPUT_ERROR_KINDS = ['input-too-long', 'input-invalid'] as const;
+export class InputError extends UserFacingError<(typeof INPUT_ERROR_KINDS)[number]> {}
 
 interface OptionDefinition {
   name: string;
@@ -65,13 +66,13 @@ export function checkStringOptions(definitions: readonly OptionDefinition[] | un
     if (option.type !== ApplicationCommandOptionType.String || typeof option.value !== 'string') continue;
     if (definition?.choices?.length && !option.focused) {
       if (!definition.choices.some((choice) => choice.value === option.value)) {
-        throw new InputError('input-invalid', `The ${option.name} option must be one of the values Discord offers for it.`);
+        throw new InputError('input-invalid', { option: option.name });
       }
       continue;
     }
     const max = definition?.max_length ?? DEFAULT_STRING_MAX;
     if (option.value.length > max) {
-      throw new InputError('input-too-long', `The ${option.name} option takes at most ${max} characters; yours has ${option.value.length}. Nothing was changed.`);
+      throw new InputError('input-too-long', { option: option.name, max, length: option.value.length });
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Every error kind outside src/bot has words in every locale for both edges (the bot's and the CLI's),
+ * Every error kind (the core's and the bot edge's own) has words in every locale for both edges (the bot's and the CLI's),
  * with no placeholder left unfilled; the CLI's words never name a slash command; errors are built from a
  * kind and parameters, not sentences; and a PIN X refuses is answered, through the real discord.js client,
  * with "try the PIN again" and a button that opens the PIN form again, not "Link again".
@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { ACCOUNT_ERROR_KINDS } from '../../src/account-errors.js';
 import { IMAGE_ERROR_KINDS } from '../../src/avatar/normalize.js';
 import { BRANDING_ERROR_KINDS } from '../../src/branding/push.js';
+import { DISCORD_SIGN_IN_ERROR_KINDS } from '../../src/bot/discord-oauth.js';
+import { NOTICE_CHANNEL_ERROR_KINDS } from '../../src/bot/notify.js';
+import { INPUT_ERROR_KINDS } from '../../src/bot/options.js';
 import { CONFIG_ERROR_KINDS } from '../../src/config.js';
 import { DOWNLOAD_ERROR_KINDS } from '../../src/download.js';
 import { UserFacingError } from '../../src/errors.js';
@@ -40,6 +43,9 @@ const KIND_LISTS: Record<string, readonly string[]> = {
   LibraryError: LIBRARY_ERROR_KINDS,
   VaultError: VAULT_ERROR_KINDS,
   XApiError: X_ERROR_KINDS,
+  InputError: INPUT_ERROR_KINDS,
+  NoticeChannelError: NOTICE_CHANNEL_ERROR_KINDS,
+  DiscordSignInError: DISCORD_SIGN_IN_ERROR_KINDS,
   cli: CLI_KINDS,
 };
 const ALL_KINDS = Object.values(KIND_LISTS).flat();

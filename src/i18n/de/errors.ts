@@ -10,6 +10,16 @@ export default {
   'bot.error.button.link-again': 'Erneut verknüpfen',
   'bot.error.button.pin-again': 'PIN erneut eingeben',
 
+  'error.input-invalid': 'Die Option {option} muss einer der Werte sein, die Discord dafür anbietet.',
+  'error.input-too-long': 'Die Option {option} nimmt höchstens {max} Zeichen; deine Eingabe hat {length}. Es wurde nichts geändert.',
+  'error.notice-channel-not-in-server': 'Der Bot kann auf diesem Server nicht posten: Er wurde deinem Konto hinzugefügt, nicht dem Server.',
+  'error.notice-channel-member-cannot-write': 'Du kannst in diesem Kanal keine Nachrichten senden, also werden deine Avatar-Änderungen dort nicht gepostet.',
+  'error.notice-channel-bot-cannot-post': 'Der Bot kann in diesem Kanal nicht posten: Er braucht dort {permissions}.',
+  'error.discord-unavailable': 'Discord hat auf die Anmeldung nicht geantwortet. Es wurde nichts verknüpft. Versuch es in ein paar Minuten erneut.',
+  'bot.error.discord-unavailable': 'Discord hat auf die Anmeldung nicht geantwortet. Es wurde nichts verknüpft. Führe /twitter verknüpfen in ein paar Minuten erneut aus.',
+  'error.discord-refused': 'Discord hat diese Anmeldung nicht akzeptiert (sie ist vielleicht abgelaufen oder wurde schon benutzt). Es wurde nichts verknüpft.',
+  'bot.error.discord-refused': 'Discord hat diese Anmeldung nicht akzeptiert (sie ist vielleicht abgelaufen oder wurde schon benutzt). Es wurde nichts verknüpft. Führe /twitter verknüpfen erneut aus.',
+
   'error.not-linked': 'Dein X-Konto ist noch nicht verknüpft.',
   'bot.error.not-linked': 'Dein X-Konto ist noch nicht verknüpft. Verknüpfe es zuerst mit /twitter verknüpfen.',
   'cli.error.not-linked': 'Der Discord-Nutzer {discordUserId} hat kein verknüpftes X-Konto. Verknüpfe eines mit avatar-bot link --discord-user {discordUserId}.',

@@ -13,6 +13,17 @@ export default {
   'bot.error.button.link-again': 'Link again',
   'bot.error.button.pin-again': 'Enter the PIN again',
 
+  // the bot edge's own errors: src/bot/options.ts, src/bot/notify.ts (its bot.error.* words are in the schedule area), src/bot/discord-oauth.ts
+  'error.input-invalid': 'The {option} option must be one of the values Discord offers for it.',
+  'error.input-too-long': 'The {option} option takes at most {max} characters; yours has {length}. Nothing was changed.',
+  'error.notice-channel-not-in-server': "The bot can't post in that server: it was added to your account, not to the server.",
+  'error.notice-channel-member-cannot-write': "You can't send messages in that channel, so your avatar changes are not posted there.",
+  'error.notice-channel-bot-cannot-post': "The bot can't post in that channel: it needs {permissions} there.",
+  'error.discord-unavailable': 'Discord did not answer the sign-in. Nothing was linked. Try again in a few minutes.',
+  'bot.error.discord-unavailable': 'Discord did not answer the sign-in. Nothing was linked. Run /twitter link again in a few minutes.',
+  'error.discord-refused': 'Discord did not accept this sign-in (it may have expired or been used already). Nothing was linked.',
+  'bot.error.discord-refused': 'Discord did not accept this sign-in (it may have expired or been used already). Nothing was linked. Run /twitter link again.',
+
   // src/store/vault.ts
   'error.not-linked': 'Your X account is not linked yet.',
   'bot.error.not-linked': 'Your X account is not linked yet. Use /twitter link first.',

@@ -10,6 +10,16 @@ export default {
   'bot.error.button.link-again': 'もう一度連携',
   'bot.error.button.pin-again': 'PIN をもう一度入力',
 
+  'error.input-invalid': '{option} オプションには、Discord が表示する値のいずれかを指定してください。',
+  'error.input-too-long': '{option} オプションは {max} 文字までです。入力は {length} 文字あります。何も変更されていません。',
+  'error.notice-channel-not-in-server': 'そのサーバーには投稿できません。ボットはサーバーではなくあなたのアカウントに追加されています。',
+  'error.notice-channel-member-cannot-write': 'あなたはそのチャンネルにメッセージを送信できないため、アバターの変更はそこに投稿されません。',
+  'error.notice-channel-bot-cannot-post': 'ボットはそのチャンネルに投稿できません。そこで {permissions} の権限が必要です。',
+  'error.discord-unavailable': 'Discord がサインインに応答しませんでした。何も連携されていません。数分後にもう一度お試しください。',
+  'bot.error.discord-unavailable': 'Discord がサインインに応答しませんでした。何も連携されていません。数分後にもう一度 /twitter 連携 を実行してください。',
+  'error.discord-refused': 'Discord がこのサインインを受け付けませんでした（期限切れか、すでに使用されている可能性があります）。何も連携されていません。',
+  'bot.error.discord-refused': 'Discord がこのサインインを受け付けませんでした（期限切れか、すでに使用されている可能性があります）。何も連携されていません。もう一度 /twitter 連携 を実行してください。',
+
   'error.not-linked': 'X アカウントがまだ連携されていません。',
   'bot.error.not-linked': 'X アカウントがまだ連携されていません。まず /twitter 連携 で連携してください。',
   'cli.error.not-linked': 'Discord ユーザー {discordUserId} には連携済みの X アカウントがありません。avatar-bot link --discord-user {discordUserId} で連携してください。',
