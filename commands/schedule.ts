@@ -19,7 +19,7 @@ import { listWithMore, truncate } from '../src/bot/replies.js';
 import { UserFacingError } from '../src/errors.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf, type Locale } from '../src/i18n/locale.js';
-import { changeWords, durationWords, ruleWords, scheduleWords } from '../src/i18n/schedule-words.js';
+import { changeWords, durationWords, failureWords, ruleWords, scheduleWords } from '../src/i18n/schedule-words.js';
 import { t } from '../src/i18n/t.js';
 import { plannedChange, type Team } from '../src/schedule/plan.js';
 import type { Services } from '../src/services.js';
@@ -249,7 +249,7 @@ export const scheduleCommand: SlashCommand = {
             ? t(locale, 'schedule.list.notify-channel', { channel: record.notify.channelId })
             : t(locale, record.notify.mode === 'dm' ? 'schedule.list.notify-dm' : 'schedule.list.notify-off');
         const more = (count: number) => t(locale, 'schedule.list.more', { count });
-        const lastRun = record.lastRun && { detail: truncate(record.lastRun.detail, 200), when: `<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>` };
+        const lastRun = record.lastRun && { detail: truncate(record.lastRun.outcome === 'failed' ? failureWords(locale, record.lastRun.detail) : String(record.lastRun.detail), 200), when: `<t:${Math.floor(Date.parse(record.lastRun.at) / 1000)}:R>` };
         await interaction.editReply({
           content: [
             lines.length ? listWithMore(lines, 1200, { separator: '\n', more }) : t(locale, 'schedule.list.empty'),

@@ -25,12 +25,13 @@ import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js'
 import { createLimiter, type Limiter } from '../avatar/limiter.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
 import { StoreError } from '../store/backend.js';
+import { storedError, type ScheduleFailure } from './failures.js';
 import { activeTeamSeason, notBeforeMs, plannedChange, teamImageKey, type Team } from './plan.js';
 
 export type ScheduledNotice =
   /** `rule`: what changed it (a change recovered from a journal written before it was kept has only `label`). */
   | { kind: 'changed'; image: string; rule?: Rule; label: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
-  | { kind: 'failed'; message: string };
+  | { kind: 'failed'; failure: ScheduleFailure };
 
 export interface SchedulerClock {
   now(): number;
@@ -112,8 +113,6 @@ function patternFor(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
 }
-
-const upperFirst = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { schedules, library, avatars, coordination, logger } = deps;
@@ -227,12 +226,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       logger.warn({ err: error, user: discordUserId }, 'could not notify about a scheduled change');
     }
     // A failure the user could not be told about waits for their next command.
-    if (!delivered && notice.kind === 'failed') await schedules.update(discordUserId, (draft) => void (draft.pendingNotice = notice.message));
+    if (!delivered && notice.kind === 'failed') await schedules.update(discordUserId, (draft) => void (draft.pendingNotice = notice.failure));
   }
 
-  async function recordFailure(discordUserId: string, message: string, change: (draft: ScheduleRecord) => void = () => {}): Promise<ScheduleRecord> {
+  async function recordFailure(discordUserId: string, failure: ScheduleFailure, change: (draft: ScheduleRecord) => void = () => {}): Promise<ScheduleRecord> {
     return schedules.update(discordUserId, (draft) => {
-      draft.lastRun = { at: new Date(clock.now()).toISOString(), outcome: 'failed', detail: message };
+      draft.lastRun = { at: new Date(clock.now()).toISOString(), outcome: 'failed', detail: failure };
       change(draft);
     });
   }
@@ -295,15 +294,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       item = await library.require(imageOwner, imageName);
     } catch (error) {
       if (!(error instanceof LibraryError)) throw error;
-      const message = team
-        ? `${upperFirst(label)} wants the image "${imageName}", which the server's admins removed; your avatar was left as it is.`
-        : `${upperFirst(label)} wants the image "${imageName}", which is no longer in your library, so that schedule is paused. Add the image again, then /schedule resume.`;
-      record = await recordFailure(discordUserId, message, (draft) => {
+      const failure: ScheduleFailure = { kind: team ? 'team-image-missing' : 'image-missing', rule, image: imageName };
+      record = await recordFailure(discordUserId, failure, (draft) => {
         if (team) return;
         const schedule = draft.schedules.find((candidate) => candidate.id === (active.source as { id?: string } | undefined)?.id);
         if (schedule) schedule.paused = true;
       });
-      return tell(discordUserId, record, { kind: 'failed', message });
+      return tell(discordUserId, record, { kind: 'failed', failure });
     }
 
     try {
@@ -326,28 +323,29 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         (error instanceof AccountError && error.kind === 'link-revoked') ||
         (error instanceof XApiError && error.kind === 'token-revoked');
       if (revoked) {
-        const message = 'Your scheduled avatars are paused because your X link was revoked or removed. Link again with /twitter link and they resume.';
-        record = await recordFailure(discordUserId, message, (draft) => void (draft.suspended = { reason: 'link', at: new Date(clock.now()).toISOString() }));
-        return tell(discordUserId, record, { kind: 'failed', message });
+        const failure: ScheduleFailure = { kind: 'link-revoked' };
+        record = await recordFailure(discordUserId, failure, (draft) => void (draft.suspended = { reason: 'link', at: new Date(clock.now()).toISOString() }));
+        return tell(discordUserId, record, { kind: 'failed', failure });
       }
       if (error instanceof XApiError && error.kind === 'rate-limited') {
         const rateLimits = (record.retry?.rateLimits ?? 0) + 1;
         const retryAt = rateLimitRetryAt(error.resetAt, clock.now(), rateLimits);
-        record = await recordFailure(discordUserId, error.userMessage, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
+        record = await recordFailure(discordUserId, { kind: 'rate-limited', error: storedError(error) }, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
         return planAt(discordUserId, retryAt);
       }
       // A record that stayed locked (a change in flight, or the lease of a process that died, 15 s at most)
       // or a store outage is retried like X being unavailable.
       const storeFailed = error instanceof StoreError;
-      const message = `A scheduled avatar change (${label}: ${target}) failed: ${error instanceof XApiError || error instanceof AccountError || storeFailed ? error.userMessage : 'an internal error'}`;
+      const known = error instanceof XApiError || error instanceof AccountError || storeFailed;
+      const failure: ScheduleFailure = { kind: 'change-failed', rule, image: imageName, ...(known ? { error: storedError(error) } : {}) };
       if (!(error instanceof XApiError)) logger.error({ err: error, user: discordUserId }, 'scheduled change failed');
       const previous = record.lastRun;
       const transient = (error instanceof XApiError && error.kind === 'transient') || storeFailed;
       const retryAt = clock.now() + TRANSIENT_RETRY_MS;
-      record = await recordFailure(discordUserId, message, (draft) => {
+      record = await recordFailure(discordUserId, failure, (draft) => {
         if (transient) draft.retry = { at: new Date(retryAt).toISOString(), rateLimits: draft.retry?.rateLimits ?? 0 };
       });
-      if (previous?.outcome !== 'failed') await tell(discordUserId, record, { kind: 'failed', message }); // once, not at every retry
+      if (previous?.outcome !== 'failed') await tell(discordUserId, record, { kind: 'failed', failure }); // once, not at every retry
       if (transient) return planAt(discordUserId, retryAt);
     }
   }
