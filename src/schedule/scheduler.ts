@@ -21,7 +21,7 @@ import type { Coordination } from './coordination.js';
 import { createKeyedLock } from '../keyed-lock.js';
 import { activeImageAt, nextRotationImage, ruleOf, type Rule, type RotationSchedule } from './engine.js';
 import { ruleWords } from '../i18n/schedule-words.js';
-import { teamLibraryOwner, type TeamSeasons } from '../branding/team-seasons.js';
+import type { TeamOverrides } from './teams.js';
 import { createLimiter, type Limiter } from '../avatar/limiter.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
 import { StoreError } from '../store/backend.js';
@@ -49,8 +49,8 @@ export interface SchedulerDeps {
   /** Tests move time forward; node-cron still fires on the real clock, shifted by the same amount. */
   clock?: SchedulerClock;
   armWindowMs?: number;
-  /** Server-level seasons of the servers a member opted in to (team branding). */
-  teamSeasons?: TeamSeasons;
+  /** Server-level seasons of the servers a member opted in to (team branding); none by default. */
+  teams?: TeamOverrides;
   /** Whether the member is still in the server, checked before a team season changes them (as a push
    *  does; the bot's check withdraws the consent of a member who left). Everyone is, by default. */
   isMember?(guildId: string, userId: string): Promise<boolean>;
@@ -197,7 +197,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     if (at - clock.now() <= armWindowMs) arm(discordUserId, plan);
   }
 
-  const teamsOf = async (discordUserId: string): Promise<Team[]> => (deps.teamSeasons ? deps.teamSeasons.forMember(discordUserId) : []);
+  const teamsOf = async (discordUserId: string): Promise<Team[]> => (deps.teams ? deps.teams.forMember(discordUserId) : []);
 
   /** The next instant the member's avatar should change: their own schedules or a team season boundary. */
   async function planNext(discordUserId: string, record: ScheduleRecord, knownTeams?: Team[]): Promise<void> {
@@ -270,7 +270,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const active = activeImageAt(record, new Date(now));
     // What is applied is remembered by key: a team image is `team:<guild>/<name>`, a personal one its name.
     const target = team ? teamImageKey(team.guildId, team.image) : active.image;
-    const imageOwner = team ? teamLibraryOwner(team.guildId) : discordUserId;
+    const imageOwner = team && deps.teams ? deps.teams.libraryOwner(team.guildId) : discordUserId;
     const imageName = team ? team.image : active.image;
     if (target === undefined || imageName === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
     // The catch-up's listed copy says what needs nothing (most users); whatever is done is decided on a fresh read.
@@ -410,7 +410,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const entries = listed();
     const uploadSlot = createLimiter(CATCH_UP_CONCURRENCY);
     // Unreadable now (the store is failing): each user is read on their own, as a fire would.
-    const teamsOfEveryone = deps.teamSeasons ? await deps.teamSeasons.everyMember().catch(() => () => undefined) : () => [];
+    const teamsOfEveryone = deps.teams ? await deps.teams.everyMember().catch(() => () => undefined) : () => [];
     /** Users whose change X accepted and is processing: they finish without holding a lane. */
     const finishing = new Set<Promise<void>>();
     let sliceStarted = performance.now();
