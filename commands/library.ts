@@ -12,7 +12,7 @@ import { t } from '../src/i18n/t.js';
 const NAME_INPUT_MAX = 64;
 
 const nameOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
-const removedOption = { ...nameOption, description: 'The image to remove', autocomplete: true } as const satisfies APIApplicationCommandStringOption;
+const removedOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
 
 // Descriptions are the catalogue's (command.library.*); those here are for readers.
 const definition = {
