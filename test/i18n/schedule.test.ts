@@ -11,6 +11,8 @@ import { enUS } from '../../src/i18n/catalogue.js';
 import { LOCALE_NAMESPACE } from '../../src/i18n/preferences.js';
 import { startHarness, type Harness } from '../support/bot-harness.js';
 import { eventually } from '../support/eventually.js';
+import { failureWords } from '../../src/i18n/schedule-words.js';
+import type { ScheduleFailure } from '../../src/schedule/failures.js';
 import type { Interaction, OptionValue, TestUser } from '../support/discord-server.js';
 
 const MANAGE_GUILD = 1n << 5n;
@@ -150,6 +152,30 @@ describe('a failed scheduled change', () => {
     await later.waitForReply(undefined, 15_000);
     expect((await later.waitForFollowUp(undefined, 15_000)).content).toBe(sentence);
     h.discord.setDmsClosed(user.id, false);
+  });
+});
+
+describe('every kind of scheduled-change failure', () => {
+  const rule = { kind: 'season', from: '12-01', to: '02-28', priority: 0 } as const;
+  const failures: ScheduleFailure[] = [
+    { kind: 'image-missing', rule, image: 'winter' },
+    { kind: 'team-image-missing', rule: { kind: 'team-season', from: '01-01', to: '01-31' }, image: 'brand' },
+    { kind: 'link-revoked' },
+    { kind: 'rate-limited', error: { kind: 'rate-limited', params: { count: 3, resetAt: Date.UTC(2026, 0, 1, 12, 7) } } },
+    { kind: 'change-failed', rule, image: 'winter', error: { kind: 'transient', variant: 'unreachable', params: {} } },
+    { kind: 'change-failed', rule, image: 'winter' },
+  ];
+  it('is worded in every locale, each in its own words, with every placeholder filled and commands as that locale names them', () => {
+    for (const failure of failures) {
+      const english = failureWords('en-US', failure);
+      for (const locale of ['en-US', 'de', 'ja'] as const) {
+        const words = failureWords(locale, failure);
+        expect(words, `${failure.kind} in ${locale}`).not.toMatch(/\{\w+\}/);
+        if (locale !== 'en-US') expect(words, `${failure.kind} in ${locale}`).not.toBe(english);
+      }
+    }
+    expect(failureWords('de', { kind: 'link-revoked' })).toContain('/twitter verknüpfen');
+    expect(failureWords('ja', failures[3]!)).toContain('12:07 UTC');
   });
 });
 
