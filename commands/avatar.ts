@@ -7,15 +7,15 @@ import {
   EmbedBuilder,
   MessageFlags,
   StringSelectMenuBuilder,
-  type APIApplicationCommandBasicOption,
   type ChatInputCommandInteraction,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { AccountError } from '../src/account-errors.js';
 import type { AppliedAvatar } from '../src/avatar-changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { customId, EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
-import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
+import { backgroundOption, cropOption, imageAttachmentOption, subcommandOf } from '../src/bot/options.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { t } from '../src/i18n/t.js';
@@ -23,7 +23,7 @@ import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
 import type { StoredImage } from '../src/store/history.js';
 
-const imageOptions: APIApplicationCommandBasicOption[] = [imageAttachmentOption, cropOption, backgroundOption];
+const imageOptions = [imageAttachmentOption, cropOption, backgroundOption];
 
 async function attachedImage(interaction: ChatInputCommandInteraction, services: Services): Promise<{ image: StoredImage; label: string }> {
   const { avatar, filename } = await normalisedAttachment(interaction, services);
@@ -120,21 +120,24 @@ async function revert(interaction: ChatInputCommandInteraction, services: Servic
   await interaction.editReply(appliedReply(reverted, reverted.restoredOriginal ? 'original-restored' : 'previous-restored', localeOf(interaction.locale)));
 }
 
+// Descriptions are the catalogue's (command.avatar.*); those here are for readers.
+const definition = {
+  name: 'avatar',
+  ...EVERYWHERE,
+  description: 'Change your X avatar',
+  options: [
+    { type: ApplicationCommandOptionType.Subcommand, name: 'set', description: 'Set your X avatar from an image', options: imageOptions },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'preview', description: 'See how an image will look on X before applying it', options: imageOptions },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 avatars the bot applied' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Go back to your previous avatar' },
+  ],
+} as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
 export const avatarCommand: SlashCommand = {
-  definition: localizedDefinition({
-    name: 'avatar',
-    ...EVERYWHERE,
-    description: 'Change your X avatar',
-    options: [
-      { type: ApplicationCommandOptionType.Subcommand, name: 'set', description: 'Set your X avatar from an image', options: imageOptions },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'preview', description: 'See how an image will look on X before applying it', options: imageOptions },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 avatars the bot applied' },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'revert', description: 'Go back to your previous avatar' },
-    ],
-  }),
+  definition: localizedDefinition(definition),
 
   async execute(interaction, services) {
-    switch (interaction.options.getSubcommand()) {
+    switch (subcommandOf(definition, interaction)) {
       case 'set':
         return set(interaction, services);
       case 'preview':

@@ -3,7 +3,7 @@ import type { SlashCommand } from '../src/bot/command.js';
 import { avatarCommand } from './avatar.js';
 import { brandingCommand, brandingConsentCommand } from './branding/index.js';
 import { libraryCommand } from './library.js';
-import { scheduleCommand } from './schedule.js';
+import { scheduleCommand } from './schedule/index.js';
 import { twitterCommand } from './twitter.js';
 
 export const commands: SlashCommand[] = [twitterCommand, avatarCommand, libraryCommand, scheduleCommand, brandingConsentCommand, brandingCommand];

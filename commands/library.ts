@@ -1,8 +1,8 @@
 /** /library add | list | remove: named images for schedules */
-import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags } from 'discord.js';
+import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags, type APIApplicationCommandStringOption, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
-import { backgroundOption, cropOption, imageAttachmentOption } from '../src/bot/options.js';
+import { backgroundOption, cropOption, imageAttachmentOption, subcommandOf } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf } from '../src/i18n/locale.js';
@@ -11,40 +11,31 @@ import { t } from '../src/i18n/t.js';
 /** Names are at most 32 characters once normalised (NFC); typed with decomposed accents they can be longer. */
 const NAME_INPUT_MAX = 64;
 
+const nameOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
+const removedOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
+
+// Descriptions are the catalogue's (command.library.*); those here are for readers.
+const definition = {
+  name: 'library',
+  ...EVERYWHERE,
+  description: 'Your named images for scheduled avatars',
+  options: [
+    { type: ApplicationCommandOptionType.Subcommand, name: 'add', description: 'Store an image under a name', options: [nameOption, imageAttachmentOption, cropOption, backgroundOption] },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'remove', description: 'Remove an image', options: [removedOption] },
+  ],
+} as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
 export const libraryCommand: SlashCommand = {
-  definition: localizedDefinition({
-    name: 'library',
-    ...EVERYWHERE,
-    description: 'Your named images for scheduled avatars',
-    options: [
-      {
-        type: ApplicationCommandOptionType.Subcommand,
-        name: 'add',
-        description: 'Store an image under a name',
-        options: [
-          { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: NAME_INPUT_MAX },
-          imageAttachmentOption,
-          cropOption,
-          backgroundOption,
-        ],
-      },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images' },
-      {
-        type: ApplicationCommandOptionType.Subcommand,
-        name: 'remove',
-        description: 'Remove an image',
-        options: [{ type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX }],
-      },
-    ],
-  }),
+  definition: localizedDefinition(definition),
 
   async execute(interaction, services) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const userId = interaction.user.id;
     const locale = localeOf(interaction.locale);
-    switch (interaction.options.getSubcommand()) {
+    switch (subcommandOf(definition, interaction)) {
       case 'add': {
-        const name = interaction.options.getString('name', true);
+        const name = interaction.options.getString(nameOption.name, true);
         // Before downloading: no link, no room or a taken name means nothing is fetched or stored.
         await services.vault.require(userId);
         await services.library.checkRoom(userId, name);
@@ -83,7 +74,7 @@ export const libraryCommand: SlashCommand = {
         return;
       }
       case 'remove': {
-        const item = await services.library.remove(userId, interaction.options.getString('name', true));
+        const item = await services.library.remove(userId, interaction.options.getString(removedOption.name, true));
         const record = await services.schedules.get(userId);
         const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
         await interaction.editReply({

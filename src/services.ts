@@ -26,7 +26,7 @@ import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerCl
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
 import { createPushRunner, type PushRunner } from './branding/push.js';
 import { createBrandingSettings, type BrandingSettings } from './branding/settings.js';
-import { createTeamSeasons, type TeamSeasons } from './branding/team-seasons.js';
+import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './branding/team-seasons.js';
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
 
@@ -128,7 +128,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'scheduler' }),
     notify: async (discordUserId, record, notice) => edge.notify(discordUserId, record, notice, await locales.of(discordUserId)),
     minIntervalMs: config.scheduleMinIntervalMs,
-    teamSeasons,
+    teams: { forMember: (userId) => teamSeasons.forMember(userId), everyMember: () => teamSeasons.everyMember(), libraryOwner: teamLibraryOwner },
     // Team seasons follow the rules of pushes: the same membership check and concurrency.
     isMember: (guildId, userId) => isMember(guildId, userId),
     teamConcurrency: config.brandingConcurrency,

@@ -1,6 +1,7 @@
 import type { ChatInputCommandInteraction } from 'discord.js';
-import type { Avatar, CropMode } from '../avatar/normalize.js';
+import type { Avatar } from '../avatar/normalize.js';
 import type { Services } from '../services.js';
+import { choiceOf, cropOption } from './options.js';
 
 /**
  * The `image` attachment of a command, downloaded safely (allowed hosts, size cap, deadline) and
@@ -10,7 +11,7 @@ export async function normalisedAttachment(interaction: ChatInputCommandInteract
   const attachment = interaction.options.getAttachment('image', true);
   const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
   const avatar = await services.normalizer.normalize(bytes, {
-    crop: (interaction.options.getString('crop') ?? undefined) as CropMode | undefined,
+    crop: choiceOf(cropOption, interaction.options.getString('crop')),
     background: interaction.options.getString('background') ?? undefined,
   });
   return { avatar, filename: attachment.name };

@@ -14,8 +14,10 @@ import {
 } from 'discord.js';
 import { callbackFlowEnabled } from '../config.js';
 import { DEFAULT_LOCALE, localeOf } from '../i18n/locale.js';
+import { failureWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { Services } from '../services.js';
+import type { ScheduleRecord } from '../store/schedules.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
@@ -91,12 +93,12 @@ export function createBot(options: BotOptions): Bot {
     const record = await services.schedules.get(interaction.user.id);
     if (!record.pendingNotice) return;
     // Taken atomically, so two commands at once show it once.
-    let notice: string | undefined;
+    let notice: ScheduleRecord['pendingNotice'];
     await services.schedules.update(interaction.user.id, (draft) => {
       notice = draft.pendingNotice;
       delete draft.pendingNotice;
     });
-    if (notice) await interaction.followUp({ content: notice, flags: MessageFlags.Ephemeral });
+    if (notice) await interaction.followUp({ content: failureWords(localeOf(interaction.locale), notice), flags: MessageFlags.Ephemeral });
   }
 
   async function handle(interaction: Interaction): Promise<void> {

@@ -22,7 +22,7 @@ import {
 import { UserFacingError } from '../errors.js';
 import type { Locale } from '../i18n/locale.js';
 import { guildLocale } from '../i18n/preferences.js';
-import { ruleWords } from '../i18n/schedule-words.js';
+import { failureWords, ruleWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { ScheduledNotice } from '../schedule/scheduler.js';
 import type { ScheduleRecord } from '../store/schedules.js';
@@ -90,7 +90,7 @@ async function channelProblem(client: Client, channelId: string, discordUserId: 
 
 export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean, locale: Locale): MessageCreateOptions {
   const mention = inChannel ? `<@${discordUserId}>` : '';
-  if (notice.kind === 'failed') return { content: `${mention}${mention ? ' ' : ''}${notice.message}`, allowedMentions: { users: [discordUserId] } };
+  if (notice.kind === 'failed') return { content: `${mention}${mention ? ' ' : ''}${failureWords(locale, notice.failure)}`, allowedMentions: { users: [discordUserId] } };
   const file = avatarFile({ data: notice.data, format: notice.format }, 'scheduled');
   const embed = new EmbedBuilder()
     .setColor(BRAND_COLOUR)

@@ -1,15 +1,15 @@
 /** Option definitions that several slash commands share. */
-import { ApplicationCommandOptionType, type APIApplicationCommandBasicOption } from 'discord.js';
+import { ApplicationCommandOptionType, type APIApplicationCommandAttachmentOption, type APIApplicationCommandStringOption } from 'discord.js';
 import { UserFacingError } from '../errors.js';
 
-export const imageAttachmentOption: APIApplicationCommandBasicOption = {
+export const imageAttachmentOption = {
   type: ApplicationCommandOptionType.Attachment,
   name: 'image',
   description: 'A JPG, PNG, GIF or WebP image',
   required: true,
-};
+} as const satisfies APIApplicationCommandAttachmentOption;
 
-export const cropOption: APIApplicationCommandBasicOption = {
+export const cropOption = {
   type: ApplicationCommandOptionType.String,
   name: 'crop',
   description: 'How to make it square (default: around the most interesting part)',
@@ -18,15 +18,35 @@ export const cropOption: APIApplicationCommandBasicOption = {
     { name: 'centre', value: 'centre' },
     { name: 'contain (whole image on a background)', value: 'contain' },
   ],
-};
+} as const satisfies APIApplicationCommandStringOption;
 
-export const backgroundOption: APIApplicationCommandBasicOption = {
+export const backgroundOption = {
   type: ApplicationCommandOptionType.String,
   name: 'background',
   description: 'Background colour for contain or transparency, like #1da1f2',
   min_length: 7,
   max_length: 7,
-};
+} as const satisfies APIApplicationCommandStringOption;
+
+/** The values of a string option's choices, as its definition declares them. */
+export type ChoiceOf<O extends { choices: readonly { value: string }[] }> = O['choices'][number]['value'];
+
+/**
+ * A string option's value as one of its definition's choices: undefined when not given (or, since
+ * `checkStringOptions` refuses any other value before a handler runs, not one of them).
+ */
+export function choiceOf<const O extends { choices: readonly { value: string }[] }>(option: O, given: string | null): ChoiceOf<O> | undefined {
+  return option.choices.find((choice) => choice.value === given)?.value;
+}
+
+/** The subcommand an interaction runs, as one of its command definition's subcommand names. */
+export function subcommandOf<const D extends { options: readonly { name: string }[] }>(definition: D, interaction: { options: { getSubcommand(): string } }): D['options'][number]['name'] {
+  const given = interaction.options.getSubcommand();
+  const subcommand = definition.options.find((option) => option.name === given);
+  // Discord runs only registered subcommands: an unknown one is a registration older than this code.
+  if (!subcommand) throw new Error(`no subcommand ${given} in /${String((definition as { name?: unknown }).name)}`);
+  return subcommand.name;
+}
 
 /** How long a string option may be when its definition forgot `max_length` (a test requires one on every option). */
 export const DEFAULT_STRING_MAX = 100;

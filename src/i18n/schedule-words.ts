@@ -3,9 +3,13 @@
  * renders it in a locale from the schedule area of the catalogues.
  */
 import { eventTimes, validateTimeZone, DEFAULT_TIMEZONE, type NextChange, type Rule, type Schedule } from '../schedule/engine.js';
+import type { ScheduleFailure, StoredError } from '../schedule/failures.js';
 import { formatInZone } from '../schedule/zoned-time.js';
+import { UserFacingError } from '../errors.js';
 import { listWithMore } from '../text.js';
+import { commandMention } from './commands.js';
 import type { Locale } from './locale.js';
+import { errorWords } from './render-error.js';
 import { t } from './t.js';
 
 /** A rotation's images as one line: the first ones and "and N more", so any list fits a message. */
@@ -79,4 +83,32 @@ export function durationWords(locale: Locale, ms: number): string {
     if (count > 0) parts.push(t(locale, key, { count }));
   }
   return parts.join(' ') || t(locale, 'schedule.duration.second', { count: 0 });
+}
+
+const upperFirst = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** A stored error in the words the bot shows for it (the catalogue's `bot.error.<kind>`, else `error.<kind>`). */
+const storedErrorWords = (error: StoredError, locale: Locale) =>
+  errorWords(new UserFacingError(error.kind, error.params, error.variant === undefined ? {} : { variant: error.variant }), locale, 'bot');
+
+/**
+ * Why a scheduled change failed, in the reader's words (a DM, a pending notice, /schedule list). A record
+ * written before failures were data holds an English sentence: it is shown as it is.
+ */
+export function failureWords(locale: Locale, failure: ScheduleFailure | string): string {
+  if (typeof failure === 'string') return failure;
+  switch (failure.kind) {
+    case 'image-missing':
+      return upperFirst(t(locale, 'schedule.failure.image-missing', { rule: ruleWords(locale, failure.rule), image: failure.image, command: commandMention(locale, 'schedule resume') }));
+    case 'team-image-missing':
+      return upperFirst(t(locale, 'schedule.failure.team-image-missing', { rule: ruleWords(locale, failure.rule), image: failure.image }));
+    case 'link-revoked':
+      return t(locale, 'schedule.failure.link-revoked', { command: commandMention(locale, 'twitter link') });
+    case 'rate-limited':
+      return storedErrorWords(failure.error, locale);
+    case 'change-failed': {
+      const reason = failure.error ? storedErrorWords(failure.error, locale) : t(locale, 'schedule.failure.internal');
+      return t(locale, 'schedule.failure.change-failed', { rule: ruleWords(locale, failure.rule), image: failure.image, reason });
+    }
+  }
 }

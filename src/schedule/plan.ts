@@ -4,7 +4,6 @@
  * and team seasons call for, held back by the minimum interval since the last change and by a pending
  * retry (after a rate limit or X being down). Pure: no I/O, no clock.
  */
-import { teamLibraryOwner } from '../branding/team-seasons.js';
 import type { ScheduleRecord } from '../store/schedules.js';
 import { activeImageAt, nextChangeAt, type SeasonSchedule } from './engine.js';
 
@@ -13,8 +12,8 @@ export type Team = { guildId: string; seasons: SeasonSchedule[] };
 /** Team seasons are kept on UTC days. */
 export const TEAM_TIMEZONE = 'UTC';
 
-/** What a team image is remembered as in `applied`: `team:<guild>/<name>`. */
-export const teamImageKey = (guildId: string, image: string) => `${teamLibraryOwner(guildId)}/${image}`;
+/** What a team image is remembered as in `applied`: `team:<guild>/<name>` (stored: never changes). */
+export const teamImageKey = (guildId: string, image: string) => `team:${guildId}/${image}`;
 
 /** The first active team season among the member's servers: it takes precedence over personal schedules. */
 export function activeTeamSeason(teams: Team[], at: Date): { guildId: string; image: string; season: SeasonSchedule } | undefined {

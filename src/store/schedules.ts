@@ -3,6 +3,7 @@
  */
 import type Keyv from 'keyv';
 import { MAX_ROTATION_IMAGES, MAX_SCHEDULES, type UserSchedules } from '../schedule/engine.js';
+import type { ScheduleFailure } from '../schedule/failures.js';
 import type { Store } from './backend.js';
 
 /** Schedules (seasons, rotations, events) one user can keep. */
@@ -15,8 +16,8 @@ export type NotifySetting = { mode: 'dm' } | { mode: 'channel'; channelId: strin
 export interface RunOutcome {
   at: string;
   outcome: 'applied' | 'failed' | 'unchanged';
-  /** The image name, or why it failed. */
-  detail: string;
+  /** The image name, or why it failed (data; an English sentence in records written before it was data). */
+  detail: string | ScheduleFailure;
 }
 
 export interface ScheduleRecord extends UserSchedules {
@@ -30,7 +31,7 @@ export interface ScheduleRecord extends UserSchedules {
    *  `rateLimits` counts the 429s in a row, for the backoff. */
   retry?: { at: string; rateLimits: number };
   /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
-  pendingNotice?: string;
+  pendingNotice?: ScheduleFailure | string;
 }
 
 export const emptyRecord = (): ScheduleRecord => ({ schedules: [], notify: { mode: 'dm' } });

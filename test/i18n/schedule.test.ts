@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enUS } from '../../src/i18n/catalogue.js';
 import { LOCALE_NAMESPACE } from '../../src/i18n/preferences.js';
 import { startHarness, type Harness } from '../support/bot-harness.js';
+import { eventually } from '../support/eventually.js';
+import { failureWords } from '../../src/i18n/schedule-words.js';
+import type { ScheduleFailure } from '../../src/schedule/failures.js';
 import type { Interaction, OptionValue, TestUser } from '../support/discord-server.js';
 
 const MANAGE_GUILD = 1n << 5n;
@@ -84,6 +87,95 @@ describe('a de and a ja user', () => {
     const user = h.discord.addMember({ username: 'sched_en' });
     await h.linkUser(user, 'sched_en_x');
     expect(await schedule(user, 'en-GB', 'list')).toBe('No schedules yet: /schedule season, rotate or event.\nTime zone: UTC · notifications by DM\nNext change: nothing planned');
+  });
+});
+
+const failureCases = [
+  {
+    locale: 'de',
+    dm: ['Nach dem Ereignis von 2020-01-01 00:00 bis 2099-01-01 00:00 wäre jetzt das Bild „gone“ dran', 'nicht mehr in deiner Bibliothek', '/zeitplan fortsetzen'],
+    list: 'Letzter Lauf: fehlgeschlagen Nach dem Ereignis',
+  },
+  { locale: 'ja', dm: ['2020-01-01 00:00〜2099-01-01 00:00 のイベント の画像「gone」がライブラリにないため', '/スケジュール 再開'], list: '前回の実行: 失敗 2020-01-01 00:00〜2099-01-01 00:00 のイベント' },
+] as const;
+/** English words of a failed scheduled change that must not reach a de or ja user. */
+const englishFailure = ['wants the image', 'no longer in your library', '/schedule resume'];
+
+describe('a failed scheduled change', () => {
+  for (const { locale, dm, list } of failureCases) {
+    it(`${locale}: an image removed from the library is told by DM in their last seen locale, and /schedule list shows it in the reader's`, async () => {
+      clock.offset = 0;
+      const user = h.discord.addMember({ username: `fail_${locale}` });
+      await h.linkUser(user, `fail_${locale}_x`);
+      await addImage(user, 'gone', '#336699');
+      expect(await schedule(user, locale, 'timezone', { zone: 'UTC' })).toBeTruthy(); // their locale is seen
+      await h.services.schedules.update(user.id, (draft) => {
+        draft.schedules.push({ id: 'gone01', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
+      });
+      await h.services.library.remove(user.id, 'gone');
+      await h.services.scheduler.refresh(user.id);
+      const told = await h.discord.waitForDm(user.id, (message) => message.content.includes('gone'), 15_000);
+      for (const words of dm) expect(told.message.content).toContain(words);
+      for (const english of englishFailure) expect(told.message.content).not.toContain(english);
+      // Stored as data, worded when shown: the reader's language, and English for an English reader.
+      expect((await h.services.schedules.get(user.id)).lastRun?.detail).toMatchObject({ kind: 'image-missing', image: 'gone' });
+      const listed = await schedule(user, locale, 'list');
+      expect(listed).toContain(list);
+      for (const english of englishFailure) expect(listed).not.toContain(english);
+      expect(await schedule(user, 'en-US', 'list')).toContain(
+        'Last run: failed The event from 2020-01-01 00:00 until 2099-01-01 00:00 wants the image "gone", which is no longer in your library, so that schedule is paused.',
+      );
+    });
+  }
+
+  it("a failure that could not be DMed is shown at the next command in that interaction's language; an old record's English sentence as it is", async () => {
+    clock.offset = 0;
+    const user = h.discord.addMember({ username: 'fail_pending' });
+    await h.linkUser(user, 'fail_pending_x');
+    await addImage(user, 'gone', '#993366');
+    h.discord.setDmsClosed(user.id);
+    await h.services.schedules.update(user.id, (draft) => {
+      draft.schedules.push({ id: 'gone02', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
+    });
+    await h.services.library.remove(user.id, 'gone');
+    await h.services.scheduler.refresh(user.id);
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).pendingNotice).toMatchObject({ kind: 'image-missing' }), 15_000, 100);
+    const next = await h.discord.slash(user, { name: 'schedule', subcommand: 'list', options: {} }, { locale: 'ja' });
+    await next.waitForReply(undefined, 15_000);
+    const pending = await next.waitForFollowUp(undefined, 15_000);
+    expect(pending.content).toContain('の画像「gone」がライブラリにないため');
+
+    // Written by the old code: an English sentence, shown as it is.
+    const sentence = 'A scheduled avatar change (your default image: old) failed: an internal error';
+    await h.services.schedules.update(user.id, (draft) => void (draft.pendingNotice = sentence));
+    const later = await h.discord.slash(user, { name: 'schedule', subcommand: 'list', options: {} }, { locale: 'de' });
+    await later.waitForReply(undefined, 15_000);
+    expect((await later.waitForFollowUp(undefined, 15_000)).content).toBe(sentence);
+    h.discord.setDmsClosed(user.id, false);
+  });
+});
+
+describe('every kind of scheduled-change failure', () => {
+  const rule = { kind: 'season', from: '12-01', to: '02-28', priority: 0 } as const;
+  const failures: ScheduleFailure[] = [
+    { kind: 'image-missing', rule, image: 'winter' },
+    { kind: 'team-image-missing', rule: { kind: 'team-season', from: '01-01', to: '01-31' }, image: 'brand' },
+    { kind: 'link-revoked' },
+    { kind: 'rate-limited', error: { kind: 'rate-limited', params: { count: 3, resetAt: Date.UTC(2026, 0, 1, 12, 7) } } },
+    { kind: 'change-failed', rule, image: 'winter', error: { kind: 'transient', variant: 'unreachable', params: {} } },
+    { kind: 'change-failed', rule, image: 'winter' },
+  ];
+  it('is worded in every locale, each in its own words, with every placeholder filled and commands as that locale names them', () => {
+    for (const failure of failures) {
+      const english = failureWords('en-US', failure);
+      for (const locale of ['en-US', 'de', 'ja'] as const) {
+        const words = failureWords(locale, failure);
+        expect(words, `${failure.kind} in ${locale}`).not.toMatch(/\{\w+\}/);
+        if (locale !== 'en-US') expect(words, `${failure.kind} in ${locale}`).not.toBe(english);
+      }
+    }
+    expect(failureWords('de', { kind: 'link-revoked' })).toContain('/twitter verknüpfen');
+    expect(failureWords('ja', failures[3]!)).toContain('12:07 UTC');
   });
 });
 

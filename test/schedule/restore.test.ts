@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsentStore } from '../../src/branding/consent.js';
-import { createTeamSeasons } from '../../src/branding/team-seasons.js';
+import { createTeamSeasons, teamLibraryOwner } from '../../src/branding/team-seasons.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { activeImageAt, type Schedule } from '../../src/schedule/engine.js';
@@ -150,7 +150,7 @@ describe('restoring 3,000 schedule records from SQLite', () => {
       coordination: services.coordination,
       logger: createLogger({ level: 'silent' }),
       notify: async () => false,
-      teamSeasons,
+      teams: { forMember: (userId) => teamSeasons.forMember(userId), everyMember: () => teamSeasons.everyMember(), libraryOwner: teamLibraryOwner },
       minIntervalMs: MIN_INTERVAL_MS,
       clock: { now: () => NOW },
     });
@@ -223,7 +223,7 @@ describe('restoring 3,000 schedule records from SQLite', () => {
   it('still catches up a user who needs a change, from a fresh read', async () => {
     const record = await services.schedules.get(userId(NEEDS_CHANGE));
     expect(record.lastRun).toMatchObject({ outcome: 'failed' });
-    expect(record.lastRun?.detail).toMatch(/no longer in your library/);
+    expect(record.lastRun?.detail).toMatchObject({ kind: 'image-missing' });
     expect(record.schedules.find((schedule) => schedule.kind === 'rotation')?.paused).toBe(true);
     expect(x.uploads).toHaveLength(0);
   });

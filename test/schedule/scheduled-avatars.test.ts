@@ -14,6 +14,7 @@ import { formatInZone, latestAccepted, zonedTimeToInstant } from '../../src/sche
 import { linkWithPin } from '../bot/helpers.js';
 import { eventually } from '../support/eventually.js';
 import { openStore } from '../../src/store/backend.js';
+import { failureWords } from '../../src/i18n/schedule-words.js';
 
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 /** Move the scheduler's clock so that `at` is `leadMs` away. */
@@ -360,7 +361,8 @@ describe('a record locked by a process that died', () => {
       await schedule(user, 'default', { image: 'img' });
       await eventually(async () => expect((await h.services.schedules.get(user.id)).lastRun?.outcome).toBe('failed'), 15_000, 100);
       const record = await h.services.schedules.get(user.id);
-      expect(record.lastRun?.detail).toContain('still being saved');
+      expect(record.lastRun?.detail).toMatchObject({ kind: 'change-failed', error: { kind: 'busy' } });
+      expect(failureWords('en-US', record.lastRun!.detail)).toContain('still being saved');
       expect(record.retry).toBeDefined();
       expect(uploadsOf(account)).toHaveLength(0);
       release();

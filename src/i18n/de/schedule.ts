@@ -112,6 +112,12 @@ export default {
   'schedule.notice.member-cannot-write': 'du kannst dort keine Nachrichten mehr senden',
   'schedule.notice.member-left': 'du bist nicht mehr auf dem Server',
 
+  'schedule.failure.image-missing': 'Nach {rule} wäre jetzt das Bild „{image}“ dran, aber es ist nicht mehr in deiner Bibliothek; dieser Zeitplan ist darum pausiert. Füge das Bild wieder hinzu und nutze dann {command}.',
+  'schedule.failure.team-image-missing': 'Nach {rule} wäre jetzt das Bild „{image}“ dran, aber die Admins des Servers haben es entfernt; dein Avatar bleibt, wie er ist.',
+  'schedule.failure.link-revoked': 'Deine geplanten Avatare sind pausiert, weil deine X-Verknüpfung widerrufen oder entfernt wurde. Verknüpfe dein Konto wieder mit {command}, dann laufen sie weiter.',
+  'schedule.failure.change-failed': 'Eine geplante Avatar-Änderung ({rule}: {image}) ist fehlgeschlagen: {reason}',
+  'schedule.failure.internal': 'ein interner Fehler',
+
   'bot.error.rotation-too-long': 'Eine Rotation kann höchstens {max} Bilder abwechseln; diese nennt {count}.',
   'bot.error.rotation-list-too-long': 'Eine Rotation nimmt höchstens {max} Bilder; du hast {count} angegeben. Nichts wurde geändert.',
   'bot.error.schedule-not-found': 'Du hast keinen Zeitplan mit dieser ID. /zeitplan liste zeigt sie.',

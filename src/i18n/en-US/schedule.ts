@@ -114,6 +114,13 @@ export default {
   'schedule.notice.member-cannot-write': 'you can no longer send messages there',
   'schedule.notice.member-left': 'you are no longer in that server',
 
+  // Why a scheduled change failed (DM, pending notice, /schedule list; see failureWords).
+  'schedule.failure.image-missing': '{rule} wants the image "{image}", which is no longer in your library, so that schedule is paused. Add the image again, then {command}.',
+  'schedule.failure.team-image-missing': '{rule} wants the image "{image}", which the server\'s admins removed; your avatar was left as it is.',
+  'schedule.failure.link-revoked': 'Your scheduled avatars are paused because your X link was revoked or removed. Link again with {command} and they resume.',
+  'schedule.failure.change-failed': 'A scheduled avatar change ({rule}: {image}) failed: {reason}',
+  'schedule.failure.internal': 'an internal error',
+
   // Errors of /schedule (rendered by failureReply through errorWords).
   'bot.error.rotation-too-long': 'A rotation can cycle through at most {max} images; this one names {count}.',
   'bot.error.rotation-list-too-long': 'A rotation takes at most {max} images; you listed {count}. Nothing was changed.',

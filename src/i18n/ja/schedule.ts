@@ -112,6 +112,12 @@ export default {
   'schedule.notice.member-cannot-write': 'あなたはそこにメッセージを送信できなくなりました',
   'schedule.notice.member-left': 'あなたはそのサーバーにもういません',
 
+  'schedule.failure.image-missing': '{rule} の画像「{image}」がライブラリにないため、このスケジュールを一時停止しました。画像をもう一度追加してから {command} を実行してください。',
+  'schedule.failure.team-image-missing': '{rule} の画像「{image}」はサーバーの管理者によって削除されたため、アバターはそのままです。',
+  'schedule.failure.link-revoked': 'X の連携が取り消されたか削除されたため、スケジュールによるアバター変更を一時停止しました。{command} でもう一度連携すると再開します。',
+  'schedule.failure.change-failed': 'スケジュールによるアバター変更（{rule}: {image}）に失敗しました: {reason}',
+  'schedule.failure.internal': '内部エラー',
+
   'bot.error.rotation-too-long': 'ローテーションで切り替えられる画像は最大 {max} 枚です。指定されたのは {count} 枚です。',
   'bot.error.rotation-list-too-long': 'ローテーションの画像は最大 {max} 枚です。{count} 枚指定されました。何も変更していません。',
   'bot.error.schedule-not-found': 'その ID のスケジュールはありません。/スケジュール 一覧 で確認できます。',

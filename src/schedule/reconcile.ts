@@ -1,0 +1,214 @@
+/**
+ * One user's rules, each time their avatar may have to change (a timer fired, a catch-up, an edit): what
+ * to apply now (the member's active team season takes precedence over their own schedules, unless they
+ * left that server), whether X's limits or a retry hold it back, which process does it (one lease per
+ * transition), and what a failure does (a missing image pauses its schedule, a revoked link suspends every
+ * schedule, a rate limit or X being down is retried later). Completed changes are recorded and told.
+ */
+import { AccountError } from '../account-errors.js';
+import { ChangeDeferred } from '../changes/pipeline.js';
+import type { AppliedAvatar } from '../avatar-changes.js';
+import { LibraryError } from '../store/library.js';
+import type { ScheduleRecord } from '../store/schedules.js';
+import { VaultError } from '../store/vault.js';
+import { XApiError } from '../x/errors.js';
+import { activeImageAt, nextRotationImage, ruleOf, type Rule, type RotationSchedule } from './engine.js';
+import { ruleWords } from '../i18n/schedule-words.js';
+import { createLimiter, type Limiter } from '../avatar/limiter.js';
+import { rateLimitRetryAt } from '../x/rate-limit.js';
+import { StoreError } from '../store/backend.js';
+import { storedError, type ScheduleFailure } from './failures.js';
+import { activeTeamSeason, notBeforeMs, teamImageKey, type Team } from './plan.js';
+import type { ScheduledNotice, SchedulerClock, SchedulerDeps } from './scheduler.js';
+import { LEASE_MS } from './timers.js';
+
+const TRANSIENT_RETRY_MS = 5 * 60_000;
+
+/** Why reconcile runs: `dueMs` a timer's fire; `teams` already read; the catch-up's `accepted`, `listed`
+ *  (its listing's copy of the record) and `uploadSlot`. */
+export interface ReconcileTrigger {
+  dueMs?: number;
+  teams?: Team[];
+  accepted?: () => void;
+  listed?: ScheduleRecord;
+  uploadSlot?: Limiter;
+}
+
+export interface Reconciler {
+  /**
+   * Apply what the schedules call for now, unless it is already applied. Runs one at a time per user in
+   * this process (the caller holds the user's lock); across processes the transition lease decides.
+   * Returns the record when nothing was done (the caller plans with it).
+   */
+  reconcile(discordUserId: string, trigger: ReconcileTrigger): Promise<ScheduleRecord | void>;
+  /** A scheduled change completed (here, or recovered after a restart): remember it and tell the user. */
+  recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar, dueMs?: number): Promise<void>;
+  /** The member's teams (none without team branding). */
+  teamsOf(discordUserId: string): Promise<Team[]>;
+}
+
+export interface ReconcileDeps extends SchedulerDeps {
+  clock: SchedulerClock;
+  /** Plan the user's next timer (a retry, a change held back by the minimum interval). */
+  planAt(discordUserId: string, at: number): void;
+  /** Users with a change completed by recovery since the scheduler read their record. */
+  recoveredFor: Set<string>;
+}
+
+export function createReconciler(deps: ReconcileDeps): Reconciler {
+  const { schedules, library, avatars, coordination, logger, clock, planAt, recoveredFor } = deps;
+  const isMember = deps.isMember ?? (async () => true);
+  const teamConcurrency = deps.teamConcurrency ?? 4;
+  const teamsOf = async (discordUserId: string): Promise<Team[]> => (deps.teams ? deps.teams.forMember(discordUserId) : []);
+
+  /** Per server: a team season boundary reaches every opted-in member at the same second. */
+  const teamUploads = new Map<string, Limiter>();
+  async function teamUpload<T>(guildId: string, upload: () => Promise<T>): Promise<T> {
+    let limiter = teamUploads.get(guildId);
+    if (!limiter) teamUploads.set(guildId, (limiter = createLimiter(teamConcurrency)));
+    try {
+      return await limiter.run(upload);
+    } finally {
+      if (limiter.active === 0 && limiter.queued === 0) teamUploads.delete(guildId);
+    }
+  }
+
+  /** A random rotation picks its new image when it fires, once (the caller holds the run's lease). */
+  async function pickRandom(discordUserId: string, record: ScheduleRecord): Promise<ScheduleRecord> {
+    const due = activeImageAt(record, new Date(clock.now()));
+    const sourceId = due.source && 'id' in due.source ? due.source.id : undefined;
+    const rotation = record.schedules.find((schedule): schedule is RotationSchedule => schedule.kind === 'rotation' && schedule.id === sourceId && schedule.order === 'random');
+    if (!rotation) return record;
+    const current = record.rotationState?.[rotation.id]?.current ?? record.applied?.image;
+    const image = nextRotationImage(rotation, current, Math.random);
+    return schedules.update(discordUserId, (draft) => {
+      draft.rotationState = { ...draft.rotationState, [rotation.id]: { current: image, lastChangedAt: new Date(clock.now()).toISOString() } };
+    });
+  }
+
+  async function tell(discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<void> {
+    let delivered = false;
+    try {
+      delivered = record.notify.mode === 'off' ? notice.kind === 'changed' : await deps.notify(discordUserId, record, notice);
+    } catch (error) {
+      logger.warn({ err: error, user: discordUserId }, 'could not notify about a scheduled change');
+    }
+    // A failure the user could not be told about waits for their next command.
+    if (!delivered && notice.kind === 'failed') await schedules.update(discordUserId, (draft) => void (draft.pendingNotice = notice.failure));
+  }
+
+  async function recordFailure(discordUserId: string, failure: ScheduleFailure, change: (draft: ScheduleRecord) => void = () => {}): Promise<ScheduleRecord> {
+    return schedules.update(discordUserId, (draft) => {
+      draft.lastRun = { at: new Date(clock.now()).toISOString(), outcome: 'failed', detail: failure };
+      change(draft);
+    });
+  }
+
+  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar, dueMs?: number): Promise<void> {
+    const record = await schedules.update(discordUserId, (draft) => {
+      delete draft.retry;
+      draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString() };
+      draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: origin.image };
+    });
+    logger.info({ user: discordUserId, image: origin.target, due: dueMs }, 'scheduled change applied');
+    await tell(discordUserId, record, { kind: 'changed', image: origin.image, ...(origin.rule ? { rule: origin.rule } : {}), label: origin.label, url400: applied.user.profileImage.size400, ...applied.image });
+  }
+
+  async function reconcile(discordUserId: string, trigger: ReconcileTrigger): Promise<ScheduleRecord | void> {
+    let record = trigger.listed ?? (await schedules.get(discordUserId));
+    const now = clock.now();
+    let teams = trigger.teams ?? (await teamsOf(discordUserId));
+    let team = activeTeamSeason(teams, new Date(now));
+    // A member who left the server is not changed by its team season (and the check withdraws their consent there).
+    while (team && !(await isMember(team.guildId, discordUserId))) {
+      const left = team.guildId;
+      teams = teams.filter((candidate) => candidate.guildId !== left);
+      team = activeTeamSeason(teams, new Date(now));
+    }
+    if (record.suspended || (!team && record.schedules.length === 0 && record.defaultImage === undefined)) return record;
+    if (!team && trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
+    const active = activeImageAt(record, new Date(now));
+    // What is applied is remembered by key: a team image is `team:<guild>/<name>`, a personal one its name.
+    const target = team ? teamImageKey(team.guildId, team.image) : active.image;
+    const imageOwner = team && deps.teams ? deps.teams.libraryOwner(team.guildId) : discordUserId;
+    const imageName = team ? team.image : active.image;
+    if (target === undefined || imageName === undefined || target === record.applied?.image) return record; // nothing to do: the caller plans with it
+    // The catch-up's listed copy says what needs nothing (most users); whatever is done is decided on a fresh read.
+    if (trigger.listed) return reconcile(discordUserId, { ...trigger, listed: undefined });
+
+    // Protect the account from X's rate limits: the change waits for the minimum interval, and for a retry
+    // after a 429 or X being down (a user's edit does not bring the retry forward).
+    const notBefore = notBeforeMs(record, deps.minIntervalMs);
+    if (now < notBefore) return planAt(discordUserId, notBefore);
+
+    // One lease per transition (from what is applied, to the target), whoever attempts it: a timer fire in
+    // one process and a catch-up in another that both see this transition upload once between them.
+    const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
+    if (!(await coordination.coordinator.shouldRun(transition, LEASE_MS))) return;
+
+    const rule: Rule = team ? { kind: 'team-season', from: team.season.from, to: team.season.to } : ruleOf(record, active.source);
+    // English in the history and the journal (the notice is worded in the user's language from `rule`).
+    const label = ruleWords('en-US', rule);
+    let item;
+    try {
+      item = await library.require(imageOwner, imageName);
+    } catch (error) {
+      if (!(error instanceof LibraryError)) throw error;
+      const failure: ScheduleFailure = { kind: team ? 'team-image-missing' : 'image-missing', rule, image: imageName };
+      record = await recordFailure(discordUserId, failure, (draft) => {
+        if (team) return;
+        const schedule = draft.schedules.find((candidate) => candidate.id === (active.source as { id?: string } | undefined)?.id);
+        if (schedule) schedule.paused = true;
+      });
+      return tell(discordUserId, record, { kind: 'failed', failure });
+    }
+
+    try {
+      // A change to this target left by a restart is waited for, not uploaded again.
+      const origin = { kind: 'schedule' as const, target, image: imageName, label, rule };
+      const joined = avatars.pending(discordUserId, (candidate) => candidate.kind === 'schedule' && candidate.target === target);
+      if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
+      // A recovered change that completed since the record was read above is recorded there now.
+      if (!joined && recoveredFor.delete(discordUserId) && (await schedules.get(discordUserId)).applied?.image === target) return;
+      // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
+      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {});
+      const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
+      trigger.accepted?.(); // X has the image: a catch-up lane may take the next user while X processes it
+      const applied = await started.final;
+      await recordApplied(discordUserId, origin, applied, trigger.dueMs);
+    } catch (error) {
+      if (error instanceof ChangeDeferred) return; // the next start completes and records it
+      const revoked =
+        error instanceof VaultError ||
+        (error instanceof AccountError && error.kind === 'link-revoked') ||
+        (error instanceof XApiError && error.kind === 'token-revoked');
+      if (revoked) {
+        const failure: ScheduleFailure = { kind: 'link-revoked' };
+        record = await recordFailure(discordUserId, failure, (draft) => void (draft.suspended = { reason: 'link', at: new Date(clock.now()).toISOString() }));
+        return tell(discordUserId, record, { kind: 'failed', failure });
+      }
+      if (error instanceof XApiError && error.kind === 'rate-limited') {
+        const rateLimits = (record.retry?.rateLimits ?? 0) + 1;
+        const retryAt = rateLimitRetryAt(error.resetAt, clock.now(), rateLimits);
+        record = await recordFailure(discordUserId, { kind: 'rate-limited', error: storedError(error) }, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
+        return planAt(discordUserId, retryAt);
+      }
+      // A record that stayed locked (a change in flight, or the lease of a process that died, 15 s at most)
+      // or a store outage is retried like X being unavailable.
+      const storeFailed = error instanceof StoreError;
+      const known = error instanceof XApiError || error instanceof AccountError || storeFailed;
+      const failure: ScheduleFailure = { kind: 'change-failed', rule, image: imageName, ...(known ? { error: storedError(error) } : {}) };
+      if (!(error instanceof XApiError)) logger.error({ err: error, user: discordUserId }, 'scheduled change failed');
+      const previous = record.lastRun;
+      const transient = (error instanceof XApiError && error.kind === 'transient') || storeFailed;
+      const retryAt = clock.now() + TRANSIENT_RETRY_MS;
+      record = await recordFailure(discordUserId, failure, (draft) => {
+        if (transient) draft.retry = { at: new Date(retryAt).toISOString(), rateLimits: draft.retry?.rateLimits ?? 0 };
+      });
+      if (previous?.outcome !== 'failed') await tell(discordUserId, record, { kind: 'failed', failure }); // once, not at every retry
+      if (transient) return planAt(discordUserId, retryAt);
+    }
+  }
+
+  return { reconcile, recordApplied, teamsOf };
+}

@@ -1,0 +1,126 @@
+/**
+ * The scheduler's timers: one node-cron task per imminent change (in UTC, noOverlap, and in distributed
+ * mode with the run coordinator when several processes share a Redis store), a plan without a task for
+ * the rest, and the minutely housekeeping that arms plans as they come near. Only changes due within
+ * `armWindowMs` hold a task, so 10,000 users cost a map entry each, not 10,000 timers.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Coordination } from './coordination.js';
+import type { SchedulerClock } from './scheduler.js';
+
+/** How long one process holds a scheduled run (node-cron's distributed lease, and a transition's). */
+export const LEASE_MS = 10 * 60_000;
+
+interface Plan {
+  at: number;
+  task?: ScheduledTask;
+}
+
+export interface Timers {
+  /** Set the user's next timer at `at` (none when undefined), arming it now when it is near. */
+  planAt(discordUserId: string, at: number | undefined): void;
+  /** The user's plan: its instant, and whether a task is armed for it. */
+  planned(discordUserId: string): { at: number; armed: boolean } | undefined;
+  /** Start the minute housekeeping that arms the plans coming near (once). */
+  armHousekeeping(): void;
+  /** Plans with an armed task. */
+  readonly armed: number;
+  /** No more timers: the housekeeping and every task are destroyed. */
+  stop(): Promise<void>;
+}
+
+export interface TimerDeps {
+  clock: SchedulerClock;
+  armWindowMs: number;
+  coordination: Coordination;
+  /** A task fired: the change due at `dueMs` (whole seconds) runs; node-cron waits for it (noOverlap). */
+  fire(discordUserId: string, dueMs: number): Promise<void>;
+  /** Another process was elected for this run: plan the change after it, as that process does. */
+  skipped(discordUserId: string): void;
+}
+
+/** A node-cron pattern that matches one UTC instant (to the second). */
+function patternFor(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
+}
+
+export function createTimers(deps: TimerDeps): Timers {
+  const { clock, armWindowMs, coordination } = deps;
+  const plans = new Map<string, Plan>();
+  let housekeeping: ScheduledTask | undefined;
+  let stopped = false;
+
+  function disarm(discordUserId: string): void {
+    const plan = plans.get(discordUserId);
+    if (plan?.task) void plan.task.destroy();
+    plans.delete(discordUserId);
+  }
+
+  function arm(discordUserId: string, plan: Plan): void {
+    if (plan.task || stopped) return;
+    const dueMs = Math.ceil(plan.at / 1000) * 1000;
+    const realMs = dueMs - (clock.now() - Date.now());
+    const task = cron.schedule(
+      patternFor(Math.max(realMs, Date.now() + 1000)),
+      () => {
+        void task.destroy();
+        if (plans.get(discordUserId) === plan) plan.task = undefined;
+        return deps.fire(discordUserId, dueMs);
+      },
+      {
+        name: `avatar:${discordUserId}:${dueMs}`,
+        timezone: 'UTC',
+        noOverlap: true,
+        distributed: coordination.distributed,
+        runCoordinator: coordination.coordinator,
+        distributedLease: LEASE_MS,
+        // A fire that starts late (a busy event loop) must still run, not wait a year for its next match.
+        missedExecutionTolerance: 5 * 60_000,
+        unref: true,
+      },
+    );
+    task.on('execution:skipped', () => {
+      void task.destroy();
+      if (plans.get(discordUserId) !== plan) return;
+      plan.task = undefined;
+      deps.skipped(discordUserId);
+    });
+    plan.task = task;
+  }
+
+  return {
+    planAt(discordUserId, at) {
+      disarm(discordUserId);
+      if (at === undefined || stopped) return;
+      const plan: Plan = { at };
+      plans.set(discordUserId, plan);
+      if (at - clock.now() <= armWindowMs) arm(discordUserId, plan);
+    },
+
+    planned(discordUserId) {
+      const plan = plans.get(discordUserId);
+      return plan && { at: plan.at, armed: plan.task !== undefined };
+    },
+
+    armHousekeeping() {
+      housekeeping ??= cron.schedule(
+        '* * * * *',
+        () => {
+          for (const [discordUserId, plan] of plans) if (!plan.task && plan.at - clock.now() <= armWindowMs) arm(discordUserId, plan);
+        },
+        { name: 'avatar:housekeeping', noOverlap: true, unref: true },
+      );
+    },
+
+    get armed() {
+      return [...plans.values()].filter((plan) => plan.task).length;
+    },
+
+    async stop() {
+      stopped = true;
+      if (housekeeping) await housekeeping.destroy();
+      for (const discordUserId of [...plans.keys()]) disarm(discordUserId);
+    },
+  };
+}
