@@ -5,9 +5,9 @@
  * slash command to run and the button to press (`failureReply` in src/bot/replies.ts), the CLI for a
  * terminal with the CLI command to run (src/cli/messages.ts). Nothing secret goes into either.
  *
- * The core builds errors from a kind and parameters only (test/i18n/errors.test.ts scans for sentences).
- * The edges' own errors (the CLI's usage errors, a few in src/bot/) may still carry an English sentence,
- * shown when the catalogue has no words for their kind.
+ * The core and the bot build errors from a kind and parameters only (test/i18n/errors.test.ts scans the
+ * core for sentences); the CLI's usage errors still carry an English sentence (a terminal's words), shown
+ * when the catalogue has no words for their kind.
  */
 import { formatParams } from './i18n/render-error.js';
 import { lookup } from './i18n/t.js';
