@@ -17,7 +17,7 @@ import { commands } from '../commands/index.js';
 import { registerCommands } from '../src/bot/register.js';
 import { openStore } from '../src/store/backend.js';
 import { createSecretBox } from '../src/store/cipher.js';
-import { createTokenVault } from '../src/store/vault.js';
+import { createTokenVault } from '../src/accounts/vault.js';
 import { localBotEnv } from '../test/support/bot-harness.js';
 import { startDiscordServer, type Interaction } from '../test/support/discord-server.js';
 import { startXServer } from '../test/support/x-server.js';

@@ -10,8 +10,8 @@ import {
   type ChatInputCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { AccountError } from '../src/account-errors.js';
-import type { AppliedAvatar } from '../src/avatar-changes.js';
+import { AccountError } from '../src/accounts/errors.js';
+import type { AppliedAvatar } from '../src/avatar/changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { customId, EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
@@ -21,7 +21,7 @@ import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { t } from '../src/i18n/t.js';
 import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
-import type { StoredImage } from '../src/store/history.js';
+import type { StoredImage } from '../src/avatar/history.js';
 
 const imageOptions = [imageAttachmentOption, cropOption, backgroundOption];
 

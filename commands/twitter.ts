@@ -23,7 +23,7 @@ import { localeOf } from '../src/i18n/locale.js';
 import { errorWords } from '../src/i18n/render-error.js';
 import { t } from '../src/i18n/t.js';
 import type { Services } from '../src/services.js';
-import { notLinked, readLink } from '../src/store/vault.js';
+import { notLinked, readLink } from '../src/accounts/vault.js';
 
 const UNLINK_CONFIRM_MS = 60_000;
 

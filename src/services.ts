@@ -3,24 +3,24 @@
  * against servers on 127.0.0.1 by changing only configuration values.
  */
 import { callbackFlowEnabled, type Config } from './config.js';
-import { createAccountLinks, PENDING_LINK_NAMESPACES, type AccountLinks } from './account-links.js';
-import { createAvatarChanges, PREVIEW_NAMESPACES, type AvatarChanges } from './avatar-changes.js';
+import { createAccountLinks, PENDING_LINK_NAMESPACES, type AccountLinks } from './accounts/links.js';
+import { createAvatarChanges, PREVIEW_NAMESPACES, type AvatarChanges } from './avatar/changes.js';
 import { createSweeper, type Sweeper } from './store/sweeper.js';
 import { createAvatarNormalizer, type AvatarNormalizer } from './avatar/normalize.js';
 import { createDownloader, type Downloader } from './download.js';
-import { createKeyedLock } from './keyed-lock.js';
+import { createKeyedLock } from './coordination/keyed-lock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/backend.js';
 import type { SecretBox } from './store/cipher.js';
-import { createAvatarHistory } from './store/history.js';
+import { createAvatarHistory } from './avatar/history.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
-import { createTokenVault, type TokenVault } from './store/vault.js';
+import { createTokenVault, type TokenVault } from './accounts/vault.js';
 import { secretBoxFrom, xClientFrom } from './wiring.js';
 import type { XClient } from './x/client.js';
-import { createAvatarLibrary, type AvatarLibrary } from './store/library.js';
-import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from './store/schedules.js';
-import { localCoordination, redisCoordination, type Coordination } from './schedule/coordination.js';
+import { createAvatarLibrary, type AvatarLibrary } from './library/store.js';
+import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from './schedule/store.js';
+import { localCoordination, redisCoordination, type Coordination } from './coordination/runs.js';
 import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
 
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
@@ -161,8 +161,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     async onLinked(discordUserId) {
       const record = await schedules.get(discordUserId);
       if (!record.suspended) return;
-      await schedules.update(discordUserId, (draft) => void delete draft.suspended);
-      await scheduler.refresh(discordUserId);
+      await scheduler.edit(discordUserId, (draft) => void delete draft.suspended);
     },
   });
   scheduler.completeRecovered(avatars);

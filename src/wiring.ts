@@ -7,7 +7,7 @@ import type { Logger } from './log.js';
 import { createXClient, type XClient } from './x/client.js';
 import { createSecretBox, type SecretBox } from './store/cipher.js';
 import { openStore, type Store } from './store/backend.js';
-import { createTokenVault, type TokenVault } from './store/vault.js';
+import { createTokenVault, type TokenVault } from './accounts/vault.js';
 
 export function xClientFrom(config: Config, logger?: Logger): XClient {
   const { twitterConsumerKey, twitterConsumerSecret } = need(config, 'twitterConsumerKey', 'twitterConsumerSecret');

@@ -5,15 +5,15 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccountLinks } from '../src/account-links.js';
+import { createAccountLinks } from '../src/accounts/links.js';
 import { normalizeAvatar } from '../src/avatar/normalize.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createServices, type Services } from '../src/services.js';
-import { createKeyedLock } from '../src/keyed-lock.js';
+import { createKeyedLock } from '../src/coordination/keyed-lock.js';
 import { openStore } from '../src/store/backend.js';
 import { createSecretBox, keyId } from '../src/store/cipher.js';
-import { createTokenVault } from '../src/store/vault.js';
+import { createTokenVault } from '../src/accounts/vault.js';
 import { xClientFrom } from '../src/wiring.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from './support/x-server.js';
 

@@ -4,7 +4,7 @@ import { SERVER_ONLY, type SlashCommand } from '../../src/bot/command.js';
 import { localizedDefinition } from '../../src/i18n/commands.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import { t } from '../../src/i18n/t.js';
-import { readLink } from '../../src/store/vault.js';
+import { readLink } from '../../src/accounts/vault.js';
 import { requireGuild } from './common.js';
 
 export const brandingConsentCommand: SlashCommand = {
@@ -24,8 +24,7 @@ export const brandingConsentCommand: SlashCommand = {
     if (interaction.options.getSubcommand() === 'join') {
       const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'a stored X link cannot be opened'));
       await services.branding.consent.join(guildId, interaction.user.id);
-      await services.schedules.update(interaction.user.id, () => undefined);
-      await services.scheduler.refresh(interaction.user.id); // the server's team season, if one is active
+      await services.scheduler.edit(interaction.user.id); // the server's team season, if one is active
       const joined = [
         t(locale, 'branding.consent.joined'),
         ...(account === 'damaged' ? [t(locale, 'branding.consent.damaged')] : account ? [] : [t(locale, 'branding.consent.not-linked')]),

@@ -24,8 +24,7 @@ export async function season(interaction: ChatInputCommandInteraction, services:
   await services.branding.seasons.add(guildId, teamSeason);
   const members = await services.branding.consent.members(guildId);
   for (const userId of members) {
-    await services.schedules.update(userId, () => undefined); // restored on start like any member with schedules
-    await services.scheduler.refresh(userId);
+    await services.scheduler.edit(userId); // a record, so the restore finds the member
   }
   const summary = (words: Locale) => t(words, 'branding.season.added', { from: teamSeason.from, to: teamSeason.to, count: members.length });
   await interaction.editReply({ content: summary(locale), files: [avatarFile(avatar, 'team-season')] });

@@ -10,7 +10,7 @@ import { checkNoticeChannel } from '../../src/bot/notify.js';
 import { choiceOf } from '../../src/bot/options.js';
 import { UserFacingError } from '../../src/errors.js';
 import { t } from '../../src/i18n/t.js';
-import type { NotifySetting } from '../../src/store/schedules.js';
+import type { NotifySetting } from '../../src/schedule/store.js';
 import type { SubcommandHandler } from './shared.js';
 
 const whereOption = {

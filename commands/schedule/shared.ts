@@ -8,7 +8,7 @@ import { changeWords, durationWords, scheduleWords } from '../../src/i18n/schedu
 import { t } from '../../src/i18n/t.js';
 import { plannedChange, type Team } from '../../src/schedule/plan.js';
 import type { Services } from '../../src/services.js';
-import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../../src/store/schedules.js';
+import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../../src/schedule/store.js';
 
 /**
  * Input bounds (Discord enforces them from the definitions; the dispatcher checks them again before the
@@ -52,8 +52,7 @@ export function nextChangeText(locale: Locale, services: Services, record: Sched
 /** Store a new or changed record, then let every process re-plan and apply what is due now. */
 export async function save(interaction: ChatInputCommandInteraction, services: Services, change: (record: ScheduleRecord) => void, done: string): Promise<void> {
   const locale = localeOf(interaction.locale);
-  const record = await services.schedules.update(interaction.user.id, change);
-  await services.scheduler.refresh(interaction.user.id);
+  const record = await services.scheduler.edit(interaction.user.id, change);
   const teams = await services.branding.seasons.forMember(interaction.user.id);
   await interaction.editReply({ content: t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, record, teams) }) });
 }

@@ -2,7 +2,7 @@
 import { ApplicationCommandOptionType, type APIApplicationCommandStringOption, type APIApplicationCommandSubcommandOption } from 'discord.js';
 import { formatInZone, pinEvents, validateTimeZone } from '../../src/schedule/engine.js';
 import { t } from '../../src/i18n/t.js';
-import type { ScheduleRecord } from '../../src/store/schedules.js';
+import type { ScheduleRecord } from '../../src/schedule/store.js';
 import { save, type SubcommandHandler } from './shared.js';
 
 export const zoneOption = {

@@ -11,11 +11,11 @@ import {
   isAcceptedFormat,
   looksLikeDamagedPng,
 } from './formats.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter } from '../coordination/limiter.js';
 import { type ImageStructure, isDamaged, isOverlong, readStructure } from './structure.js';
 
 export { detectImageFormat, type DetectedFormat } from './formats.js';
-export { createLimiter, type Limiter } from './limiter.js';
+export { createLimiter, type Limiter } from '../coordination/limiter.js';
 
 export const AVATAR_SIZE = 400;
 export const MAX_INPUT_BYTES = 25 * 1024 * 1024;

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { LinkReplyTarget } from '../account-links.js';
+import type { LinkReplyTarget } from '../accounts/links.js';
 import type { Logger } from '../log.js';
 import { callbackFlowEnabled } from '../config.js';
 import type { Services } from '../services.js';

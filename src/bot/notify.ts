@@ -25,7 +25,7 @@ import { guildLocale } from '../i18n/preferences.js';
 import { failureWords, ruleWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { ScheduledNotice } from '../schedule/scheduler.js';
-import type { ScheduleRecord } from '../store/schedules.js';
+import type { ScheduleRecord } from '../schedule/store.js';
 import { avatarFile, BRAND_COLOUR, fitMessage } from './replies.js';
 
 /** What the member needs to see the channel and write in it. */

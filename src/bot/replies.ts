@@ -11,9 +11,9 @@ import {
   type APIEmbed,
   type InteractionEditReplyOptions,
 } from 'discord.js';
-import { AccountError } from '../account-errors.js';
-import type { AppliedAvatar } from '../avatar-changes.js';
-import type { AvatarSource } from '../store/history.js';
+import { AccountError } from '../accounts/errors.js';
+import type { AppliedAvatar } from '../avatar/changes.js';
+import type { AvatarSource } from '../avatar/history.js';
 import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
@@ -23,7 +23,7 @@ import { t } from '../i18n/t.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
-import { VaultError } from '../store/vault.js';
+import { VaultError } from '../accounts/vault.js';
 import { truncate } from '../text.js';
 import { XApiError } from '../x/errors.js';
 import { customId } from './command.js';

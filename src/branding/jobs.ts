@@ -8,7 +8,7 @@
  */
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
-import type { ImageFormat, StoredImage } from '../store/history.js';
+import type { ImageFormat, StoredImage } from '../avatar/history.js';
 
 /** How many jobs per guild `status` shows and `revert` can reach; older ones are deleted. */
 export const RECENT_JOBS = 10;

@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { createKeyedLock } from '../keyed-lock.js';
-import type { Coordination } from '../schedule/coordination.js';
-import { hashImage } from '../store/history.js';
+import { createKeyedLock } from '../coordination/keyed-lock.js';
+import type { Coordination } from '../coordination/runs.js';
+import { hashImage } from '../avatar/history.js';
 import type { ConsentStore } from './consent.js';
 import { BrandingError } from './errors.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
-import { LEASE_SLOT_MS, takeLease, type Lease } from './lease.js';
+import { LEASE_SLOT_MS, takeLease, type Lease } from '../coordination/lease.js';
 import { counts, type ProgressListener, type PushProgress } from './progress.js';
 import type { PushRunner } from './push.js';
 

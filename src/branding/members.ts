@@ -4,11 +4,11 @@
  * admin confirms) and in the prepare stage of each member, a few members before their upload (consent and
  * membership may have changed since). Skip reasons are kinds, worded where they are shown.
  */
-import { AccountError } from '../account-errors.js';
+import { AccountError } from '../accounts/errors.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
-import { readLink, VaultError, type TokenVault } from '../store/vault.js';
+import { readLink, VaultError, type TokenVault } from '../accounts/vault.js';
 import { XApiError } from '../x/errors.js';
 import type { ConsentStore } from './consent.js';
 import type { MemberResult } from './jobs.js';

@@ -4,14 +4,14 @@
  * change is recorded and their upload talks to X, not during X's processing wait). Each member's outcome is
  * stored the moment it is known; a rate-limited or transient failure waits and is tried again.
  */
-import type { AppliedAvatar, AvatarChanges, PreparedChange } from '../avatar-changes.js';
+import type { AppliedAvatar, AvatarChanges, PreparedChange } from '../avatar/changes.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
 import type { Logger } from '../log.js';
-import type { StoredImage } from '../store/history.js';
+import type { StoredImage } from '../avatar/history.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
-import type { Lease } from './lease.js';
+import type { Lease } from '../coordination/lease.js';
 import { classify, stillReached, type Attempt } from './members.js';
 import { counts, PROGRESS_EVERY_MS, type ProgressListener, type PushProgress } from './progress.js';
 

@@ -23,11 +23,11 @@
  * progress.ts, errors.ts. This factory only wires them.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { AvatarChanges } from '../avatar-changes.js';
+import type { AvatarChanges } from '../avatar/changes.js';
 import type { Logger } from '../log.js';
-import type { Coordination } from '../schedule/coordination.js';
+import type { Coordination } from '../coordination/runs.js';
 import type { Store } from '../store/backend.js';
-import type { StoredImage } from '../store/history.js';
+import type { StoredImage } from '../avatar/history.js';
 import { RATE_LIMIT_MIN_WAIT_MS } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import { createJobStore, type PushJob } from './jobs.js';

@@ -16,7 +16,7 @@ import type { Rule } from '../schedule/engine.js';
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
-import type { AvatarSource, HistoryEntry, ImageFormat } from '../store/history.js';
+import type { AvatarSource, HistoryEntry, ImageFormat } from '../avatar/history.js';
 
 export type ChangeState = 'intent' | 'sending' | 'accepted';
 

@@ -20,15 +20,15 @@
  * profile: a new image means X accepted it (no second upload), else upload; accepted → read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppliedAvatar } from '../avatar-changes.js';
+import type { AppliedAvatar } from '../avatar/changes.js';
 import type { AvatarNormalizer } from '../avatar/normalize.js';
-import { createLimiter, type Limiter } from '../avatar/limiter.js';
-import { takeLease } from '../branding/lease.js';
+import { createLimiter, type Limiter } from '../coordination/limiter.js';
+import { takeLease } from '../coordination/lease.js';
 import type { Downloader } from '../download.js';
 import type { Logger } from '../log.js';
-import type { Coordination } from '../schedule/coordination.js';
-import type { AvatarHistory, HistoryEntry, StoredImage } from '../store/history.js';
-import type { LinkedAccount, TokenVault } from '../store/vault.js';
+import type { Coordination } from '../coordination/runs.js';
+import type { AvatarHistory, HistoryEntry, StoredImage } from '../avatar/history.js';
+import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
 import type { ChangeJournal, ChangeOrigin, ChangeRecord, PlannedRecord } from './journal.js';

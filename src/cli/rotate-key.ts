@@ -1,4 +1,4 @@
-import { rotatePendingLinks } from '../account-links.js';
+import { rotatePendingLinks } from '../accounts/links.js';
 import { loadConfig } from '../config.js';
 import { UserFacingError } from '../errors.js';
 import { openVault } from '../wiring.js';

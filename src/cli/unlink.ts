@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.js';
-import { readLink, type VaultError } from '../store/vault.js';
+import { readLink, type VaultError } from '../accounts/vault.js';
 import { discordUserOption, parse, UsageError } from './args.js';
 import { withServices } from './services.js';
 

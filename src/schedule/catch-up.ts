@@ -3,9 +3,9 @@
  * pool of lanes, with a bound on uploads at once and a share of the event loop (the bot answers
  * interactions during a restore).
  */
-import { createLimiter, type Limiter } from '../avatar/limiter.js';
+import { createLimiter, type Limiter } from '../coordination/limiter.js';
 import type { Logger } from '../log.js';
-import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
+import type { ScheduleRecord, ScheduleStore } from './store.js';
 import type { Team } from './plan.js';
 import type { TeamOverrides } from './teams.js';
 

@@ -4,7 +4,7 @@
  * and team seasons call for, held back by the minimum interval since the last change and by a pending
  * retry (after a rate limit or X being down). Pure: no I/O, no clock.
  */
-import type { ScheduleRecord } from '../store/schedules.js';
+import type { ScheduleRecord } from './store.js';
 import { activeImageAt, nextChangeAt, type SeasonSchedule } from './engine.js';
 
 export type Team = { guildId: string; seasons: SeasonSchedule[] };

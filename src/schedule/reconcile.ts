@@ -5,16 +5,16 @@
  * transition), and what a failure does (a missing image pauses its schedule, a revoked link suspends every
  * schedule, a rate limit or X being down is retried later). Completed changes are recorded and told.
  */
-import { AccountError } from '../account-errors.js';
+import { AccountError } from '../accounts/errors.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
-import type { AppliedAvatar } from '../avatar-changes.js';
-import { LibraryError } from '../store/library.js';
-import type { ScheduleRecord } from '../store/schedules.js';
-import { VaultError } from '../store/vault.js';
+import type { AppliedAvatar } from '../avatar/changes.js';
+import { LibraryError } from '../library/store.js';
+import type { ScheduleRecord } from './store.js';
+import { VaultError } from '../accounts/vault.js';
 import { XApiError } from '../x/errors.js';
 import { activeImageAt, nextRotationImage, ruleOf, type Rule, type RotationSchedule } from './engine.js';
 import { ruleWords } from '../i18n/schedule-words.js';
-import { createLimiter, type Limiter } from '../avatar/limiter.js';
+import { createLimiter, type Limiter } from '../coordination/limiter.js';
 import { rateLimitRetryAt } from '../x/rate-limit.js';
 import { StoreError } from '../store/backend.js';
 import { storedError, type ScheduleFailure } from './failures.js';

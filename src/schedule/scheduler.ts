@@ -8,12 +8,12 @@
  * On start, and when a user edits a schedule, the bot applies what should be active now, once, instead
  * of replaying missed changes, and never uploads the image that is already applied.
  */
-import type { AvatarChanges } from '../avatar-changes.js';
+import type { AvatarChanges } from '../avatar/changes.js';
 import type { Logger } from '../log.js';
-import type { AvatarLibrary } from '../store/library.js';
-import type { ScheduleRecord, ScheduleStore } from '../store/schedules.js';
-import type { Coordination } from './coordination.js';
-import { createKeyedLock } from '../keyed-lock.js';
+import type { AvatarLibrary } from '../library/store.js';
+import type { ScheduleRecord, ScheduleStore } from './store.js';
+import type { Coordination } from '../coordination/runs.js';
+import { createKeyedLock } from '../coordination/keyed-lock.js';
 import type { Rule } from './engine.js';
 import type { TeamOverrides } from './teams.js';
 import { catchUpAll, type CatchUpRun } from './catch-up.js';
@@ -71,6 +71,12 @@ export interface Scheduler {
   readonly caughtUp: Promise<CatchUp> | undefined;
   /** A user's schedules changed: re-plan them in every process and apply what is due now. */
   refresh(discordUserId: string): Promise<void>;
+  /**
+   * Change a user's record and re-plan at once: the one way an edge changes schedules (a command, a team
+   * season, consent, a new link). Without `change`, the record is written as it is (a member of a team season
+   * gets one, so the restore finds them). Returns the record as written.
+   */
+  edit(discordUserId: string, change?: (draft: ScheduleRecord) => void): Promise<ScheduleRecord>;
   /** Scheduled changes finished after a restart are recorded and announced as if they had run here. */
   completeRecovered(changes: Pick<AvatarChanges, 'onRecovered'>): void;
   /** The next planned change for a user. */
@@ -186,6 +192,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
     async refresh(discordUserId) {
       await coordination.publish(discordUserId);
+    },
+
+    async edit(discordUserId, change = () => undefined) {
+      const record = await schedules.update(discordUserId, change);
+      await coordination.publish(discordUserId);
+      return record;
     },
 
     completeRecovered(changes) {

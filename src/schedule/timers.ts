@@ -5,7 +5,7 @@
  * `armWindowMs` hold a task, so 10,000 users cost a map entry each, not 10,000 timers.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Coordination } from './coordination.js';
+import type { Coordination } from '../coordination/runs.js';
 import type { SchedulerClock } from './scheduler.js';
 
 /** How long one process holds a scheduled run (node-cron's distributed lease, and a transition's). */

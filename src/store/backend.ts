@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
-import { createKeyedLock } from '../keyed-lock.js';
+import { createKeyedLock } from '../coordination/keyed-lock.js';
 import type { Logger } from '../log.js';
 import { createLeases, type Leases } from './leases.js';
 import { openSqlite, SharedSqliteAdapter } from './sqlite.js';

@@ -29,7 +29,7 @@ import {
   type UserSchedules,
 } from '../../src/schedule/engine.js';
 import { plannedChange } from '../../src/schedule/plan.js';
-import type { ScheduleRecord } from '../../src/store/schedules.js';
+import type { ScheduleRecord } from '../../src/schedule/store.js';
 
 const BUDGET_MS = 50;
 const NOW = new Date('2026-11-30T12:00:00Z');

@@ -8,11 +8,11 @@ import sharp from 'sharp';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox, keyId } from '../../src/store/cipher.js';
-import { createTokenVault } from '../../src/store/vault.js';
+import { createTokenVault } from '../../src/accounts/vault.js';
 import { t } from '../../src/i18n/t.js';
 import type { Interaction, TestUser } from '../support/discord-server.js';
 import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
-import { pendingKey } from '../../src/account-links.js';
+import { pendingKey } from '../../src/accounts/links.js';
 
 const MANAGE_GUILD = 1n << 5n;
 const h = useHarness();

@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/backend.js';
-import { createAvatarHistory } from '../../src/store/history.js';
+import { createAvatarHistory } from '../../src/avatar/history.js';
 import { dueWhileDownRecord } from '../support/due-schedules.js';
 import { X_PATHS } from '../support/x-server.js';
 import { customIdOf, expectPlainEphemeral, fixture, image, SLOW_MS, useHarness } from './helpers.js';

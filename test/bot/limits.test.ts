@@ -5,13 +5,13 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { PREVIEW_TTL_MS, PREVIEWS_PER_USER } from '../../src/avatar-changes.js';
-import { LIBRARY_LIMIT } from '../../src/store/library.js';
-import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER } from '../../src/store/schedules.js';
+import { PREVIEW_TTL_MS, PREVIEWS_PER_USER } from '../../src/avatar/changes.js';
+import { LIBRARY_LIMIT } from '../../src/library/store.js';
+import { IMAGES_PER_ROTATION, SCHEDULES_PER_USER } from '../../src/schedule/store.js';
 import type { Schedule } from '../../src/schedule/engine.js';
 import type { TestUser } from '../support/discord-server.js';
 import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
-import { pendingKey } from '../../src/account-links.js';
+import { pendingKey } from '../../src/accounts/links.js';
 
 let sweeperOffsetMs = 0; // how far the sweeper's clock runs ahead of the real one
 const h = useHarness({ sweeper: { intervalMs: 100, clock: { now: () => Date.now() + sweeperOffsetMs } } });

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AvatarChanges } from '../../src/avatar-changes.js';
+import type { AvatarChanges } from '../../src/avatar/changes.js';
 import { memberReason } from '../../src/bot/branding-report.js';
 import { createConsentStore, type ConsentStore } from '../../src/branding/consent.js';
 import { BrandingError, createPushRunner, describeProgress, type PushProgress, type PushRunner, type PushRunnerDeps } from '../../src/branding/push.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
-import type { StoredImage } from '../../src/store/history.js';
+import type { StoredImage } from '../../src/avatar/history.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from '../support/x-server.js';
 

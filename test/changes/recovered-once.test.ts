@@ -15,7 +15,7 @@ import { createChangeJournal } from '../../src/changes/journal.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices } from '../../src/services.js';
-import { createAvatarHistory } from '../../src/store/history.js';
+import { createAvatarHistory } from '../../src/avatar/history.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { eventually } from '../support/eventually.js';
 import { startXServer, type XServer } from '../support/x-server.js';

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCOUNT_ERROR_KINDS } from '../../src/account-errors.js';
+import { ACCOUNT_ERROR_KINDS } from '../../src/accounts/errors.js';
 import { IMAGE_ERROR_KINDS } from '../../src/avatar/normalize.js';
 import { BRANDING_ERROR_KINDS } from '../../src/branding/push.js';
 import { DISCORD_SIGN_IN_ERROR_KINDS } from '../../src/bot/discord-oauth.js';
@@ -23,8 +23,8 @@ import { PLURAL_SUFFIX, placeholdersIn } from '../../src/i18n/t.js';
 import { SCHEDULE_ERROR_KINDS } from '../../src/schedule/errors.js';
 import { STORE_ERROR_KINDS } from '../../src/store/backend.js';
 import { SECRET_ERROR_KINDS } from '../../src/store/cipher.js';
-import { LIBRARY_ERROR_KINDS } from '../../src/store/library.js';
-import { VAULT_ERROR_KINDS } from '../../src/store/vault.js';
+import { LIBRARY_ERROR_KINDS } from '../../src/library/store.js';
+import { VAULT_ERROR_KINDS } from '../../src/accounts/vault.js';
 import { X_ERROR_KINDS } from '../../src/x/errors.js';
 import { buttonsOf, EPHEMERAL, requestTokenOf, useHarness } from '../bot/helpers.js';
 

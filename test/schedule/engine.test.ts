@@ -32,7 +32,7 @@ import {
 } from '../../src/schedule/engine.js';
 import { countFires, nextFire, parseCron } from '../../src/schedule/cron.js';
 import { plannedChange } from '../../src/schedule/plan.js';
-import type { ScheduleRecord } from '../../src/store/schedules.js';
+import type { ScheduleRecord } from '../../src/schedule/store.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 const utc = (iso: string) => new Date(iso.endsWith('Z') ? iso : `${iso}Z`);

@@ -24,7 +24,7 @@ import { plannedChange, type Team } from '../../src/schedule/plan.js';
 import { createScheduler, type CatchUp, type Scheduler } from '../../src/schedule/scheduler.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openStore, type Store } from '../../src/store/backend.js';
-import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from '../../src/store/schedules.js';
+import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from '../../src/schedule/store.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, type XServer } from '../support/x-server.js';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/backend.js';
 import { createSecretBox, keyId, SecretError } from '../../src/store/cipher.js';
-import { createTokenVault, VaultError } from '../../src/store/vault.js';
+import { createTokenVault, VaultError } from '../../src/accounts/vault.js';
 import { t } from '../../src/i18n/t.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-vault-'));

@@ -4,7 +4,7 @@
  * The catch-up at the next start must upload "b" once for each of them.
  */
 import { activeImageAt } from '../../src/schedule/engine.js';
-import type { ScheduleRecord } from '../../src/store/schedules.js';
+import type { ScheduleRecord } from '../../src/schedule/store.js';
 
 const HOUR_MS = 3_600_000;
 const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');

@@ -24,7 +24,7 @@ export default {
   'error.discord-refused': 'Discord did not accept this sign-in (it may have expired or been used already). Nothing was linked.',
   'bot.error.discord-refused': 'Discord did not accept this sign-in (it may have expired or been used already). Nothing was linked. Run /twitter link again.',
 
-  // src/store/vault.ts
+  // src/accounts/vault.ts
   'error.not-linked': 'Your X account is not linked yet.',
   'bot.error.not-linked': 'Your X account is not linked yet. Use /twitter link first.',
   'cli.error.not-linked': 'Discord user {discordUserId} has no linked X account. Link one with avatar-bot link --discord-user {discordUserId}.',
@@ -32,7 +32,7 @@ export default {
   'bot.error.damaged-link': 'Your stored X link cannot be read. Unlink with /twitter unlink and link again with /twitter link.',
   'cli.error.damaged-link': 'The stored X link of Discord user {discordUserId} cannot be read. Run avatar-bot unlink --discord-user {discordUserId}, then avatar-bot link --discord-user {discordUserId}.',
 
-  // src/account-errors.ts
+  // src/accounts/errors.ts
   'error.link-revoked': 'Your X link was revoked or has expired. Link your X account again.',
   'bot.error.link-revoked': 'Your X link was revoked or has expired. Link your X account again with /twitter link.',
   'cli.error.link-revoked': 'The X link of Discord user {discordUserId} was revoked or has expired. Link it again with avatar-bot link --discord-user {discordUserId}.',
@@ -113,7 +113,7 @@ export default {
   'error.timeout': 'Downloading the image took too long; try again.',
   'error.network': "I couldn't download that image (the connection failed); try again.",
 
-  // src/store/library.ts
+  // src/library/store.ts
   'error.invalid-name': 'Names are 1 to 32 letters (any alphabet), digits, spaces, dots, dashes or underscores, starting with a letter or digit.',
   'error.name-taken': 'You already have an image called "{name}". Remove it first or pick another name.',
   'error.name-taken.alike': 'You already have an image called "{taken}" ("{name}" looks the same). Remove it first or pick another name.',

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
-import type { Store } from './backend.js';
+import type { Store } from '../store/backend.js';
 
 export const HISTORY_LIMIT = 10;
 

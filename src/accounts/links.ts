@@ -7,14 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { AccountError } from './account-errors.js';
-import type { KeyedLock } from './keyed-lock.js';
-import type { SecretBox } from './store/cipher.js';
-import type { Store } from './store/backend.js';
-import { VaultError, whyUnopened, type LinkedAccount, type RotationReport, type TokenVault } from './store/vault.js';
-import type { XClient, XUser } from './x/client.js';
-import { XApiError } from './x/errors.js';
-import type { Locale } from './i18n/locale.js';
+import { AccountError } from './errors.js';
+import type { KeyedLock } from '../coordination/keyed-lock.js';
+import type { SecretBox } from '../store/cipher.js';
+import type { Store } from '../store/backend.js';
+import { VaultError, whyUnopened, type LinkedAccount, type RotationReport, type TokenVault } from './vault.js';
+import type { XClient, XUser } from '../x/client.js';
+import { XApiError } from '../x/errors.js';
+import type { Locale } from '../i18n/locale.js';
 
 export const PENDING_LINK_TTL_MS = 15 * 60_000;
 /** The keyv namespaces whose entries expire; the sweeper deletes them on SQLite and PostgreSQL. */

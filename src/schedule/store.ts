@@ -2,9 +2,9 @@
  * Each user's schedules and scheduling settings, one record per Discord user. Knows nothing about X.
  */
 import type Keyv from 'keyv';
-import { MAX_ROTATION_IMAGES, MAX_SCHEDULES, type UserSchedules } from '../schedule/engine.js';
-import type { ScheduleFailure } from '../schedule/failures.js';
-import type { Store } from './backend.js';
+import { MAX_ROTATION_IMAGES, MAX_SCHEDULES, type UserSchedules } from './engine.js';
+import type { ScheduleFailure } from './failures.js';
+import type { Store } from '../store/backend.js';
 
 /** Schedules (seasons, rotations, events) one user can keep. */
 export const SCHEDULES_PER_USER = MAX_SCHEDULES;

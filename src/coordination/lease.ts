@@ -7,7 +7,7 @@
  * happens once the holder stopped renewing (it stopped or died): then the work moves over within about
  * two slots.
  */
-import type { Coordination } from '../schedule/coordination.js';
+import type { Coordination } from './runs.js';
 
 export const LEASE_SLOT_MS = 30_000;
 

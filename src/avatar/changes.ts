@@ -9,19 +9,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
-import { AccountError } from './account-errors.js';
-import type { Limiter } from './avatar/limiter.js';
-import type { ChangeOrigin } from './changes/journal.js';
-import type { ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from './changes/pipeline.js';
-import type { KeyedLock } from './keyed-lock.js';
-import type { Logger } from './log.js';
-import type { Store } from './store/backend.js';
-import type { SecretBox } from './store/cipher.js';
-import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './store/history.js';
-import type { LinkedAccount, TokenVault } from './store/vault.js';
-import type { XUser } from './x/client.js';
-import { XApiError } from './x/errors.js';
-import type { Locale } from './i18n/locale.js';
+import { AccountError } from '../accounts/errors.js';
+import type { Limiter } from '../coordination/limiter.js';
+import type { ChangeOrigin } from '../changes/journal.js';
+import type { ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from '../changes/pipeline.js';
+import type { KeyedLock } from '../coordination/keyed-lock.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/backend.js';
+import type { SecretBox } from '../store/cipher.js';
+import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
+import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
+import type { XUser } from '../x/client.js';
+import { XApiError } from '../x/errors.js';
+import type { Locale } from '../i18n/locale.js';
 
 export const PREVIEW_TTL_MS = 15 * 60_000;
 /** Previews a user can hold at once (each up to ~1 MB stored); a new one replaces the oldest. */

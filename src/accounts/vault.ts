@@ -14,8 +14,8 @@
  */
 import type Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
-import { SecretError, type SecretBox } from './cipher.js';
-import type { Store } from './backend.js';
+import { SecretError, type SecretBox } from '../store/cipher.js';
+import type { Store } from '../store/backend.js';
 
 export type LinkStatus = 'active' | 'revoked';
 

@@ -1,4 +1,4 @@
-import { UserFacingError, type ErrorParams } from './errors.js';
+import { UserFacingError, type ErrorParams } from '../errors.js';
 
 /** Failures of the bot's own rules about accounts, links, history and previews. */
 export const ACCOUNT_ERROR_KINDS = [

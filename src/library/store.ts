@@ -4,9 +4,9 @@
  */
 import type Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
-import type { Store } from './backend.js';
+import type { Store } from '../store/backend.js';
 import { excerpt, listWithMore } from '../text.js';
-import { hashImage, type StoredImage } from './history.js';
+import { hashImage, type StoredImage } from '../avatar/history.js';
 
 export const LIBRARY_LIMIT = 50;
 
