@@ -19,8 +19,9 @@ import { confirm } from '../src/bot/confirm.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import { callbackFlowEnabled } from '../src/config.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
-import { localeOf } from '../src/i18n/locale.js';
-import { errorWords } from '../src/i18n/render-error.js';
+import type { UserFacingError } from '../src/errors.js';
+import { localeOf, type Locale } from '../src/i18n/locale.js';
+import { errorWords, reasonWords } from '../src/i18n/render-error.js';
 import { t } from '../src/i18n/t.js';
 import type { Services } from '../src/services.js';
 import { notLinked, readLink } from '../src/accounts/vault.js';
@@ -88,6 +89,12 @@ async function status(interaction: ChatInputCommandInteraction, services: Servic
   });
 }
 
+/** Why X was not told of an unlink, inside the reply's sentence. */
+function unlinkProblem(problem: UserFacingError | undefined, locale: Locale): string {
+  if (!problem) return t(locale, 'twitter.unlink.no-answer');
+  return problem.kind === 'damaged-link' ? t(locale, 'twitter.unlink.unreadable') : reasonWords(problem, locale);
+}
+
 async function unlink(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'unlinking a damaged link'));
   if (!account) throw notLinked();
@@ -109,7 +116,7 @@ async function unlink(interaction: ChatInputCommandInteraction, services: Servic
   await click.editReply({
     content: result.revokedAtX
       ? t(locale, 'twitter.unlink.done', { name: unlinked })
-      : t(locale, 'twitter.unlink.done-unconfirmed', { name: unlinked, problem: result.problem?.replace(/\.$/, '') ?? t(locale, 'twitter.unlink.no-answer') }),
+      : t(locale, 'twitter.unlink.done-unconfirmed', { name: unlinked, problem: unlinkProblem(result.problem, locale) }),
   });
 }
 

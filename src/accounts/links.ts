@@ -63,7 +63,8 @@ export interface AccountLinks {
   status(discordUserId: string): Promise<LinkHealth>;
   /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. A damaged record
    *  (no `account`) is deleted here; X cannot be told, since its token cannot be read. */
-  unlink(discordUserId: string): Promise<{ account?: LinkedAccount; revokedAtX: boolean; problem?: string }>;
+  /** `problem`: why X was not told (its refusal, or a stored link that cannot be read); worded by the edge. */
+  unlink(discordUserId: string): Promise<{ account?: LinkedAccount; revokedAtX: boolean; problem?: XApiError | VaultError }>;
 }
 
 export interface AccountLinksDeps {
@@ -265,17 +266,17 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
         // The token cannot be read, so X cannot be asked to revoke it; the record still goes.
         await deps.forgetUser(discordUserId);
         await vault.delete(discordUserId);
-        return { revokedAtX: false, problem: 'the stored link could not be read, so X could not be told' };
+        return { revokedAtX: false, problem: error };
       }
       let revokedAtX = true;
-      let problem: string | undefined;
+      let problem: XApiError | undefined;
       try {
         await x.invalidateToken(account);
       } catch (error) {
         // Unlinking must work even when X refuses: the local copy goes either way.
         if (!(error instanceof XApiError)) throw error;
         revokedAtX = false;
-        problem = error.userMessage;
+        problem = error;
       }
       await deps.forgetUser(discordUserId);
       await vault.delete(discordUserId);

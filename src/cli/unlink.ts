@@ -19,7 +19,7 @@ export async function run(args: string[]): Promise<void> {
       process.stdout.write(`Unlinked Discord user ${discordUser} (the damaged link was deleted locally only)\n`);
       return;
     }
-    if (!result.revokedAtX) process.stderr.write(`warning: X did not revoke the token (${result.problem ?? 'no answer'}); it is deleted here anyway.\n`);
+    if (!result.revokedAtX) process.stderr.write(`warning: X did not revoke the token (${result.problem?.userMessage.replace(/\.$/, '') ?? 'no answer'}); it is deleted here anyway.\n`);
     process.stdout.write(`Unlinked @${result.account.screenName}${result.revokedAtX ? '' : ' (deleted locally only)'}\n`);
   });
 }

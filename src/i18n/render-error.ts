@@ -8,6 +8,7 @@
  * bot's English words have said "after 12:07 UTC" since the start.
  */
 import type { UserFacingError } from '../errors.js';
+import { commandName } from './commands.js';
 import type { Locale } from './locale.js';
 import { lookup } from './t.js';
 
@@ -20,13 +21,21 @@ function formatInstant(ms: number, locale: Locale): string {
   return `${format.format(ms)} UTC`;
 }
 
-/** An error's parameters ready for words in `locale`: instants formatted. */
+/** An error's parameters ready for words in `locale`: instants formatted, a command option named as the reader's Discord shows it. */
 export function formatParams(params: Readonly<Record<string, string | number>>, locale: Locale): Record<string, string | number> {
   const formatted: Record<string, string | number> = { ...params };
   for (const [name, value] of Object.entries(formatted)) {
     if (name.endsWith('At') && typeof value === 'number') formatted[name] = formatInstant(value, locale);
+    if (name === 'option' && typeof value === 'string') formatted[name] = commandName(locale, value);
   }
   return formatted;
+}
+
+/** The kind's words that name no command (`error.<kind>`): for a reason inside another sentence. */
+export function reasonWords(error: UserFacingError, locale: Locale): string {
+  const params = formatParams(error.params, locale);
+  const words = (error.variant === undefined ? undefined : lookup(locale, `error.${error.kind}.${error.variant}`, params)) ?? lookup(locale, `error.${error.kind}`, params);
+  return (words ?? error.userMessage).replace(/[.。]$/, '');
 }
 
 export function errorWords(error: UserFacingError, locale: Locale, edge: Edge, extra: Record<string, string | number> = {}): string {

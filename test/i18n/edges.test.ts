@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { enUS } from '../../src/i18n/catalogue.js';
 import type { Locale } from '../../src/i18n/locale.js';
+import { commandName } from '../../src/i18n/commands.js';
 import { t } from '../../src/i18n/t.js';
 import { SLOW_MS, useHarness } from '../bot/helpers.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
@@ -36,7 +37,8 @@ describe.each(['de', 'ja'] as Exclude<Locale, 'en-US'>[])('a %s user', (locale) 
     const zone = `Europe/${'B'.repeat(4993)}`;
     const interaction = await h.discord.slash(user, { name: 'schedule', subcommand: 'timezone', options: { zone } }, { locale });
     const reply = (await interaction.waitForReply()).content;
-    expect(reply).toBe(t(locale, 'error.input-too-long', { option: 'zone', max: 64, length: 5000 }));
+    // The option as the user's Discord names it (de: zone, ja: ゾーン).
+    expect(reply).toBe(t(locale, 'error.input-too-long', { option: commandName(locale, 'zone'), max: 64, length: 5000 }));
     expect(englishIn(reply)).toEqual([]);
     expect(reply).not.toContain('BBBB');
   });

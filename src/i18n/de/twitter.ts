@@ -38,6 +38,7 @@ export default {
   'twitter.unlink.done-unconfirmed':
     '{name} hier getrennt: Tokens und Verlauf gelöscht. X hat den Widerruf nicht bestätigt ({problem}); du kannst avatar-bot auch unter x.com > Einstellungen > Sicherheit > Verbundene Apps entfernen.',
   'twitter.unlink.no-answer': 'keine Antwort',
+  'twitter.unlink.unreadable': 'die gespeicherte Verknüpfung war nicht lesbar, daher konnte X nicht benachrichtigt werden',
 
   'twitter.page.not-linked': 'Nicht verknüpft',
   'twitter.page.denied': 'Du hast auf X abgelehnt, deshalb wurde nichts verknüpft. Du kannst diesen Tab schließen.',

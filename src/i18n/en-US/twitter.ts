@@ -34,6 +34,7 @@ export default {
   'twitter.unlink.done-unconfirmed':
     'Unlinked {name} here: tokens and history deleted. X did not confirm the revocation ({problem}); you can also remove avatar-bot at x.com > Settings > Security > Connected apps.',
   'twitter.unlink.no-answer': 'no answer',
+  'twitter.unlink.unreadable': 'the stored link could not be read, so X could not be told',
 
   'twitter.page.not-linked': 'Not linked',
   'twitter.page.denied': 'You declined on X, so nothing was linked. You can close this tab.',

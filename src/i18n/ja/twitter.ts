@@ -38,6 +38,7 @@ export default {
   'twitter.unlink.done-unconfirmed':
     '{name} の連携をこちらで解除し、トークンと履歴を削除しました。X はアクセスの取り消しを確認しませんでした（{problem}）。x.com の「設定」>「セキュリティ」>「連携しているアプリ」から avatar-bot を削除することもできます。',
   'twitter.unlink.no-answer': '応答なし',
+  'twitter.unlink.unreadable': '保存された連携情報を読み取れなかったため、X に通知できませんでした',
 
   'twitter.page.not-linked': '連携されていません',
   'twitter.page.denied': 'X で拒否されたため、何も連携していません。このタブは閉じてかまいません。',
