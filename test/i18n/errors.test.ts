@@ -27,6 +27,7 @@ import { LIBRARY_ERROR_KINDS } from '../../src/library/store.js';
 import { VAULT_ERROR_KINDS } from '../../src/accounts/vault.js';
 import { X_ERROR_KINDS } from '../../src/x/errors.js';
 import { buttonsOf, EPHEMERAL, requestTokenOf, useHarness } from '../bot/helpers.js';
+import { BRANDING_COMMAND_ERROR_KINDS } from '../../commands/branding/common.js';
 
 /** The CLI's own kinds: UsageError (src/cli/args.ts) and rotate-key's skipped records. */
 const CLI_KINDS = ['usage', 'records-skipped'] as const;
@@ -46,6 +47,7 @@ const KIND_LISTS: Record<string, readonly string[]> = {
   InputError: INPUT_ERROR_KINDS,
   NoticeChannelError: NOTICE_CHANNEL_ERROR_KINDS,
   DiscordSignInError: DISCORD_SIGN_IN_ERROR_KINDS,
+  branding: BRANDING_COMMAND_ERROR_KINDS,
   cli: CLI_KINDS,
 };
 const ALL_KINDS = Object.values(KIND_LISTS).flat();

@@ -40,8 +40,6 @@ export default {
   'branding.revert-summary': '„{label}“ zurückgesetzt: {done} wiederhergestellt, {failed} fehlgeschlagen, {skipped} übersprungen (inzwischen geändert).',
   'branding.member.pushed': 'Die Admins von {server} haben deinen X-Avatar geändert („{label}“). Neu in 400x400: {url}\nFür dich rückgängig machen: /avatar zurücksetzen. Damit aufhören: /branding-zustimmung verlassen.',
   'branding.member.revoked': 'Die Admins von {server} wollten deinen X-Avatar setzen („{label}“), aber deine X-Verknüpfung wurde widerrufen. Verknüpf dein Konto neu mit /twitter verknüpfen.',
-  'branding.guild-only': 'Branding funktioniert nur auf einem Server, nicht in DMs.',
-  'branding.not-admin': 'Nur Mitglieder mit der Berechtigung „Server verwalten“ können die Branding-Befehle benutzen.',
   'branding.consent.text':
     'Mit deinem Beitritt erlaubst du den Admins dieses Servers (Mitglieder mit „Server verwalten“), deinen X-Avatar mit /branding verteilen zu setzen, ' +
     'zum Beispiel für ein neues Design oder ein Event. Du wirst jedes Mal privat benachrichtigt, mit dem neuen Bild und wie du es rückgängig machst (/avatar zurücksetzen). ' +

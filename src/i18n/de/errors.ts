@@ -171,4 +171,7 @@ export default {
   'error.usage': 'Diese Befehlszeile ist ungültig (siehe avatar-bot --help).',
   'error.records-skipped_one': '{count} Eintrag ließ sich mit keinem konfigurierten Schlüssel öffnen und blieb unverändert (Discord-Nutzer {users}; Gründe im JSON oben). Diese Nutzer müssen sich neu verknüpfen; alle anderen Einträge wurden neu versiegelt.',
   'error.records-skipped_other': '{count} Einträge ließen sich mit keinem konfigurierten Schlüssel öffnen und blieben unverändert (Discord-Nutzer {users}; Gründe im JSON oben). Diese Nutzer müssen sich neu verknüpfen; alle anderen Einträge wurden neu versiegelt.',
+  // commands/branding/common.ts
+  'error.guild-only': 'Branding funktioniert nur auf einem Server, nicht in DMs.',
+  'error.not-admin': 'Nur Mitglieder mit der Berechtigung „Server verwalten“ können die Branding-Befehle benutzen.',
 } satisfies AreaOf<typeof english>;

@@ -39,8 +39,6 @@ export default {
   'branding.member.pushed': 'The admins of {server} changed your X avatar ("{label}"). New 400x400: {url}\nTo undo it for yourself: /avatar revert. To stop this: /branding-consent leave.',
   'branding.member.revoked': 'The admins of {server} tried to set your X avatar ("{label}"), but your X link was revoked. Link again with /twitter link.',
   // Replies of /branding and /branding-consent.
-  'branding.guild-only': 'Branding works inside a server, not in DMs.',
-  'branding.not-admin': 'Only members with the Manage Server permission can use the branding commands.',
   'branding.consent.text':
     'By joining, you allow the admins of this server (members with Manage Server) to set your X avatar with /branding push, ' +
     'for example for a brand refresh or an event. You are told privately every time, with the new image and how to undo it (/avatar revert). ' +

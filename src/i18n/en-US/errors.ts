@@ -185,4 +185,7 @@ export default {
   'error.usage': 'That command line is not valid (see avatar-bot --help).',
   'error.records-skipped_one': '{count} record did not open with any configured key and was left as it was (Discord users {users}; reasons in the JSON above). Those users must link again; every other record was re-sealed.',
   'error.records-skipped_other': '{count} records did not open with any configured key and were left as they were (Discord users {users}; reasons in the JSON above). Those users must link again; every other record was re-sealed.',
+  // commands/branding/common.ts
+  'error.guild-only': 'Branding works inside a server, not in DMs.',
+  'error.not-admin': 'Only members with the Manage Server permission can use the branding commands.',
 } as const;

@@ -171,4 +171,7 @@ export default {
   'error.usage': 'そのコマンドラインは無効です（avatar-bot --help を参照）。',
   'error.records-skipped_one': '{count} 件のレコードはどの設定済みの鍵でも開けず、そのまま残しました（Discord ユーザー {users}、理由は上の JSON にあります）。これらのユーザーはもう一度連携する必要があります。他のレコードはすべて封印し直しました。',
   'error.records-skipped_other': '{count} 件のレコードはどの設定済みの鍵でも開けず、そのまま残しました（Discord ユーザー {users}、理由は上の JSON にあります）。これらのユーザーはもう一度連携する必要があります。他のレコードはすべて封印し直しました。',
+  // commands/branding/common.ts
+  'error.guild-only': 'ブランディングはサーバー内でのみ使えます。DM では使えません。',
+  'error.not-admin': 'ブランディングのコマンドを使えるのは「サーバー管理」権限を持つメンバーだけです。',
 } satisfies AreaOf<typeof english>;
