@@ -54,7 +54,7 @@ export async function push(interaction: ChatInputCommandInteraction, services: S
     ].join(' '),
     files: [avatarFile(avatar, 'branding')],
     confirmLabel: t(locale, 'branding.push.confirm', { count: reach.length }),
-    idPrefix: 'branding-push',
+    ids: (choice, nonce) => `branding-push-${choice}:${nonce}`,
     timeoutMs: CONFIRM_MS,
     timedOut: t(locale, 'branding.push.timed-out'),
     cancelled: t(locale, 'branding.push.cancelled'),

@@ -25,10 +25,8 @@ export interface ConfirmPrompt {
   files?: AttachmentBuilder[];
   /** The confirm button's label (the cancel button says `common.cancel`). */
   confirmLabel: string;
-  confirmStyle?: ButtonStyle;
-  /** Custom ids of the two buttons: `<prefix>-confirm:<nonce>` and `<prefix>-cancel:<nonce>` by default. */
-  ids?: (choice: 'confirm' | 'cancel', nonce: string) => string;
-  idPrefix?: string;
+  /** Custom ids of the two buttons, each carrying the prompt's nonce. */
+  ids: (choice: 'confirm' | 'cancel', nonce: string) => string;
   /** How long the user has to click. */
   timeoutMs: number;
   /** The prompt's words after the time ran out; `common.timed-out` by default. */
@@ -45,15 +43,14 @@ export interface ConfirmPrompt {
  */
 export async function confirm(interaction: ChatInputCommandInteraction, prompt: ConfirmPrompt): Promise<ButtonInteraction | undefined> {
   const nonce = randomUUID().slice(0, 8);
-  const idOf = prompt.ids ?? ((choice: 'confirm' | 'cancel', value: string) => `${prompt.idPrefix ?? 'confirm'}-${choice}:${value}`);
-  const confirmId = idOf('confirm', nonce);
-  const cancelId = idOf('cancel', nonce);
+  const confirmId = prompt.ids('confirm', nonce);
+  const cancelId = prompt.ids('cancel', nonce);
   const message = {
     content: prompt.content,
     files: prompt.files ?? [],
     components: [
       new ActionRowBuilder<ButtonBuilder>().addComponents(
-        new ButtonBuilder().setCustomId(confirmId).setLabel(prompt.confirmLabel).setStyle(prompt.confirmStyle ?? ButtonStyle.Danger),
+        new ButtonBuilder().setCustomId(confirmId).setLabel(prompt.confirmLabel).setStyle(ButtonStyle.Danger),
         new ButtonBuilder().setCustomId(cancelId).setLabel(t(prompt.locale, 'common.cancel')).setStyle(ButtonStyle.Secondary),
       ),
     ],

@@ -31,20 +31,19 @@ export function formatParams(params: Readonly<Record<string, string | number>>, 
   return formatted;
 }
 
-/** The kind's words that name no command (`error.<kind>`): for a reason inside another sentence. */
-export function reasonWords(error: UserFacingError, locale: Locale): string {
-  const params = formatParams(error.params, locale);
-  const words = (error.variant === undefined ? undefined : lookup(locale, `error.${error.kind}.${error.variant}`, params)) ?? lookup(locale, `error.${error.kind}`, params);
-  return (words ?? error.userMessage).replace(/[.。]$/, '');
-}
-
-export function errorWords(error: UserFacingError, locale: Locale, edge: Edge, extra: Record<string, string | number> = {}): string {
+/** `edge` undefined: only the words that name no command (`error.*`). */
+function wordsOf(error: UserFacingError, locale: Locale, edge: Edge | undefined, extra: Record<string, string | number> = {}): string {
   const params = formatParams({ ...error.params, ...extra }, locale);
   // The variant's words first (an edge's, then anyone's), then the kind's: a variant says more than its kind.
   const keys = error.variant === undefined ? [error.kind] : [`${error.kind}.${error.variant}`, error.kind];
   for (const key of keys) {
-    const words = lookup(locale, `${edge}.error.${key}`, params) ?? lookup(locale, `error.${key}`, params);
+    const words = (edge === undefined ? undefined : lookup(locale, `${edge}.error.${key}`, params)) ?? lookup(locale, `error.${key}`, params);
     if (words !== undefined) return words;
   }
   return error.userMessage;
 }
+
+/** The kind's words that name no command (`error.<kind>`): for a reason inside another sentence. */
+export const reasonWords = (error: UserFacingError, locale: Locale): string => wordsOf(error, locale, undefined).replace(/[.。]$/, '');
+
+export const errorWords = (error: UserFacingError, locale: Locale, edge: Edge, extra: Record<string, string | number> = {}): string => wordsOf(error, locale, edge, extra);

@@ -23,7 +23,7 @@ const askCommand: SlashCommand = {
   definition: { name: 'ask', description: 'Asks and waits briefly', ...SERVER_ONLY, options: [{ type: ApplicationCommandOptionType.Subcommand, name: 'now', description: 'Ask now' }] },
   async execute(interaction) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const click = await confirm(interaction, { locale: localeOf(interaction.locale), content: 'Sure?', confirmLabel: 'Yes', idPrefix: 'ask', timeoutMs: 300, cancelled: 'No.' });
+    const click = await confirm(interaction, { locale: localeOf(interaction.locale), content: 'Sure?', confirmLabel: 'Yes', ids: (choice, nonce) => `ask-${choice}:${nonce}`, timeoutMs: 300, cancelled: 'No.' });
     if (click) await click.update({ content: 'Done.', components: [] });
   },
 };
