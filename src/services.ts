@@ -12,7 +12,9 @@ import { createKeyedLock } from './coordination/keyed-lock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/backend.js';
 import type { SecretBox } from './store/cipher.js';
-import { createAvatarHistory } from './avatar/history.js';
+import { createAvatarHistory, type AvatarHistory } from './avatar/history.js';
+import { createPartDrivers, type ProfileWriter } from './changes/parts.js';
+import { PROFILE_PARTS, type ProfilePart } from './profile/parts.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
 import { createTokenVault, type TokenVault } from './accounts/vault.js';
@@ -85,6 +87,14 @@ export interface ServiceOptions {
   edge?: EdgeHooks;
 }
 
+// TEMPORARY until the X client has the banner and profile calls (issue 11): only the avatar can be sent.
+function profileWriter(x: XClient): ProfileWriter {
+  const missing = async (): Promise<never> => {
+    throw new Error('this X client cannot change that part of a profile yet');
+  };
+  return { uploadProfileImage: (user, image) => x.uploadProfileImage(user, image), uploadProfileBanner: missing, removeProfileBanner: missing, updateProfile: missing };
+}
+
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
   const box = secretBoxFrom(config);
   const x = xClientFrom(config, logger.child({ component: 'x' }));
@@ -96,13 +106,13 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
   const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  const histories = Object.fromEntries(PROFILE_PARTS.map((part) => [part, part === 'avatar' ? history : createAvatarHistory(store, part)])) as Record<ProfilePart, AvatarHistory>;
   const pipeline = createChangePipeline({
     journal: createChangeJournal(store),
-    history,
+    histories,
+    drivers: createPartDrivers({ x: profileWriter(x), normalizer, xImages }),
     vault,
     x,
-    normalizer,
-    xImages,
     coordination,
     logger: logger.child({ component: 'changes' }),
     processingDelayMs: config.twitterProcessingDelayMs,

@@ -12,7 +12,7 @@ import type Keyv from 'keyv';
 import { AccountError } from '../accounts/errors.js';
 import type { Limiter } from '../coordination/limiter.js';
 import type { ChangeOrigin } from '../changes/journal.js';
-import type { ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from '../changes/pipeline.js';
+import type { AppliedChange, ChangePipeline, PreparedOriginal, RecoveredHandler, StartedChange } from '../changes/pipeline.js';
 import type { KeyedLock } from '../coordination/keyed-lock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/backend.js';
@@ -142,6 +142,13 @@ export interface ReplyTarget {
   locale?: Locale;
 }
 
+/** The avatar use cases start avatar changes only: what they complete carries the image. */
+export function avatarOf(applied: AppliedChange): AppliedAvatar {
+  const { part: _part, value: _value, image, ...rest } = applied;
+  if (!image) throw new TypeError(`a ${applied.part} change is not an avatar change`);
+  return { ...rest, image };
+}
+
 export const REPLY_TOKEN_TTL_MS = 15 * 60_000;
 const replyContext = (discordUserId: string) => `changes:reply:${discordUserId}`;
 
@@ -190,7 +197,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
       const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
       const { prepared, uploadSlot } = options;
-      return pipeline.start({ userId: discordUserId, account, image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
+      return pipeline.start({ userId: discordUserId, account, value: image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
     });
   }
 
@@ -214,7 +221,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       const account = await activeAccount(discordUserId);
       // By id, on the entries as they are when written (another process may have added one meanwhile).
       const planned = { op: 'revert' as const, removeId: entries.at(-1)!.id, ...(target ? { restoreId: target.id } : {}) };
-      return pipeline.start({ userId: discordUserId, account, image, source: 'revert', label: target?.label ?? 'original', origin, planned });
+      return pipeline.start({ userId: discordUserId, account, value: image, source: 'revert', label: target?.label ?? 'original', origin, planned });
     });
     return { ...started, restoredOriginal: !target };
   }
@@ -222,7 +229,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   const locked = <T>(discordUserId: string, work: () => Promise<T>) => deps.userLock.run(discordUserId, work);
 
   function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar> {
-    return locked(discordUserId, () => beginLocked(discordUserId, image, source, label, commandOrigin(discordUserId, options))).then((started) => started.final);
+    return locked(discordUserId, () => beginLocked(discordUserId, image, source, label, commandOrigin(discordUserId, options))).then((started) => started.final.then(avatarOf));
   }
 
   /** A preview changes (used, discarded) under its store lock, so two clicks in two processes apply it once. */
@@ -281,7 +288,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         // Only frees space; the preview is marked used already.
         await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS).catch(() => undefined);
         return started;
-      }).then((started) => started.final);
+      }).then((started) => started.final.then(avatarOf));
     },
 
     discardPreview(discordUserId, previewId) {
@@ -309,12 +316,12 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
           throw new AccountError('already-current');
         }
         return beginLocked(discordUserId, image, 'history', entry.label, commandOrigin(discordUserId, options));
-      }).then((started) => started.final);
+      }).then((started) => started.final.then(avatarOf));
     },
 
     async revert(discordUserId, options) {
       const started = await locked(discordUserId, () => beginRevertLocked(discordUserId, commandOrigin(discordUserId, options)));
-      return { ...(await started.final), restoredOriginal: started.restoredOriginal };
+      return { ...avatarOf(await started.final), restoredOriginal: started.restoredOriginal };
     },
 
     async begin(discordUserId, image, source, label, origin, options = {}) {
@@ -343,7 +350,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         const target = sealed ? openReplyTarget(deps.box, change.userId, sealed) : undefined;
         // A token older than 15 minutes is refused by Discord: the handler sends a DM instead.
         const live = target && target.expiresAt > Date.now() + 5_000 ? { applicationId: target.applicationId, interactionToken: target.interactionToken } : undefined;
-        return handler(change.userId, { ...applied, ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live, target?.locale);
+        return handler(change.userId, { ...avatarOf(applied), ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live, target?.locale);
       });
     },
 

@@ -1,12 +1,14 @@
 /**
- * The avatars a user applied through the bot, newest last, plus the avatar they had before their
- * first change. Images are the normalised bytes, content-addressed per user (`<user>:<sha256>`), and
- * only images that the user's history still references are kept: the last 10 plus the original.
+ * What a user applied to one part of their profile through the bot, newest last, plus what they had
+ * before their first change of that part. Images (avatar, banner) are the normalised bytes,
+ * content-addressed per user (`<user>:<sha256>`), and only images that the part's history still
+ * references are kept: the last 10 plus the original. Names and bios are kept in the entries.
  * Knows nothing about X or Discord.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
+import type { ProfilePart } from '../profile/parts.js';
 
 export const HISTORY_LIMIT = 10;
 
@@ -21,17 +23,25 @@ export type AvatarSource = 'upload' | 'preview' | 'history' | 'revert' | 'schedu
 
 export interface HistoryEntry {
   id: string;
+  /** The image's content hash; for a name or bio the hash of its text. */
   hash: string;
-  format: ImageFormat;
+  /** Image parts. */
+  format?: ImageFormat;
+  /** Name and bio: the value applied. */
+  text?: string;
   appliedAt: string;
   source: AvatarSource;
   /** What applied it, in words ("attachment photo.jpg", "season winter", …). */
   label: string;
+  /** What X showed once the change was processed: the avatar's 400x400 URL, the banner's URL, the text. */
   url400: string;
 }
 
+/** `url`: what X showed then (compared with the profile to tell whether a later upload reached X). */
 export type OriginalAvatar =
-  | { saved: true; hash: string; format: ImageFormat; savedAt: string; url: string }
+  | { saved: true; hash: string; format?: ImageFormat; text?: string; savedAt: string; url: string }
+  /** `none`: the part was empty (no banner, an empty bio): going back to the original empties it. */
+  | { saved: true; none: true; hash: ''; savedAt: string; url: '' }
   | { saved: false; reason: string; savedAt: string };
 
 export interface UserHistory {
@@ -67,9 +77,21 @@ export function hashImage(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export function createAvatarHistory(store: Store): AvatarHistory {
-  const histories: Keyv<UserHistory> = store.namespace<UserHistory>('history');
-  const images: Keyv<StoredImageRecord> = store.namespace<StoredImageRecord>('images');
+/** The avatar keeps the namespaces it had before there were parts. */
+export const HISTORY_NAMESPACES: Record<ProfilePart, { history: string; images: string }> = {
+  avatar: { history: 'history', images: 'images' },
+  banner: { history: 'history-banner', images: 'images-banner' },
+  name: { history: 'history-name', images: 'images-name' },
+  bio: { history: 'history-bio', images: 'images-bio' },
+};
+
+export function hashText(text: string): string {
+  return createHash('sha256').update(`text:${text}`).digest('hex');
+}
+
+export function createAvatarHistory(store: Store, part: ProfilePart = 'avatar'): AvatarHistory {
+  const histories: Keyv<UserHistory> = store.namespace<UserHistory>(HISTORY_NAMESPACES[part].history);
+  const images: Keyv<StoredImageRecord> = store.namespace<StoredImageRecord>(HISTORY_NAMESPACES[part].images);
   const imageKey = (discordUserId: string, hash: string) => `${discordUserId}:${hash}`;
 
   async function get(discordUserId: string): Promise<UserHistory> {
@@ -77,10 +99,10 @@ export function createAvatarHistory(store: Store): AvatarHistory {
   }
 
   const referenced = (history: UserHistory) =>
-    new Set([...history.entries.map((entry) => entry.hash), ...(history.original?.saved ? [history.original.hash] : [])]);
+    new Set([...history.entries.map((entry) => entry.hash), ...(history.original?.saved && history.original.hash ? [history.original.hash] : [])]);
 
   /** Every change of a user's history reads, changes and writes it under the user's store lock. */
-  const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`history:${discordUserId}`, work);
+  const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`${HISTORY_NAMESPACES[part].history}:${discordUserId}`, work);
 
   /** Save the history, then delete the images it no longer references. */
   async function save(discordUserId: string, before: UserHistory, after: UserHistory): Promise<void> {
@@ -109,7 +131,7 @@ export function createAvatarHistory(store: Store): AvatarHistory {
         const history = await get(discordUserId);
         if (!history.original) return save(discordUserId, history, { ...history, original });
         // Another first change saved it first: keep that one and drop our copy unless something uses it.
-        if (original.saved && !referenced(history).has(original.hash)) await images.delete(imageKey(discordUserId, original.hash));
+        if (original.saved && original.hash && !referenced(history).has(original.hash)) await images.delete(imageKey(discordUserId, original.hash));
       }),
     append: (discordUserId, fields) =>
       locked(discordUserId, async () => {

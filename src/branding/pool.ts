@@ -4,7 +4,8 @@
  * change is recorded and their upload talks to X, not during X's processing wait). Each member's outcome is
  * stored the moment it is known; a rate-limited or transient failure waits and is tried again.
  */
-import type { AppliedAvatar, AvatarChanges, PreparedChange } from '../avatar/changes.js';
+import type { AvatarChanges, PreparedChange } from '../avatar/changes.js';
+import type { AppliedChange } from '../changes/pipeline.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
 import type { Logger } from '../log.js';
 import type { StoredImage } from '../avatar/history.js';
@@ -62,7 +63,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
   /** Stores the attempt before X is touched: what to restore, and that an upload was tried. */
   type RecordAttempt = (attempt: MemberResult) => Promise<void>;
 
-  const pushFinished = (attempts: number, previous: string, applied: AppliedAvatar): MemberResult => {
+  const pushFinished = (attempts: number, previous: string, applied: AppliedChange): MemberResult => {
     const done: MemberResult = { status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400, previous };
     return applied.entry ? { ...done, entryId: applied.entry.id } : done;
   };
@@ -91,7 +92,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     return { later: started.final.then((applied) => pushFinished(attempt.attempts, attempt.previous!, applied)) };
   }
 
-  const revertFinished = (attempts: number, applied: AppliedAvatar): MemberResult => ({ status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400 });
+  const revertFinished = (attempts: number, applied: AppliedChange): MemberResult => ({ status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400 });
 
   async function prepareRevert(job: PushJob, userId: string, before: MemberResult, record: RecordAttempt): Promise<Outcome | { upload: Staged }> {
     const pushed = job.results[userId];

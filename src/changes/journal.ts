@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
 import type { AvatarSource, HistoryEntry, ImageFormat } from '../avatar/history.js';
+import type { ProfilePart } from '../profile/parts.js';
 
 export type ChangeState = 'intent' | 'sending' | 'accepted';
 
@@ -35,9 +36,17 @@ export type PlannedRecord =
 export interface ChangeRecord {
   id: string;
   userId: string;
-  /** The image, stored in the user's history images before the intent was written. */
+  /** The part of the profile it changes; records from before there were parts change the avatar. */
+  part?: ProfilePart;
+  /** The image, stored in the part's history images before the intent was written; for a name or bio the
+   *  hash of `text`. */
   imageHash: string;
-  format: ImageFormat;
+  /** Image parts. */
+  format?: ImageFormat;
+  /** Name and bio: the value sent. */
+  text?: string;
+  /** The part is emptied (a banner removed, a bio cleared): going back to an original that was empty. */
+  clear?: true;
   source: AvatarSource;
   label: string;
   origin: ChangeOrigin;

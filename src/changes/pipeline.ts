@@ -27,7 +27,9 @@ import { takeLease } from '../coordination/lease.js';
 import type { Downloader } from '../download.js';
 import type { Logger } from '../log.js';
 import type { Coordination } from '../coordination/runs.js';
-import type { AvatarHistory, HistoryEntry, StoredImage } from '../avatar/history.js';
+import { hashText, type AvatarHistory, type HistoryEntry, type StoredImage } from '../avatar/history.js';
+import type { ProfilePart } from '../profile/parts.js';
+import { isImageValue, type PartDriver, type PartValue } from './parts.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
@@ -42,12 +44,15 @@ const AMBIGUOUS_UPLOADS = 3;
 /** A failed read or record is retried 1 s, 2 s, 4 s … 30 s apart, about 15 minutes in all. */
 export const RECORD_RETRY_ATTEMPTS = 35;
 const retryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
-const stem = (url: string) => url.replace(/_(normal|400x400)(\.[A-Za-z0-9]+)?$/, '$2');
 
 export interface ChangeRequest {
   userId: string;
   account: LinkedAccount;
-  image: StoredImage;
+  /** Default 'avatar'. */
+  part?: ProfilePart;
+  /** An image for the avatar or banner, a text for the name or bio; 'none' empties the part (a revert to an
+   *  original that was empty). */
+  value: PartValue | 'none';
   source: ChangeRecord['source'];
   label: string;
   origin: ChangeOrigin;
@@ -61,6 +66,7 @@ export interface ChangeRequest {
 /** What prepareOriginal found or saved; give it to start(), or to discardPrepared when no change is started. */
 export interface PreparedOriginal {
   readonly userId: string;
+  readonly part: ProfilePart;
   /** This preparation saved the user's original (their first change): it is dropped again unless a change X accepted uses it. */
   readonly savedOriginal: boolean;
   /** When the original it saved was saved: start() uses it only if the history still has that one. */
@@ -83,24 +89,27 @@ export class ChangeDeferred extends Error {
   }
 }
 
+/** A change X made; for the avatar (and banner) `image` is the image sent, for a name or bio `text`. */
+export type AppliedChange = Omit<AppliedAvatar, 'image'> & { part: ProfilePart; value: PartValue | 'none'; image?: StoredImage };
+
 export interface StartedChange {
   id: string;
   origin: ChangeOrigin;
-  final: Promise<AppliedAvatar>;
+  final: Promise<AppliedChange>;
   /** Joined a recovered change whose origin the recovery handler is telling already: wait, tell nobody. */
   told?: boolean;
 }
 
 /** Completes a change recovered after a restart (nobody in this process is waiting for it). */
-export type RecoveredHandler = (record: ChangeRecord, applied: AppliedAvatar) => Promise<void>;
+export type RecoveredHandler = (record: ChangeRecord, applied: AppliedChange) => Promise<void>;
 
 export interface ChangePipelineDeps {
   journal: ChangeJournal;
-  history: AvatarHistory;
+  /** Each part's history (the avatar's is the one from before there were parts). */
+  histories: Record<ProfilePart, AvatarHistory>;
+  drivers: Record<ProfilePart, PartDriver>;
   vault: TokenVault;
-  x: XClient;
-  normalizer: AvatarNormalizer;
-  xImages: Downloader;
+  x: Pick<XClient, 'verifyCredentials'>;
   coordination: Coordination;
   logger: Logger;
   processingDelayMs: number;
@@ -112,7 +121,7 @@ export interface ChangePipeline {
   /** Call under the user's lock, with an active link: saves the user's original now when they have none
    *  (verify_credentials, download, normalise, store), so that start() does not. Pass it to start(), or to
    *  discardPrepared when no change is started after all. */
-  prepareOriginal(userId: string, account: LinkedAccount): Promise<PreparedOriginal>;
+  prepareOriginal(userId: string, account: LinkedAccount, part?: ProfilePart): Promise<PreparedOriginal>;
   /** Call under the user's lock: drops the original a preparation saved, as a refused change does, unless a
    *  change took it (start() was called with it) or the history has moved on. Nothing happens twice. */
   discardPrepared(prepared: PreparedOriginal): Promise<void>;
@@ -130,15 +139,15 @@ export interface ChangePipeline {
 
 interface Tracked {
   record: ChangeRecord;
-  image: StoredImage;
+  value: PartValue | 'none';
   /** False for a change recovered after a restart until someone joins it. */
   waited: boolean;
   /** Its completion went to the recovery handler: a later joiner must not tell the origin again. */
   told?: boolean;
   /** The link used for the upload, kept for the read: the store may be down by then. */
   account?: LinkedAccount;
-  final: Promise<AppliedAvatar>;
-  resolve(applied: AppliedAvatar): void;
+  final: Promise<AppliedChange>;
+  resolve(applied: AppliedChange): void;
   reject(error: unknown): void;
 }
 
@@ -176,7 +185,10 @@ class TrackedChanges extends Map<string, Tracked> {
 }
 
 export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
-  const { journal, history, x, logger } = deps;
+  const { journal, x, logger } = deps;
+  const partOf = (record: Pick<ChangeRecord, 'part'>): ProfilePart => record.part ?? 'avatar';
+  const historyOf = (record: Pick<ChangeRecord, 'part'>) => deps.histories[partOf(record)];
+  const driverOf = (record: Pick<ChangeRecord, 'part'>) => deps.drivers[partOf(record)];
   const tracked = new TrackedChanges();
   const handlers = new Map<ChangeOrigin['kind'], RecoveredHandler>();
   const handlerReady = new Map<ChangeOrigin['kind'], () => void>();
@@ -202,21 +214,25 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     timers.add(timer);
   };
 
-  function track(record: ChangeRecord, image: StoredImage, waited: boolean): Tracked {
-    let resolve: (applied: AppliedAvatar) => void = () => {};
+  function track(record: ChangeRecord, value: PartValue | 'none', waited: boolean): Tracked {
+    let resolve: (applied: AppliedChange) => void = () => {};
     let reject: (error: unknown) => void = () => {};
-    const final = new Promise<AppliedAvatar>((done, fail) => {
+    const final = new Promise<AppliedChange>((done, fail) => {
       resolve = done;
       reject = fail;
     });
     final.catch(() => undefined); // nobody may be waiting (a recovered change)
-    const entry: Tracked = { record, image, waited, final, resolve, reject };
+    const entry: Tracked = { record, value, waited, final, resolve, reject };
     tracked.set(record.id, entry);
     return entry;
   }
 
-  /** Whether X still shows the image at `previousUrl` (any size of it: _normal, _400x400 or the original). */
-  const sameImage = (user: XUser, previousUrl: string | undefined) => previousUrl !== undefined && stem(previousUrl) === stem(user.profileImage.normal);
+  /** Whether `user` shows the change (see PartDriver.reached); an emptied part shows nothing. */
+  function reached(user: XUser, record: ChangeRecord): boolean {
+    const driver = driverOf(record);
+    if (record.clear) return driver.shown(user) === '';
+    return driver.reached(user, { ...(record.previousUrl !== undefined ? { previous: record.previousUrl } : {}), ...(record.text !== undefined ? { text: record.text } : {}) });
+  }
 
   /** Best effort: the journal is the crash record, but a store outage must not fail a change X accepted. */
   async function note(entry: Tracked, patch: Partial<ChangeRecord>): Promise<void> {
@@ -228,20 +244,23 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     }
   }
 
-  /** The avatar the user has now, normalised, saved as their original before anything is sent. */
-  async function saveOriginal(userId: string, account: LinkedAccount): Promise<{ previousUrl: string; savedAt: string; originalNotSaved?: string }> {
+  /** What the user has now in the part (an image normalised), saved as their original before anything is sent. */
+  async function saveOriginal(userId: string, account: LinkedAccount, part: ProfilePart): Promise<{ previousUrl: string; savedAt: string; originalNotSaved?: string }> {
     const current = await x.verifyCredentials(account); // also proves the link works before we upload
     const savedAt = new Date().toISOString();
-    const previousUrl = current.profileImage.normal;
+    const history = deps.histories[part];
+    const previousUrl = deps.drivers[part].shown(current);
     try {
-      const bytes = await deps.xImages.download(current.profileImage.original);
-      const avatar = await deps.normalizer.normalize(bytes, { crop: 'centre' });
-      const hash = await history.putImage(userId, { data: avatar.data, format: avatar.format });
-      await history.saveOriginal(userId, { saved: true, hash, format: avatar.format, savedAt, url: current.profileImage.size400 });
+      const { value, shown } = await deps.drivers[part].readOriginal(current);
+      if (value === 'none') await history.saveOriginal(userId, { saved: true, none: true, hash: '', savedAt, url: '' });
+      else if (isImageValue(value)) {
+        const hash = await history.putImage(userId, value);
+        await history.saveOriginal(userId, { saved: true, hash, format: value.format, savedAt, url: shown });
+      } else await history.saveOriginal(userId, { saved: true, hash: hashText(value.text), text: value.text, savedAt, url: shown });
     } catch (error) {
       if (!(error instanceof Error && 'userMessage' in error) || (error as { kind?: string }).kind === 'unreachable') throw error;
       const reason = String((error as { userMessage: unknown }).userMessage);
-      logger.warn({ err: error, xUserId: account.xUserId }, 'could not save the original avatar');
+      logger.warn({ err: error, xUserId: account.xUserId, part }, 'could not save the original');
       await history.saveOriginal(userId, { saved: false, reason, savedAt });
       return { previousUrl, savedAt, originalNotSaved: reason };
     }
@@ -254,20 +273,21 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   /** From 'intent' (or a 'sending' that did not reach X) to 'accepted'. */
   async function send(entry: Tracked, account: LinkedAccount, prepared?: PreparedOriginal, uploadSlot?: Limiter): Promise<void> {
     const { userId } = entry.record;
+    const part = partOf(entry.record);
     let sentAtWritten = false;
     if (entry.record.state === 'intent') {
-      const before = await history.get(userId);
+      const before = await deps.histories[part].get(userId);
       let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
       let savedOriginal = false;
       // Saved ahead, and still the user's original with nothing applied over it: this change owns it.
       const saved = prepared?.savedOriginal && before.entries.length === 0 && before.original?.savedAt === prepared.savedAt ? prepared : undefined;
       if (saved || !before.original) {
-        const { previousUrl: shown, originalNotSaved } = saved ?? (await saveOriginal(userId, account));
+        const { previousUrl: shown, originalNotSaved } = saved ?? (await saveOriginal(userId, account, part));
         if (originalNotSaved) entry.record = { ...entry.record, originalNotSaved };
         previousUrl = shown;
         savedOriginal = true;
       }
-      entry.record = { ...entry.record, state: 'sending', sentAt: Date.now(), savedOriginal, ...(previousUrl ? { previousUrl } : {}) };
+      entry.record = { ...entry.record, state: 'sending', sentAt: Date.now(), savedOriginal, ...(previousUrl !== undefined ? { previousUrl } : {}) };
       await journal.update(entry.record, {}); // must be written: a restart after this compares before sending
       sentAtWritten = true;
     }
@@ -275,9 +295,11 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       // The look after an ambiguous failure (here or after a restart) counts X's processing wait from here.
       if (!sentAtWritten) await note(entry, { sentAt: Date.now() });
       sentAtWritten = false;
-      let uploaded: XUser;
+      let uploaded: XUser | undefined;
       try {
-        const upload = () => x.uploadProfileImage(account, entry.image);
+        const driver = driverOf(entry.record);
+        const { value } = entry;
+        const upload = () => (value === 'none' ? driver.clear(account) : driver.send(account, value));
         uploaded = await (uploadSlot ? uploadSlot.run(upload) : upload());
       } catch (error) {
         // The connection failed after the upload was sent: X may have applied it. Sending it again blindly
@@ -285,7 +307,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
         if (!(error instanceof XApiError && error.ambiguous)) throw error;
         logger.warn({ err: error, change: entry.record.id }, 'an upload failed after it was sent; looking whether X applied it');
         const shown = await reachedX(entry.record, account);
-        if (shown) return accept(entry, undefined, Date.now());
+        if (shown) return driverOf(entry.record).processed ? accept(entry, undefined, Date.now()) : accept(entry, shown);
         if (tries >= AMBIGUOUS_UPLOADS) throw error;
         continue;
       }
@@ -293,22 +315,28 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     }
   }
 
-  /** The profile, once it shows an image other than `previousUrl` (the upload reached X); undefined when it
-   *  still shows the old one a processing wait after the upload, and once more a wait later (X's wait is not exact). */
+  /** The profile, once it shows the change (the upload reached X); undefined when it does not a processing wait
+   *  after the upload, and once more a wait later (X's wait is not exact). A name or bio is looked at once: X
+   *  applies it before answering. An image change that does not know what X showed before cannot tell. */
   async function reachedX(record: ChangeRecord, account: LinkedAccount): Promise<XUser | undefined> {
-    if (record.previousUrl === undefined) return undefined;
-    for (let look = 1; look <= 2; look++) {
-      await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
+    const { processed } = driverOf(record);
+    if (processed && record.previousUrl === undefined && !record.clear) return undefined;
+    for (let look = 1; look <= (processed ? 2 : 1); look++) {
+      if (processed) await sleep(Math.max(0, (record.sentAt ?? 0) + look * deps.processingDelayMs - Date.now()));
       const current = await x.verifyCredentials(account);
-      if (!sameImage(current, record.previousUrl)) return current;
+      if (reached(current, record)) return current;
     }
     return undefined;
   }
 
+  /** `user`: X's answer to the upload, if it carried the profile (for an avatar it still shows the old picture;
+   *  for a name or bio it shows the change, which is then complete). */
   async function accept(entry: Tracked, user: XUser | undefined, readAt = Date.now() + deps.processingDelayMs): Promise<void> {
+    const driver = driverOf(entry.record);
     await note(entry, { state: 'accepted', acceptedAt: new Date().toISOString(), readAt });
-    logger.info({ change: entry.record.id, userId: entry.record.userId, origin: entry.record.origin.kind }, 'avatar change accepted by X');
-    if (user && !entry.record.previousUrl) entry.record.previousUrl = user.profileImage.normal; // X answers with the old picture
+    logger.info({ change: entry.record.id, userId: entry.record.userId, part: driver.part, origin: entry.record.origin.kind }, `${driver.part} change accepted by X`);
+    if (!driver.processed && user) return complete(entry, user);
+    if (user && entry.record.previousUrl === undefined) entry.record.previousUrl = driver.shown(user);
     scheduleRead(entry.record.id, readAt);
   }
 
@@ -317,7 +345,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     tracked.delete(entry.record.id);
     entry.reject(error);
     const { userId, imageHash, savedOriginal } = entry.record;
-    await history.discard(userId, { imageHash, ...(savedOriginal ? { original: true } : {}) }).catch((undo: unknown) =>
+    await historyOf(entry.record).discard(userId, { imageHash, ...(savedOriginal ? { original: true } : {}) }).catch((undo: unknown) =>
       logger.warn({ err: undo, userId }, 'could not undo a refused change'),
     );
     await journal.delete(entry.record).catch((undo: unknown) => logger.warn({ err: undo }, 'could not delete a refused change'));
@@ -358,13 +386,13 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       user = await x.verifyCredentials(entry.account ?? (entry.account = await deps.vault.require(entry.record.userId)));
     } catch (error) {
       if (attempt >= RECORD_RETRY_ATTEMPTS || (error instanceof XApiError && error.kind === 'token-revoked')) {
-        logger.error({ err: error, change: id }, 'could not read the final URL of an avatar change');
+        logger.error({ err: error, change: id }, 'could not read the final URL of a profile change');
         tracked.delete(id);
         return entry.reject(error);
       }
       return later(retryDelay(attempt), () => void reads.run(() => read(id, attempt + 1)));
     }
-    if (sameImage(user, entry.record.previousUrl) && entry.record.reads + 1 < MAX_READS) {
+    if (!reached(user, entry.record) && entry.record.reads + 1 < MAX_READS) {
       const readAt = Date.now() + deps.processingDelayMs;
       await note(entry, { reads: entry.record.reads + 1, readAt });
       return scheduleRead(id, readAt);
@@ -375,7 +403,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   // --- completion ------------------------------------------------------------------------------
 
   async function writeHistory(record: ChangeRecord, user: XUser): Promise<HistoryEntry | undefined> {
-    const url400 = user.profileImage.size400;
+    const url400 = driverOf(record).shown(user);
+    const history = historyOf(record);
     if (record.planned.op === 'append') return history.append(record.userId, { ...record.planned.entry, url400 });
     const { removeId, restoreId } = record.planned;
     const remaining = await history.updateEntries(
@@ -387,7 +416,12 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   }
 
   function plannedEntry(record: ChangeRecord, user: XUser): HistoryEntry | undefined {
-    return record.planned.op === 'append' ? { ...record.planned.entry, url400: user.profileImage.size400 } : undefined;
+    return record.planned.op === 'append' ? { ...record.planned.entry, url400: driverOf(record).shown(user) } : undefined;
+  }
+
+  function appliedValue(entry: Tracked): Pick<AppliedChange, 'part' | 'value' | 'image'> {
+    const { value } = entry;
+    return { part: partOf(entry.record), value, ...(value !== 'none' && isImageValue(value) ? { image: value } : {}) };
   }
 
   async function handlerFor(kind: ChangeOrigin['kind']): Promise<RecoveredHandler | undefined> {
@@ -407,7 +441,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     } catch (error) {
       // X changed the avatar: a failure to record it is reported as "changed, not recorded yet" and retried.
       if (attempt === 1) logger.warn({ err: error, userId: record.userId }, 'X changed the avatar but recording it failed; retrying');
-      if (entry.waited) entry.resolve({ user, image: entry.image, entry: plannedEntry(record, user), ...notes, notRecorded: true });
+      if (entry.waited) entry.resolve({ ...appliedValue(entry), user, entry: plannedEntry(record, user), ...notes, notRecorded: true });
       if (attempt >= RECORD_RETRY_ATTEMPTS) {
         tracked.delete(record.id);
         return logger.error({ err: error, userId: record.userId }, 'gave up recording an avatar change');
@@ -415,7 +449,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       return later(retryDelay(attempt), () => void complete(entry, user, attempt + 1));
     }
     if (attempt > 1) logger.info({ userId: record.userId, attempt }, 'avatar change recorded after a store failure');
-    const applied: AppliedAvatar = { user, image: entry.image, entry: historyEntry, ...notes };
+    const applied: AppliedChange = { ...appliedValue(entry), user, entry: historyEntry, ...notes };
     if (entry.waited) entry.resolve(applied);
     else {
       // Decided in this tick, with `pending`: the origin is told by exactly one of the handler or a joiner.
@@ -454,14 +488,14 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   async function adopt(found: ChangeRecord): Promise<boolean> {
     const record = { ...found, owner: journal.owner };
     await journal.update(record, {});
-    const image = await history.image(record.userId, record.imageHash);
-    if (!image) {
-      logger.error({ change: record.id, userId: record.userId }, 'the image of an unfinished avatar change is gone');
+    const value = record.clear ? 'none' : record.text !== undefined ? { text: record.text } : await historyOf(record).image(record.userId, record.imageHash);
+    if (!value) {
+      logger.error({ change: record.id, userId: record.userId }, 'the image of an unfinished profile change is gone');
       await journal.delete(record);
       return false;
     }
-    const entry = track(record, image, false);
-    logger.info({ change: record.id, userId: record.userId, state: record.state, origin: record.origin.kind }, 'finishing an avatar change from before a restart');
+    const entry = track(record, value, false);
+    logger.info({ change: record.id, userId: record.userId, part: partOf(record), state: record.state, origin: record.origin.kind }, 'finishing a profile change from before a restart');
     const refused = (error: unknown) => error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited';
     const attempt = async (tries: number): Promise<void> => {
       try {
@@ -487,13 +521,19 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
 
   return {
     async start(request) {
-      const { userId, image } = request;
+      const { userId, value } = request;
+      const part = request.part ?? 'avatar';
       await this.settled(userId);
       // Stored first, so a restart can upload it.
-      const imageHash = await history.putImage(userId, image);
+      const stored =
+        value === 'none'
+          ? { imageHash: '', clear: true as const }
+          : isImageValue(value)
+            ? { imageHash: await deps.histories[part].putImage(userId, value), format: value.format }
+            : { imageHash: hashText(value.text), text: value.text };
       await ownership;
-      const record = await journal.create({ userId, imageHash, format: image.format, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
-      const entry = track(record, image, true);
+      const record = await journal.create({ userId, ...(part === 'avatar' ? {} : { part }), ...stored, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
+      const entry = track(record, value, true);
       entry.account = request.account;
       if (request.prepared) takenPreparations.add(request.prepared); // from here a refusal (abandon) drops it
       try {
@@ -505,16 +545,17 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       return { id: record.id, origin: record.origin, final: entry.final };
     },
 
-    async prepareOriginal(userId, account) {
-      const { original } = await history.get(userId);
-      if (original) return { userId, savedOriginal: false };
-      return { userId, savedOriginal: true, ...(await saveOriginal(userId, account)) };
+    async prepareOriginal(userId, account, part = 'avatar') {
+      const { original } = await deps.histories[part].get(userId);
+      if (original) return { userId, part, savedOriginal: false };
+      return { userId, part, savedOriginal: true, ...(await saveOriginal(userId, account, part)) };
     },
 
     async discardPrepared(prepared) {
       if (!prepared.savedOriginal || takenPreparations.has(prepared)) return;
       takenPreparations.add(prepared);
       const { userId } = prepared;
+      const history = deps.histories[prepared.part];
       // A change of the user in progress (accepted, not yet recorded) may have found this original saved and rely on it.
       await this.settled(userId);
       const { original, entries } = await history.get(userId);

@@ -7,7 +7,7 @@
  */
 import { AccountError } from '../accounts/errors.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
-import type { AppliedAvatar } from '../avatar/changes.js';
+import { avatarOf, type AppliedAvatar } from '../avatar/changes.js';
 import { LibraryError } from '../library/store.js';
 import type { ScheduleRecord } from './store.js';
 import { VaultError } from '../accounts/vault.js';
@@ -174,7 +174,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {});
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
       trigger.accepted?.(); // X has the image: a catch-up lane may take the next user while X processes it
-      const applied = await started.final;
+      const applied = avatarOf(await started.final);
       await recordApplied(discordUserId, origin, applied, trigger.dueMs);
     } catch (error) {
       if (error instanceof ChangeDeferred) return; // the next start completes and records it

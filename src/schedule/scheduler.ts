@@ -8,6 +8,7 @@
  * On start, and when a user edits a schedule, the bot applies what should be active now, once, instead
  * of replaying missed changes, and never uploads the image that is already applied.
  */
+import { avatarOf } from '../avatar/changes.js';
 import type { AvatarChanges } from '../avatar/changes.js';
 import type { Logger } from '../log.js';
 import type { AvatarLibrary } from '../library/store.js';
@@ -204,7 +205,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       changes.onRecovered('schedule', async (change, applied) => {
         if (change.origin.kind !== 'schedule') return;
         touchedDuringCatchUp?.add(change.userId);
-        await recordApplied(change.userId, change.origin, applied);
+        await recordApplied(change.userId, change.origin, avatarOf(applied));
         recoveredFor.add(change.userId);
       });
     },

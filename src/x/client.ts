@@ -59,6 +59,10 @@ export interface XUser {
   id: string;
   screenName: string;
   name: string;
+  /** The bio; '' when empty. */
+  description?: string;
+  /** The banner's URL without a size suffix; absent when the user has none. */
+  bannerUrl?: string;
   profileImage: ProfileImageUrls;
 }
 
@@ -127,7 +131,14 @@ function parseUser(json: unknown): XUser {
   if (id === undefined || typeof user.screen_name !== 'string' || typeof imageUrl !== 'string') {
     throw new XApiError('unexpected', {}, { detail: 'user object without id, screen_name or profile_image_url_https' });
   }
-  return { id, screenName: user.screen_name, name: typeof user.name === 'string' ? user.name : user.screen_name, profileImage: profileImageUrls(imageUrl) };
+  return {
+    id,
+    screenName: user.screen_name,
+    name: typeof user.name === 'string' ? user.name : user.screen_name,
+    ...(typeof user.description === 'string' ? { description: user.description } : {}),
+    ...(typeof user.profile_banner_url === 'string' && user.profile_banner_url !== '' ? { bannerUrl: user.profile_banner_url } : {}),
+    profileImage: profileImageUrls(imageUrl),
+  };
 }
 
 function parseForm(body: string, required: string[]): Record<string, string> {

@@ -204,7 +204,7 @@ describe.each(sharedBackends)('two processes on %s', (_name, backend) => {
   it('lose none of twenty concurrent changes to one user’s schedules, history, library and consent', async () => {
     const userId = `rmw-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const schedules = stores.map(createScheduleStore);
-    const histories = stores.map(createAvatarHistory);
+    const histories = stores.map((store) => createAvatarHistory(store));
     const libraries = stores.map(createAvatarLibrary);
     const consents = stores.map(createConsentStore);
     const image = { data: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } }).jpeg().toBuffer(), format: 'jpeg' as const };
