@@ -148,7 +148,7 @@ export const twitterCommand: SlashCommand = {
   },
 
   components: {
-    start: onButton((interaction, services) => link(interaction, services)),
+    start: onButton(link),
     'use-pin': onButton(async (interaction, services) => {
       await interaction.deferUpdate();
       await interaction.editReply(await linkPrompt(interaction, services, 'pin'));

@@ -115,7 +115,7 @@ function readOption(option: ReadableOption, interaction: OptionReader): unknown 
 }
 
 /** The option values of a command without subcommands, or of one subcommand's definition. */
-export function optionsOf<const D extends { options?: readonly ReadableOption[] }>(definition: D, interaction: OptionReader): OptionsOf<D> {
+function optionsOf<const D extends { options?: readonly ReadableOption[] }>(definition: D, interaction: OptionReader): OptionsOf<D> {
   return Object.fromEntries((definition.options ?? []).map((option) => [option.name, readOption(option, interaction)])) as OptionsOf<D>;
 }
 
