@@ -13,9 +13,9 @@ import {
 import { AccountError } from '../src/accounts/errors.js';
 import type { AppliedAvatar } from '../src/avatar/changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
-import { normalisedAttachment } from '../src/bot/attachment.js';
-import { customId, EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
-import { backgroundOption, cropOption, imageAttachmentOption, subcommandOf } from '../src/bot/options.js';
+import { normalisedAttachment, type ImageOptions } from '../src/bot/attachment.js';
+import { customId, EVERYWHERE, onButton, onSelect, type SlashCommand } from '../src/bot/command.js';
+import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } from '../src/bot/options.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { t } from '../src/i18n/t.js';
@@ -25,8 +25,8 @@ import type { StoredImage } from '../src/avatar/history.js';
 
 const imageOptions = [imageAttachmentOption, cropOption, backgroundOption];
 
-async function attachedImage(interaction: ChatInputCommandInteraction, services: Services): Promise<{ image: StoredImage; label: string }> {
-  const { avatar, filename } = await normalisedAttachment(interaction, services);
+async function attachedImage(options: ImageOptions, services: Services): Promise<{ image: StoredImage; label: string }> {
+  const { avatar, filename } = await normalisedAttachment(options, services);
   return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${filename}` };
 }
 
@@ -44,18 +44,18 @@ function optionDate(appliedAt: string, locale: Locale): string {
 
 const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
 
-async function set(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+async function set(interaction: ChatInputCommandInteraction, services: Services, options: ImageOptions): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   await services.avatars.requireActiveLink(interaction.user.id); // say "not linked" or "revoked" before downloading anything
-  const { image, label } = await attachedImage(interaction, services);
+  const { image, label } = await attachedImage(options, services);
   const applied = await services.avatars.apply(interaction.user.id, image, 'upload', label, replyTo(interaction));
   await interaction.editReply(appliedReply(applied, 'updated', localeOf(interaction.locale)));
 }
 
-async function preview(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+async function preview(interaction: ChatInputCommandInteraction, services: Services, options: ImageOptions): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   await services.avatars.requireActiveLink(interaction.user.id); // before downloading: nothing is fetched or stored without a link
-  const { image, label } = await attachedImage(interaction, services);
+  const { image, label } = await attachedImage(options, services);
   const saved = await services.avatars.createPreview(interaction.user.id, image, label);
   const locale = localeOf(interaction.locale);
   const square = avatarFile(image, 'preview');
@@ -137,11 +137,12 @@ export const avatarCommand: SlashCommand = {
   definition: localizedDefinition(definition),
 
   async execute(interaction, services) {
-    switch (subcommandOf(definition, interaction)) {
+    const invocation = invocationOf(definition, interaction);
+    switch (invocation.subcommand) {
       case 'set':
-        return set(interaction, services);
+        return set(interaction, services, invocation.options);
       case 'preview':
-        return preview(interaction, services);
+        return preview(interaction, services, invocation.options);
       case 'history':
         return history(interaction, services);
       case 'revert':
@@ -150,8 +151,7 @@ export const avatarCommand: SlashCommand = {
   },
 
   components: {
-    apply: async (interaction, services, previewId) => {
-      if (!interaction.isButton()) return;
+    apply: onButton(async (interaction, services, previewId) => {
       const locale = localeOf(interaction.locale);
       await interaction.update({ content: t(locale, 'common.applying'), components: [] });
       let applied: AppliedAvatar;
@@ -162,9 +162,8 @@ export const avatarCommand: SlashCommand = {
         throw error;
       }
       await interaction.editReply({ ...appliedReply(applied, 'updated', locale), attachments: [] });
-    },
-    cancel: async (interaction, services, previewId) => {
-      if (!interaction.isButton()) return;
+    }),
+    cancel: onButton(async (interaction, services, previewId) => {
       await interaction.deferUpdate(); // discarding waits for an Apply in progress
       const locale = localeOf(interaction.locale);
       let content = t(locale, 'avatar.preview.cancelled');
@@ -176,14 +175,13 @@ export const avatarCommand: SlashCommand = {
         content = t(locale, 'avatar.preview.expired');
       }
       await interaction.editReply({ content, components: [], files: [], attachments: [] });
-    },
-    reapply: async (interaction, services) => {
-      if (!interaction.isStringSelectMenu()) return;
+    }),
+    reapply: onSelect(async (interaction, services) => {
       const [entryId = ''] = interaction.values;
       const locale = localeOf(interaction.locale);
       await interaction.update({ content: t(locale, 'common.applying'), components: [], embeds: [], attachments: [] });
       const applied = await services.avatars.reapply(interaction.user.id, entryId, replyTo(interaction));
       await interaction.editReply(appliedReply(applied, 'again', locale));
-    },
+    }),
   },
 };

@@ -2,7 +2,7 @@
 import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags, type APIApplicationCommandStringOption, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import { normalisedAttachment } from '../src/bot/attachment.js';
 import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
-import { backgroundOption, cropOption, imageAttachmentOption, subcommandOf } from '../src/bot/options.js';
+import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf } from '../src/i18n/locale.js';
@@ -33,13 +33,14 @@ export const libraryCommand: SlashCommand = {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const userId = interaction.user.id;
     const locale = localeOf(interaction.locale);
-    switch (subcommandOf(definition, interaction)) {
+    const invocation = invocationOf(definition, interaction);
+    switch (invocation.subcommand) {
       case 'add': {
-        const name = interaction.options.getString(nameOption.name, true);
+        const { name } = invocation.options;
         // Before downloading: no link, no room or a taken name means nothing is fetched or stored.
         await services.vault.require(userId);
         await services.library.checkRoom(userId, name);
-        const { avatar } = await normalisedAttachment(interaction, services);
+        const { avatar } = await normalisedAttachment(invocation.options, services);
         const item = await services.library.add(userId, name, { data: avatar.data, format: avatar.format });
         const file = avatarFile(avatar, 'library');
         await interaction.editReply({
@@ -74,7 +75,7 @@ export const libraryCommand: SlashCommand = {
         return;
       }
       case 'remove': {
-        const item = await services.library.remove(userId, interaction.options.getString(removedOption.name, true));
+        const item = await services.library.remove(userId, invocation.options.name);
         const record = await services.schedules.get(userId);
         const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
         await interaction.editReply({

@@ -9,13 +9,14 @@ import {
   ModalBuilder,
   TextInputBuilder,
   TextInputStyle,
-  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type InteractionEditReplyOptions,
   type RepliableInteraction,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { customId, EVERYWHERE, type ComponentInteraction, type SlashCommand } from '../src/bot/command.js';
+import { customId, EVERYWHERE, onButton, onModal, type SlashCommand } from '../src/bot/command.js';
 import { confirm } from '../src/bot/confirm.js';
+import { subcommandOf } from '../src/bot/options.js';
 import { BRAND_COLOUR } from '../src/bot/replies.js';
 import { callbackFlowEnabled } from '../src/config.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
@@ -120,20 +121,23 @@ async function unlink(interaction: ChatInputCommandInteraction, services: Servic
   });
 }
 
+// Descriptions are the catalogue's (command.twitter.*); those here are for readers.
+const definition = {
+  name: 'twitter',
+  ...EVERYWHERE,
+  description: 'Link your X account to avatar-bot',
+  options: [
+    { type: ApplicationCommandOptionType.Subcommand, name: 'link', description: 'Link your X account' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'Show your linked X account and whether the link works' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'unlink', description: 'Revoke the bot’s access and delete your data' },
+  ],
+} as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
 export const twitterCommand: SlashCommand = {
-  definition: localizedDefinition({
-    name: 'twitter',
-    ...EVERYWHERE,
-    description: 'Link your X account to avatar-bot',
-    options: [
-      { type: ApplicationCommandOptionType.Subcommand, name: 'link', description: 'Link your X account' },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'Show your linked X account and whether the link works' },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'unlink', description: 'Revoke the bot’s access and delete your data' },
-    ],
-  }),
+  definition: localizedDefinition(definition),
 
   async execute(interaction, services) {
-    switch (interaction.options.getSubcommand()) {
+    switch (subcommandOf(definition, interaction)) {
       case 'link':
         return link(interaction, services);
       case 'status':
@@ -144,14 +148,12 @@ export const twitterCommand: SlashCommand = {
   },
 
   components: {
-    start: (interaction, services) => link(interaction as RepliableInteraction, services),
-    'use-pin': async (interaction, services) => {
-      const button = interaction as ButtonInteraction;
-      await button.deferUpdate();
-      await button.editReply(await linkPrompt(button, services, 'pin'));
-    },
-    pin: async (interaction: ComponentInteraction, _services, requestToken) => {
-      if (!interaction.isButton()) return;
+    start: onButton(link),
+    'use-pin': onButton(async (interaction, services) => {
+      await interaction.deferUpdate();
+      await interaction.editReply(await linkPrompt(interaction, services, 'pin'));
+    }),
+    pin: onButton(async (interaction, _services, requestToken) => {
       const locale = localeOf(interaction.locale);
       const modal = new ModalBuilder()
         .setCustomId(customId('twitter', 'pin-modal', requestToken))
@@ -162,12 +164,11 @@ export const twitterCommand: SlashCommand = {
           ),
         );
       await interaction.showModal(modal);
-    },
-    'pin-modal': async (interaction, services, requestToken) => {
-      if (!interaction.isModalSubmit()) return;
+    }),
+    'pin-modal': onModal(async (interaction, services, requestToken) => {
       await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       const account = await services.links.completeWithPin(interaction.user.id, requestToken, interaction.fields.getTextInputValue('pin'));
       await interaction.editReply({ content: t(localeOf(interaction.locale), 'twitter.link.linked', { screenName: account.screenName }) });
-    },
+    }),
   },
 };

@@ -1,27 +1,31 @@
 /** /branding-consent join | leave: every member's own say. */
-import { ApplicationCommandOptionType, MessageFlags } from 'discord.js';
+import { ApplicationCommandOptionType, MessageFlags, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import { SERVER_ONLY, type SlashCommand } from '../../src/bot/command.js';
+import { subcommandOf } from '../../src/bot/options.js';
 import { localizedDefinition } from '../../src/i18n/commands.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import { t } from '../../src/i18n/t.js';
 import { readLink } from '../../src/accounts/vault.js';
 import { requireGuild } from './common.js';
 
+// Descriptions are the catalogue's (command.branding-consent.*); those here are for readers.
+const definition = {
+  name: 'branding-consent',
+  description: 'Allow or stop this server’s admins setting your X avatar',
+  ...SERVER_ONLY,
+  options: [
+    { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },
+  ],
+} as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
 export const brandingConsentCommand: SlashCommand = {
-  definition: localizedDefinition({
-    name: 'branding-consent',
-    description: 'Allow or stop this server’s admins setting your X avatar',
-    ...SERVER_ONLY,
-    options: [
-      { type: ApplicationCommandOptionType.Subcommand, name: 'join', description: 'Allow this server’s admins to set your X avatar' },
-      { type: ApplicationCommandOptionType.Subcommand, name: 'leave', description: 'Withdraw that permission now' },
-    ],
-  }),
+  definition: localizedDefinition(definition),
 
   async execute(interaction, services) {
     const locale = localeOf(interaction.locale);
     const guildId = requireGuild(interaction);
-    if (interaction.options.getSubcommand() === 'join') {
+    if (subcommandOf(definition, interaction) === 'join') {
       const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'a stored X link cannot be opened'));
       await services.branding.consent.join(guildId, interaction.user.id);
       await services.scheduler.edit(interaction.user.id); // the server's team season, if one is active

@@ -1,11 +1,17 @@
 /** /branding revert: takes back the last push, with progress; no prompt (a revert only restores). */
-import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
+import { ApplicationCommandOptionType, MessageFlags, type APIApplicationCommandSubcommandOption, type ChatInputCommandInteraction } from 'discord.js';
 import { describeProgress } from '../../src/branding/push.js';
 import { finishRevert } from '../../src/bot/branding-report.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import { t } from '../../src/i18n/t.js';
 import type { Services } from '../../src/services.js';
 import { requireAdmin, requireGuild } from './common.js';
+
+export const revertSubcommand = {
+  type: ApplicationCommandOptionType.Subcommand,
+  name: 'revert',
+  description: 'Restore everyone’s avatar from before the last push',
+} as const satisfies APIApplicationCommandSubcommandOption;
 
 export async function revert(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   const locale = localeOf(interaction.locale);

@@ -1,10 +1,24 @@
 /** /branding status and /branding settings: the recent pushes, and where branding activity is posted. */
-import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
+import { ApplicationCommandOptionType, ChannelType, MessageFlags, type APIApplicationCommandSubcommandOption, type ChatInputCommandInteraction } from 'discord.js';
 import { counts } from '../../src/branding/push.js';
+import type { OptionsOf } from '../../src/bot/options.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import { t } from '../../src/i18n/t.js';
 import type { Services } from '../../src/services.js';
 import { requireAdmin, requireGuild } from './common.js';
+
+export const statusSubcommand = {
+  type: ApplicationCommandOptionType.Subcommand,
+  name: 'status',
+  description: 'The last pushes and their results',
+} as const satisfies APIApplicationCommandSubcommandOption;
+
+export const settingsSubcommand = {
+  type: ApplicationCommandOptionType.Subcommand,
+  name: 'settings',
+  description: 'Where branding activity is posted',
+  options: [{ type: ApplicationCommandOptionType.Channel, name: 'log-channel', description: 'Leave empty to stop posting', channel_types: [ChannelType.GuildText] }],
+} as const satisfies APIApplicationCommandSubcommandOption;
 
 export async function status(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   const locale = localeOf(interaction.locale);
@@ -29,12 +43,12 @@ export async function status(interaction: ChatInputCommandInteraction, services:
   await interaction.editReply({ content: [t(locale, 'branding.status.opted', { count: opted }), ...(lines.length ? lines : [t(locale, 'branding.status.none')])].join('\n') });
 }
 
-export async function settings(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
+export async function settings(interaction: ChatInputCommandInteraction, services: Services, options: OptionsOf<typeof settingsSubcommand>): Promise<void> {
   const locale = localeOf(interaction.locale);
   const guildId = requireGuild(interaction);
   requireAdmin(interaction);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const channel = interaction.options.getChannel('log-channel');
+  const channel = options['log-channel'];
   await services.branding.settings.setLogChannel(guildId, channel?.id);
   await interaction.editReply({ content: channel ? t(locale, 'branding.settings.posted', { channel: `<#${channel.id}>` }) : t(locale, 'branding.settings.off') });
 }

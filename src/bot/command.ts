@@ -16,6 +16,29 @@ import type { Services } from '../services.js';
 
 export type ComponentInteraction = ButtonInteraction | StringSelectMenuInteraction | ModalSubmitInteraction;
 
+/** Answers one component of a command: `argument` is the third part of its custom id. */
+export type ComponentHandler<I extends ComponentInteraction = ComponentInteraction> = (interaction: I, services: Services, argument: string) => Promise<void>;
+
+/**
+ * A component route that takes only its own kind of component, narrowed by discord.js's type guard: the
+ * bot sets these custom ids on that kind only, so another kind carrying one is forged and gets no answer.
+ */
+export const onButton =
+  (handler: ComponentHandler<ButtonInteraction>): ComponentHandler =>
+  async (interaction, services, argument) => {
+    if (interaction.isButton()) await handler(interaction, services, argument);
+  };
+export const onSelect =
+  (handler: ComponentHandler<StringSelectMenuInteraction>): ComponentHandler =>
+  async (interaction, services, argument) => {
+    if (interaction.isStringSelectMenu()) await handler(interaction, services, argument);
+  };
+export const onModal =
+  (handler: ComponentHandler<ModalSubmitInteraction>): ComponentHandler =>
+  async (interaction, services, argument) => {
+    if (interaction.isModalSubmit()) await handler(interaction, services, argument);
+  };
+
 export interface SlashCommand {
   definition: RESTPostAPIChatInputApplicationCommandsJSONBody;
   execute(interaction: ChatInputCommandInteraction, services: Services): Promise<void>;
@@ -23,9 +46,9 @@ export interface SlashCommand {
   autocomplete?(interaction: AutocompleteInteraction, services: Services): Promise<Array<{ name: string; value: string }>>;
   /**
    * Buttons, selects and modals that outlive the command's handler (they still work after a restart),
-   * keyed by the second part of their custom id: `<command>:<action>:<argument>`.
+   * keyed by the second part of their custom id: `<command>:<action>:<argument>` (`onButton`, `onSelect`, `onModal`).
    */
-  components?: Record<string, (interaction: ComponentInteraction, services: Services, argument: string) => Promise<void>>;
+  components?: Record<string, ComponentHandler>;
 }
 
 /**
