@@ -117,7 +117,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'changes' }),
     processingDelayMs: config.twitterProcessingDelayMs,
   });
-  const avatars = createAvatarChanges({ store, vault, history, pipeline, box, userLock, logger });
+  const avatars = createAvatarChanges({ store, vault, histories, pipeline, box, userLock, logger });
   const library = createAvatarLibrary(store);
   const consent = createConsentStore(store);
   const teamSeasons = createTeamSeasons(store, consent);

@@ -17,7 +17,9 @@ import type { KeyedLock } from '../coordination/keyed-lock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/backend.js';
 import type { SecretBox } from '../store/cipher.js';
-import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
+import { isImageValue, type PartValue } from '../changes/parts.js';
+import { PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
+import { hashImage, hashText, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import type { XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
@@ -117,15 +119,28 @@ export interface AvatarChanges {
   reapply(discordUserId: string, entryId: string, options?: ChangeOptions): Promise<AppliedAvatar>;
   /** Back to the avatar before the current one; the saved original when the current one is the first change. */
   revert(discordUserId: string, options?: ChangeOptions): Promise<AppliedAvatar & { restoredOriginal: boolean }>;
+  /** Applies one part (avatar, banner, name, bio); resolves once X shows it and it is recorded. */
+  applyPart(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedChange>;
+  /** Applies several parts, one recorded change each, in the order avatar, banner, name, bio; a part X refuses
+   *  leaves that part as it was and the others are still made. */
+  applyParts(discordUserId: string, values: PartValues, source: AvatarSource, label: string, options?: ChangeOptions): Promise<PartResults>;
+  /** One part back to what it was before its current value: the previous entry, else the saved original. */
+  revertPart(discordUserId: string, part: ProfilePart, options?: ChangeOptions): Promise<AppliedChange & { restoredOriginal: boolean }>;
+  partHistory(discordUserId: string, part: ProfilePart): Promise<UserHistory>;
   forget(discordUserId: string): Promise<void>;
   /** Stops the pending reads and record retries (when the bot stops); the journal finishes them at the next start. */
   close(): void;
 }
 
+export type PartValues = Partial<Record<ProfilePart, PartValue>>;
+/** Each part asked for: what X shows now, or why it was not changed. */
+export type PartResults = Partial<Record<ProfilePart, { applied: AppliedChange } | { error: unknown }>>;
+
 export interface AvatarChangesDeps {
   store: Store;
   vault: TokenVault;
-  history: AvatarHistory;
+  /** Each part's history. */
+  histories: Record<ProfilePart, AvatarHistory>;
   /** Runs each change as a recorded state machine (changes/pipeline.ts). */
   pipeline: ChangePipeline;
   /** Seals a command's interaction token in its change record (to finish the reply after a restart). */
@@ -165,7 +180,8 @@ export function openReplyTarget(box: SecretBox, discordUserId: string, sealed: s
 }
 
 export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
-  const { vault, history, pipeline, logger } = deps;
+  const { vault, histories, pipeline, logger } = deps;
+  const history = histories.avatar;
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
   const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
 
@@ -192,19 +208,33 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
 
   /** Call under the user's lock. Resolves once X accepted the upload. */
   function beginLocked(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, options: BeginOptions = {}): Promise<StartedChange> {
+    return beginPartLocked(discordUserId, 'avatar', image, source, label, origin, options);
+  }
+
+  function beginPartLocked(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, origin: ChangeOrigin, options: BeginOptions = {}): Promise<StartedChange> {
     return noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
-      const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), hash: hashImage(image.data), format: image.format, source, label };
+      const kept = isImageValue(value) ? { hash: hashImage(value.data), format: value.format } : { hash: hashText(value.text), text: value.text };
+      const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...kept, source, label };
       const { prepared, uploadSlot } = options;
-      return pipeline.start({ userId: discordUserId, account, value: image, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
+      return pipeline.start({ userId: discordUserId, account, part, value, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
     });
   }
 
+  /** The value a history entry or a saved original holds: an image from the part's images, a text, or nothing. */
+  async function valueOf(discordUserId: string, part: ProfilePart, kept: HistoryEntry | Extract<OriginalAvatar, { saved: true }>): Promise<PartValue | 'none'> {
+    if ('none' in kept) return 'none';
+    if (kept.text !== undefined) return { text: kept.text };
+    const image = await histories[part].image(discordUserId, kept.hash);
+    if (!image) throw new AccountError('history-entry-gone');
+    return image;
+  }
+
   /** Call under the user's lock: the revert's target is read from the history as it is once earlier changes completed. */
-  async function beginRevertLocked(discordUserId: string, origin: ChangeOrigin): Promise<StartedChange & { restoredOriginal: boolean }> {
-    await pipeline.settled(discordUserId);
-    const { original, entries } = await history.get(discordUserId);
+  async function beginRevertLocked(discordUserId: string, origin: ChangeOrigin, part: ProfilePart = 'avatar'): Promise<StartedChange & { restoredOriginal: boolean }> {
+    await pipeline.settled(discordUserId, part);
+    const { original, entries } = await histories[part].get(discordUserId);
     if (entries.length === 0) {
       throw new AccountError('nothing-to-revert');
     }
@@ -214,14 +244,12 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         ? new AccountError('nothing-to-revert', { reason: original.reason.replace(/\.$/, '') }, { variant: 'original-not-saved' })
         : new AccountError('nothing-to-revert', {}, { variant: 'original-missing' });
     }
-    const hash = target ? target.hash : (original as Extract<OriginalAvatar, { saved: true }>).hash;
-    const image = await history.image(discordUserId, hash);
-    if (!image) throw new AccountError('history-entry-gone');
+    const value = await valueOf(discordUserId, part, target ?? (original as Extract<OriginalAvatar, { saved: true }>));
     const started = await noticeRevocation(discordUserId, async () => {
       const account = await activeAccount(discordUserId);
       // By id, on the entries as they are when written (another process may have added one meanwhile).
       const planned = { op: 'revert' as const, removeId: entries.at(-1)!.id, ...(target ? { restoreId: target.id } : {}) };
-      return pipeline.start({ userId: discordUserId, account, value: image, source: 'revert', label: target?.label ?? 'original', origin, planned });
+      return pipeline.start({ userId: discordUserId, account, part, value, source: 'revert', label: target?.label ?? 'original', origin, planned });
     });
     return { ...started, restoredOriginal: !target };
   }
@@ -307,7 +335,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       // Read under the user's lock, once earlier changes completed: a second choice of the same entry (a double
       // pick, or the old menu right after) finds it is the current avatar already and uploads nothing.
       return locked(discordUserId, async () => {
-        await pipeline.settled(discordUserId);
+        await pipeline.settled(discordUserId, 'avatar');
         const { entries } = await history.get(discordUserId);
         const entry = entries.find((candidate) => candidate.id === entryId);
         const image = entry && (await history.image(discordUserId, entry.hash));
@@ -354,7 +382,37 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       });
     },
 
-    forget: (discordUserId) => deps.userLock.run(discordUserId, () => history.forget(discordUserId)),
+    applyPart(discordUserId, part, value, source, label, options) {
+      return locked(discordUserId, () => beginPartLocked(discordUserId, part, value, source, label, commandOrigin(discordUserId, options))).then((started) => started.final);
+    },
+
+    async applyParts(discordUserId, values, source, label, options) {
+      const asked = PROFILE_PARTS.filter((part) => values[part] !== undefined);
+      // Begun one after another under one hold of the lock (each is its own record); X's processing waits overlap.
+      const begun = await locked(discordUserId, async () => {
+        const finals: Array<[ProfilePart, Promise<AppliedChange>]> = [];
+        for (const part of asked) {
+          const started = beginPartLocked(discordUserId, part, values[part]!, source, label, commandOrigin(discordUserId, options));
+          await started.then(() => undefined, () => undefined); // X accepted it (or refused it): the next part
+          const final = started.then((change) => change.final);
+          final.catch(() => undefined); // read below, after every part is begun
+          finals.push([part, final]);
+        }
+        return finals;
+      });
+      const results: PartResults = {};
+      for (const [part, final] of begun) results[part] = await final.then((applied) => ({ applied }), (error: unknown) => ({ error }));
+      return results;
+    },
+
+    async revertPart(discordUserId, part, options) {
+      const started = await locked(discordUserId, () => beginRevertLocked(discordUserId, commandOrigin(discordUserId, options), part));
+      return { ...(await started.final), restoredOriginal: started.restoredOriginal };
+    },
+
+    partHistory: (discordUserId, part) => histories[part].get(discordUserId),
+
+    forget: (discordUserId) => deps.userLock.run(discordUserId, () => Promise.all(PROFILE_PARTS.map((part) => histories[part].forget(discordUserId))).then(() => undefined)),
 
     close: () => pipeline.close(),
   };

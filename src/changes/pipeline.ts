@@ -125,8 +125,8 @@ export interface ChangePipeline {
   /** Call under the user's lock: drops the original a preparation saved, as a refused change does, unless a
    *  change took it (start() was called with it) or the history has moved on. Nothing happens twice. */
   discardPrepared(prepared: PreparedOriginal): Promise<void>;
-  /** Resolves once every change of the user in progress here is complete (its history written). */
-  settled(userId: string): Promise<void>;
+  /** Resolves once every change of the user (of that part, when given) in progress here is complete (its history written). */
+  settled(userId: string, part?: ProfilePart): Promise<void>;
   /** A change of the user in progress here whose origin matches: wait for it instead of uploading again. */
   pending(userId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
   /** Adopt the changes of processes that are gone and finish them in the background; returns how many. */
@@ -523,7 +523,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     async start(request) {
       const { userId, value } = request;
       const part = request.part ?? 'avatar';
-      await this.settled(userId);
+      // Its part's history is read as it is once the part's earlier changes are recorded; other parts go on.
+      await this.settled(userId, part);
       // Stored first, so a restart can upload it.
       const stored =
         value === 'none'
@@ -557,14 +558,14 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       const { userId } = prepared;
       const history = deps.histories[prepared.part];
       // A change of the user in progress (accepted, not yet recorded) may have found this original saved and rely on it.
-      await this.settled(userId);
+      await this.settled(userId, prepared.part);
       const { original, entries } = await history.get(userId);
       if (entries.length > 0 || original?.savedAt !== prepared.savedAt) return;
       await history.discard(userId, { original: true });
     },
 
-    async settled(userId) {
-      const mine = tracked.ofUser(userId);
+    async settled(userId, part) {
+      const mine = tracked.ofUser(userId).filter((entry) => part === undefined || partOf(entry.record) === part);
       await Promise.allSettled(mine.map((entry) => entry.final));
     },
 
