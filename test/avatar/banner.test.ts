@@ -95,6 +95,13 @@ describe('normalizeBanner', () => {
     await expectValidBanner(await normalizeBanner(noise), 'jpeg');
   });
 
+  it('keeps RGBA noise (the worst case for PNG) as PNG under 5 MB', async () => {
+    const noise = await sharp({ create: { width: 1500, height: 500, channels: 4, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 120 } } })
+      .png()
+      .toBuffer();
+    await expectValidBanner(await normalizeBanner(noise), 'png');
+  });
+
   it('lowers JPEG quality until it fits a smaller budget', async () => {
     const noisy = { pixels: Buffer.from(Array.from({ length: 1500 * 500 * 3 }, (_, i) => (i * 7919) % 251)), channels: 3 as const };
     const white = { r: 255, g: 255, b: 255 };
