@@ -3,6 +3,7 @@ import { markStart } from './report.js';
 
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   normalize: () => import('./normalize.js'),
+  banner: () => import('./banner.js'),
   upload: () => import('./upload.js'),
   load: () => import('./load.js'),
   schedules: () => import('./schedules.js'),

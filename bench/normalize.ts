@@ -20,19 +20,27 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { MAX_INPUT_BYTES, normalizeAvatar } from '../src/avatar/normalize.js';
+import { seededRandom } from '../test/support/seeded-random.js';
 import { median, printFigures, printTable, round, time } from './report.js';
 
-const CLI = resolve('dist/src/cli.js');
+export const CLI = resolve('dist/src/cli.js');
 const BOMB = resolve('test/fixtures/images/sharp/giant-image.jpg');
 const ONE_SHOT_RUNS = 9;
 const WARM_RUNS = 15;
 const JIMP_RUNS = 3;
 
-/** A photo-like JPEG: a real photo scaled up, with sensor-like noise so it does not compress like a blur. */
-async function makePhoto(width: number, height: number): Promise<Buffer> {
+/**
+ * A photo-like JPEG: a real photo scaled up, with sensor-like noise so it does not compress like a blur.
+ * The noise is seeded (triangular, sigma 7: what clipping a gaussian of sigma 12 at 0 left), so every run gets the same bytes.
+ */
+export async function makePhoto(width: number, height: number): Promise<Buffer> {
   const base = await sharp(readFileSync('test/fixtures/images/sharp/flowers.jpeg')).resize(width, height, { fit: 'fill' }).raw().toBuffer();
-  const noise = await sharp({ create: { width, height, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 0, sigma: 12 } } }).raw().toBuffer();
-  for (let i = 0; i < base.length; i++) base[i] = Math.max(0, Math.min(255, base[i]! + noise[i]! - 6));
+  const random = seededRandom(width * 65536 + height);
+  for (let i = 0; i < base.length; i++) {
+    const bits = random() * 4294967296; // two 16-bit uniforms from one draw: their sum is triangular
+    const noise = (((bits & 0xffff) + (bits >>> 16)) / 65536 - 1) * 17;
+    base[i] = Math.max(0, Math.min(255, Math.round(base[i]! + noise)));
+  }
   return sharp(base, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 }
 
@@ -41,6 +49,40 @@ async function makePhoto(width: number, height: number): Promise<Buffer> {
  * (about 70 ms here). normalize makes no TLS connection; both figures are reported.
  */
 const { NODE_EXTRA_CA_CERTS: _, ...envWithoutExtraCerts } = process.env;
+
+/** Fails with what to install when vipsthumbnail (the reference the one-shot runs are compared with) is missing. */
+export function requireVipsthumbnail(): void {
+  const probe = spawnSync('vipsthumbnail', ['--version'], { stdio: 'ignore' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error('vipsthumbnail is not installed: the benchmark compares against it (Debian/Ubuntu: apt-get install -y libvips-tools)');
+  }
+}
+
+export interface OneShotTimes {
+  ours: number[];
+  /** Ours with NODE_EXTRA_CA_CERTS removed (the same as `ours` when it is not set). */
+  oursNoExtraCa: number[];
+  vips: number[];
+  /** Baseline: a node process that only imports sharp. */
+  nodeSharp: number[];
+}
+
+/** Wall times of one-shot runs of our CLI and of vipsthumbnail, alternated so both see the same machine state. */
+export function oneShotTimes(oursArgs: string[], vipsArgs: string[], runs: number): OneShotTimes {
+  requireVipsthumbnail();
+  const times: OneShotTimes = { ours: [], oursNoExtraCa: [], vips: [], nodeSharp: [] };
+  const nodeSharpArgs = ['--input-type=module', '-e', "await import('sharp')"];
+  wallMs(process.execPath, oursArgs);
+  wallMs('vipsthumbnail', vipsArgs);
+  for (let i = 0; i < runs; i++) {
+    times.ours.push(wallMs(process.execPath, oursArgs));
+    times.vips.push(wallMs('vipsthumbnail', vipsArgs));
+    times.nodeSharp.push(wallMs(process.execPath, nodeSharpArgs));
+    if (process.env.NODE_EXTRA_CA_CERTS) times.oursNoExtraCa.push(wallMs(process.execPath, oursArgs, envWithoutExtraCerts));
+  }
+  if (!times.oursNoExtraCa.length) times.oursNoExtraCa.push(...times.ours); // not set here: the same measurement
+  return times;
+}
 
 function wallMs(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const start = performance.now();
@@ -100,22 +142,9 @@ export async function run(): Promise<void> {
     writeFileSync(photoPath, photo);
 
     // 1. One-shot processes, alternated so both see the same machine state.
-    const ours: number[] = [];
-    const oursNoExtraCa: number[] = [];
-    const vips: number[] = [];
-    const nodeSharp: number[] = [];
-    const nodeSharpArgs = ['--input-type=module', '-e', "await import('sharp')"];
     const oursArgs = [CLI, 'normalize', photoPath, join(dir, 'ours.jpg')];
     const vipsArgs = [photoPath, '-s', '400x400', '-m', 'attention', '-o', join(dir, 'vips.jpg[Q=85]')];
-    wallMs(process.execPath, oursArgs);
-    wallMs('vipsthumbnail', vipsArgs);
-    for (let i = 0; i < ONE_SHOT_RUNS; i++) {
-      ours.push(wallMs(process.execPath, oursArgs));
-      vips.push(wallMs('vipsthumbnail', vipsArgs));
-      nodeSharp.push(wallMs(process.execPath, nodeSharpArgs));
-      if (process.env.NODE_EXTRA_CA_CERTS) oursNoExtraCa.push(wallMs(process.execPath, oursArgs, envWithoutExtraCerts));
-    }
-    if (!oursNoExtraCa.length) oursNoExtraCa.push(...ours); // not set here: the same measurement
+    const { ours, oursNoExtraCa, vips, nodeSharp } = oneShotTimes(oursArgs, vipsArgs, ONE_SHOT_RUNS);
 
     // 2. In process, warm.
     const bare = () => sharp(photo).resize(400, 400, { fit: 'cover', position: 'attention' }).jpeg({ quality: 85 }).toBuffer();

@@ -14,6 +14,8 @@ const USAGE = `usage: avatar-bot <command> [options]
 
   normalize <input> <output> [--crop attention|centre|contain] [--background '#rrggbb']
                         write the 400x400 avatar; prints {"format","width","height","bytes"}
+  normalize --banner <input> <output> [--crop …] [--background …]
+                        write the 1500x500 banner (X's header image, under 5 MB) instead
   set <image> [--crop …] [--background …] [--discord-user <id>]
                         normalise and upload to the operator's account (TWITTER_ACCESS_TOKEN[_SECRET])
                         or to a Discord user's linked account; prints the final 400x400 URL

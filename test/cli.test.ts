@@ -95,6 +95,30 @@ describe('avatar-bot normalize', () => {
     expectOneErrorLine(await cli(args), 2, pattern);
   });
 
+  it('writes a 1500x500 banner with --banner, on the background colour with contain', async () => {
+    const out = join(work, 'banner.jpg');
+    const run = await cli(['normalize', '--banner', join(fixtures, 'sharp/Landscape_6.jpg'), out, '--crop', 'contain', '--background', '#00ff00']);
+    expect(run.code).toBe(0);
+    const written = readFileSync(out);
+    expect(JSON.parse(run.stdout)).toEqual({ format: 'jpeg', width: 1500, height: 500, bytes: written.length });
+    expect(written.length).toBeLessThan(5_000_000);
+    const meta = await sharp(written).metadata();
+    expect([meta.format, meta.width, meta.height, meta.exif, meta.icc, meta.xmp]).toEqual(['jpeg', 1500, 500, undefined, undefined, undefined]);
+    const { data } = await sharp(written).raw().toBuffer({ resolveWithObject: true });
+    expect([data[0]! < 20, data[1]! > 235, data[2]! < 20]).toEqual([true, true, true]); // top-left: the green margin
+  });
+
+  it.each([
+    ['a truncated file', 'sharp/truncated.png', /damaged or incomplete/],
+    ['a decompression bomb', 'sharp/giant-image.jpg', /20000x14000 pixels/],
+    ['an unsupported format', 'sharp/check.svg', /SVG/],
+  ])('refuses %s as a banner with exit code 2 and one error line, writing nothing', async (_, file, pattern) => {
+    const out = join(work, 'never-banner.jpg');
+    const run = await cli(['normalize', '--banner', join(fixtures, file), out]);
+    expectOneErrorLine(run, 2, pattern);
+    expect(() => readFileSync(out)).toThrow(/ENOENT/);
+  });
+
   it('loads neither discord.js, the store nor the X client', async () => {
     const run = await cli(['normalize', join(fixtures, 'sharp/2x2_fdcce6.png'), join(work, 'tiny.jpg')], {
       nodeArgs: ['--import', resolve('test/support/trace-imports.mjs')],

@@ -5,12 +5,12 @@
 import sharp from 'sharp';
 import { AVATAR_SIZE } from './normalize.js';
 
-let mask: Buffer | undefined;
+const masks = new Map<number, Buffer>();
 
-/** A 400x400 single-channel mask: 255 inside the circle, anti-aliased over one pixel at the edge. */
-function circleMask(): Buffer {
-  if (mask) return mask;
-  const size = AVATAR_SIZE;
+/** A size x size single-channel mask: 255 inside the circle, anti-aliased over one pixel at the edge. */
+export function circleMask(size: number): Buffer {
+  const cached = masks.get(size);
+  if (cached) return cached;
   const radius = size / 2;
   const pixels = Buffer.alloc(size * size);
   for (let y = 0; y < size; y++) {
@@ -19,15 +19,19 @@ function circleMask(): Buffer {
       pixels[y * size + x] = Math.round(255 * Math.min(1, Math.max(0, radius - distance + 0.5)));
     }
   }
-  mask = pixels;
-  return mask;
+  masks.set(size, pixels);
+  return pixels;
+}
+
+/** Square 8-bit RGB pixels with the circle as alpha (transparent outside it), as PNG. */
+export function cutCircle(rgb: Buffer, size: number): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+    .joinChannel(circleMask(size), { raw: { width: size, height: size, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 /** The avatar cropped to a circle, transparent outside it, as PNG. */
 export async function circlePreview(avatar: Buffer): Promise<Buffer> {
-  const rgb = await sharp(avatar).flatten({ background: '#ffffff' }).raw().toBuffer();
-  return sharp(rgb, { raw: { width: AVATAR_SIZE, height: AVATAR_SIZE, channels: 3 } })
-    .joinChannel(circleMask(), { raw: { width: AVATAR_SIZE, height: AVATAR_SIZE, channels: 1 } })
-    .png()
-    .toBuffer();
+  return cutCircle(await sharp(avatar).flatten({ background: '#ffffff' }).raw().toBuffer(), AVATAR_SIZE);
 }

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { normalizeAvatar } from '../avatar/normalize.js';
+import { normalizeAvatar, normalizeBanner } from '../avatar/normalize.js';
 import { cropOption, parse, UsageError } from './args.js';
 
 export async function readInput(path: string): Promise<Buffer> {
@@ -12,10 +12,12 @@ export async function readInput(path: string): Promise<Buffer> {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { crop: { type: 'string' }, background: { type: 'string' } }, ['input', 'output']);
+  const { values, positionals } = parse(args, { crop: { type: 'string' }, background: { type: 'string' }, banner: { type: 'boolean' } }, ['input', 'output']);
   const [input, output] = positionals as [string, string];
-  const crop = cropOption(values.crop);
-  const avatar = await normalizeAvatar(await readInput(input), { crop, background: values.background });
+  const options = { crop: cropOption(values.crop), background: values.background };
+  const bytes = await readInput(input);
+  // --banner: the 1500x500 header instead of the 400x400 avatar, through the same checks.
+  const avatar = values.banner ? await normalizeBanner(bytes, options) : await normalizeAvatar(bytes, options);
   try {
     await writeFile(output, avatar.data);
   } catch (error) {

@@ -132,17 +132,23 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('hostile images through avatar-bot normalize: normalised or refused within 3 s of CPU and 300 MB', () => {
+/** The banner (`--banner`, 1500x500) goes through the same checks as the avatar and must meet the same bounds. */
+const TARGETS = [
+  { target: 'avatar', flags: [], width: 400, height: 400 },
+  { target: 'banner', flags: ['--banner'], width: 1500, height: 500 },
+];
+
+describe.each(TARGETS)('hostile images through avatar-bot normalize as the $target: normalised or refused within 3 s of CPU and 300 MB', ({ target, flags, width, height }) => {
   it.each(CASES)('$name: $outcome', async ({ name, make, outcome, says }) => {
-    const input = join(dir, `${name.replace(/\W+/g, '-')}.img`);
+    const input = join(dir, `${target}-${name.replace(/\W+/g, '-')}.img`);
     const output = `${input}.out`;
     writeFileSync(input, await make());
-    const { code, stdout, stderr, usage } = await runMeasured([CLI, 'normalize', input, output]);
+    const { code, stdout, stderr, usage } = await runMeasured([CLI, 'normalize', ...flags, input, output]);
     if (outcome === 'normalised') {
       expect(stderr).toBe('');
       expect(code).toBe(0);
-      expect(JSON.parse(stdout)).toMatchObject({ width: 400, height: 400 });
-      expect((await sharp(readFileSync(output)).metadata()).width).toBe(400);
+      expect(JSON.parse(stdout)).toMatchObject({ width, height });
+      expect((await sharp(readFileSync(output)).metadata()).width).toBe(width);
     } else {
       expect(code).toBe(2);
       expect(stderr.trim()).toMatch(ERROR_LINES[outcome]);
@@ -179,6 +185,30 @@ describe('the decode memory budget', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual([400, 400]);
+    expect(usage.peakRssMb).toBeLessThanOrEqual(MAX_PEAK_RSS_MB);
+  });
+
+  it('shares it between an avatar and a banner: two heavy images, one of each, stay under 300 MB', async () => {
+    const paths = [4500, 4480].map((side, i) => {
+      const path = join(dir, `heavy-mixed-${i}.png`);
+      writeFileSync(path, blackPng({ width: side, height: side, bitDepth: 16, interlaced: true }));
+      return path;
+    });
+    const moduleUrl = new URL('../../dist/src/avatar/normalize.js', import.meta.url).href;
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const { createAvatarNormalizer } = await import(${JSON.stringify(moduleUrl)});
+      const normalizer = createAvatarNormalizer({ concurrency: 2 });
+      const [avatarPath, bannerPath] = ${JSON.stringify(paths)};
+      const images = await Promise.all([normalizer.normalize(readFileSync(avatarPath)), normalizer.banner(readFileSync(bannerPath))]);
+      console.log(JSON.stringify(images.map((image) => [image.width, image.height])));`;
+    const { code, stdout, stderr, usage } = await runMeasured(['--input-type=module', '-e', script]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([
+      [400, 400],
+      [1500, 500],
+    ]);
     expect(usage.peakRssMb).toBeLessThanOrEqual(MAX_PEAK_RSS_MB);
   });
 

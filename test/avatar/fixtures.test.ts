@@ -6,13 +6,22 @@ import { describe, expect, it } from 'vitest';
 import { rejectionOf } from '../support/rejection.js';
 import {
   AVATAR_SIZE,
+  BANNER_HEIGHT,
+  BANNER_WIDTH,
   ImageError,
   type ImageErrorKind,
+  MAX_BANNER_BYTES,
   MAX_OUTPUT_BYTES,
   normalizeAvatar,
+  normalizeBanner,
 } from '../../src/avatar/normalize.js';
 
-/** Every real-world file in test/fixtures/images goes through the pipeline (see its README.md). */
+/** Every real-world file in test/fixtures/images goes through the pipeline (see its README.md), for each target. */
+const TARGETS = [
+  { target: 'avatar', normalize: normalizeAvatar, width: AVATAR_SIZE, height: AVATAR_SIZE, maxBytes: MAX_OUTPUT_BYTES },
+  { target: 'banner', normalize: normalizeBanner, width: BANNER_WIDTH, height: BANNER_HEIGHT, maxBytes: MAX_BANNER_BYTES },
+] as const;
+
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'images');
 
 const files = readdirSync(FIXTURES, { recursive: true, withFileTypes: true })
@@ -68,26 +77,28 @@ describe('real-world fixtures', () => {
     expect(files.length).toBeGreaterThan(200);
     expect(rejectedCases.filter((c) => c.file.startsWith('pngsuite/'))).toHaveLength(14);
   });
+});
 
+describe.each(TARGETS)('real-world fixtures as the $target', ({ normalize, width, height, maxBytes }) => {
   it.each(rejectedCases)('refuses $file as $kind', async ({ file, kind, says }) => {
-    const error = await rejectionOf(normalizeAvatar(read(file)));
+    const error = await rejectionOf(normalize(read(file)));
     expect(error).toBeInstanceOf(ImageError);
     expect((error as ImageError).kind).toBe(kind);
     if (says) expect((error as ImageError).userMessage).toMatch(says);
   });
 
-  it.each(acceptedCases)('turns $file into an avatar X accepts', async ({ file }) => {
+  it.each(acceptedCases)('turns $file into an image X accepts', async ({ file }) => {
     const input = read(file);
-    const avatar = await normalizeAvatar(input);
+    const image = await normalize(input);
 
-    expect(avatar.width).toBe(AVATAR_SIZE);
-    expect(avatar.height).toBe(AVATAR_SIZE);
-    expect(avatar.bytes).toBe(avatar.data.length);
-    expect(avatar.bytes).toBeLessThan(MAX_OUTPUT_BYTES);
+    expect(image.width).toBe(width);
+    expect(image.height).toBe(height);
+    expect(image.bytes).toBe(image.data.length);
+    expect(image.bytes).toBeLessThan(maxBytes);
 
-    const out = await sharp(avatar.data).metadata();
-    expect(out.format).toBe(avatar.format);
-    expect([out.width, out.height]).toEqual([AVATAR_SIZE, AVATAR_SIZE]);
+    const out = await sharp(image.data).metadata();
+    expect(out.format).toBe(image.format);
+    expect([out.width, out.height]).toEqual([width, height]);
     expect(out.space).toBe('srgb');
     expect(out.depth).toBe('uchar');
     expect(out.exif).toBeUndefined();
@@ -95,51 +106,51 @@ describe('real-world fixtures', () => {
     expect(out.xmp).toBeUndefined();
     expect(out.iptc).toBeUndefined();
 
-    // PNG only when the avatar really has transparent pixels; an input without alpha is always JPEG.
-    const { data, info } = await sharp(avatar.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    // PNG only when the image really has transparent pixels; an input without alpha is always JPEG.
+    const { data, info } = await sharp(image.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     let transparent = false;
     for (let i = info.channels - 1; i < data.length && !transparent; i += info.channels) transparent = data[i] !== 255;
-    expect(avatar.format).toBe(transparent ? 'png' : 'jpeg');
-    if (!(await sharp(input).metadata()).hasAlpha) expect(avatar.format).toBe('jpeg');
-  });
-});
-
-describe('EXIF orientation', () => {
-  /** Mean absolute difference per pixel between two images, compared as 32x32 greyscale. */
-  async function difference(a: Buffer, b: Buffer): Promise<number> {
-    const thumb = (image: Buffer) => sharp(image).resize(32, 32, { fit: 'fill' }).greyscale().raw().toBuffer();
-    const [x, y] = await Promise.all([thumb(a), thumb(b)]);
-    let sum = 0;
-    for (let i = 0; i < x.length; i += 1) sum += Math.abs(x[i]! - y[i]!);
-    return sum / x.length;
-  }
-
-  const orientations = [2, 3, 4, 5, 6, 7, 8].map((n) => ({ file: `sharp/Landscape_${n}.jpg` }));
-
-  it.each(orientations)('$file looks like Landscape_1.jpg', async ({ file }) => {
-    const reference = await normalizeAvatar(read('sharp/Landscape_1.jpg'));
-    const rotated = await normalizeAvatar(read(file));
-    expect(await difference(rotated.data, reference.data)).toBeLessThan(3);
+    expect(image.format).toBe(transparent ? 'png' : 'jpeg');
+    if (!(await sharp(input).metadata()).hasAlpha) expect(image.format).toBe('jpeg');
   });
 
-  it('would differ without auto-orientation (the comparison has teeth)', async () => {
-    const reference = await normalizeAvatar(read('sharp/Landscape_1.jpg'));
-    const unrotated = await sharp(read('sharp/Landscape_3.jpg')).resize(400, 400).jpeg().toBuffer();
-    expect(await difference(unrotated, reference.data)).toBeGreaterThan(10);
+  describe('EXIF orientation', () => {
+    /** Mean absolute difference per pixel between two images, compared as 32x32 greyscale. */
+    async function difference(a: Buffer, b: Buffer): Promise<number> {
+      const thumb = (image: Buffer) => sharp(image).resize(32, 32, { fit: 'fill' }).greyscale().raw().toBuffer();
+      const [x, y] = await Promise.all([thumb(a), thumb(b)]);
+      let sum = 0;
+      for (let i = 0; i < x.length; i += 1) sum += Math.abs(x[i]! - y[i]!);
+      return sum / x.length;
+    }
+
+    const orientations = [2, 3, 4, 5, 6, 7, 8].map((n) => ({ file: `sharp/Landscape_${n}.jpg` }));
+
+    it.each(orientations)('$file looks like Landscape_1.jpg', async ({ file }) => {
+      const reference = await normalize(read('sharp/Landscape_1.jpg'));
+      const rotated = await normalize(read(file));
+      expect(await difference(rotated.data, reference.data)).toBeLessThan(3);
+    });
+
+    it('would differ without auto-orientation (the comparison has teeth)', async () => {
+      const reference = await normalize(read('sharp/Landscape_1.jpg'));
+      const unrotated = await sharp(read('sharp/Landscape_3.jpg')).resize(width, height).jpeg().toBuffer();
+      expect(await difference(unrotated, reference.data)).toBeGreaterThan(10);
+    });
   });
-});
 
-describe('metadata', () => {
-  it('drops the EXIF, IPTC and XMP that Landscape_9.jpg carries', async () => {
-    const input = read('sharp/Landscape_9.jpg');
-    const before = await sharp(input).metadata();
-    expect(before.exif).toBeDefined();
-    expect(before.iptc).toBeDefined();
-    expect(before.xmp).toBeDefined();
+  describe('metadata', () => {
+    it('drops the EXIF, IPTC and XMP that Landscape_9.jpg carries', async () => {
+      const input = read('sharp/Landscape_9.jpg');
+      const before = await sharp(input).metadata();
+      expect(before.exif).toBeDefined();
+      expect(before.iptc).toBeDefined();
+      expect(before.xmp).toBeDefined();
 
-    const after = await sharp((await normalizeAvatar(input)).data).metadata();
-    expect(after.exif).toBeUndefined();
-    expect(after.iptc).toBeUndefined();
-    expect(after.xmp).toBeUndefined();
+      const after = await sharp((await normalize(input)).data).metadata();
+      expect(after.exif).toBeUndefined();
+      expect(after.iptc).toBeUndefined();
+      expect(after.xmp).toBeUndefined();
+    });
   });
 });
