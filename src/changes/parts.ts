@@ -84,7 +84,7 @@ function imageDriver(part: ImagePart, deps: PartDriverDeps): PartDriver {
       if (url === undefined) return { value: 'none', shown: '' };
       // X serves a banner's sizes by suffix; 1500x500 is the size the bot uploads.
       const bytes = await deps.xImages.download(avatar ? url : `${bannerStem(url)}/1500x500`);
-      const image = await deps.normalizer.normalize(bytes, { crop: 'centre', ...(avatar ? {} : { target: 'banner' as const }) });
+      const image = avatar ? await deps.normalizer.normalize(bytes, { crop: 'centre' }) : await deps.normalizer.banner(bytes, { crop: 'centre' });
       return { value: { data: image.data, format: image.format }, shown: shown(current) };
     },
   };
