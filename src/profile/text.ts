@@ -37,7 +37,10 @@ const WINDOW = 256;
 function* graphemesOf(text: string): Generator<string> {
   let start = 0;
   while (start < text.length) {
-    const end = Math.min(text.length, start + WINDOW);
+    let end = Math.min(text.length, start + WINDOW);
+    // Never between the halves of a surrogate pair: a lone half breaks the cluster before it in two. Every
+    // other boundary depends only on what precedes it and the character at it, so it is the same in the window.
+    if (end < text.length && /[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
     let last: Intl.SegmentData | undefined;
     for (const data of segmenter.segment(text.slice(start, end))) {
       if (last) yield last.segment;

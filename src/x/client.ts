@@ -264,7 +264,7 @@ export function createXClient(options: XClientOptions): XClient {
   }
 
   async function sendOnce(send: SendOptions): Promise<{ status: number; body: string }> {
-    const query = send.query ? `?${encodeQuery(send.query)}` : '';
+    const query = send.query && Object.keys(send.query).length > 0 ? `?${encodeQuery(send.query)}` : '';
     const url = `${apiUrl}${send.path}${query}`;
     const authorization = signer.authorization({ method: send.method, url, form: send.form, token: send.token, oauthParams: send.oauthParams });
     const headers: Record<string, string> = { authorization, accept: 'application/json' };

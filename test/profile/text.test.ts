@@ -38,6 +38,15 @@ describe('counting', () => {
     // 75,001 units; segmenting it whole took 2.9 s on Node 20, in windows about 30 ms.
     expect((used.user + used.system) / 1000).toBeLessThan(1_000);
   });
+
+  it('counts a cluster that a window edge falls inside (between surrogate halves, after a ZWJ) once', () => {
+    // Shifting the text one unit at a time puts every position of a family and a flag at the 256-unit edge.
+    const wrong: number[] = [];
+    for (let shift = 0; shift < 16; shift++) {
+      if (countGraphemes(`${'x'.repeat(shift)}${`${FAMILY}${FLAG}`.repeat(40)}`) !== shift + 80) wrong.push(shift);
+    }
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('checkProfileText', () => {

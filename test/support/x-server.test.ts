@@ -643,7 +643,7 @@ describe('update_profile', () => {
     expect('theme' in user).toBe(false); // an unknown parameter is ignored
 
     for (const [field, value] of [['name', 'a'.repeat(51)], ['description', 'b'.repeat(161)], ['url', 'u'.repeat(101)], ['location', FLAG.repeat(31)]] as const) {
-      const refused = await postForm(X_PATHS.updateProfile, credsFor(ed.accessToken), [['name', 'Not Applied'], [field, value]].slice(field === 'name' ? 1 : 0));
+      const refused = await postForm(X_PATHS.updateProfile, credsFor(ed.accessToken), ([['name', 'Not Applied'], [field, value]] as Array<[string, string]>).slice(field === 'name' ? 1 : 0));
       expect(refused.status).toBe(403);
       expect(await refused.json()).toEqual(xErrorBody(120));
     }
