@@ -162,16 +162,18 @@ const multipartImage = (image: AvatarImage) => multipartFile('image', `avatar.${
 export const MAX_BANNER_BYTES = 5 * 1024 * 1024;
 
 // X sends many more fields; only these are read. `id` is a fallback: above 2^53 a JS number loses digits.
+// A field the bot can do without is dropped when X sends it in another shape, rather than failing the call.
+const optionalString = z.string().nullish().catch(undefined);
 const userSchema = z.object({
-  id_str: z.string().optional(),
-  id: z.number().optional(),
+  id_str: optionalString,
+  id: z.number().optional().catch(undefined),
   screen_name: z.string(),
-  name: z.string().optional(),
+  name: optionalString,
   profile_image_url_https: z.string(),
-  profile_banner_url: z.string().nullish(),
-  description: z.string().nullish(),
-  url: z.string().nullish(),
-  location: z.string().nullish(),
+  profile_banner_url: optionalString,
+  description: optionalString,
+  url: optionalString,
+  location: optionalString,
 });
 
 function parseUser(json: unknown): XUser {

@@ -542,7 +542,8 @@ describe('update_profile_image', () => {
 describe('update_profile_banner', () => {
   it('takes raw multipart and signed base64, answers 201 with no user, and shows the banner only after processing', async () => {
     await server.close();
-    server = await startXServer({ processingDelayMs: 150 });
+    let clock = Date.now(); // moved by hand, so "not processed yet" holds however slowly the test runs
+    server = await startXServer({ processingDelayMs: 150, now: () => clock });
     const ana = server.addUser({ screenName: 'ana' });
     const image = await noisePng(1500, 500);
     expect((await signedGet(`${X_PATHS.profileBanner}?user_id=${ana.id}`, credsFor(ana.accessToken))).status).toBe(404);
@@ -557,7 +558,7 @@ describe('update_profile_banner', () => {
     expect('profile_banner_url' in before).toBe(false);
     expect(server.profileBannerUrl(ana.id)).toBeUndefined();
 
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    clock += 150;
     const after = (await (await signedGet(X_PATHS.verifyCredentials, credsFor(ana.accessToken))).json()) as { profile_banner_url: string };
     expect(after.profile_banner_url).toBe(server.profileBannerUrl(ana.id));
     const banner = (await (await signedGet(`${X_PATHS.profileBanner}?screen_name=ANA`, credsFor(ana.accessToken))).json()) as {
