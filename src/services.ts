@@ -13,7 +13,7 @@ import type { Logger } from './log.js';
 import { openStore, type Store } from './store/backend.js';
 import type { SecretBox } from './store/cipher.js';
 import { createAvatarHistory, type AvatarHistory } from './avatar/history.js';
-import { createPartDrivers, type ProfileWriter } from './changes/parts.js';
+import { createPartDrivers } from './changes/parts.js';
 import { PROFILE_PARTS, type ProfilePart } from './profile/parts.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
@@ -87,14 +87,6 @@ export interface ServiceOptions {
   edge?: EdgeHooks;
 }
 
-// TEMPORARY until the X client has the banner and profile calls (issue 11): only the avatar can be sent.
-function profileWriter(x: XClient): ProfileWriter {
-  const missing = async (): Promise<never> => {
-    throw new Error('this X client cannot change that part of a profile yet');
-  };
-  return { uploadProfileImage: (user, image) => x.uploadProfileImage(user, image), uploadProfileBanner: missing, removeProfileBanner: missing, updateProfile: missing };
-}
-
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
   const box = secretBoxFrom(config);
   const x = xClientFrom(config, logger.child({ component: 'x' }));
@@ -110,7 +102,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const pipeline = createChangePipeline({
     journal: createChangeJournal(store),
     histories,
-    drivers: createPartDrivers({ x: profileWriter(x), normalizer, xImages }),
+    drivers: createPartDrivers({ x, normalizer, xImages }),
     vault,
     x,
     coordination,

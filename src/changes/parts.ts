@@ -8,7 +8,7 @@ import type { StoredImage } from '../avatar/history.js';
 import type { Downloader } from '../download.js';
 import type { LinkedAccount } from '../accounts/vault.js';
 import type { ImagePart, ProfilePart, TextPart } from '../profile/parts.js';
-import type { UserTokens, XUser } from '../x/client.js';
+import type { XClient, XUser } from '../x/client.js';
 
 /** An image (avatar, banner) or a text (name, bio). */
 export type PartValue = StoredImage | { text: string };
@@ -40,12 +40,7 @@ export interface PartDriver {
 }
 
 /** What the drivers need of X: the calls for each part. */
-export interface ProfileWriter {
-  uploadProfileImage(user: UserTokens, image: StoredImage): Promise<XUser>;
-  uploadProfileBanner(user: UserTokens, image: StoredImage): Promise<void>;
-  removeProfileBanner(user: UserTokens): Promise<void>;
-  updateProfile(user: UserTokens, fields: { name?: string; description?: string }): Promise<XUser>;
-}
+export type ProfileWriter = Pick<XClient, 'uploadProfileImage' | 'uploadProfileBanner' | 'removeProfileBanner' | 'updateProfile'>;
 
 export interface PartDriverDeps {
   x: ProfileWriter;
@@ -71,7 +66,7 @@ function imageDriver(part: ImagePart, deps: PartDriverDeps): PartDriver {
     async send(account, value) {
       if (!isImageValue(value)) throw new TypeError(`a ${part} change needs an image`);
       if (avatar) return deps.x.uploadProfileImage(account, value);
-      await deps.x.uploadProfileBanner(account, value);
+      await deps.x.uploadProfileBanner(account, value.data);
       return undefined;
     },
     async clear(account) {

@@ -9,8 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
+import { z } from 'zod';
 import { createSigner, encodeQuery, type Credentials, type Signer } from './oauth.js';
-import { XApiError, errorFromResponse, networkError } from './errors.js';
+import { XApiError, errorFromResponse, networkError, profileErrorFromResponse } from './errors.js';
+import { checkProfileText, type ProfileText } from '../profile/text.js';
 import type { Logger } from '../log.js';
 
 export type { Credentials } from './oauth.js';
@@ -32,6 +34,8 @@ export interface XClientOptions {
   wait?: (ms: number) => Promise<unknown>;
   /** Each request is logged at debug level: method, path, status and duration, never a credential. */
   logger?: Logger;
+  /** A response body longer than this is not read (1 MB by default; X's answers are a few KB). */
+  maxResponseBytes?: number;
 }
 
 export interface RequestToken {
@@ -59,11 +63,28 @@ export interface XUser {
   id: string;
   screenName: string;
   name: string;
-  /** The bio; '' when empty. */
-  description?: string;
-  /** The banner's URL without a size suffix; absent when the user has none. */
-  bannerUrl?: string;
   profileImage: ProfileImageUrls;
+  /** `profile_banner_url`: absent when the user has no banner; append a size (`/1500x500`) to load one. */
+  bannerUrl?: string;
+  /** The bio, website (as X returns it) and location, when X sends them. */
+  description?: string;
+  url?: string;
+  location?: string;
+}
+
+/** users/profile_banner.json: the banner in each size X renders (`1500x500`, `600x200`, `web`, …). */
+export interface ProfileBanner {
+  /** The `profile_banner_url` the sizes hang off. */
+  url: string;
+  sizes: Record<string, { width: number; height: number; url: string }>;
+}
+
+/** update_profile_banner's optional region of the image to use, in pixels. */
+export interface BannerRegion {
+  width: number;
+  height: number;
+  offsetLeft: number;
+  offsetTop: number;
 }
 
 export interface AvatarImage {
@@ -86,6 +107,19 @@ export interface XClient {
   /** Upload, wait for X to process it, and return the final URLs. */
   updateProfileImage(user: UserTokens, image: AvatarImage, options?: { previousUrl?: string }): Promise<XUser>;
   verifyCredentials(user: UserTokens): Promise<XUser>;
+  /** One banner upload request (multipart, raw bytes): X answers with no user; it shows the banner once processed.
+   *  Refused before sending (XApiError `banner-too-large`, `banner-unprocessable`) when X would refuse it for its size.
+   *  A network failure after the request may have reached X is not retried (XApiError `ambiguous`). */
+  uploadProfileBanner(user: UserTokens, image: Buffer, region?: BannerRegion): Promise<void>;
+  /** Upload the banner, wait for X to process it, and return the user with the new `bannerUrl`. `previousUrl`
+   *  (null: there was no banner) lets it read again, twice at most, while X still shows the old one. */
+  updateProfileBanner(user: UserTokens, image: Buffer, region?: BannerRegion, options?: { previousUrl?: string | null }): Promise<XUser>;
+  /** update_profile: only the fields given change. Checked against X's limits first (ProfileTextError `text-too-long`). */
+  updateProfile(user: UserTokens, fields: ProfileText): Promise<XUser>;
+  /** Removes the banner (the original of a user who had none); removing none is no error. */
+  removeProfileBanner(user: UserTokens): Promise<void>;
+  /** The user's banner in every size, or undefined when they have none (X answers 404). */
+  profileBanner(user: UserTokens, userId: string): Promise<ProfileBanner | undefined>;
   invalidateToken(user: UserTokens): Promise<void>;
   close(): Promise<void>;
 }
@@ -110,35 +144,80 @@ interface SendOptions {
   multipart?: { contentType: string; body: Buffer };
   /** Not idempotent: a failure that may have reached X is returned, not retried (the caller looks first). */
   once?: boolean;
+  /** What a failed answer means on this endpoint (errorFromResponse by default). */
+  errors?: typeof errorFromResponse;
 }
 
 const MIME: Record<AvatarImage['format'], string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif' };
 
-function multipartImage(image: AvatarImage): { contentType: string; body: Buffer } {
+/** One file part, raw bytes: multipart fields are not signed (RFC 5849 3.4.1.3.1), only the query is. */
+function multipartFile(field: string, filename: string, type: string, data: Buffer): { contentType: string; body: Buffer } {
   const boundary = `----avatar-bot-${randomBytes(12).toString('hex')}`;
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="avatar.${image.format === 'jpeg' ? 'jpg' : image.format}"\r\n` +
-      `Content-Type: ${MIME[image.format]}\r\n\r\n`,
-  );
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([head, image.data, tail]) };
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([head, data, tail]) };
 }
 
+const multipartImage = (image: AvatarImage) => multipartFile('image', `avatar.${image.format === 'jpeg' ? 'jpg' : image.format}`, MIME[image.format], image.data);
+
+/** X's banner limit (help centre, "profile images and banners"): 5 MB. */
+export const MAX_BANNER_BYTES = 5 * 1024 * 1024;
+
+// X sends many more fields; only these are read. `id` is a fallback: above 2^53 a JS number loses digits.
+// A field the bot can do without is dropped when X sends it in another shape, rather than failing the call.
+const optionalString = z.string().nullish().catch(undefined);
+const userSchema = z.object({
+  id_str: optionalString,
+  id: z.number().optional().catch(undefined),
+  screen_name: z.string(),
+  name: optionalString,
+  profile_image_url_https: z.string(),
+  profile_banner_url: optionalString,
+  description: optionalString,
+  url: optionalString,
+  location: optionalString,
+});
+
 function parseUser(json: unknown): XUser {
-  const user = json as Record<string, unknown>;
-  const id = typeof user.id_str === 'string' ? user.id_str : typeof user.id === 'number' ? String(user.id) : undefined;
-  const imageUrl = user.profile_image_url_https;
-  if (id === undefined || typeof user.screen_name !== 'string' || typeof imageUrl !== 'string') {
+  const parsed = userSchema.safeParse(json);
+  const user = parsed.success ? parsed.data : undefined;
+  const id = user?.id_str ?? (user?.id === undefined ? undefined : String(user.id));
+  if (user === undefined || id === undefined) {
     throw new XApiError('unexpected', {}, { detail: 'user object without id, screen_name or profile_image_url_https' });
   }
   return {
     id,
     screenName: user.screen_name,
-    name: typeof user.name === 'string' ? user.name : user.screen_name,
-    ...(typeof user.description === 'string' ? { description: user.description } : {}),
-    ...(typeof user.profile_banner_url === 'string' && user.profile_banner_url !== '' ? { bannerUrl: user.profile_banner_url } : {}),
-    profileImage: profileImageUrls(imageUrl),
+    name: user.name ?? user.screen_name,
+    profileImage: profileImageUrls(user.profile_image_url_https),
+    ...(user.profile_banner_url ? { bannerUrl: user.profile_banner_url } : {}),
+    ...(user.description == null ? {} : { description: user.description }),
+    ...(user.url == null ? {} : { url: user.url }),
+    ...(user.location == null ? {} : { location: user.location }),
   };
+}
+
+const bannerSchema = z.object({
+  sizes: z.record(z.string(), z.object({ w: z.number(), h: z.number(), url: z.string() })).refine((sizes) => Object.keys(sizes).length > 0),
+});
+
+function parseBanner(json: unknown): ProfileBanner {
+  const parsed = bannerSchema.safeParse(json);
+  if (!parsed.success) throw new XApiError('unexpected', {}, { detail: 'profile_banner response without sizes' });
+  const sizes = Object.fromEntries(Object.entries(parsed.data.sizes).map(([name, size]) => [name, { width: size.w, height: size.h, url: size.url }]));
+  // Every size is `<profile_banner_url>/<size name>`.
+  const [name, first] = Object.entries(sizes)[0]!;
+  const url = first.url.endsWith(`/${name}`) ? first.url.slice(0, -name.length - 1) : first.url;
+  return { url, sizes };
+}
+
+function regionQuery(region: BannerRegion | undefined): Record<string, string> {
+  if (region === undefined) return {};
+  const { width, height, offsetLeft, offsetTop } = region;
+  if (![width, height, offsetLeft, offsetTop].every(Number.isSafeInteger) || width <= 0 || height <= 0 || offsetLeft < 0 || offsetTop < 0) {
+    throw new RangeError(`a banner region is whole pixels, width and height above 0: ${JSON.stringify(region)}`);
+  }
+  return { width: String(width), height: String(height), offset_left: String(offsetLeft), offset_top: String(offsetTop) };
 }
 
 function parseForm(body: string, required: string[]): Record<string, string> {
@@ -153,6 +232,7 @@ export function createXClient(options: XClientOptions): XClient {
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
   const signer = options.signer ?? createSigner(options.consumer);
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
   const retries = options.retries ?? 3;
   const backoffBaseMs = options.backoffBaseMs ?? 500;
   const wait = options.wait ?? ((ms: number) => sleep(ms));
@@ -172,8 +252,23 @@ export function createXClient(options: XClientOptions): XClient {
   const { origin, pathname: basePath } = new URL(apiUrl);
   const pathPrefix = basePath.replace(/\/+$/, '');
 
+  /** The body as text, or XApiError `unexpected` past maxResponseBytes (the rest is not read). */
+  async function readBounded(body: Dispatcher.ResponseData['body']): Promise<string> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxResponseBytes) {
+        body.destroy();
+        throw new XApiError('unexpected', {}, { detail: `response body over ${maxResponseBytes} bytes` });
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
   async function sendOnce(send: SendOptions): Promise<{ status: number; body: string }> {
-    const query = send.query ? `?${encodeQuery(send.query)}` : '';
+    const query = send.query && Object.keys(send.query).length > 0 ? `?${encodeQuery(send.query)}` : '';
     const url = `${apiUrl}${send.path}${query}`;
     const authorization = signer.authorization({ method: send.method, url, form: send.form, token: send.token, oauthParams: send.oauthParams });
     const headers: Record<string, string> = { authorization, accept: 'application/json' };
@@ -193,8 +288,12 @@ export function createXClient(options: XClientOptions): XClient {
     try {
       // undici's request() never follows redirects unless a redirect interceptor is added: none is.
       response = await dispatcher.request({ origin, path: `${pathPrefix}${send.path}${query}`, method: send.method, headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
-      text = await response.body.text();
+      text = await readBounded(response.body);
     } catch (error) {
+      if (error instanceof XApiError) {
+        log(undefined, error.kind);
+        throw error;
+      }
       log(undefined, 'network');
       throw networkError(error);
     }
@@ -202,7 +301,7 @@ export function createXClient(options: XClientOptions): XClient {
       log(response.statusCode);
       return { status: response.statusCode, body: text };
     }
-    const failure = errorFromResponse(response.statusCode, response.headers, text);
+    const failure = (send.errors ?? errorFromResponse)(response.statusCode, response.headers, text);
     log(response.statusCode, failure.kind);
     throw failure;
   }
@@ -250,6 +349,28 @@ export function createXClient(options: XClientOptions): XClient {
       }),
     );
 
+  const bannerErrors: typeof errorFromResponse = (status, headers, body) => profileErrorFromResponse('banner', status, headers, body);
+  const profileErrors: typeof errorFromResponse = (status, headers, body) => profileErrorFromResponse('profile', status, headers, body);
+
+  const uploadProfileBanner = async (user: UserTokens, image: Buffer, region?: BannerRegion) => {
+    // Refused here rather than by X, with the size in the words: nothing leaves that X would refuse for it.
+    if (image.length === 0) throw new XApiError('banner-unprocessable', {}, { detail: 'empty banner' });
+    if (image.length > MAX_BANNER_BYTES) {
+      throw new XApiError('banner-too-large', { megabytes: (image.length / 1024 / 1024).toFixed(1), max: MAX_BANNER_BYTES / 1024 / 1024 }, { variant: 'over-limit', detail: `${image.length} bytes` });
+    }
+    await send({
+      method: 'POST',
+      path: '/1.1/account/update_profile_banner.json',
+      // The region travels in the signed query, so it cannot be altered on the way; the bytes travel raw in
+      // multipart, as the avatar does (a base64 `banner` field would be a third larger and all of it signed).
+      query: regionQuery(region),
+      token: { key: user.token, secret: user.secret },
+      multipart: multipartFile('banner', 'banner', 'application/octet-stream', image),
+      once: true, // as the avatar: a second upload X applied would be a second change
+      errors: bannerErrors,
+    });
+  };
+
   return {
     async requestToken(callback) {
       const fields = parseForm(await send({ method: 'POST', path: '/oauth/request_token', oauthParams: { oauth_callback: callback } }), ['oauth_token', 'oauth_token_secret']);
@@ -291,6 +412,42 @@ export function createXClient(options: XClientOptions): XClient {
     },
 
     verifyCredentials,
+
+    uploadProfileBanner,
+
+    async updateProfileBanner(user, image, region, bannerOptions = {}) {
+      await uploadProfileBanner(user, image, region);
+      // Processed asynchronously like the avatar: the old banner (or none) shows until X is done.
+      let current: XUser | undefined;
+      for (let read = 0; read < 3; read++) {
+        await wait(options.processingDelayMs);
+        current = await verifyCredentials(user);
+        if (bannerOptions.previousUrl === undefined || (current.bannerUrl ?? null) !== bannerOptions.previousUrl) break;
+      }
+      return current!;
+    },
+
+    async removeProfileBanner(user) {
+      // Removing twice is the same change: retried like a read.
+      await send({ method: 'POST', path: '/1.1/account/remove_profile_banner.json', token: { key: user.token, secret: user.secret }, errors: bannerErrors });
+    },
+
+    async updateProfile(user, fields) {
+      checkProfileText(fields);
+      const form: Record<string, string> = { include_entities: 'false', skip_status: 'true' };
+      for (const field of ['name', 'description', 'url', 'location'] as const) if (fields[field] !== undefined) form[field] = fields[field];
+      // Setting the same values twice is the same change, so a transient failure is retried like a read.
+      return parseUser(await sendJson({ method: 'POST', path: '/1.1/account/update_profile.json', token: { key: user.token, secret: user.secret }, form, errors: profileErrors }));
+    },
+
+    async profileBanner(user, userId) {
+      try {
+        return parseBanner(await sendJson({ method: 'GET', path: '/1.1/users/profile_banner.json', query: { user_id: userId }, token: { key: user.token, secret: user.secret } }));
+      } catch (error) {
+        if (error instanceof XApiError && error.status === 404) return undefined; // no banner
+        throw error;
+      }
+    },
 
     async invalidateToken(user) {
       await send({ method: 'POST', path: '/1.1/oauth/invalidate_token.json', token: { key: user.token, secret: user.secret } });

@@ -13,6 +13,9 @@ export const X_ERROR_KINDS = [
   'forbidden', // 220, 261, 453: the app lacks access
   'image-rejected', // 400/422 with an `error` string
   'unexpected', // anything else, redirects included
+  'banner-too-large', // update_profile_banner 422: could not be resized or too large (also refused before sending: over 5 MB)
+  'banner-unprocessable', // update_profile_banner 400: no image, or it could not be processed
+  'profile-text-too-long', // update_profile code 120: a value is longer than X allows
 ] as const;
 export type XErrorKind = (typeof X_ERROR_KINDS)[number];
 
@@ -138,4 +141,21 @@ export function networkError(cause: unknown): XApiError {
   // A reset, a closed socket or a timeout after the request was written: X may have acted on it.
   const ambiguous = !(typeof code === 'string' && NOT_CONNECTED.has(code));
   return new XApiError('transient', {}, { detail, cause, ambiguous, variant: 'unreachable' });
+}
+
+/**
+ * A failed update_profile_banner or update_profile: what its status or code means on that endpoint (a 400
+ * or 422 on a banner names what was wrong with the banner; code 120 is a value over X's limit), else what
+ * it means anywhere (errorFromResponse).
+ */
+export function profileErrorFromResponse(endpoint: 'banner' | 'profile', status: number, headers: Record<string, string | string[] | undefined>, body: string, now = Date.now()): XApiError {
+  const general = errorFromResponse(status, headers, body, now);
+  const { code, message } = parseBody(body);
+  const details = { status, code, detail: `HTTP ${status}${code === undefined ? '' : ` code ${code}`}${message ? `: ${message}` : ''}` };
+  if (code === 120) return new XApiError('profile-text-too-long', {}, details);
+  // Only where no code says more (a 400 with code 215 is still a signing problem).
+  if (endpoint === 'banner' && code === undefined && (status === 400 || status === 422)) {
+    return new XApiError(status === 422 ? 'banner-too-large' : 'banner-unprocessable', {}, details);
+  }
+  return general;
 }

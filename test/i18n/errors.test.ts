@@ -26,6 +26,7 @@ import { SECRET_ERROR_KINDS } from '../../src/store/cipher.js';
 import { LIBRARY_ERROR_KINDS } from '../../src/library/store.js';
 import { VAULT_ERROR_KINDS } from '../../src/accounts/vault.js';
 import { X_ERROR_KINDS } from '../../src/x/errors.js';
+import { PROFILE_TEXT_ERROR_KINDS } from '../../src/profile/text.js';
 import { buttonsOf, EPHEMERAL, requestTokenOf, useHarness } from '../bot/helpers.js';
 import { BRANDING_COMMAND_ERROR_KINDS } from '../../commands/branding/common.js';
 
@@ -44,6 +45,7 @@ const KIND_LISTS: Record<string, readonly string[]> = {
   LibraryError: LIBRARY_ERROR_KINDS,
   VaultError: VAULT_ERROR_KINDS,
   XApiError: X_ERROR_KINDS,
+  ProfileTextError: PROFILE_TEXT_ERROR_KINDS,
   InputError: INPUT_ERROR_KINDS,
   NoticeChannelError: NOTICE_CHANNEL_ERROR_KINDS,
   DiscordSignInError: DISCORD_SIGN_IN_ERROR_KINDS,

@@ -10,7 +10,7 @@
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
-import { startXServer, type XServer, type XServerOptions } from './x-server.js';
+import { startXServer, type Fault, type XServer, type XServerOptions } from './x-server.js';
 
 export interface RemoteUser {
   id: string;
@@ -23,6 +23,8 @@ export interface RemoteStats {
   uploads: number;
   /** Distinct users with at least one accepted upload. */
   uploadedUsers: number;
+  /** Accepted update_profile_banner requests. */
+  banners: number;
   /** Requests answered, by "METHOD path status" (profile image downloads as "GET /profile_images/* status"). */
   requests: Record<string, number>;
   /** CPU the server process used, in ms (user + system). */
@@ -33,7 +35,11 @@ type Request =
   | { op: 'addUsers'; count: number; prefix: string; idBase?: string }
   | { op: 'stats' }
   | { op: 'rateLimitFirstAttempts'; fraction: number; resetAfterMs: number }
+  | { op: 'fail'; fault: RemoteFault }
   | { op: 'close' };
+
+/** A fault sent over IPC: a string path (a RegExp does not cross it); `times: Infinity` is written as null. */
+export type RemoteFault = Omit<Fault, 'path' | 'times'> & { path: string; times?: number | null };
 
 export interface RemoteXServer {
   url: string;
@@ -44,6 +50,8 @@ export interface RemoteXServer {
   addUsers(count: number, prefix: string, idBase?: bigint): Promise<RemoteUser[]>;
   stats(): Promise<RemoteStats>;
   rateLimitFirstAttempts(options: { fraction: number; resetAfterMs: number }): Promise<void>;
+  /** The server's fault injection (XServer.fail), for any endpoint. */
+  fail(fault: Fault & { path: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,6 +104,7 @@ export async function spawnXServer(options: XServerOptions = {}, pin?: { cpus: s
     },
     stats: () => ask<RemoteStats>({ op: 'stats' }),
     rateLimitFirstAttempts: (limits) => ask<void>({ op: 'rateLimitFirstAttempts', ...limits }),
+    fail: (fault) => ask<void>({ op: 'fail', fault: { ...fault, times: fault.times === Infinity ? null : fault.times } }),
     async close() {
       const exited = new Promise((done) => child.once('exit', done));
       child.send({ id: nextId++, op: 'close' });
@@ -122,12 +131,17 @@ async function serve(server: XServer): Promise<void> {
           requests[key] = (requests[key] ?? 0) + 1;
         }
         const cpu = process.cpuUsage();
-        result = { uploads: server.uploads.length, uploadedUsers: new Set(server.uploads.map((upload) => upload.userId)).size, requests, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies RemoteStats;
+        result = { uploads: server.uploads.length, uploadedUsers: new Set(server.uploads.map((upload) => upload.userId)).size, banners: server.banners.length, requests, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies RemoteStats;
         break;
       }
       case 'rateLimitFirstAttempts':
         server.rateLimitFirstAttempts(message);
         break;
+      case 'fail': {
+        const { times, ...fault } = message.fault;
+        server.fail({ ...fault, times: times === null ? Infinity : times });
+        break;
+      }
       case 'close':
         await server.close();
         process.send!({ id: message.id, result: null }, () => process.exit(0));

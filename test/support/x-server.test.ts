@@ -3,6 +3,8 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   hmacSha1Signature,
+  MAX_BANNER_BYTES,
+  xErrorBody,
   signatureBaseString,
   startXServer,
   X_PATHS,
@@ -94,10 +96,10 @@ async function signedGet(path: string, creds: Creds, opts?: SignOptions): Promis
   return fetch(url, { headers: { authorization: authorizationHeader('GET', url, creds, opts) } });
 }
 
-function multipartBody(boundary: string, image: Buffer, filename = 'avatar.png'): Buffer {
+function multipartBody(boundary: string, image: Buffer, filename = 'avatar.png', field = 'image'): Buffer {
   return Buffer.concat([
     Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${filename}"\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n` +
         `Content-Type: application/octet-stream\r\n\r\n`,
     ),
     image,
@@ -127,6 +129,27 @@ async function uploadBase64(creds: Creds, image: Buffer): Promise<Response> {
       authorization: authorizationHeader('POST', url, creds, { form }),
       'content-type': 'application/x-www-form-urlencoded',
     },
+    body: formBody(form),
+  });
+}
+
+/** update_profile_banner with the raw bytes in a `banner` part; `query` (the region) is signed. */
+async function uploadBannerMultipart(creds: Creds, image: Buffer, query = ''): Promise<Response> {
+  const url = `${server.url}${X_PATHS.updateProfileBanner}${query}`;
+  const boundary = `----xtest${randomBytes(8).toString('hex')}`;
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: authorizationHeader('POST', url, creds), 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: multipartBody(boundary, image, 'banner.png', 'banner'),
+  });
+}
+
+/** A signed form POST (update_profile, or a base64 banner). */
+async function postForm(path: string, creds: Creds, form: Array<[string, string]>): Promise<Response> {
+  const url = server.url + path;
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: authorizationHeader('POST', url, creds, { form }), 'content-type': 'application/x-www-form-urlencoded' },
     body: formBody(form),
   });
 }
@@ -513,6 +536,141 @@ describe('update_profile_image', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('update_profile_banner', () => {
+  it('takes raw multipart and signed base64, answers 201 with no user, and shows the banner only after processing', async () => {
+    await server.close();
+    let clock = Date.now(); // moved by hand, so "not processed yet" holds however slowly the test runs
+    server = await startXServer({ processingDelayMs: 150, now: () => clock });
+    const ana = server.addUser({ screenName: 'ana' });
+    const image = await noisePng(1500, 500);
+    expect((await signedGet(`${X_PATHS.profileBanner}?user_id=${ana.id}`, credsFor(ana.accessToken))).status).toBe(404);
+
+    const res = await uploadBannerMultipart(credsFor(ana.accessToken), image);
+    expect(res.status).toBe(201);
+    expect(await res.text()).toBe('');
+    expect(server.banners[0]).toMatchObject({ userId: ana.id, format: 'png', width: 1500, height: 500, encoding: 'multipart' });
+    expect(server.banners[0]!.bytes.equals(image)).toBe(true);
+    // Not processed yet: no profile_banner_url at all (X leaves the field out), and profile_banner.json is 404.
+    const before = (await (await signedGet(X_PATHS.verifyCredentials, credsFor(ana.accessToken))).json()) as Record<string, unknown>;
+    expect('profile_banner_url' in before).toBe(false);
+    expect(server.profileBannerUrl(ana.id)).toBeUndefined();
+
+    clock += 150;
+    const after = (await (await signedGet(X_PATHS.verifyCredentials, credsFor(ana.accessToken))).json()) as { profile_banner_url: string };
+    expect(after.profile_banner_url).toBe(server.profileBannerUrl(ana.id));
+    const banner = (await (await signedGet(`${X_PATHS.profileBanner}?screen_name=ANA`, credsFor(ana.accessToken))).json()) as {
+      sizes: Record<string, { w: number; h: number; url: string }>;
+    };
+    expect(banner.sizes['1500x500']).toEqual({ w: 1500, h: 500, url: `${after.profile_banner_url}/1500x500` });
+    const served = await fetch(banner.sizes['600x200']!.url);
+    expect(await sharp(Buffer.from(await served.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 600, height: 200 });
+    expect((await fetch(`${after.profile_banner_url}/9x9`)).status).toBe(404);
+
+    const jpeg = await solidJpeg(1500, 500);
+    expect((await postForm(X_PATHS.updateProfileBanner, credsFor(ana.accessToken), [['banner', jpeg.toString('base64')]])).status).toBe(201);
+    expect(server.banners[1]).toMatchObject({ encoding: 'base64', format: 'jpeg' });
+    // The form body is signed: the same body unsigned is refused.
+    const url = server.url + X_PATHS.updateProfileBanner;
+    const unsigned = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: authorizationHeader('POST', url, credsFor(ana.accessToken)), 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody([['banner', jpeg.toString('base64')]]),
+    });
+    expect(unsigned.status).toBe(401);
+    expect(server.banners).toHaveLength(2);
+  });
+
+  it('cuts out the region asked for, and refuses one outside the image with 422', async () => {
+    const bo = server.addUser({ screenName: 'bo' });
+    // Left half red, right half blue: the right half alone is all blue.
+    const red = await sharp({ create: { width: 750, height: 500, channels: 3, background: '#ff0000' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 1500, height: 500, channels: 3, background: '#0000ff' } }).composite([{ input: red, left: 0, top: 0 }]).png().toBuffer();
+    const res = await uploadBannerMultipart(credsFor(bo.accessToken), image, '?width=750&height=500&offset_left=750&offset_top=0');
+    expect(res.status).toBe(201);
+    expect(server.banners[0]!.region).toEqual({ width: 750, height: 500, offsetLeft: 750, offsetTop: 0 });
+    const served = Buffer.from(await (await fetch(`${server.profileBannerUrl(bo.id)}/1500x500`)).arrayBuffer());
+    const { channels } = await sharp(served).stats();
+    expect(channels[0]!.max).toBeLessThan(40); // no red anywhere
+    expect(channels[2]!.min).toBeGreaterThan(200);
+
+    const outside = await uploadBannerMultipart(credsFor(bo.accessToken), image, '?width=750&height=500&offset_left=751&offset_top=0');
+    expect(outside.status).toBe(422);
+    expect(server.banners).toHaveLength(1);
+  });
+
+  it('refuses non-images and missing banners with 400, over 5 MB with 422, in X\'s {request, error} shape', async () => {
+    const cy = server.addUser({ screenName: 'cy' });
+    const notImage = await uploadBannerMultipart(credsFor(cy.accessToken), Buffer.from('%PDF-1.4 not an image'));
+    expect(notImage.status).toBe(400);
+    expect(await notImage.json()).toEqual({ request: X_PATHS.updateProfileBanner, error: 'Image data could not be processed.' });
+    const truncated = (await noisePng(300, 100)).subarray(0, 2000);
+    expect((await uploadBannerMultipart(credsFor(cy.accessToken), truncated)).status).toBe(400);
+    expect((await postForm(X_PATHS.updateProfileBanner, credsFor(cy.accessToken), [['skip_status', 'true']])).status).toBe(400);
+
+    const big = await noisePng(1500, 1300); // ~5.9 MB of incompressible pixels
+    expect(big.length).toBeGreaterThan(MAX_BANNER_BYTES);
+    const tooLarge = await uploadBannerMultipart(credsFor(cy.accessToken), big);
+    expect(tooLarge.status).toBe(422);
+    expect(await tooLarge.json()).toEqual({ request: X_PATHS.updateProfileBanner, error: 'Image could not be resized or is too large.' });
+    expect(server.banners).toHaveLength(0);
+  });
+
+  it('checks the signature and the token like update_profile_image', async () => {
+    const di = server.addUser({ screenName: 'di' });
+    const image = await noisePng(300, 100);
+    expect((await uploadBannerMultipart({ ...credsFor(di.accessToken), consumerSecret: 'wrong' }, image)).status).toBe(401);
+    server.revoke(di.id);
+    const revoked = await uploadBannerMultipart(credsFor(di.accessToken), image);
+    expect(revoked.status).toBe(401);
+    expect(await revoked.json()).toEqual(xErrorBody(89));
+    expect(server.banners).toHaveLength(0);
+  });
+});
+
+describe('update_profile', () => {
+  const FAMILY = '👩‍👩‍👧';
+  const FLAG = '🇯🇵';
+
+  it('counts graphemes as X does: 50 emoji are a name, 51 letters answer 403 code 120 and change nothing', async () => {
+    const ed = server.addUser({ screenName: 'ed', name: 'Ed' });
+    const emoji = `${FAMILY}${FLAG}`.repeat(25);
+    const ok = await postForm(X_PATHS.updateProfile, credsFor(ed.accessToken), [['name', emoji], ['description', 'b'.repeat(160)], ['location', FLAG.repeat(30)], ['url', 'https://example.com/ed'], ['theme', 'dark']]);
+    expect(ok.status).toBe(200);
+    const user = (await ok.json()) as Record<string, unknown>;
+    expect(user).toMatchObject({ id_str: ed.id, name: emoji, description: 'b'.repeat(160), location: FLAG.repeat(30), url: 'https://example.com/ed' });
+    expect('theme' in user).toBe(false); // an unknown parameter is ignored
+
+    for (const [field, value] of [['name', 'a'.repeat(51)], ['description', 'b'.repeat(161)], ['url', 'u'.repeat(101)], ['location', FLAG.repeat(31)]] as const) {
+      const refused = await postForm(X_PATHS.updateProfile, credsFor(ed.accessToken), ([['name', 'Not Applied'], [field, value]] as Array<[string, string]>).slice(field === 'name' ? 1 : 0));
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual(xErrorBody(120));
+    }
+    expect(server.profile(ed.id)).toEqual({ name: emoji, description: 'b'.repeat(160), url: 'https://example.com/ed', location: FLAG.repeat(30) });
+  });
+
+  it('refuses a huge value quickly, without segmenting all of it', async () => {
+    const flo = server.addUser({ screenName: 'flo' });
+    const started = process.cpuUsage();
+    const refused = await postForm(X_PATHS.updateProfile, credsFor(flo.accessToken), [['description', 'é'.repeat(1_000_000)]]);
+    expect(refused.status).toBe(403);
+    const used = process.cpuUsage(started);
+    expect((used.user + used.system) / 1000).toBeLessThan(2_000);
+  });
+
+  it('takes the ready-made faults of the new endpoints', async () => {
+    const gus = server.addUser({ screenName: 'gus' });
+    server.fail(xFaults.profileTextTooLong());
+    expect((await postForm(X_PATHS.updateProfile, credsFor(gus.accessToken), [['name', 'Gus']])).status).toBe(403);
+    server.fail(xFaults.bannerTooLarge());
+    server.fail(xFaults.bannerUnprocessable());
+    const image = await noisePng(300, 100);
+    expect((await uploadBannerMultipart(credsFor(gus.accessToken), image)).status).toBe(422);
+    expect((await uploadBannerMultipart(credsFor(gus.accessToken), image)).status).toBe(400);
+    expect((await uploadBannerMultipart(credsFor(gus.accessToken), image)).status).toBe(201);
+    expect(server.profile(gus.id).name).toBe('gus');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorFromResponse } from '../../src/x/errors.js';
+import { errorFromResponse, profileErrorFromResponse } from '../../src/x/errors.js';
 
 const codeBody = (code: number, message = 'x') => JSON.stringify({ errors: [{ code, message }] });
 
@@ -49,5 +49,22 @@ describe('X error responses become typed errors', () => {
     const error = errorFromResponse(503, {}, JSON.stringify({ title: 'Service Unavailable', detail: 'try later', type: 'about:blank' }));
     expect(error.kind).toBe('transient');
     expect(error.message).toContain('Service Unavailable: try later');
+  });
+});
+
+describe('banner and profile answers', () => {
+  const banner = (error: string) => JSON.stringify({ request: '/1.1/account/update_profile_banner.json', error });
+  it.each([
+    ['banner', 400, banner('Image data could not be processed.'), 'banner-unprocessable'],
+    ['banner', 400, '', 'banner-unprocessable'],
+    ['banner', 422, banner('Image could not be resized or is too large.'), 'banner-too-large'],
+    ['banner', 400, codeBody(215), 'auth'], // a code says more than the endpoint
+    ['banner', 401, codeBody(89), 'token-revoked'],
+    ['banner', 429, codeBody(88), 'rate-limited'],
+    ['profile', 403, codeBody(120), 'profile-text-too-long'],
+    ['profile', 400, '', 'unexpected'], // a 400 on update_profile is no banner's
+    ['profile', 503, codeBody(130), 'transient'],
+  ] as const)('%s %i %s → %s', (endpoint, status, body, kind) => {
+    expect(profileErrorFromResponse(endpoint, status, {}, body).kind).toBe(kind);
   });
 });

@@ -174,4 +174,15 @@ export default {
   // commands/branding/common.ts
   'error.guild-only': 'Branding funktioniert nur auf einem Server, nicht in DMs.',
   'error.not-admin': 'Nur Mitglieder mit der Berechtigung „Server verwalten“ können die Branding-Befehle benutzen.',
+  // src/x/errors.ts: update_profile_banner and update_profile; src/profile/text.ts
+  'error.banner-too-large': 'X konnte das Bannerbild nicht skalieren, oder es ist zu groß (Banner dürfen höchstens 5 MB haben).',
+  'error.banner-too-large.over-limit': 'Dieses Bannerbild hat {megabytes} MB; X nimmt Banner mit höchstens {max} MB.',
+  'error.banner-unprocessable': 'X konnte das Bannerbild nicht verarbeiten. Versuch es mit einem JPG oder PNG.',
+  'error.profile-text-too-long': 'X hat den Text als zu lang abgelehnt (Namen höchstens 50 Zeichen, Bios 160, Websites 100, Orte 30).',
+  'error.text-too-long': 'Dieser Text hat {length} Zeichen; X erlaubt höchstens {max}.',
+  'error.text-too-long.name': 'Dieser Name hat {length} Zeichen; X erlaubt für Anzeigenamen höchstens {max}.',
+  'error.text-too-long.description': 'Diese Bio hat {length} Zeichen; X erlaubt höchstens {max}.',
+  'error.text-too-long.url': 'Diese Webadresse hat {length} Zeichen; X erlaubt höchstens {max}.',
+  'error.text-too-long.location': 'Dieser Ort hat {length} Zeichen; X erlaubt höchstens {max}.',
+  'error.template-too-long': 'Der feste Text dieser Vorlage (ohne Name und Bio) hat {length} Zeichen, mehr als die {max}, die X erlaubt.',
 } satisfies AreaOf<typeof english>;

@@ -188,4 +188,15 @@ export default {
   // commands/branding/common.ts
   'error.guild-only': 'Branding works inside a server, not in DMs.',
   'error.not-admin': 'Only members with the Manage Server permission can use the branding commands.',
+  // src/x/errors.ts: update_profile_banner and update_profile; src/profile/text.ts
+  'error.banner-too-large': 'X could not resize the banner image, or it is too large (banners can be at most 5 MB).',
+  'error.banner-too-large.over-limit': 'That banner image is {megabytes} MB; X takes banners of at most {max} MB.',
+  'error.banner-unprocessable': 'X could not process the banner image. Try a JPG or PNG.',
+  'error.profile-text-too-long': 'X refused the text as too long (names take at most 50 characters, bios 160, websites 100, locations 30).',
+  'error.text-too-long': 'That text has {length} characters; X allows at most {max}.',
+  'error.text-too-long.name': 'That name has {length} characters; X allows at most {max} in a display name.',
+  'error.text-too-long.description': 'That bio has {length} characters; X allows at most {max}.',
+  'error.text-too-long.url': 'That website address has {length} characters; X allows at most {max}.',
+  'error.text-too-long.location': 'That location has {length} characters; X allows at most {max}.',
+  'error.template-too-long': "The template's own text (without the name or bio) has {length} characters, more than the {max} X allows.",
 } as const;

@@ -174,4 +174,15 @@ export default {
   // commands/branding/common.ts
   'error.guild-only': 'ブランディングはサーバー内でのみ使えます。DM では使えません。',
   'error.not-admin': 'ブランディングのコマンドを使えるのは「サーバー管理」権限を持つメンバーだけです。',
+  // src/x/errors.ts: update_profile_banner and update_profile; src/profile/text.ts
+  'error.banner-too-large': 'X がバナー画像をリサイズできなかったか、画像が大きすぎます（バナーは最大 5 MB です）。',
+  'error.banner-too-large.over-limit': 'このバナー画像は {megabytes} MB です。X が受け付けるバナーは最大 {max} MB です。',
+  'error.banner-unprocessable': 'X がバナー画像を処理できませんでした。JPG か PNG を試してください。',
+  'error.profile-text-too-long': 'X がテキストを長すぎるとして拒否しました（名前は最大 50 文字、自己紹介は 160 文字、ウェブサイトは 100 文字、場所は 30 文字）。',
+  'error.text-too-long': 'このテキストは {length} 文字です。X の上限は {max} 文字です。',
+  'error.text-too-long.name': 'この名前は {length} 文字です。X の表示名の上限は {max} 文字です。',
+  'error.text-too-long.description': 'この自己紹介は {length} 文字です。X の上限は {max} 文字です。',
+  'error.text-too-long.url': 'このウェブサイトのアドレスは {length} 文字です。X の上限は {max} 文字です。',
+  'error.text-too-long.location': 'この場所は {length} 文字です。X の上限は {max} 文字です。',
+  'error.template-too-long': 'このテンプレートの固定テキスト（名前と自己紹介を除く）は {length} 文字で、X の上限 {max} 文字を超えています。',
 } satisfies AreaOf<typeof english>;
