@@ -37,7 +37,7 @@ export const libraryCommand: SlashCommand = {
       case 'add': {
         const name = interaction.options.getString(nameOption.name, true);
         // Before downloading: no link, no room or a taken name means nothing is fetched or stored.
-        await services.vault.require(userId);
+        await services.links.requireWorking(userId);
         await services.library.checkRoom(userId, name);
         const { avatar } = await normalisedAttachment(interaction, services);
         const item = await services.library.add(userId, name, { data: avatar.data, format: avatar.format });
@@ -74,9 +74,7 @@ export const libraryCommand: SlashCommand = {
         return;
       }
       case 'remove': {
-        const item = await services.library.remove(userId, interaction.options.getString(removedOption.name, true));
-        const record = await services.schedules.get(userId);
-        const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
+        const { item, usedBy: users } = await services.library.remove(userId, interaction.options.getString(removedOption.name, true));
         await interaction.editReply({
           content: users.length ? t(locale, 'library.removed-in-use', { name: item.name, count: users.length }) : t(locale, 'library.removed', { name: item.name }),
         });

@@ -30,9 +30,8 @@ export async function push(interaction: ChatInputCommandInteraction, services: S
   const { reach, skipped, opted } = await targetsOf(
     guildId,
     {
-      vault: services.vault,
+      linkState: services.links.state,
       consent: services.branding.consent,
-      logger: services.logger,
       member: async (userId) => {
         const member = await currentMember(guild, userId, services.branding.consent);
         return member && { hasRole: (roleId: string) => member.roles.cache.has(roleId) };

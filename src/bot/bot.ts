@@ -90,14 +90,7 @@ export function createBot(options: BotOptions): Bot {
   /** A scheduled-change failure we could not DM is shown once, privately, after the user's next command. */
   async function deliverPendingNotice(interaction: RepliableInteraction): Promise<void> {
     if (!(interaction.deferred || interaction.replied)) return;
-    const record = await services.schedules.get(interaction.user.id);
-    if (!record.pendingNotice) return;
-    // Taken atomically, so two commands at once show it once.
-    let notice: ScheduleRecord['pendingNotice'];
-    await services.schedules.update(interaction.user.id, (draft) => {
-      notice = draft.pendingNotice;
-      delete draft.pendingNotice;
-    });
+    const notice = await services.schedules.takePendingNotice(interaction.user.id);
     if (notice) await interaction.followUp({ content: failureWords(localeOf(interaction.locale), notice), flags: MessageFlags.Ephemeral });
   }
 
