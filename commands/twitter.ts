@@ -98,6 +98,7 @@ function unlinkProblem(problem: UserFacingError | undefined, locale: Locale): st
 async function unlink(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
   const link = await services.links.state(interaction.user.id);
   if (link.state === 'not-linked') throw notLinked();
+  if (link.state === 'damaged') services.logger.warn({ err: link.error, user: interaction.user.id }, 'unlinking a damaged link');
   const account = link.state === 'damaged' ? 'damaged' : link.account;
   const locale = localeOf(interaction.locale);
   const name = account === 'damaged' ? t(locale, 'twitter.unlink.your-account') : `@${account.screenName}`;

@@ -95,7 +95,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const x = xClientFrom(config, logger.child({ component: 'x' }));
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
   const vault = createTokenVault(store, box);
-  const linkState = createLinkStates(vault, logger.child({ component: 'links' }));
+  const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
   const normalizer = createAvatarNormalizer({ concurrency: config.imageConcurrency });
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });

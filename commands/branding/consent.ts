@@ -25,6 +25,7 @@ export const brandingConsentCommand: SlashCommand = {
     const guildId = requireGuild(interaction);
     if (interaction.options.getSubcommand() === 'join') {
       const link = await services.links.state(interaction.user.id);
+      if (link.state === 'damaged') services.logger.warn({ err: link.error, user: interaction.user.id }, 'a stored X link cannot be opened');
       await services.branding.consent.join(guildId, interaction.user.id);
       await services.scheduler.edit(interaction.user.id); // the server's team season, if one is active
       const joined = [

@@ -32,6 +32,7 @@ export async function push(interaction: ChatInputCommandInteraction, services: S
     {
       linkState: services.links.state,
       consent: services.branding.consent,
+      logger: services.logger,
       member: async (userId) => {
         const member = await currentMember(guild, userId, services.branding.consent);
         return member && { hasRole: (roleId: string) => member.roles.cache.has(roleId) };

@@ -8,7 +8,6 @@
  */
 import { AccountError } from './errors.js';
 import { notLinked, VaultError, type LinkedAccount, type TokenVault } from './vault.js';
-import type { Logger } from '../log.js';
 
 export type LinkState =
   | { state: 'linked'; account: LinkedAccount }
@@ -20,15 +19,17 @@ export type LinkState =
 
 export type LinkStates = (discordUserId: string) => Promise<LinkState>;
 
-/** The one reading of a user's link; a damaged record is logged here (for the operator), once per reading. */
-export function createLinkStates(vault: TokenVault, logger?: Logger): LinkStates {
+/**
+ * The one reading of a user's link. A damaged record is not logged here: an edge that fails on it logs it
+ * with its error (bot replies), one that carries on says so in its own log (the bot) or terminal (the CLI).
+ */
+export function createLinkStates(vault: TokenVault): LinkStates {
   return async (discordUserId) => {
     let account: LinkedAccount | undefined;
     try {
       account = await vault.get(discordUserId);
     } catch (error) {
       if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
-      logger?.warn({ err: error, user: discordUserId, operator: error.operatorMessage }, 'a stored X link cannot be opened');
       return { state: 'damaged', error };
     }
     if (!account) return { state: 'not-linked' };

@@ -31,6 +31,7 @@ export interface TargetRules {
   /** The links use case's answer (accounts/link-state.ts), as every command gets it. */
   linkState(userId: string): Promise<LinkState>;
   consent: ConsentStore;
+  logger: Logger;
   /** The member's roles, or undefined when they left the server (asked of Discord). */
   member(userId: string): Promise<{ hasRole(roleId: string): boolean } | undefined>;
 }
@@ -40,10 +41,13 @@ export async function targetsOf(guildId: string, rules: TargetRules, roleId: str
   const opted = await rules.consent.members(guildId);
   const reasons = new Array<SkipKind | undefined>(opted.length);
   const skipReason = async (userId: string): Promise<SkipKind | undefined> => {
-    const { state } = await rules.linkState(userId); // a damaged link skips that member alone
-    if (state === 'damaged') return 'link-unreadable';
-    if (state === 'not-linked') return 'not-linked';
-    if (state === 'revoked') return 'link-revoked';
+    const link = await rules.linkState(userId);
+    if (link.state === 'damaged') {
+      rules.logger.warn({ err: link.error, user: userId }, 'a stored X link cannot be opened'); // that member alone is skipped
+      return 'link-unreadable';
+    }
+    if (link.state === 'not-linked') return 'not-linked';
+    if (link.state === 'revoked') return 'link-revoked';
     const member = await rules.member(userId);
     if (!member) return 'left-server';
     if (roleId && !member.hasRole(roleId)) return 'without-role';
