@@ -12,7 +12,7 @@ import type { KeyedLock } from '../coordination/keyed-lock.js';
 import type { SecretBox } from '../store/cipher.js';
 import type { Store } from '../store/backend.js';
 import { whyUnopened, type LinkedAccount, type RotationReport, type TokenVault, type VaultError } from './vault.js';
-import { createLinkStates, linkProblem, storedAccount, type LinkState, type LinkStates } from './link-state.js';
+import { createLinkStates, storedAccount, workingAccount, type LinkState, type LinkStates } from './link-state.js';
 import { createBrowserSignIns, type ProvenIdentity, type SignIn } from './browser-sign-ins.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
@@ -269,11 +269,7 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     completeSignIn: (signIn) => completeCallback(signIns.requestTokenOf(signIn), signIn.proven!.id),
     cancelSignIn: (signIn) => cancelCallback(signIns.requestTokenOf(signIn)),
     state: linkState,
-    requireWorking: async (discordUserId) => {
-      const link = await linkState(discordUserId);
-      if (link.state === 'linked') return link.account;
-      throw linkProblem(link);
-    },
+    requireWorking: async (discordUserId) => workingAccount(await linkState(discordUserId)),
 
     async status(discordUserId) {
       const account = storedAccount(await linkState(discordUserId));

@@ -17,7 +17,6 @@ import { DEFAULT_LOCALE, localeOf } from '../i18n/locale.js';
 import { failureWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { Services } from '../services.js';
-import type { ScheduleRecord } from '../schedule/store.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
