@@ -45,7 +45,7 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
   } else {
     notify = { mode: where };
   }
-  await services.schedules.update(interaction.user.id, (draft) => void (draft.notify = notify));
+  await services.schedules.setNotify(interaction.user.id, notify); // not part of the plan: no re-plan
   await interaction.editReply({
     content: notify.mode === 'channel' ? t(locale, 'schedule.notify.channel', { channel: notify.channelId }) : t(locale, notify.mode === 'off' ? 'schedule.notify.off' : 'schedule.notify.dm'),
   });

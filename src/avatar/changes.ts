@@ -19,6 +19,7 @@ import type { Store } from '../store/backend.js';
 import type { SecretBox } from '../store/cipher.js';
 import { hashImage, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
+import { workingAccount, type LinkStates } from '../accounts/link-state.js';
 import type { XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
 import type { Locale } from '../i18n/locale.js';
@@ -125,6 +126,8 @@ export interface AvatarChanges {
 export interface AvatarChangesDeps {
   store: Store;
   vault: TokenVault;
+  /** Whether the user's link works: decided in accounts/link-state.ts, as for every other edge. */
+  linkState: LinkStates;
   history: AvatarHistory;
   /** Runs each change as a recorded state machine (changes/pipeline.ts). */
   pipeline: ChangePipeline;
@@ -162,13 +165,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
   const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
 
-  async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
-    const account = await vault.require(discordUserId);
-    if (account.status === 'revoked') {
-      throw new AccountError('link-revoked');
-    }
-    return account;
-  }
+  const activeAccount = async (discordUserId: string): Promise<LinkedAccount> => workingAccount(await deps.linkState(discordUserId));
 
   /** A broken link is marked so that commands and schedules stop using it until the user relinks. */
   async function noticeRevocation<T>(discordUserId: string, work: () => Promise<T>): Promise<T> {

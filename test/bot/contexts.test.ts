@@ -136,7 +136,7 @@ describe('user install: DMs and servers without the bot', () => {
     await unlink.click(customIdOf(question, 'twitter:unlink-confirm:'));
     const done = await unlink.waitForReply((message) => message.content.startsWith('Unlinked'), SLOW_MS);
     expect(done.content).toContain(`@${username.replace('-', '_')}_x`);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
   });
 
   it('the test server, like Discord, does not offer /branding in a DM, nor to a user install, nor a guild install where the bot is not', async () => {
