@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationIntegrationType, ChannelType, InteractionContextType, PermissionFlagsBits } from 'discord.js';
 import { registerCommands } from '../../src/bot/register.js';
 import { commands } from '../../commands/index.js';
+import { t } from '../../src/i18n/t.js';
 import type { TestUser } from '../support/discord-server.js';
 import type { Harness } from '../support/bot-harness.js';
 import { customIdOf, EPHEMERAL, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
@@ -189,6 +190,16 @@ describe('user install: DMs and servers without the bot', () => {
     const done = await unlink.waitForReply((message) => message.content.startsWith('Unlinked'), SLOW_MS);
     expect(done.content).toContain('@uma_x');
     expect(await h.services.vault.get(user.id)).toBeUndefined();
+  });
+
+  it('/schedule notify where:channel from a group DM, where Discord offers no server channel, says to run it in the server or use DMs', async () => {
+    const user = h.discord.addUser({ username: 'group-nea' });
+    await h.linkUser(user, 'nea_x');
+    const group = h.discord.addPrivateChannel({ recipients: [user, h.discord.addUser({ username: 'group-ned' }), h.discord.addUser({ username: 'group-nia' })] });
+    const notify = await h.discord.slash(user, { name: 'schedule', subcommand: 'notify', options: { where: 'channel' } }, { channelId: group.id });
+    expect((await notify.waitForReply(undefined, SLOW_MS)).content).toBe(t('en-US', 'bot.error.channel-missing.outside-server'));
+    expect(notify.ephemeral).toBe(true);
+    expect((await h.services.schedules.get(user.id)).notify).toEqual({ mode: 'dm' }); // the default, unchanged
   });
 
   it('the test server, like Discord, offers commands in other DMs only to a user install, and refuses the bot posting in a channel it is not in', async () => {
