@@ -7,9 +7,10 @@
 import sharp from 'sharp';
 import { PermissionFlagsBits } from 'discord.js';
 import { describe, expect, it } from 'vitest';
-import type { Locale } from '../../src/i18n/locale.js';
+import { FORMAT_IDS } from '../../src/avatar/formats.js';
+import { LOCALES, type Locale } from '../../src/i18n/locale.js';
 import { X_TEXT_MAX } from '../../src/i18n/render-error.js';
-import { t } from '../../src/i18n/t.js';
+import { lookup, t } from '../../src/i18n/t.js';
 import { fixture, image, SLOW_MS, useHarness } from '../bot/helpers.js';
 import type { TestUser } from '../support/discord-server.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
@@ -87,5 +88,12 @@ describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, perm
     const reply = (await notify.waitForReply(undefined, SLOW_MS)).content;
     expect(reply).toBe(t(locale, 'bot.error.notice-channel-bot-cannot-post', { channel: channel.id, permissions }));
     expect(reply).not.toMatch(/Embed Links|Attach Files/);
+  });
+});
+
+describe('the words for parameters', () => {
+  it('name every detected image format and every cron field in every locale', () => {
+    const keys = [...FORMAT_IDS.map((id) => `format.${id}`), ...['second', 'minute', 'hour', 'day-of-month', 'month', 'day-of-week'].flatMap((id) => [`cron.field.${id}`, `cron.example.${id}`])];
+    for (const locale of LOCALES) for (const key of keys) expect(lookup(locale, key), `${locale} ${key}`).toBeTruthy();
   });
 });
