@@ -39,7 +39,8 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
   const channel = interaction.options.getChannel(channelOption.name);
   let notify: NotifySetting;
   if (where === 'channel') {
-    if (!channel) throw new UserFacingError('channel-missing');
+    // Outside a server (the bot's DM, another DM, a group DM) Discord offers no server channel to pick.
+    if (!channel) throw new UserFacingError('channel-missing', {}, interaction.inGuild() ? {} : { variant: 'outside-server' });
     checkNoticeChannel(interaction, channel);
     notify = { mode: 'channel', channelId: channel.id };
   } else {
