@@ -33,6 +33,7 @@ import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { activeImageAt, nextChangeAt, type Schedule } from '../src/schedule/engine.js';
 import { createScheduler } from '../src/schedule/scheduler.js';
+import { localCoordination } from '../src/coordination/runs.js';
 import { createServices } from '../src/services.js';
 import { openStore, type Store } from '../src/store/backend.js';
 import { createSecretBox } from '../src/store/cipher.js';
@@ -258,11 +259,13 @@ async function burst(): Promise<Record<string, number>> {
     let peakRss = baselineRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb())), 20);
 
+    // The bot's own records, opened beside its services (which expose use cases, not stores), as a second bot process would.
+    const records = await openStore(storeUrl);
     const scheduler = createScheduler({
-      schedules: services.schedules,
-      library: services.library,
+      schedules: createScheduleStore(records),
+      library: createAvatarLibrary(records),
       avatars: services.avatars,
-      coordination: services.coordination,
+      coordination: localCoordination(),
       logger: logger.child({ component: 'scheduler' }),
       notify: async () => false,
       minIntervalMs: 0,
@@ -301,6 +304,7 @@ async function burst(): Promise<Record<string, number>> {
     const uploadedOthers = burstUploads.filter((upload) => !dueX.has(upload.userId)).length;
     const lastUploadMs = Math.max(...burstUploads.map((upload) => upload.at));
     await scheduler.stop();
+    await records.close();
 
     const figures = {
       schedules: USERS,
@@ -514,11 +518,12 @@ async function restore100k(): Promise<Record<string, number>> {
       const baseline = rssMb();
       let peak = baseline;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 20);
+      const records = await openStore(storeUrl); // see above
       const scheduler = createScheduler({
-        schedules: services.schedules,
-        library: services.library,
+        schedules: createScheduleStore(records),
+        library: createAvatarLibrary(records),
         avatars: services.avatars,
-        coordination: services.coordination,
+        coordination: localCoordination(),
         logger,
         notify: async () => false,
         minIntervalMs: 0,
@@ -529,6 +534,7 @@ async function restore100k(): Promise<Record<string, number>> {
       const after = rssMb();
       clearInterval(sampler);
       await scheduler.stop();
+      await records.close();
       const figures = { restore_100k_s: round(seconds, 2), extra_rss_100k_mb: round(after - baseline, 1) };
       printTable(`${RESTORE_USERS} schedule records restored (nothing due), in process`, ['measure', 'value', 'target'], [
         ['seeding (s)', round(seedSeconds, 1), ''],

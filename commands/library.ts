@@ -38,7 +38,7 @@ export const libraryCommand: SlashCommand = {
       case 'add': {
         const { name } = invocation.options;
         // Before downloading: no link, no room or a taken name means nothing is fetched or stored.
-        await services.vault.require(userId);
+        await services.links.requireWorking(userId);
         await services.library.checkRoom(userId, name);
         const { avatar } = await normalisedAttachment(invocation.options, services);
         const item = await services.library.add(userId, name, { data: avatar.data, format: avatar.format });
@@ -75,9 +75,7 @@ export const libraryCommand: SlashCommand = {
         return;
       }
       case 'remove': {
-        const item = await services.library.remove(userId, invocation.options.name);
-        const record = await services.schedules.get(userId);
-        const users = record.schedules.filter((schedule) => (schedule.kind === 'rotation' ? schedule.images.includes(item.name) : schedule.image === item.name));
+        const { item, usedBy: users } = await services.library.remove(userId, invocation.options.name);
         await interaction.editReply({
           content: users.length ? t(locale, 'library.removed-in-use', { name: item.name, count: users.length }) : t(locale, 'library.removed', { name: item.name }),
         });

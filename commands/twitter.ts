@@ -25,7 +25,7 @@ import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { errorWords, reasonWords } from '../src/i18n/render-error.js';
 import { t } from '../src/i18n/t.js';
 import type { Services } from '../src/services.js';
-import { notLinked, readLink } from '../src/accounts/vault.js';
+import { notLinked } from '../src/accounts/vault.js';
 
 const UNLINK_CONFIRM_MS = 60_000;
 
@@ -97,8 +97,10 @@ function unlinkProblem(problem: UserFacingError | undefined, locale: Locale): st
 }
 
 async function unlink(interaction: ChatInputCommandInteraction, services: Services): Promise<void> {
-  const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'unlinking a damaged link'));
-  if (!account) throw notLinked();
+  const link = await services.links.state(interaction.user.id);
+  if (link.state === 'not-linked') throw notLinked();
+  if (link.state === 'damaged') services.logger.warn({ err: link.error, user: interaction.user.id }, 'unlinking a damaged link');
+  const account = link.state === 'damaged' ? 'damaged' : link.account;
   const locale = localeOf(interaction.locale);
   const name = account === 'damaged' ? t(locale, 'twitter.unlink.your-account') : `@${account.screenName}`;
   const click = await confirm(interaction, {

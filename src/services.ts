@@ -10,19 +10,20 @@ import { createAvatarNormalizer, type AvatarNormalizer } from './avatar/normaliz
 import { createDownloader, type Downloader } from './download.js';
 import { createKeyedLock } from './coordination/keyed-lock.js';
 import type { Logger } from './log.js';
-import { openStore, type Store } from './store/backend.js';
-import type { SecretBox } from './store/cipher.js';
+import { openStore } from './store/backend.js';
 import { createAvatarHistory, type AvatarHistory } from './avatar/history.js';
 import { createPartDrivers } from './changes/parts.js';
 import { PROFILE_PARTS, type ProfilePart } from './profile/parts.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
-import { createTokenVault, type TokenVault } from './accounts/vault.js';
+import { createTokenVault } from './accounts/vault.js';
+import { createLinkStates } from './accounts/link-state.js';
 import { secretBoxFrom, xClientFrom } from './wiring.js';
-import type { XClient } from './x/client.js';
-import { createAvatarLibrary, type AvatarLibrary } from './library/store.js';
-import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from './schedule/store.js';
-import { localCoordination, redisCoordination, type Coordination } from './coordination/runs.js';
+import { createAvatarLibrary } from './library/store.js';
+import { createLibraryUseCases, type LibraryUseCases } from './library/use-cases.js';
+import { createScheduleStore, type ScheduleRecord } from './schedule/store.js';
+import { createScheduleUseCases, type ScheduleUseCases } from './schedule/use-cases.js';
+import { localCoordination, redisCoordination } from './coordination/runs.js';
 import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
 
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
@@ -51,24 +52,28 @@ export interface EdgeHooks {
 
 const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
 
+/**
+ * The use cases both edges (the bot, the CLI) call, and what the edges need to run. No store, vault, secret
+ * box or X client: a command that needs to know about a link, a schedule or an image asks a use case, so a
+ * rule (is this link broken? does this write re-plan?) lives in one place.
+ */
 export interface Services {
   config: Config;
   logger: Logger;
-  store: Store;
-  vault: TokenVault;
-  /** Seals what the store must not keep in the clear (tokens, sign-in state). */
-  box: SecretBox;
-  x: XClient;
+  /** Previews are normalised at the edge (the bot's /avatar preview, the CLI's normalize). */
   normalizer: AvatarNormalizer;
   attachments: Downloader;
+  /** Link, complete, status, unlink with its cleanup, relink resuming schedules; and the one answer to "what state is this link in?". */
   links: AccountLinks;
   avatars: AvatarChanges;
-  library: AvatarLibrary;
-  schedules: ScheduleStore;
+  library: LibraryUseCases;
+  /** Reading schedules for display, and the writes that do not re-plan; every other write is `scheduler.edit`. */
+  schedules: ScheduleUseCases;
   scheduler: Scheduler;
   /** Each user's last seen locale, for the messages that are not replies. */
   locales: LocalePreferences;
-  coordination: Coordination;
+  /** Reads the store once (no write), bounded by the store's deadline: the health endpoint and the start check. */
+  pingStore(): Promise<void>;
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
@@ -92,6 +97,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const x = xClientFrom(config, logger.child({ component: 'x' }));
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
   const vault = createTokenVault(store, box);
+  const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
   const normalizer = createAvatarNormalizer({ concurrency: config.imageConcurrency });
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });
@@ -109,7 +115,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'changes' }),
     processingDelayMs: config.twitterProcessingDelayMs,
   });
-  const avatars = createAvatarChanges({ store, vault, histories, pipeline, box, userLock, logger });
+  const avatars = createAvatarChanges({ store, vault, linkState, histories, pipeline, box, userLock, logger });
   const library = createAvatarLibrary(store);
   const consent = createConsentStore(store);
   const teamSeasons = createTeamSeasons(store, consent);
@@ -152,6 +158,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     x,
     publicUrl: callbackFlowEnabled(config) ? config.publicUrl : undefined,
     tokenLock: createKeyedLock(),
+    linkState,
     async forgetUser(discordUserId) {
       await avatars.forget(discordUserId);
       await library.forget(discordUserId);
@@ -183,22 +190,19 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'sweeper' }),
     ...options.sweeper,
   });
+  const scheduleUseCases = createScheduleUseCases(schedules);
   return {
     config,
     logger,
-    store,
-    vault,
-    box,
-    x,
     normalizer,
     attachments,
     links,
     avatars,
-    library,
-    schedules,
+    library: createLibraryUseCases(library, scheduleUseCases),
+    schedules: scheduleUseCases,
     scheduler,
     locales,
-    coordination,
+    pingStore: () => store.ping(),
     sweeper,
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
     async close() {

@@ -16,6 +16,7 @@ import { createSecretBox, keyId } from '../src/store/cipher.js';
 import { createTokenVault } from '../src/accounts/vault.js';
 import { xClientFrom } from '../src/wiring.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from './support/x-server.js';
+import { openRecords, type Records } from './support/records.js';
 
 const CLI = resolve('dist/src/cli.js');
 const fixtures = resolve('test/fixtures/images');
@@ -379,11 +380,14 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
   afterAll(() => server.close());
 
   /** The bot's Services on the test's store, closed before the CLI opens it. */
-  async function withBotServices<T>(work: (services: Services) => Promise<T>): Promise<T> {
+  /** The bot's services, and its records beside them (for set-up and checks; ./support/records.ts). */
+  async function withBotServices<T>(work: (services: Services, records: Records) => Promise<T>): Promise<T> {
     const services = await createServices(parseConfig(env), createLogger({ level: 'silent' }));
+    const records = await openRecords(parseConfig(env));
     try {
-      return await work(services);
+      return await work(services, records);
     } finally {
+      await records.close();
       await services.close();
     }
   }
@@ -400,9 +404,9 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
     }
   }
 
-  async function linkAs(services: Services, discordUserId: string, screenName: string): Promise<FakeXUser> {
+  async function linkAs(records: Records, discordUserId: string, screenName: string): Promise<FakeXUser> {
     const account = server.addUser({ screenName });
-    await services.vault.save(discordUserId, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    await records.vault.save(discordUserId, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
     return account;
   }
 
@@ -413,13 +417,13 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
 
   it('unlink --discord-user leaves no key of the user in any namespace', async () => {
     const user = '500000000000000001';
-    await withBotServices(async (services) => {
-      await linkAs(services, user, 'erin');
+    await withBotServices(async (services, records) => {
+      await linkAs(records, user, 'erin');
       const image = await fixture();
       const applied = await services.avatars.apply(user, image, 'upload', 'seed'); // history, and the original saved
       expect(applied.originalNotSaved).toBeUndefined();
       await services.library.add(user, 'sunset', image);
-      await services.schedules.update(user, (draft) => void (draft.defaultImage = 'sunset'));
+      await records.schedules.update(user, (draft) => void (draft.defaultImage = 'sunset'));
       await services.branding.consent.join(guild, user);
     });
     const before = await rowsOf(user);
@@ -438,7 +442,7 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
 
   it('set --discord-user records a history entry and saves the pre-bot avatar as the original', async () => {
     const user = '500000000000000002';
-    const xUser = await withBotServices((services) => linkAs(services, user, 'finn'));
+    const xUser = await withBotServices((_services, records) => linkAs(records, user, 'finn'));
     const preBot = server.profileImageUrl(xUser.id);
     const preBotBytes = Buffer.from(await (await fetch(preBot.replace('_normal', ''))).arrayBuffer());
 
@@ -448,7 +452,7 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
     expect(run.stdout.trim()).toBe(server.profileImageUrl(xUser.id).replace('_normal', '_400x400'));
     expect(server.uploads.at(-1)).toMatchObject({ userId: xUser.id, width: 400, height: 400 });
 
-    await withBotServices(async (services) => {
+    await withBotServices(async (services, records) => {
       const history = await services.avatars.history(user);
       expect(history.entries).toHaveLength(1);
       expect(history.entries[0]).toMatchObject({ source: 'upload', label: 'file 4.webp' });
@@ -466,12 +470,12 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
 
   it('link --discord-user after a revoked link resumes the schedules it paused', async () => {
     const user = '500000000000000003';
-    await withBotServices(async (services) => {
-      const old = await linkAs(services, user, 'gale');
-      await services.vault.setStatus(user, 'revoked');
+    await withBotServices(async (services, records) => {
+      const old = await linkAs(records, user, 'gale');
+      await records.vault.setStatus(user, 'revoked');
       server.revoke(old.id);
       await services.library.add(user, 'sunset', await fixture());
-      await services.schedules.update(user, (draft) => {
+      await records.schedules.update(user, (draft) => {
         draft.defaultImage = 'sunset';
         draft.suspended = { reason: 'link', at: new Date().toISOString() };
       });
@@ -490,9 +494,9 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
     });
     expect(run.stdout).toBe(`Linked @gale2 to Discord user ${user}\n`);
     expect(run.code).toBe(0);
-    await withBotServices(async (services) => {
+    await withBotServices(async (services, records) => {
       expect((await services.schedules.get(user)).suspended).toBeUndefined();
-      expect((await services.vault.require(user)).status).toBe('active');
+      expect((await records.vault.require(user)).status).toBe('active');
     });
   });
 
@@ -504,9 +508,9 @@ describe('avatar-bot --discord-user runs the bot use cases', () => {
     expect(unlink.stderr).toBe(`error: Discord user ${missing} has no linked X account. Link one with avatar-bot link --discord-user ${missing}.\n`);
 
     const revoked = '500000000000000005';
-    await withBotServices(async (services) => {
-      await linkAs(services, revoked, 'hal');
-      await services.vault.setStatus(revoked, 'revoked');
+    await withBotServices(async (services, records) => {
+      await linkAs(records, revoked, 'hal');
+      await records.vault.setStatus(revoked, 'revoked');
     });
     const uploads = server.uploads.length;
     const revokedRun = await cli(['set', join(fixtures, 'sharp/flowers.jpeg'), '--discord-user', revoked], { env });

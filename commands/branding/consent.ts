@@ -5,7 +5,9 @@ import { subcommandOf } from '../../src/bot/options.js';
 import { localizedDefinition } from '../../src/i18n/commands.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import { t } from '../../src/i18n/t.js';
-import { readLink } from '../../src/accounts/vault.js';
+import { linkProblem } from '../../src/accounts/link-state.js';
+import { linkButtonRow } from '../../src/bot/replies.js';
+import { errorWords } from '../../src/i18n/render-error.js';
 import { requireGuild } from './common.js';
 
 // Descriptions are the catalogue's (command.branding-consent.*); those here are for readers.
@@ -26,14 +28,17 @@ export const brandingConsentCommand: SlashCommand = {
     const locale = localeOf(interaction.locale);
     const guildId = requireGuild(interaction);
     if (subcommandOf(definition, interaction) === 'join') {
-      const account = await readLink(services.vault, interaction.user.id, (error) => services.logger.warn({ err: error, user: interaction.user.id }, 'a stored X link cannot be opened'));
+      const link = await services.links.state(interaction.user.id);
+      if (link.state === 'damaged') services.logger.warn({ err: link.error, user: interaction.user.id }, 'a stored X link cannot be opened');
       await services.branding.consent.join(guildId, interaction.user.id);
       await services.scheduler.edit(interaction.user.id); // the server's team season, if one is active
       const joined = [
         t(locale, 'branding.consent.joined'),
-        ...(account === 'damaged' ? [t(locale, 'branding.consent.damaged')] : account ? [] : [t(locale, 'branding.consent.not-linked')]),
+        // A revoked link is told as every command tells it (the error's words and a "Link again" button).
+        ...(link.state === 'damaged' ? [t(locale, 'branding.consent.damaged')] : link.state === 'not-linked' ? [t(locale, 'branding.consent.not-linked')] : link.state === 'revoked' ? [errorWords(linkProblem(link), locale, 'bot')] : []),
       ].join(' ');
-      await interaction.reply({ content: `${t(locale, 'branding.consent.text')}\n\n${joined}`, flags: MessageFlags.Ephemeral });
+      const relink = link.state === 'revoked' ? [linkButtonRow(t(locale, 'bot.error.button.link-again'))] : [];
+      await interaction.reply({ content: `${t(locale, 'branding.consent.text')}\n\n${joined}`, components: relink, flags: MessageFlags.Ephemeral });
       return;
     }
     const was = await services.branding.consent.leave(guildId, interaction.user.id);

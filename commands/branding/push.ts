@@ -44,7 +44,7 @@ export async function push(interaction: ChatInputCommandInteraction, services: S
   const { reach, skipped, opted } = await targetsOf(
     guildId,
     {
-      vault: services.vault,
+      linkState: services.links.state,
       consent: services.branding.consent,
       logger: services.logger,
       member: async (userId) => {

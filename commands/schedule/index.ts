@@ -59,7 +59,7 @@ const handlers: { [Name in Subcommand]: SubcommandHandler } = {
   notify: notify.run,
 };
 
-/** Writes that add to what is stored need a linked account; pause, resume and remove only touch what exists. */
+/** Writes that add to what is stored need a working link (not revoked); pause, resume and remove only touch what exists. */
 const LINKED_WRITES = new Set<Subcommand>(['timezone', 'season', 'default', 'rotate', 'event', 'notify']);
 
 export const scheduleCommand: SlashCommand = {
@@ -68,7 +68,7 @@ export const scheduleCommand: SlashCommand = {
   async execute(interaction, services) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const subcommand = subcommandOf(definition, interaction);
-    if (LINKED_WRITES.has(subcommand)) await services.vault.require(interaction.user.id);
+    if (LINKED_WRITES.has(subcommand)) await services.links.requireWorking(interaction.user.id);
     await handlers[subcommand](interaction, services, localeOf(interaction.locale));
   },
 

@@ -39,13 +39,14 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
   const channel = interaction.options.getChannel(channelOption.name);
   let notify: NotifySetting;
   if (where === 'channel') {
-    if (!channel) throw new UserFacingError('channel-missing');
+    // Outside a server (the bot's DM, another DM, a group DM) Discord offers no server channel to pick.
+    if (!channel) throw new UserFacingError('channel-missing', {}, interaction.inGuild() ? {} : { variant: 'outside-server' });
     checkNoticeChannel(interaction, channel);
     notify = { mode: 'channel', channelId: channel.id };
   } else {
     notify = { mode: where };
   }
-  await services.schedules.update(interaction.user.id, (draft) => void (draft.notify = notify));
+  await services.schedules.setNotify(interaction.user.id, notify); // not part of the plan: no re-plan
   await interaction.editReply({
     content: notify.mode === 'channel' ? t(locale, 'schedule.notify.channel', { channel: notify.channelId }) : t(locale, notify.mode === 'off' ? 'schedule.notify.off' : 'schedule.notify.dm'),
   });

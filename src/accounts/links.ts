@@ -11,7 +11,9 @@ import { AccountError } from './errors.js';
 import type { KeyedLock } from '../coordination/keyed-lock.js';
 import type { SecretBox } from '../store/cipher.js';
 import type { Store } from '../store/backend.js';
-import { VaultError, whyUnopened, type LinkedAccount, type RotationReport, type TokenVault } from './vault.js';
+import { whyUnopened, type LinkedAccount, type RotationReport, type TokenVault, type VaultError } from './vault.js';
+import { createLinkStates, storedAccount, workingAccount, type LinkState, type LinkStates } from './link-state.js';
+import { createBrowserSignIns, type ProvenIdentity, type SignIn } from './browser-sign-ins.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
 import type { Locale } from '../i18n/locale.js';
@@ -54,12 +56,23 @@ export interface LinkHealth {
 export interface AccountLinks {
   start(discordUserId: string, flow: 'pin' | 'callback', replyTarget?: LinkReplyTarget): Promise<StartedLink>;
   completeWithPin(discordUserId: string, requestToken: string, pin: string): Promise<LinkedAccount>;
-  /** X sent a browser back with the verifier: keep it (once) and say which Discord user must prove it is them. */
-  acceptCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string }>;
-  /** The browser proved it is `provenDiscordUserId`: the link completes only for the user who started it; anyone else drops it. */
-  completeCallback(requestToken: string, provenDiscordUserId: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
-  /** Drop a pending callback link (the browser belonged to someone else, or declined). */
-  cancelCallback(requestToken: string): Promise<void>;
+  /**
+   * X sent a browser back with the verifier: keep it (once) with the pending link, and begin the browser's
+   * sign-in with Discord (which Discord user must prove it is them): its single-use token and cookie.
+   */
+  acceptCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string; token: string; cookie: string }>;
+  /** The browser's sign-in a single-use token names at `stage`, taken once, for the browser that began it only. */
+  takeSignIn(token: string, stage: 'discord' | 'confirm', cookie: string | undefined): Promise<SignIn | 'expired' | 'other-browser'>;
+  /** Discord said who signed in as the user who started it: the confirm step's single-use token. */
+  proveSignIn(signIn: SignIn, who: ProvenIdentity): Promise<string>;
+  /** The browser confirmed as its proven Discord user: the link completes only for the user who started it; anyone else drops it. */
+  completeSignIn(signIn: SignIn): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }>;
+  /** Drop a sign-in's pending link (the browser belonged to someone else, or declined). */
+  cancelSignIn(signIn: SignIn): Promise<void>;
+  /** What state the user's link is in: the one answer every edge acts on (see link-state.ts). */
+  state: LinkStates;
+  /** The account of a link that works; throws the kind of its problem (not linked, damaged, revoked) otherwise. */
+  requireWorking(discordUserId: string): Promise<LinkedAccount>;
   status(discordUserId: string): Promise<LinkHealth>;
   /** Revoke at X (best effort) and delete locally; `revokedAtX` says whether X agreed. A damaged record
    *  (no `account`) is deleted here; X cannot be told, since its token cannot be read. */
@@ -75,6 +88,8 @@ export interface AccountLinksDeps {
   /** Base URL for the callback flow; without it only the PIN flow is offered. */
   publicUrl: string | undefined;
   tokenLock: KeyedLock;
+  /** The one reading of a link (link-state.ts); read without logging when not given. */
+  linkState?: LinkStates;
   /** Called after a successful unlink to delete what else the bot keeps for the user. */
   forgetUser(discordUserId: string): Promise<void>;
   /** Called after a link completes (schedules paused by a revoked link resume). */
@@ -141,6 +156,8 @@ export async function rotatePendingLinks(store: Store, box: SecretBox): Promise<
 
 export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
   const { vault, box, x } = deps;
+  const linkState = deps.linkState ?? createLinkStates(vault);
+  const signIns = createBrowserSignIns(deps.store, box);
   const stored: Keyv<PendingLink> = deps.store.namespace<PendingLink>('pending-links');
   /** The pending records, by request token (stored under its digest). */
   const pending = {
@@ -166,6 +183,40 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     const account = await vault.save(link.discordUserId, { xUserId: granted.userId, screenName: granted.screenName, token: granted.token, secret: granted.secret });
     await deps.onLinked?.(link.discordUserId);
     return account;
+  }
+
+  function acceptCallback(requestToken: string, verifier: string): Promise<{ discordUserId: string }> {
+    return deps.tokenLock.run(requestToken, async () => {
+      const link = await pending.get(requestToken);
+      // A verifier already kept means this callback URL was opened before: it works once.
+      if (!link || link.flow !== 'callback' || link.verifier) throw expired();
+      const remainingMs = Date.parse(link.createdAt) + PENDING_LINK_TTL_MS - Date.now();
+      if (!(remainingMs > 0)) throw expired();
+      await pending.set(requestToken, { ...link, verifier: box.seal(verifier, context(requestToken)) }, remainingMs);
+      return { discordUserId: link.discordUserId };
+    });
+  }
+
+  /** The browser proved it is `provenDiscordUserId`: the link completes only for the user who started it; anyone else drops it. */
+  function completeCallback(requestToken: string, provenDiscordUserId: string): Promise<{ discordUserId: string; account: LinkedAccount; replyTarget?: LinkReplyTarget }> {
+    return deps.tokenLock.run(requestToken, async () => {
+      const link = await pending.get(requestToken);
+      if (!link || link.flow !== 'callback' || !link.verifier) throw expired();
+      if (link.discordUserId !== provenDiscordUserId) {
+        await forgetPending(requestToken, link.discordUserId);
+        throw notYours();
+      }
+      const account = await complete(requestToken, link, openPending(box, link.verifier, requestToken));
+      const replyTarget = link.replyTarget ? (JSON.parse(openPending(box, link.replyTarget, requestToken)) as LinkReplyTarget) : undefined;
+      return { discordUserId: link.discordUserId, account, ...(replyTarget ? { replyTarget } : {}) };
+    });
+  }
+
+  async function cancelCallback(requestToken: string): Promise<void> {
+    await deps.tokenLock.run(requestToken, async () => {
+      const link = await pending.get(requestToken);
+      if (link?.flow === 'callback') await forgetPending(requestToken, link.discordUserId);
+    });
   }
 
   return {
@@ -208,41 +259,20 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
       });
     },
 
-    acceptCallback(requestToken, verifier) {
-      return deps.tokenLock.run(requestToken, async () => {
-        const link = await pending.get(requestToken);
-        // A verifier already kept means this callback URL was opened before: it works once.
-        if (!link || link.flow !== 'callback' || link.verifier) throw expired();
-        const remainingMs = Date.parse(link.createdAt) + PENDING_LINK_TTL_MS - Date.now();
-        if (!(remainingMs > 0)) throw expired();
-        await pending.set(requestToken, { ...link, verifier: box.seal(verifier, context(requestToken)) }, remainingMs);
-        return { discordUserId: link.discordUserId };
-      });
+    async acceptCallback(requestToken, verifier) {
+      const { discordUserId } = await acceptCallback(requestToken, verifier);
+      return { discordUserId, ...(await signIns.open(requestToken, discordUserId)) };
     },
 
-    completeCallback(requestToken, provenDiscordUserId) {
-      return deps.tokenLock.run(requestToken, async () => {
-        const link = await pending.get(requestToken);
-        if (!link || link.flow !== 'callback' || !link.verifier) throw expired();
-        if (link.discordUserId !== provenDiscordUserId) {
-          await forgetPending(requestToken, link.discordUserId);
-          throw notYours();
-        }
-        const account = await complete(requestToken, link, openPending(box, link.verifier, requestToken));
-        const replyTarget = link.replyTarget ? (JSON.parse(openPending(box, link.replyTarget, requestToken)) as LinkReplyTarget) : undefined;
-        return { discordUserId: link.discordUserId, account, ...(replyTarget ? { replyTarget } : {}) };
-      });
-    },
-
-    async cancelCallback(requestToken) {
-      await deps.tokenLock.run(requestToken, async () => {
-        const link = await pending.get(requestToken);
-        if (link?.flow === 'callback') await forgetPending(requestToken, link.discordUserId);
-      });
-    },
+    takeSignIn: (token, stage, cookie) => signIns.take(token, stage, cookie),
+    proveSignIn: (signIn, who) => signIns.proven(signIn, who),
+    completeSignIn: (signIn) => completeCallback(signIns.requestTokenOf(signIn), signIn.proven!.id),
+    cancelSignIn: (signIn) => cancelCallback(signIns.requestTokenOf(signIn)),
+    state: linkState,
+    requireWorking: async (discordUserId) => workingAccount(await linkState(discordUserId)),
 
     async status(discordUserId) {
-      const account = await vault.require(discordUserId);
+      const account = storedAccount(await linkState(discordUserId));
       try {
         const user = await x.verifyCredentials(account);
         if (account.status !== 'active') await vault.setStatus(discordUserId, 'active');
@@ -258,16 +288,14 @@ export function createAccountLinks(deps: AccountLinksDeps): AccountLinks {
     },
 
     async unlink(discordUserId) {
-      let account: LinkedAccount;
-      try {
-        account = await vault.require(discordUserId);
-      } catch (error) {
-        if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
+      const link: LinkState = await linkState(discordUserId);
+      if (link.state === 'damaged') {
         // The token cannot be read, so X cannot be asked to revoke it; the record still goes.
         await deps.forgetUser(discordUserId);
         await vault.delete(discordUserId);
-        return { revokedAtX: false, problem: error };
+        return { revokedAtX: false, problem: link.error };
       }
+      const account = storedAccount(link);
       let revokedAtX = true;
       let problem: XApiError | undefined;
       try {

@@ -70,20 +70,6 @@ function damagedLink(discordUserId: string, cause: unknown): VaultError {
   return new VaultError('damaged-link', { cause, operatorMessage: `The stored X link of Discord user ${discordUserId} cannot be opened: ${whyUnopened(cause)}` });
 }
 
-/**
- * The link, undefined when there is none, or 'damaged' when its record does not open (the error goes to
- * `onDamaged`, for the log): for callers that carry on without it (unlink, a push's member list).
- */
-export async function readLink(vault: TokenVault, discordUserId: string, onDamaged: (error: VaultError) => void): Promise<LinkedAccount | 'damaged' | undefined> {
-  try {
-    return await vault.get(discordUserId);
-  } catch (error) {
-    if (!(error instanceof VaultError && error.kind === 'damaged-link')) throw error;
-    onDamaged(error);
-    return 'damaged';
-  }
-}
-
 export interface RotationReport {
   rewritten: number;
   alreadyCurrent: number;

@@ -21,6 +21,7 @@ import { isImageValue, type PartValue } from '../changes/parts.js';
 import { PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
 import { hashImage, hashText, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
+import { workingAccount, type LinkStates } from '../accounts/link-state.js';
 import type { XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
 import type { Locale } from '../i18n/locale.js';
@@ -139,6 +140,8 @@ export type PartResults = Partial<Record<ProfilePart, { applied: AppliedChange }
 export interface AvatarChangesDeps {
   store: Store;
   vault: TokenVault;
+  /** Whether the user's link works: decided in accounts/link-state.ts, as for every other edge. */
+  linkState: LinkStates;
   /** Each part's history. */
   histories: Record<ProfilePart, AvatarHistory>;
   /** Runs each change as a recorded state machine (changes/pipeline.ts). */
@@ -185,13 +188,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   const previews: Keyv<StoredPreview> = deps.store.namespace<StoredPreview>('previews');
   const previewIndex: Keyv<PreviewIndex> = deps.store.namespace<PreviewIndex>('preview-index');
 
-  async function activeAccount(discordUserId: string): Promise<LinkedAccount> {
-    const account = await vault.require(discordUserId);
-    if (account.status === 'revoked') {
-      throw new AccountError('link-revoked');
-    }
-    return account;
-  }
+  const activeAccount = async (discordUserId: string): Promise<LinkedAccount> => workingAccount(await deps.linkState(discordUserId));
 
   /** A broken link is marked so that commands and schedules stop using it until the user relinks. */
   async function noticeRevocation<T>(discordUserId: string, work: () => Promise<T>): Promise<T> {

@@ -28,24 +28,11 @@ export function isAcceptedFormat(format: string | undefined): format is Accepted
   return (ACCEPTED_FORMATS as readonly string[]).includes(format ?? '');
 }
 
-/** How a format is named in a sentence shown to the user: "That file is {name}." */
-export const FORMAT_NAMES: Record<DetectedFormat, string> = {
-  jpeg: 'a JPEG image',
-  png: 'a PNG image',
-  gif: 'a GIF image',
-  webp: 'a WebP image',
-  heic: 'a HEIC image',
-  avif: 'an AVIF image',
-  tiff: 'a TIFF image',
-  svg: 'an SVG image',
-  bmp: 'a BMP image',
-  jp2: 'a JPEG 2000 image',
-  jxl: 'a JPEG XL image',
-  ico: 'an ICO icon',
-  psd: 'a Photoshop document',
-  pdf: 'a PDF document',
-  video: 'a video',
-};
+/**
+ * A format is named to the user by its id (an error's `format` parameter): the words are the catalogue's
+ * `format.<id>` in the reader's language (src/i18n/<locale>/words.ts), "a BMP image", "ein BMP-Bild".
+ */
+export const FORMAT_IDS: readonly DetectedFormat[] = ['jpeg', 'png', 'gif', 'webp', 'heic', 'avif', 'tiff', 'svg', 'bmp', 'jp2', 'jxl', 'ico', 'psd', 'pdf', 'video'];
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const JP2_SIGNATURE = [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a];

@@ -9,7 +9,6 @@ import { UserFacingError } from '../errors.js';
 import {
   type AcceptedFormat,
   detectImageFormat,
-  FORMAT_NAMES,
   isAcceptedFormat,
   looksLikeDamagedPng,
 } from './formats.js';
@@ -173,7 +172,7 @@ function checkInput(input: Buffer | Uint8Array, options: NormalizeOptions): Chec
     throw new ImageError('unsupported-format', {}, { variant: 'heic', detail: 'heic' });
   }
   if (!isAcceptedFormat(detected)) {
-    throw new ImageError('unsupported-format', { format: FORMAT_NAMES[detected] }, { variant: 'detected', detail: detected });
+    throw new ImageError('unsupported-format', { format: detected }, { variant: 'detected', detail: detected });
   }
   return { buffer, format: detected, crop, background, structure: checkStructure(buffer, detected) };
 }

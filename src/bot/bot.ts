@@ -17,7 +17,6 @@ import { DEFAULT_LOCALE, localeOf } from '../i18n/locale.js';
 import { failureWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { Services } from '../services.js';
-import type { ScheduleRecord } from '../schedule/store.js';
 import { parseCustomId, type SlashCommand } from './command.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
@@ -90,14 +89,7 @@ export function createBot(options: BotOptions): Bot {
   /** A scheduled-change failure we could not DM is shown once, privately, after the user's next command. */
   async function deliverPendingNotice(interaction: RepliableInteraction): Promise<void> {
     if (!(interaction.deferred || interaction.replied)) return;
-    const record = await services.schedules.get(interaction.user.id);
-    if (!record.pendingNotice) return;
-    // Taken atomically, so two commands at once show it once.
-    let notice: ScheduleRecord['pendingNotice'];
-    await services.schedules.update(interaction.user.id, (draft) => {
-      notice = draft.pendingNotice;
-      delete draft.pendingNotice;
-    });
+    const notice = await services.schedules.takePendingNotice(interaction.user.id);
     if (notice) await interaction.followUp({ content: failureWords(localeOf(interaction.locale), notice), flags: MessageFlags.Ephemeral });
   }
 

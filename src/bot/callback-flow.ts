@@ -10,10 +10,9 @@
  *                         with a button (a POST carrying a single-use token)
  *   POST /oauth/confirm   completes the link
  *
- * Sign-in records live in the store (`link-sign-ins`) for 10 minutes under a hash of their token, so
- * several bot processes can serve one flow; tokens and the cookie travel only in the browser.
+ * The sign-in records (which browser, which Discord user) are the links use case's (accounts/browser-sign-ins.ts);
+ * this module only speaks HTTP and Discord OAuth2.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Services } from '../services.js';
@@ -22,29 +21,15 @@ import { createDiscordOAuth, type DiscordIdentity } from './discord-oauth.js';
 import type { HttpServerOptions, RouteHandler } from './http.js';
 import { errorWords } from '../i18n/render-error.js';
 import type { Locale } from '../i18n/locale.js';
+import { SIGN_IN_TTL_MS } from '../accounts/browser-sign-ins.js';
 import { t } from '../i18n/t.js';
 import { escapeHtml, localeOfRequest, page, PAGE_HEADERS } from './pages.js';
 
-const SIGN_IN_TTL_MS = 10 * 60_000;
 const COOKIE = 'avatar_bot_link';
 /** The confirm form carries one 43-character token. */
 const MAX_FORM_BYTES = 1024;
 /** X's tokens and verifiers, Discord's codes and our own tokens are well under this. */
 const MAX_PARAM_LENGTH = 256;
-
-interface SignIn {
-  /** X's request token, sealed: a key is not, and SQLite's write-ahead log keeps deleted rows for a while. */
-  requestToken: string;
-  /** The Discord user who ran /twitter link. */
-  discordUserId: string;
-  /** sha256 of the cookie set on the browser that X sent back. */
-  browser: string;
-  stage: 'discord' | 'confirm';
-  proven?: DiscordIdentity;
-}
-
-const newToken = () => randomBytes(32).toString('base64url');
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 function cookieOf(request: IncomingMessage): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
@@ -54,12 +39,10 @@ function cookieOf(request: IncomingMessage): string | undefined {
   return undefined;
 }
 
-function sameBrowser(request: IncomingMessage, signIn: SignIn): boolean {
+/** The browser's cookie, when it is one of ours in length. */
+function browserOf(request: IncomingMessage): string | undefined {
   const cookie = cookieOf(request);
-  if (!cookie || cookie.length > MAX_PARAM_LENGTH) return false;
-  const presented = Buffer.from(digest(cookie));
-  const expected = Buffer.from(signIn.browser);
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
+  return cookie && cookie.length <= MAX_PARAM_LENGTH ? cookie : undefined;
 }
 
 function param(url: URL, name: string): string | undefined {
@@ -97,9 +80,6 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
   const { config, links } = services;
   const publicUrl = config.publicUrl!;
   const oauth = createDiscordOAuth({ apiUrl: config.discordApiUrl, clientId: config.discordApplicationId!, clientSecret: config.discordClientSecret!, redirectUri: `${publicUrl}/oauth/discord` });
-  const signIns = services.store.namespace<SignIn>('link-sign-ins');
-  const sealContext = (discordUserId: string) => `link-sign-ins:${discordUserId}`;
-  const requestTokenOf = (signIn: SignIn) => services.box.open(signIn.requestToken, sealContext(signIn.discordUserId));
   const cookiePath = `${new URL(publicUrl).pathname.replace(/\/+$/, '')}/oauth`;
   const secure = publicUrl.startsWith('https:') ? '; Secure' : '';
 
@@ -109,16 +89,14 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     const requestToken = param(url, 'oauth_token');
     const verifier = param(url, 'oauth_verifier');
     if (!requestToken || !verifier) return notLinked(response, lang, 400, t(lang, 'twitter.page.missing-params'));
-    let discordUserId: string;
+    let state: string;
+    let cookie: string;
     try {
-      ({ discordUserId } = await links.acceptCallback(requestToken, verifier));
+      ({ token: state, cookie } = await links.acceptCallback(requestToken, verifier));
     } catch (error) {
       if (error instanceof UserFacingError) return notLinked(response, lang, 400, errorWords(error, lang, 'bot'));
       throw error;
     }
-    const state = newToken();
-    const cookie = newToken();
-    await signIns.set(digest(state), { requestToken: services.box.seal(requestToken, sealContext(discordUserId)), discordUserId, browser: digest(cookie), stage: 'discord' }, SIGN_IN_TTL_MS);
     const location = oauth.authorizeUrl(state);
     response.writeHead(302, {
       ...PAGE_HEADERS,
@@ -133,13 +111,12 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
   async function fromDiscord(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const lang = localeOfRequest(request);
     const state = param(url, 'state');
-    const signIn = state ? await signIns.get(digest(state)) : undefined;
-    if (!state || !signIn || signIn.stage !== 'discord') return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
-    if (!sameBrowser(request, signIn)) return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser'));
-    await signIns.delete(digest(state));
+    const signIn = state ? await links.takeSignIn(state, 'discord', browserOf(request)) : 'expired';
+    if (signIn === 'expired') return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
+    if (signIn === 'other-browser') return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser'));
     const code = param(url, 'code');
     if (!code) {
-      await links.cancelCallback(requestTokenOf(signIn));
+      await links.cancelSignIn(signIn);
       return notLinked(response, lang, 200, t(lang, 'twitter.page.no-discord'));
     }
     let proven: DiscordIdentity;
@@ -148,16 +125,15 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
       log.warn({ err: error }, 'discord sign-in failed');
-      await links.cancelCallback(requestTokenOf(signIn));
+      await links.cancelSignIn(signIn);
       return notLinked(response, lang, error.kind === 'discord-unavailable' ? 502 : 400, errorWords(error, lang, 'bot'));
     }
     if (proven.id !== signIn.discordUserId) {
-      await links.cancelCallback(requestTokenOf(signIn));
+      await links.cancelSignIn(signIn);
       log.warn({ startedBy: signIn.discordUserId, signedIn: proven.id }, 'a callback link was opened by a different Discord account; dropped');
       return notLinked(response, lang, 403, t(lang, 'twitter.page.wrong-account', { account: describeAccount(proven) }));
     }
-    const confirm = newToken();
-    await signIns.set(digest(confirm), { ...signIn, stage: 'confirm', proven }, SIGN_IN_TTL_MS);
+    const confirm = await links.proveSignIn(signIn, proven);
     page(response, 200, t(lang, 'twitter.link.modal-title'), t(lang, 'twitter.page.confirm', { account: describeAccount(proven) }), {
       lang,
       html:
@@ -173,13 +149,12 @@ export function createCallbackFlow(deps: { services: Services; log: Logger; conf
     if (form === 'too-large') return notLinked(response, lang, 413, t(lang, 'twitter.page.too-large'), { connection: 'close' });
     if (form === 'not-a-form') return notLinked(response, lang, 415, t(lang, 'twitter.page.not-a-form'));
     const confirm = form.get('confirm');
-    const signIn = confirm && confirm.length <= MAX_PARAM_LENGTH ? await signIns.get(digest(confirm)) : undefined;
-    if (!confirm || !signIn || signIn.stage !== 'confirm' || !signIn.proven) return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
-    if (!sameBrowser(request, signIn)) return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser-short'));
-    await signIns.delete(digest(confirm));
-    const proven = signIn.proven;
+    const signIn = confirm && confirm.length <= MAX_PARAM_LENGTH ? await links.takeSignIn(confirm, 'confirm', browserOf(request)) : 'expired';
+    if (signIn === 'other-browser') return notLinked(response, lang, 400, t(lang, 'twitter.page.other-browser-short'));
+    const proven = signIn === 'expired' ? undefined : signIn.proven; // a confirm-stage sign-in always has one
+    if (signIn === 'expired' || !proven) return notLinked(response, lang, 400, t(lang, 'twitter.page.expired'));
     try {
-      const linked = await links.completeCallback(requestTokenOf(signIn), proven.id);
+      const linked = await links.completeSignIn(signIn);
       await deps
         .confirmLink({ discordUserId: linked.discordUserId, screenName: linked.account.screenName, ...(linked.replyTarget ? { replyTarget: linked.replyTarget } : {}) })
         .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the link in Discord'));

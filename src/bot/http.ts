@@ -105,7 +105,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 export function startHttpServer(options: HttpServerOptions): HttpServer {
   const { services } = options;
   const log = services.logger.child({ component: 'http' });
-  const storeHealthy = createStoreProbe(() => services.store.namespace('health').get('probe'), log);
+  const storeHealthy = createStoreProbe(() => services.pingStore(), log);
 
   async function healthz(_request: IncomingMessage, response: ServerResponse): Promise<void> {
     const gateway = options.gatewayReady();

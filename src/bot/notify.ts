@@ -36,11 +36,8 @@ const BOT_NEEDS = MEMBER_NEEDS | PermissionFlagsBits.EmbedLinks | PermissionFlag
 export const NOTICE_CHANNEL_ERROR_KINDS = ['notice-channel-not-in-server', 'notice-channel-member-cannot-write', 'notice-channel-bot-cannot-post'] as const;
 export class NoticeChannelError extends UserFacingError<(typeof NOTICE_CHANNEL_ERROR_KINDS)[number]> {}
 
-const missingNames = (have: bigint, needed: bigint) =>
-  new PermissionsBitField(needed & ~have)
-    .toArray()
-    .map((name) => name.replace(/([a-z])([A-Z])/g, '$1 $2'))
-    .join(', ');
+/** The missing permissions as flag names (`EmbedLinks,AttachFiles`): each edge names them as the reader's Discord does. */
+const missingFlags = (have: bigint, needed: bigint) => new PermissionsBitField(needed & ~have).toArray().join(',');
 
 /** The resolved `channel` option: a cached channel with `permissions`, or the API object (its `permissions` a string). */
 type ResolvedChannel = { id: string; permissions?: Readonly<PermissionsBitField> | string | null };
@@ -60,7 +57,7 @@ export function checkNoticeChannel(interaction: ChatInputCommandInteraction, cha
   }
   const bot = guild.channels.cache.get(channel.id)?.permissionsFor(me)?.bitfield ?? 0n;
   if ((bot & BOT_NEEDS) !== BOT_NEEDS) {
-    throw new NoticeChannelError('notice-channel-bot-cannot-post', { channel: channel.id, permissions: missingNames(bot, BOT_NEEDS) });
+    throw new NoticeChannelError('notice-channel-bot-cannot-post', { channel: channel.id, permissions: missingFlags(bot, BOT_NEEDS) });
   }
 }
 

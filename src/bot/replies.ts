@@ -186,6 +186,9 @@ export function failureReply(error: unknown, logger: Logger, locale: Locale): In
         return { ...plain(unchanged(error)), components: [linkButtonRow(t(locale, 'bot.error.button.link-again'))] };
       case 'rate-limited':
       case 'image-rejected':
+      case 'profile-text-too-long':
+      case 'banner-too-large':
+      case 'banner-unprocessable':
       case 'account-locked':
         return plain(unchanged(error));
       case 'transient':

@@ -8,7 +8,8 @@ import { AccountError } from '../accounts/errors.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/backend.js';
-import { readLink, VaultError, type TokenVault } from '../accounts/vault.js';
+import { VaultError } from '../accounts/vault.js';
+import type { LinkState } from '../accounts/link-state.js';
 import { XApiError } from '../x/errors.js';
 import type { ConsentStore } from './consent.js';
 import type { MemberResult } from './jobs.js';
@@ -27,7 +28,8 @@ export interface Targets {
 }
 
 export interface TargetRules {
-  vault: TokenVault;
+  /** The links use case's answer (accounts/link-state.ts), as every command gets it. */
+  linkState(userId: string): Promise<LinkState>;
   consent: ConsentStore;
   logger: Logger;
   /** The member's roles, or undefined when they left the server (asked of Discord). */
@@ -39,10 +41,13 @@ export async function targetsOf(guildId: string, rules: TargetRules, roleId: str
   const opted = await rules.consent.members(guildId);
   const reasons = new Array<SkipKind | undefined>(opted.length);
   const skipReason = async (userId: string): Promise<SkipKind | undefined> => {
-    const link = await readLink(rules.vault, userId, (error) => rules.logger.warn({ err: error, user: userId }, 'a stored X link cannot be opened')); // that member alone is skipped
-    if (link === 'damaged') return 'link-unreadable';
-    if (!link) return 'not-linked';
-    if (link.status === 'revoked') return 'link-revoked';
+    const link = await rules.linkState(userId);
+    if (link.state === 'damaged') {
+      rules.logger.warn({ err: link.error, user: userId }, 'a stored X link cannot be opened'); // that member alone is skipped
+      return 'link-unreadable';
+    }
+    if (link.state === 'not-linked') return 'not-linked';
+    if (link.state === 'revoked') return 'link-revoked';
     const member = await rules.member(userId);
     if (!member) return 'left-server';
     if (roleId && !member.hasRole(roleId)) return 'without-role';

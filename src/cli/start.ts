@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const client = createDiscordClient(config);
   const services = await createServices(config, logger, { edge: discordEdge(client) });
-  await services.store.ping();
+  await services.pingStore();
   // ready_ms and catchup_done_ms count from the process start (0 on the performance clock).
   const bot = createBot({ client, services, commands, startedAtMs: 0 });
   let stopping: Promise<void> | undefined;

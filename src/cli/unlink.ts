@@ -1,5 +1,4 @@
 import { loadConfig } from '../config.js';
-import { readLink, type VaultError } from '../accounts/vault.js';
 import { discordUserOption, parse, UsageError } from './args.js';
 import { withServices } from './services.js';
 
@@ -10,8 +9,8 @@ export async function run(args: string[]): Promise<void> {
   if (discordUser === undefined) throw new UsageError('unlink needs --discord-user <id>');
   await withServices(loadConfig(), discordUser, async (services) => {
     // Read first, as the bot's confirmation does: a damaged link is explained with the operator's detail (which key).
-    let damaged: VaultError | undefined;
-    await readLink(services.vault, discordUser, (error) => (damaged = error));
+    const link = await services.links.state(discordUser);
+    const damaged = link.state === 'damaged' ? link.error : undefined;
     const result = await services.links.unlink(discordUser);
     if (!result.account) {
       const why = damaged?.operatorMessage ?? damaged?.userMessage ?? 'The stored X link cannot be read.';

@@ -15,6 +15,7 @@ import deErrors from './de/errors.js';
 import deLibrary from './de/library.js';
 import deSchedule from './de/schedule.js';
 import deTwitter from './de/twitter.js';
+import deWords from './de/words.js';
 import enAvatar from './en-US/avatar.js';
 import enBranding from './en-US/branding.js';
 import enCli from './en-US/cli.js';
@@ -23,6 +24,7 @@ import enErrors from './en-US/errors.js';
 import enLibrary from './en-US/library.js';
 import enSchedule from './en-US/schedule.js';
 import enTwitter from './en-US/twitter.js';
+import enWords from './en-US/words.js';
 import jaAvatar from './ja/avatar.js';
 import jaBranding from './ja/branding.js';
 import jaCli from './ja/cli.js';
@@ -31,9 +33,10 @@ import jaErrors from './ja/errors.js';
 import jaLibrary from './ja/library.js';
 import jaSchedule from './ja/schedule.js';
 import jaTwitter from './ja/twitter.js';
+import jaWords from './ja/words.js';
 import type { Locale } from './locale.js';
 
-export const enUS = { ...enCommon, ...enErrors, ...enAvatar, ...enTwitter, ...enLibrary, ...enSchedule, ...enBranding, ...enCli } as const;
+export const enUS = { ...enCommon, ...enErrors, ...enAvatar, ...enTwitter, ...enLibrary, ...enSchedule, ...enBranding, ...enCli, ...enWords } as const;
 
 /** A translation of an English area: the same keys, any words. */
 export type AreaOf<English> = { readonly [K in keyof English]: string };
@@ -42,6 +45,6 @@ export type MessageKey = keyof typeof enUS;
 
 export const catalogues: Record<Locale, AreaOf<typeof enUS>> = {
   'en-US': enUS,
-  de: { ...deCommon, ...deErrors, ...deAvatar, ...deTwitter, ...deLibrary, ...deSchedule, ...deBranding, ...deCli },
-  ja: { ...jaCommon, ...jaErrors, ...jaAvatar, ...jaTwitter, ...jaLibrary, ...jaSchedule, ...jaBranding, ...jaCli },
+  de: { ...deCommon, ...deErrors, ...deAvatar, ...deTwitter, ...deLibrary, ...deSchedule, ...deBranding, ...deCli, ...deWords },
+  ja: { ...jaCommon, ...jaErrors, ...jaAvatar, ...jaTwitter, ...jaLibrary, ...jaSchedule, ...jaBranding, ...jaCli, ...jaWords },
 };

@@ -66,24 +66,8 @@ export function changeWords(locale: Locale, change: Pick<NextChange, 'at' | 'ima
   return change.image === undefined ? t(locale, 'schedule.change.none', { at }) : t(locale, 'schedule.change', { at, image: change.image });
 }
 
-const UNITS = [
-  ['schedule.duration.day', 86_400],
-  ['schedule.duration.hour', 3600],
-  ['schedule.duration.minute', 60],
-  ['schedule.duration.second', 1],
-] as const;
-
-/** '1 minute', '15 minutes', '1 hour 30 minutes'. */
-export function durationWords(locale: Locale, ms: number): string {
-  let rest = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [key, size] of UNITS) {
-    const count = Math.floor(rest / size);
-    rest -= count * size;
-    if (count > 0) parts.push(t(locale, key, { count }));
-  }
-  return parts.join(' ') || t(locale, 'schedule.duration.second', { count: 0 });
-}
+/** '1 minute', '15 minutes', '1 hour 30 minutes' (with the error parameters' words: one implementation). */
+export { durationWords } from './render-error.js';
 
 const upperFirst = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 

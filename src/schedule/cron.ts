@@ -30,34 +30,34 @@ export interface CronSpec {
 }
 
 interface FieldRule {
-  label: string;
+  /** The field's id in the error's `cronField` (its words are the catalogue's `cron.field.<id>`). */
+  field: CronField;
   min: number;
   max: number;
   names?: readonly string[];
   longNames?: readonly string[];
-  example: string;
 }
 
-const SECOND_RULE: FieldRule = { label: 'second', min: 0, max: 59, example: '0' };
+export type CronField = 'second' | 'minute' | 'hour' | 'day-of-month' | 'month' | 'day-of-week';
+
+const SECOND_RULE: FieldRule = { field: 'second', min: 0, max: 59 };
 const DAY_OF_WEEK_RULE: FieldRule = {
-  label: 'day of week',
+  field: 'day-of-week',
   min: 0,
   max: 7,
   names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
   longNames: ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'],
-  example: '1 or mon',
 };
 const FIELD_RULES: readonly FieldRule[] = [
-  { label: 'minute', min: 0, max: 59, example: '30' },
-  { label: 'hour', min: 0, max: 23, example: '9' },
-  { label: 'day of month', min: 1, max: 31, example: '1' },
+  { field: 'minute', min: 0, max: 59 },
+  { field: 'hour', min: 0, max: 23 },
+  { field: 'day-of-month', min: 1, max: 31 },
   {
-    label: 'month',
+    field: 'month',
     min: 1,
     max: 12,
     names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
     longNames: ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'],
-    example: '12 or dec',
   },
   DAY_OF_WEEK_RULE,
 ];
@@ -67,13 +67,13 @@ const MAX_DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const invalid = (variant: string | undefined, params: Record<string, string | number>) => new ScheduleError('invalid-cron', params, { variant });
 
 function fieldError(rule: FieldRule, raw: string): ScheduleError {
-  return invalid('field', { field: rule.label, text: excerpt(raw), example: rule.example });
+  return invalid('field', { cronField: rule.field, text: excerpt(raw) });
 }
 
 function valueOf(text: string, rule: FieldRule, raw: string): number {
   if (/^\d+$/.test(text)) {
     const value = Number(text);
-    if (value < rule.min || value > rule.max) throw invalid('range', { field: rule.label, text: excerpt(raw), min: rule.min, max: rule.max });
+    if (value < rule.min || value > rule.max) throw invalid('range', { cronField: rule.field, text: excerpt(raw), min: rule.min, max: rule.max });
     return value;
   }
   const lower = text.toLowerCase();
@@ -85,7 +85,7 @@ function valueOf(text: string, rule: FieldRule, raw: string): number {
 /** The values one field allows; throws a sentence naming the field. */
 function parseField(raw: string, rule: FieldRule): Set<number> {
   if (/[#?]/.test(raw) || (!rule.names && /[LW]/i.test(raw))) {
-    throw invalid('unsupported', { field: rule.label, text: excerpt(raw) });
+    throw invalid('unsupported', { cronField: rule.field, text: excerpt(raw) });
   }
   const dayOfWeek = rule === DAY_OF_WEEK_RULE;
   // Ranges wrap within the field's bounds; day of week wraps within 0-6 (7 is Sunday again).
@@ -96,10 +96,10 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
     const match = /^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:\/(\d+))?$/i.exec(item);
     if (!match) throw fieldError(rule, raw);
     const [, star, startText, endText, stepText] = match;
-    if (stepText !== undefined && Number(stepText) < 1) throw invalid('step-min', { field: rule.label, text: excerpt(raw), step: stepText });
+    if (stepText !== undefined && Number(stepText) < 1) throw invalid('step-min', { cronField: rule.field, text: excerpt(raw), step: stepText });
     if (startText !== undefined && endText === undefined && stepText !== undefined) throw fieldError(rule, raw); // "5/15" is not cron
     const step = Number(stepText ?? 1);
-    if (step > rule.max - rule.min + 1) throw invalid('step-max', { field: rule.label, text: raw, step: stepText as string, max: rule.max - rule.min + 1 });
+    if (step > rule.max - rule.min + 1) throw invalid('step-max', { cronField: rule.field, text: raw, step: stepText as string, max: rule.max - rule.min + 1 });
     let start = star ? low : valueOf(startText as string, rule, raw);
     let end = star ? high : endText === undefined ? start : valueOf(endText, rule, raw);
     if (dayOfWeek && start > end) {
@@ -116,13 +116,13 @@ function parseField(raw: string, rule: FieldRule): Set<number> {
   return values;
 }
 
-const NODE_CRON_FIELD_LABELS: Record<string, string> = {
+const NODE_CRON_FIELDS: Record<string, CronField> = {
   second: 'second',
   minute: 'minute',
   hour: 'hour',
-  dayOfMonth: 'day of month',
+  dayOfMonth: 'day-of-month',
   month: 'month',
-  dayOfWeek: 'day of week',
+  dayOfWeek: 'day-of-week',
 };
 
 /**
@@ -186,8 +186,8 @@ export function parseCron(expression: string): CronSpec {
   // Our checker and node-cron should agree; if node-cron still refuses, say which field it dislikes.
   if (!cron.validate(trimmed)) {
     const problem = cron.validateDetailed(trimmed).errors[0];
-    const label = problem ? NODE_CRON_FIELD_LABELS[problem.field] : undefined;
-    throw label && problem?.value !== undefined ? invalid('node-cron', { field: label, text: excerpt(String(problem.value)) }) : invalid(undefined, { text: excerpt(trimmed) });
+    const field = problem ? NODE_CRON_FIELDS[problem.field] : undefined;
+    throw field && problem?.value !== undefined ? invalid('node-cron', { cronField: field, text: excerpt(String(problem.value)) }) : invalid(undefined, { text: excerpt(trimmed) });
   }
   const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
   const [hourList, minuteList, secondList] = [sorted(hours), sorted(minutes), sorted(seconds)];

@@ -182,18 +182,18 @@ export interface MonthDay {
 /** '12-01' → { month: 12, day: 1 }; 02-29 is allowed. `field` names the option in the error. */
 export function parseMonthDay(text: string, field = 'date'): MonthDay {
   const match = /^(\d{1,2})-(\d{1,2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'month-day-format' });
+  if (!match) throw new ScheduleError('invalid-date', { option: field }, { variant: 'month-day-format' });
   const month = Number(match[1]);
   const day = Number(match[2]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(2000, month)) {
-    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'month-day' });
+    throw new ScheduleError('invalid-date', { option: field, text: excerpt(text) }, { variant: 'month-day' });
   }
   return { month, day };
 }
 
 function checkYear(year: number, field: string, text: string): void {
   if (year < EARLIEST_YEAR || year > LATEST_YEAR) {
-    throw new ScheduleError('invalid-date', { field, text: text.trim(), earliest: EARLIEST_YEAR, latest: LATEST_YEAR }, { variant: 'out-of-range' });
+    throw new ScheduleError('invalid-date', { option: field, text: text.trim(), earliest: EARLIEST_YEAR, latest: LATEST_YEAR }, { variant: 'out-of-range' });
   }
 }
 
@@ -208,18 +208,18 @@ export function latestAccepted(now: Date): Date {
 export function checkNotTooFarAhead(field: string, at: Date, now: Date): void {
   const latest = latestAccepted(now);
   if (at.getTime() > latest.getTime()) {
-    throw new ScheduleError('invalid-date', { field, years: MAX_YEARS_AHEAD, latest: latest.toISOString().slice(0, 10) }, { variant: 'too-far' });
+    throw new ScheduleError('invalid-date', { option: field, years: MAX_YEARS_AHEAD, latest: latest.toISOString().slice(0, 10) }, { variant: 'too-far' });
   }
 }
 
 /** '2026-12-24 18:00' (or with a T) → its parts. `field` names the option in the error. */
 export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime {
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'date-time-format' });
+  if (!match) throw new ScheduleError('invalid-date', { option: field }, { variant: 'date-time-format' });
   const [year, month, day, hour, minute] = match.slice(1).map(Number) as [number, number, number, number, number];
   checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59) {
-    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'date-time' });
+    throw new ScheduleError('invalid-date', { option: field, text: excerpt(text) }, { variant: 'date-time' });
   }
   return { year, month, day, hour, minute };
 }
@@ -227,11 +227,11 @@ export function parseLocalDateTime(text: string, field = 'date'): LocalDateTime 
 /** '2026-12-24' → its parts. */
 export function parseLocalDate(text: string, field = 'date'): { year: number; month: number; day: number } {
   const match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(text.trim());
-  if (!match) throw new ScheduleError('invalid-date', { field }, { variant: 'date-format' });
+  if (!match) throw new ScheduleError('invalid-date', { option: field }, { variant: 'date-format' });
   const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
   checkYear(year, field, text);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    throw new ScheduleError('invalid-date', { field, text: excerpt(text) }, { variant: 'date' });
+    throw new ScheduleError('invalid-date', { option: field, text: excerpt(text) }, { variant: 'date' });
   }
   return { year, month, day };
 }
@@ -298,7 +298,7 @@ export function checkScheduleCount(state: UserSchedules): void {
 
 function pinnedMs(iso: string, field: string): number {
   const ms = Date.parse(iso);
-  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', { field }, { variant: 'broken-event' });
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms >= LATEST_MS) throw new ScheduleError('invalid-date', { option: field }, { variant: 'broken-event' });
   return ms;
 }
 
@@ -386,18 +386,6 @@ export function nextRotationImage(rotation: Pick<RotationSchedule, 'images' | 'o
   return choices[Math.max(pick, 0)] ?? first;
 }
 
-/** '1 minute', '15 minutes', '1 hour 30 minutes'. */
-export function formatDuration(ms: number): string {
-  let seconds = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [['day', 86_400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
-    const count = Math.floor(seconds / size);
-    seconds -= count * size;
-    if (count > 0) parts.push(`${count} ${unit}${count === 1 ? '' : 's'}`);
-  }
-  return parts.join(' ') || '0 seconds';
-}
-
 /**
  * Refuses a rotation that would change the avatar more often than `minIntervalMs`, judged on the
  * shortest wall-clock gap between two fires of its cron (see `shortestGapSeconds`). Seasons and events
@@ -407,7 +395,7 @@ export function checkMinimumInterval(schedule: Schedule, minIntervalMs: number =
   if (schedule.kind !== 'rotation') return;
   const gapMs = shortestGapSeconds(parseCron(rotationCron(schedule.every))) * 1000;
   if (gapMs < minIntervalMs) {
-    throw new ScheduleError('too-frequent', { gap: formatDuration(gapMs), min: formatDuration(minIntervalMs) });
+    throw new ScheduleError('too-frequent', { gapMs, minMs: minIntervalMs });
   }
 }
 

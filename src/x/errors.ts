@@ -3,6 +3,7 @@
  * failed response (or a network failure) into one XApiError whose kind says what the caller can do.
  */
 import { UserFacingError, type ErrorParams } from '../errors.js';
+import { truncate } from '../text.js';
 
 export const X_ERROR_KINDS = [
   'auth', // 32, 135, 215: our signature, clock or app credentials are wrong
@@ -10,12 +11,12 @@ export const X_ERROR_KINDS = [
   'account-locked', // 326 locked, 64 suspended
   'rate-limited', // 88 / HTTP 429
   'transient', // 130, 131, 5xx, network, timeout
-  'forbidden', // 220, 261, 453: the app lacks access
-  'image-rejected', // 400/422 with an `error` string
-  'unexpected', // anything else, redirects included
+  'forbidden', // 220, 261, 453: the app lacks access; 416: the app is suspended
+  'image-rejected', // 400/422 with an `error` string: X's words, quoted (`xSaid`)
+  'unexpected', // anything else, redirects included; 38 and 324/325: the bot's own request was wrong
   'banner-too-large', // update_profile_banner 422: could not be resized or too large (also refused before sending: over 5 MB)
   'banner-unprocessable', // update_profile_banner 400: no image, or it could not be processed
-  'profile-text-too-long', // update_profile code 120: a value is longer than X allows
+  'profile-text-too-long', // code 120: a profile value is longer than X allows
 ] as const;
 export type XErrorKind = (typeof X_ERROR_KINDS)[number];
 
@@ -72,6 +73,10 @@ function parseBody(body: string): ParsedBody {
   return { code: undefined, message: undefined, error: undefined };
 }
 
+/** X's text as a parameter: one line, no control characters, at most X_SAID_MAX characters. */
+const X_SAID_MAX = 300;
+const xWords = (text: string): string => truncate(text.replace(/[\s\p{Cc}\p{Cf}]+/gu, ' ').trim().replace(/\.$/, ''), X_SAID_MAX);
+
 function resetFrom(header: string | undefined, now: number): Date {
   const seconds = Number(header);
   // Without a usable header, X's windows are 15 minutes long.
@@ -117,6 +122,15 @@ export function errorFromResponse(status: number, headers: Record<string, string
     case 261:
     case 453:
       return new XApiError('forbidden', {}, { ...details, variant: 'app-permission' });
+    case 416:
+      return new XApiError('forbidden', {}, { ...details, variant: 'app-suspended' }); // HTTP 401, but relinking would not help
+    case 120:
+      return new XApiError('profile-text-too-long', {}, details);
+    case 38:
+      return new XApiError('unexpected', {}, { ...details, variant: 'missing-parameter' });
+    case 324:
+    case 325:
+      return new XApiError('unexpected', {}, { ...details, variant: 'media' });
   }
   if (status === 429 || code === 88) {
     const resetAt = resetFrom(header('x-rate-limit-reset'), now);
@@ -124,8 +138,9 @@ export function errorFromResponse(status: number, headers: Record<string, string
   }
   if (status >= 500) return new XApiError('transient', {}, details);
   if ((status === 400 || status === 422) && error !== undefined) {
-    // X's own words (English), as it sends them: the one thing the user can act on.
-    return new XApiError('image-rejected', { reason: error.replace(/\.$/, '') }, details);
+    // X's own words (English): the one thing the user can act on. Hostile input: kept to one bounded line
+    // here (it is stored with a failed scheduled change); quoted and made inert where it is shown.
+    return new XApiError('image-rejected', { xSaid: xWords(error) }, details);
   }
   if (status === 401) return new XApiError('token-revoked', {}, details);
   if (status === 403) return new XApiError('forbidden', {}, details);

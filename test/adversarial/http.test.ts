@@ -223,7 +223,7 @@ describe.each(FLOOD_STORES)('a /healthz flood on %s', (_, storeUrl) => {
   const h = useHarness(storeUrl ? { env: { STORE_URL: storeUrl } } : {});
 
   it('writes nothing to the store', async () => {
-    const health = h.services.store.namespace('health');
+    const health = h.records.store.namespace('health');
     const before = { ping: await health.get('ping'), probe: await health.get('probe') };
     const cpu = process.cpuUsage();
     const statuses = await inBatches(Array.from({ length: 800 }), 50, async () => (await fetch(`${h.httpUrl()}/healthz`)).status);

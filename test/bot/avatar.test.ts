@@ -205,7 +205,7 @@ describe('with X images downloadable', () => {
     const { interaction: preview, reply } = await avatarCommand(h, user, 'preview', image('flowers.jpeg', fixture('flowers.jpeg')));
     const previewId = customIdOf(reply, 'avatar:cancel:').split(':')[2]!;
     // A damaged record: what the store holds for this preview is not JSON any more.
-    const previews = h.services.store.namespace('previews');
+    const previews = h.records.store.namespace('previews');
     await previews.store.set(`previews:${previewId}`, 'not json{');
     await preview.click(`avatar:cancel:${previewId}`);
     const answer = await preview.waitForReply((message) => message.content !== reply.content);

@@ -4,9 +4,10 @@
  * registered `integration_types` and `contexts`; the test server refuses what Discord would not show.
  */
 import { describe, expect, it } from 'vitest';
-import { ApplicationIntegrationType, InteractionContextType } from 'discord.js';
+import { ApplicationIntegrationType, ChannelType, InteractionContextType, PermissionFlagsBits } from 'discord.js';
 import { registerCommands } from '../../src/bot/register.js';
 import { commands } from '../../commands/index.js';
+import { t } from '../../src/i18n/t.js';
 import type { TestUser } from '../support/discord-server.js';
 import type { Harness } from '../support/bot-harness.js';
 import { customIdOf, EPHEMERAL, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
@@ -136,7 +137,77 @@ describe('user install: DMs and servers without the bot', () => {
     await unlink.click(customIdOf(question, 'twitter:unlink-confirm:'));
     const done = await unlink.waitForReply((message) => message.content.startsWith('Unlinked'), SLOW_MS);
     expect(done.content).toContain(`@${username.replace('-', '_')}_x`);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
+  });
+
+  it('/avatar set with an attachment from a group DM (context 2, the bot not in it) completes and replies with the URL', async () => {
+    const user = h.discord.addUser({ username: 'group-gus' });
+    const friends = [h.discord.addUser({ username: 'group-fay' }), h.discord.addUser({ username: 'group-flo' })];
+    const group = h.discord.addPrivateChannel({ recipients: [user, ...friends], type: ChannelType.GroupDM, name: 'weekend' });
+    const xUser = await h.linkUser(user, 'gus_x');
+    const interaction = await h.discord.slash(user, { name: 'avatar', subcommand: 'set', options: { image: image('me.jpg', fixture('Landscape_5.jpg')) } }, { channelId: group.id });
+    // As Discord sends it: context 2, the group DM as the channel, the user (no guild, no member), owned by the user's install.
+    expect(interaction.payload).toMatchObject({
+      context: InteractionContextType.PrivateChannel,
+      channel: { id: group.id, type: ChannelType.GroupDM, name: 'weekend', owner_id: user.id },
+      authorizing_integration_owners: { '1': user.id },
+      user: { id: user.id },
+      app_permissions: String(PermissionFlagsBits.AttachFiles | PermissionFlagsBits.EmbedLinks | PermissionFlagsBits.MentionEveryone),
+    });
+    expect(interaction.payload.guild_id).toBeUndefined();
+    expect(interaction.payload.member).toBeUndefined();
+
+    const reply = await interaction.waitForReply(undefined, SLOW_MS);
+    const url400 = h.x.profileImageUrl(xUser.id).replace('_normal', '_400x400');
+    expect(interaction.callbacks[0]).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    expect(reply.embeds[0]).toMatchObject({ title: 'Avatar updated', url: url400 });
+    expect(h.x.uploads.at(-1)).toMatchObject({ userId: xUser.id, width: 400, height: 400 });
+    expect(h.discord.messages.filter((posted) => posted.channelId === group.id)).toEqual([]); // nothing posted in the group itself
+  });
+
+  it('/twitter status from a group DM, and from a DM between two users, answers in the interaction', async () => {
+    const user = h.discord.addUser({ username: 'group-sal' });
+    const friend = h.discord.addUser({ username: 'group-sid' });
+    await h.linkUser(user, 'sal_x');
+    const group = h.discord.addPrivateChannel({ recipients: [user, friend, h.discord.addUser({ username: 'group-syd' })] });
+    const dm = h.discord.addPrivateChannel({ recipients: [user, friend] });
+    for (const channel of [group, dm]) {
+      const status = await h.discord.slash(user, { name: 'twitter', subcommand: 'status' }, { channelId: channel.id });
+      expect(status.payload).toMatchObject({ context: InteractionContextType.PrivateChannel, channel: { id: channel.id, type: channel.type } });
+      const reply = await status.waitForReply(undefined, SLOW_MS);
+      expect(JSON.stringify(reply)).toContain('@sal_x');
+      expect(status.ephemeral).toBe(true);
+    }
+  });
+
+  it('/twitter unlink then the Unlink button, from a group DM, deletes the link (the click reaches the bot from a channel it is not in)', async () => {
+    const user = h.discord.addUser({ username: 'group-uma' });
+    await h.linkUser(user, 'uma_x');
+    const group = h.discord.addPrivateChannel({ recipients: [user, h.discord.addUser({ username: 'group-ulf' }), h.discord.addUser({ username: 'group-uli' })] });
+    const unlink = await h.discord.slash(user, { name: 'twitter', subcommand: 'unlink' }, { channelId: group.id });
+    const question = await unlink.waitForReply();
+    await unlink.click(customIdOf(question, 'twitter:unlink-confirm:'));
+    const done = await unlink.waitForReply((message) => message.content.startsWith('Unlinked'), SLOW_MS);
+    expect(done.content).toContain('@uma_x');
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
+  });
+
+  it('/schedule notify where:channel from a group DM, where Discord offers no server channel, says to run it in the server or use DMs', async () => {
+    const user = h.discord.addUser({ username: 'group-nea' });
+    await h.linkUser(user, 'nea_x');
+    const group = h.discord.addPrivateChannel({ recipients: [user, h.discord.addUser({ username: 'group-ned' }), h.discord.addUser({ username: 'group-nia' })] });
+    const notify = await h.discord.slash(user, { name: 'schedule', subcommand: 'notify', options: { where: 'channel' } }, { channelId: group.id });
+    expect((await notify.waitForReply(undefined, SLOW_MS)).content).toBe(t('en-US', 'bot.error.channel-missing.outside-server'));
+    expect(notify.ephemeral).toBe(true);
+    expect((await h.services.schedules.get(user.id)).notify).toEqual({ mode: 'dm' }); // the default, unchanged
+  });
+
+  it('the test server, like Discord, offers commands in other DMs only to a user install, and refuses the bot posting in a channel it is not in', async () => {
+    const user = h.discord.addUser({ username: 'group-ida' });
+    const group = h.discord.addPrivateChannel({ recipients: [user, h.discord.addUser({ username: 'group-ivo' }), h.discord.addUser({ username: 'group-ina' })] });
+    await expect(h.discord.slash(user, { name: 'twitter', subcommand: 'status' }, { channelId: group.id, userInstall: false })).rejects.toThrow(/only through a user install/);
+    await expect(h.discord.slash(user, { name: 'branding-consent', subcommand: 'join' }, { channelId: group.id })).rejects.toThrow(/does not offer \/branding-consent/);
+    await expect(h.bot.client.channels.fetch(group.id)).rejects.toMatchObject({ code: 50001 });
   });
 
   it('the test server, like Discord, does not offer /branding in a DM, nor to a user install, nor a guild install where the bot is not', async () => {

@@ -22,7 +22,7 @@ const lostKey = randomBytes(32); // the key those records were sealed with, whic
 async function damagedUser(username: string): Promise<TestUser> {
   const user = h.discord.addMember({ username });
   const account = h.x.addUser({ screenName: `${username}_x` });
-  await createTokenVault(h.services.store, createSecretBox(lostKey)).save(user.id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+  await createTokenVault(h.records.store, createSecretBox(lostKey)).save(user.id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
   return user;
 }
 
@@ -55,12 +55,12 @@ describe('a damaged link', () => {
     expect(done.content).toBe(
       'Unlinked your X account here: tokens and history deleted. X did not confirm the revocation (the stored link could not be read, so X could not be told); you can also remove avatar-bot at x.com > Settings > Security > Connected apps.',
     );
-    expect(await h.services.store.namespace('tokens').get(user.id)).toBeUndefined();
+    expect(await h.records.store.namespace('tokens').get(user.id)).toBeUndefined();
     expect(h.x.requests.length).toBe(requests);
 
     // Linking again works as for anyone.
     const account = await h.linkUser(user, 'relinked_x');
-    expect((await h.services.vault.get(user.id))?.xUserId).toBe(account.id);
+    expect((await h.records.vault.get(user.id))?.xUserId).toBe(account.id);
   });
 
   it('a sign-in that no longer opens tells the user to start again, without the key id', async () => {
@@ -69,7 +69,7 @@ describe('a damaged link', () => {
     const prompt = await link.waitForReply();
     const requestToken = requestTokenOf(prompt);
     // As if the sign-in was sealed with a key removed before rotate-key ran.
-    const pending = h.services.store.namespace<{ secret: string }>('pending-links');
+    const pending = h.records.store.namespace<{ secret: string }>('pending-links');
     const key = pendingKey(requestToken);
     const stored = (await pending.get(key))!;
     await pending.set(key, { ...stored, secret: createSecretBox(lostKey).seal('request-secret', `pending-links:${key}`) }, 60_000);
@@ -121,8 +121,8 @@ describe('/branding push with a member whose link is damaged', () => {
   it('a link damaged after the preview fails that member with a reason; the others are uploaded', async () => {
     const { push } = await pushPreview('Second');
     const victim = members[1]!;
-    const account = (await h.services.vault.get(victim.id))!;
-    await createTokenVault(h.services.store, createSecretBox(lostKey)).save(victim.id, account);
+    const account = (await h.records.vault.get(victim.id))!;
+    await createTokenVault(h.records.store, createSecretBox(lostKey)).save(victim.id, account);
     expect(await confirm(push)).toBe('Pushed "Second": 2 succeeded, 1 failed (stored X link cannot be read (must link again)), 0 skipped. The full report is attached.');
     const [job] = await h.services.branding.pushes.status(h.discord.guild.id);
     expect(job?.results[victim.id]).toMatchObject({ status: 'failed', kind: 'damaged-link' });

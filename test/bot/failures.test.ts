@@ -91,7 +91,7 @@ describe('X refuses or fails', () => {
   it('image rejected by X (422)', async () => {
     const user = await linkedUser();
     h.x.fail(xFaults.imageRejected(X_PATHS.updateProfileImage));
-    await expectSetRefused(user, photo(), 'X rejected the image: media type unrecognized. Nothing was changed.');
+    await expectSetRefused(user, photo(), 'X rejected the image (X said: “media type unrecognized”). Nothing was changed.');
   });
 
   it('X down (503 on every try): "not responding… tried several times"', async () => {

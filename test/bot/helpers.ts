@@ -72,7 +72,7 @@ export async function linkWithPin(h: Harness, user: TestUser, xUser: FakeXUser):
 export async function stateOf(h: Harness, user: TestUser) {
   return {
     uploads: h.x.uploads.length,
-    link: await h.services.vault.get(user.id),
+    link: await h.records.vault.get(user.id),
     history: await h.services.avatars.history(user.id),
   };
 }

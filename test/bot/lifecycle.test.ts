@@ -103,10 +103,10 @@ describe('start-up after downtime', () => {
     for (let i = 0; i < due; i++) {
       const id = String(700_000_000_000_000_000n + BigInt(i));
       const account = h.x.addUser({ screenName: `due${i}` });
-      await h.services.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      await h.records.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
       await h.services.library.add(id, 'a', { data: library, format: 'jpeg' });
       await h.services.library.add(id, 'b', { data: library, format: 'jpeg' });
-      await h.services.schedules.update(id, () => dueWhileDownRecord(i, nowMs));
+      await h.records.schedules.update(id, () => dueWhileDownRecord(i, nowMs));
     }
     const asker = h.discord.addMember({ username: 'startup-asker' });
     await h.linkUser(asker, 'startup_asker_x');

@@ -28,7 +28,7 @@ function watched(name: string) {
 
 /** Which of these keys have a row in the bot's SQLite file, and how many bytes they hold. */
 async function rows(keys: string[]): Promise<{ rows: number; bytes: number }> {
-  const adapter = h.services.store.namespace('previews').store as { query(sql: string): Promise<Array<{ key: string; bytes: number }>> };
+  const adapter = h.records.store.namespace('previews').store as { query(sql: string): Promise<Array<{ key: string; bytes: number }>> };
   const found = await adapter.query('SELECT key, length(value) AS bytes FROM keyv');
   const ours = found.filter((row) => keys.includes(row.key));
   return { rows: ours.length, bytes: ours.reduce((sum, row) => sum + row.bytes, 0) };
@@ -52,7 +52,7 @@ describe('without a linked account', () => {
     expectPlainEphemeral(added.interaction, added.reply, NOT_LINKED);
     expect(library.downloads()).toEqual([]);
 
-    expect(await h.services.store.namespace('preview-index').get(user.id)).toBeUndefined();
+    expect(await h.records.store.namespace('preview-index').get(user.id)).toBeUndefined();
     expect(await h.services.library.list(user.id)).toEqual([]);
   });
 
@@ -67,7 +67,7 @@ describe('without a linked account', () => {
     const user = h.discord.addMember({ username: `unlinked-schedule-${subcommand}` });
     const { interaction, reply } = await run(user, 'schedule', subcommand, options);
     expectPlainEphemeral(interaction, reply, NOT_LINKED);
-    expect(await h.services.store.namespace('schedules').get(user.id)).toBeUndefined();
+    expect(await h.records.store.namespace('schedules').get(user.id)).toBeUndefined();
   });
 });
 
@@ -82,7 +82,7 @@ describe('caps per user', () => {
       ids.push(customIdOf(reply, 'avatar:apply:').slice('avatar:apply:'.length));
       messages.push({ interaction, reply });
     }
-    const withImage = await Promise.all(ids.map(async (id) => ((await h.services.store.namespace<{ data: string }>('previews').get(id))?.data.length ?? 0) > 0));
+    const withImage = await Promise.all(ids.map(async (id) => ((await h.records.store.namespace<{ data: string }>('previews').get(id))?.data.length ?? 0) > 0));
     expect(withImage).toEqual([false, true, true, true]);
 
     const oldest = messages[0]!;
@@ -118,11 +118,11 @@ describe('caps per user', () => {
     await h.linkUser(user, 'many_schedules_x');
     await h.services.library.add(user.id, 'winter', { data: photo, format: 'jpeg' });
     const events: Schedule[] = Array.from({ length: SCHEDULES_PER_USER }, (_, n) => ({ id: `e${n}`, createdAt: new Date().toISOString(), kind: 'event', image: 'winter', at: `2031-01-${String(n + 1).padStart(2, '0')} 10:00` }));
-    await h.services.schedules.update(user.id, (record) => void record.schedules.push(...events));
+    await h.records.schedules.update(user.id, (record) => void record.schedules.push(...events));
 
     const one = await run(user, 'schedule', 'event', { image: 'winter', at: '2032-01-01 10:00' });
     expectPlainEphemeral(one.interaction, one.reply, `You have ${SCHEDULES_PER_USER} schedules, the most you can keep. Remove one with /schedule remove first.`);
-    await h.services.schedules.update(user.id, (record) => void (record.schedules = []));
+    await h.records.schedules.update(user.id, (record) => void (record.schedules = []));
 
     const names = Array.from({ length: IMAGES_PER_ROTATION + 1 }, () => 'winter').join(',');
     const rotation = await run(user, 'schedule', 'rotate', { images: names, every: 'daily' });
@@ -152,6 +152,6 @@ describe('the sweeper the bot runs', () => {
       sweeperOffsetMs = 0;
     }
     expect(await rows(keys)).toEqual({ rows: 0, bytes: 0 });
-    expect(await h.services.vault.get(user.id)).toBeDefined(); // what does not expire stays
+    expect(await h.records.vault.get(user.id)).toBeDefined(); // what does not expire stays
   });
 });

@@ -36,10 +36,10 @@ describe('PIN flow (no PUBLIC_URL)', () => {
     expect(linked.content).toBe(linkedText('alice_x'));
     expect(submitted.ephemeral).toBe(true);
 
-    const stored = await h.services.vault.get(user.id);
+    const stored = await h.records.vault.get(user.id);
     expect(stored).toMatchObject({ xUserId: xUser.id, screenName: 'alice_x', status: 'active' });
     // The stored tokens are the ones X issued for this sign-in: they work.
-    await expect(h.services.x.verifyCredentials(stored!)).resolves.toMatchObject({ id: xUser.id });
+    await expect(h.records.x.verifyCredentials(stored!)).resolves.toMatchObject({ id: xUser.id });
     expectValidSignatures(h.x, firstRequest);
   });
 
@@ -57,16 +57,16 @@ describe('PIN flow (no PUBLIC_URL)', () => {
     // X refused the PIN, not the link: the words offer to try the PIN again (test/i18n/errors.test.ts checks the button).
     expect(refused.content).toMatch(/^X did not accept that PIN\. .*try the PIN again/);
     expect(refused.flags! & EPHEMERAL).toBe(EPHEMERAL);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
 
     const second = await link.click(`twitter:pin:${requestToken}`);
     const notANumber = await (await second.submitModal({ pin: 'abcdefg' })).waitForReply();
     expect(notANumber.content).toBe('The PIN is the number X shows after you authorise the app (usually 7 digits).');
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
 
     const third = await link.click(`twitter:pin:${requestToken}`);
     expect((await (await third.submitModal({ pin: verifier })).waitForReply()).content).toBe(linkedText('bob_x'));
-    expect(await h.services.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
+    expect(await h.records.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
   });
 
   it('/twitter status shows the account, its 400x400 avatar and a working link; after X revokes it, "revoked" and a relink button', async () => {
@@ -89,7 +89,7 @@ describe('PIN flow (no PUBLIC_URL)', () => {
     const revoked = await again.waitForReply();
     expect(revoked.embeds[0]?.fields?.find((field) => field.name === 'Link health')?.value).toBe('Revoked: link again');
     expect(buttonsOf(revoked).map((button) => [button.label, button.custom_id])).toEqual([['Link again', 'twitter:start:']]);
-    expect((await h.services.vault.get(user.id))?.status).toBe('revoked');
+    expect((await h.records.vault.get(user.id))?.status).toBe('revoked');
 
     // The button starts a fresh link, and linking again makes the link active.
     const relink = await again.click('twitter:start:');
@@ -98,7 +98,7 @@ describe('PIN flow (no PUBLIC_URL)', () => {
     const { verifier } = h.x.approve(requestTokenOf(prompt), xUser.id);
     const submitted = await (await relink.click(customIdOf(prompt, 'twitter:pin:'))).submitModal({ pin: verifier });
     expect((await submitted.waitForReply()).content).toBe(linkedText('carol_x'));
-    expect((await h.services.vault.get(user.id))?.status).toBe('active');
+    expect((await h.records.vault.get(user.id))?.status).toBe('active');
   });
 
   it('unlink, confirmed: revokes the token at X and deletes the tokens and the history', async () => {
@@ -123,8 +123,8 @@ describe('PIN flow (no PUBLIC_URL)', () => {
 
     const invalidate = h.x.requests.slice(firstRequest).filter((request) => request.path === X_PATHS.invalidateToken);
     expect(invalidate).toMatchObject([{ method: 'POST', status: 200, authOk: true, oauthParams: { oauth_token: before.link!.token } }]);
-    await expect(h.services.x.verifyCredentials(before.link!)).rejects.toMatchObject({ kind: 'token-revoked' });
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    await expect(h.records.x.verifyCredentials(before.link!)).rejects.toMatchObject({ kind: 'token-revoked' });
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
     expect(await h.services.avatars.history(user.id)).toEqual({ entries: [] });
     for (const hash of hashes) expect(await h.services.avatars.historyImage(user.id, hash)).toBeUndefined();
   });
@@ -135,7 +135,7 @@ describe('PIN flow (no PUBLIC_URL)', () => {
   ])('unlink when X %s: deleted here all the same, and the reply says X did not confirm', async (_, fault, problem) => {
     const user = h.discord.addMember({ username: 'unlink-erin' });
     await h.linkUser(user, `erin_${h.x.users.size}`);
-    const { screenName } = (await h.services.vault.get(user.id))!;
+    const { screenName } = (await h.records.vault.get(user.id))!;
     await avatarCommand(h, user, 'set', image('me.jpg', fixture('flowers.jpeg')));
     h.x.fail(fault);
 
@@ -147,7 +147,7 @@ describe('PIN flow (no PUBLIC_URL)', () => {
       `Unlinked @${screenName} here: tokens and history deleted. X did not confirm the revocation (${problem}); you can also remove avatar-bot at x.com > Settings > Security > Connected apps.`,
     );
     expect(unlink.ephemeral).toBe(true);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
     expect(await h.services.avatars.history(user.id)).toEqual({ entries: [] });
   });
 
@@ -204,12 +204,12 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     expect(question.headers.get('x-frame-options')).toBe('DENY');
 
     // Nothing is linked by a GET: not the callback, not Discord's return, not the confirm path.
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
     expect(h.x.requests.slice(firstRequest).filter((request) => request.path === X_PATHS.accessToken)).toEqual([]);
     expect((await browser.open(question.url)).status).toBe(400);
     const get = await fetch(`${h.httpUrl()}/oauth/confirm`);
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
 
     const done = await browser.submit(question);
     expect(done.status).toBe(200);
@@ -220,7 +220,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     expect(edits).toHaveLength(2); // the prompt, then the confirmation
     expect(edits[1]).toMatchObject({ status: 200, body: { content: linkedText('gina_x'), components: [] } });
     expect(link.original?.content).toBe(linkedText('gina_x'));
-    const linked = await h.services.vault.get(user.id);
+    const linked = await h.records.vault.get(user.id);
     expect(linked).toMatchObject({ xUserId: xUser.id, screenName: 'gina_x', status: 'active' });
     expectValidSignatures(h.x, firstRequest);
 
@@ -231,7 +231,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     expect(replay.status).toBe(400);
     expect(replay.text).toContain('That sign-in link has expired or was already used. Run /twitter link again.');
     expect((await browser.submit(question)).status).toBe(400);
-    expect(await h.services.vault.get(user.id)).toEqual(linked);
+    expect(await h.records.vault.get(user.id)).toEqual(linked);
     expect(h.discord.calls.length).toBe(calls);
     expect(h.x.requests.length).toBe(requests);
   });
@@ -252,8 +252,8 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     expect(refused.text).not.toContain('<b>Name');
     expect(refused.text).not.toContain('<form');
 
-    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
-    expect(await h.services.vault.get(victim.id)).toBeUndefined();
+    expect(await h.records.vault.get(mallory.id)).toBeUndefined();
+    expect(await h.records.vault.get(victim.id)).toBeUndefined();
     // The verifier was never exchanged: X issued no access token for this sign-in.
     expect(h.x.requests.slice(firstRequest).filter((request) => request.path === X_PATHS.accessToken)).toEqual([]);
     // And Mallory's own avatar command finds no link.
@@ -264,7 +264,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     // The pending link is gone: even Mallory, signed in as herself, cannot use the callback now.
     const late = await browserOf(mallory).open(redirectUrl!);
     expect(late.status).toBe(400);
-    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
+    expect(await h.records.vault.get(mallory.id)).toBeUndefined();
   });
 
   it("the Discord step must come back to the browser X sent back: another browser with the right Discord account is refused", async () => {
@@ -284,7 +284,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     const other = await browserOf(user).open(authorize.toString());
     expect(other.status).toBe(400);
     expect(other.text).toContain('This sign-in was started in a different browser. Nothing was linked.');
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
   });
 
   it('cancelling on Discord links nothing', async () => {
@@ -299,7 +299,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     } finally {
       h.discord.oauth2.decide('authorize');
     }
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
   });
 
   it('confirms by DM when the link message can no longer be edited (the interaction token expired)', async () => {
@@ -315,7 +315,7 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
       expect((await browser.submit(await browser.open(redirectUrl!))).status).toBe(200);
       const dm = await h.discord.waitForDm(user.id);
       expect(dm.message.content).toBe(linkedText('ivy_x'));
-      expect(await h.services.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
+      expect(await h.records.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
     } finally {
       expired();
     }
@@ -342,15 +342,15 @@ describe('callback flow (PUBLIC_URL and DISCORD_CLIENT_SECRET set)', () => {
     expect(stolen.user.id).toBe(mallory.id);
     expect(refused.content).toBe('That sign-in link was started by someone else. Run /twitter link to get your own.');
     expect(stolen.ephemeral).toBe(true);
-    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
-    expect(await h.services.vault.get(alice.id)).toBeUndefined();
+    expect(await h.records.vault.get(mallory.id)).toBeUndefined();
+    expect(await h.records.vault.get(alice.id)).toBeUndefined();
     expect(h.x.requests.filter((request) => request.path === X_PATHS.accessToken && request.oauthParams?.oauth_token === requestToken)).toEqual([]);
 
     // Alice's pending link is untouched: her own submission completes it.
     const own = await click.submitModal({ pin: verifier });
     expect((await own.waitForReply()).content).toBe(linkedText('hana_x'));
-    expect(await h.services.vault.get(alice.id)).toMatchObject({ xUserId: xUser.id });
-    expect(await h.services.vault.get(mallory.id)).toBeUndefined();
+    expect(await h.records.vault.get(alice.id)).toMatchObject({ xUserId: xUser.id });
+    expect(await h.records.vault.get(mallory.id)).toBeUndefined();
   });
 });
 

@@ -42,7 +42,7 @@ describe('/schedule notify where:channel', () => {
     const channel = h.discord.addChannel({ name: 'no-files' });
     h.discord.setChannelOverwrites(channel.id, [{ id: h.discord.botUser.id, type: 1, deny: PermissionFlagsBits.AttachFiles | PermissionFlagsBits.EmbedLinks }]);
     expect(await schedule(user, 'notify', { where: 'channel', channel: { channel: channel.id } })).toBe(
-      `I can't post in <#${channel.id}>: I need Embed Links, Attach Files there. Ask a server admin, pick another channel, or use DMs.`,
+      `I can't post in <#${channel.id}>: I need Embed Links and Attach Files there. Ask a server admin, pick another channel, or use DMs.`,
     );
     expect((await h.services.schedules.get(user.id)).notify).toEqual({ mode: 'dm' });
   });

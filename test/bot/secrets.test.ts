@@ -25,7 +25,7 @@ it('no token, secret, PIN or key appears in the logs or the store', async () => 
     secrets.set(value!, what);
   };
   const rememberLink = async (user: TestUser) => {
-    const link = await h.services.vault.get(user.id);
+    const link = await h.records.vault.get(user.id);
     remember(`${user.username}'s access token`, link?.token);
     remember(`${user.username}'s access token secret`, link?.secret);
   };

@@ -162,7 +162,7 @@ describe('push', () => {
     h.discord.removeMember(leaver.id);
     const push = await slash(admin, 'branding', 'push', { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, label: 'Farewell' });
     const preview = await push.waitForReply((message) => message.content.includes('Push it?'), 15_000);
-    const reach = (await Promise.all(opted.map(async (userId) => ((await h.services.vault.get(userId))?.status === 'active' ? userId : undefined)))).filter(Boolean);
+    const reach = (await Promise.all(opted.map(async (userId) => ((await h.records.vault.get(userId))?.status === 'active' ? userId : undefined)))).filter(Boolean);
     expect(preview.content).toMatch(new RegExp(`^This image goes to \\*\\*${reach.length}\\*\\* members? \\(opted in, linked, in the server\\)\\. Skipped: .*1 left the server.*\\. Push it\\?$`));
     expect(await confirmPush(push)).toBe(`Pushed "Farewell": ${reach.length} succeeded, 0 failed, 0 skipped. The full report is attached.`);
     // (The team season of an earlier test reached them when they joined; the push does not.)

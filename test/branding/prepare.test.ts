@@ -111,7 +111,7 @@ it('a member whose upload X refuses after their original was saved ahead is left
   const report = await pushed;
   h.x.clearFaults();
 
-  expect(report).toBe('Pushed "refused": 0 succeeded, 1 failed (X rejected the image: media type unrecognized.), 0 skipped. The full report is attached.');
+  expect(report).toBe('Pushed "refused": 0 succeeded, 1 failed (X rejected the image (X said: “media type unrecognized”).), 0 skipped. The full report is attached.');
   // The prepare stage saved it before the upload …
   expect(originalAtUpload).toMatchObject({ saved: true });
   const hash = (originalAtUpload as { hash: string }).hash;

@@ -18,6 +18,8 @@ import { createServices, type Services } from '../../src/services.js';
 import type { StoredImage } from '../../src/avatar/history.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from '../support/x-server.js';
+import { openRecords, type Records } from '../support/records.js';
+import { localCoordination, type Coordination } from '../../src/coordination/runs.js';
 
 const logger = createLogger({ level: 'silent' });
 let x: XServer;
@@ -27,16 +29,26 @@ let services: Services;
 let consent: ConsentStore;
 let nextId = 0n;
 
+/** Each bot process's records, opened beside its services (which expose use cases only; ../support/records.ts), and its coordination. */
+const sides = new Map<Services, { records: Records; coordination: Coordination }>();
+async function startServices(processConfig: Config): Promise<Services> {
+  const started = await createServices(processConfig, logger);
+  sides.set(started, { records: await openRecords(processConfig), coordination: localCoordination() });
+  return started;
+}
+const side = (target: Services) => sides.get(target)!;
+
 beforeAll(async () => {
   x = await startXServer();
   dir = mkdtempSync(join(tmpdir(), 'avatar-bot-branding-'));
   config = parseConfig(localServicesEnv(x, dir));
-  services = await createServices(config, logger);
-  consent = createConsentStore(services.store);
+  services = await startServices(config);
+  consent = createConsentStore(side(services).records.store);
 });
 
 afterAll(async () => {
   await services?.close();
+  for (const { records } of sides.values()) await records.close();
   await x?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -50,7 +62,7 @@ interface Member {
 async function member(target: Services = services, linked = true): Promise<Member> {
   const id = String(300_000_000_000_000_000n + nextId++);
   const account = x.addUser({ screenName: `member${id.slice(-6)}` });
-  if (linked) await target.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+  if (linked) await side(target).records.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
   return { id, account };
 }
 
@@ -94,10 +106,10 @@ function instrumented(avatars: AvatarChanges, hooks: { started?: (n: number) => 
 
 function runner(overrides: Partial<PushRunnerDeps> = {}, target: Services = services, consentStore: ConsentStore = consent): PushRunner {
   return createPushRunner({
-    store: target.store,
+    store: side(target).records.store,
     avatars: target.avatars,
     consent: consentStore,
-    coordination: target.coordination,
+    coordination: side(target).coordination,
     logger,
     concurrency: 4,
     transientRetryMs: 100,
@@ -146,7 +158,7 @@ describe('a push', () => {
     const leavesServer = await member();
     for (const m of [unlinked, revokedAtX, revokedHere, leavesServer]) await consent.join(guild, m.id);
     x.revoke(revokedAtX.account.id);
-    await services.vault.setStatus(revokedHere.id, 'revoked');
+    await side(services).records.vault.setStatus(revokedHere.id, 'revoked');
     const withdraws = members.at(-1)!;
     const left = new Set([leavesServer.id]);
 
@@ -275,8 +287,8 @@ describe('a push', () => {
     // A bot process with its own services, stopped in the middle of a push and started again on the same store.
     const storeUrl = `sqlite://${join(dir, 'restart.sqlite')}`;
     const restartConfig = { ...config, storeUrl };
-    const first = await createServices(restartConfig, logger);
-    const firstConsent = createConsentStore(first.store);
+    const first = await startServices(restartConfig);
+    const firstConsent = createConsentStore(side(first).records.store);
     const guild = 'g-restart';
     const members: Member[] = [];
     for (let i = 0; i < 24; i++) {
@@ -313,11 +325,11 @@ describe('a push', () => {
     }
     // One upload reached X but the process died before recording it: its result still says pending.
     const unrecorded = doneBefore[0]!;
-    await first.store.namespace('branding-results').set(`${jobId}:push:${unrecorded.id}`, { ...stopped.results[unrecorded.id]!, status: 'pending' });
+    await side(first).records.store.namespace('branding-results').set(`${jobId}:push:${unrecorded.id}`, { ...stopped.results[unrecorded.id]!, status: 'pending' });
     await first.close();
 
-    const second = await createServices(restartConfig, logger);
-    const pushB = runner({}, second, createConsentStore(second.store));
+    const second = await startServices(restartConfig);
+    const pushB = runner({}, second, createConsentStore(side(second).records.store));
     expect(await pushB.resume()).toEqual({ carriedOn: [jobId], heldElsewhere: [] });
     await pushB.run(jobId); // joins the resumed run
     x.setUploadLatency(0);

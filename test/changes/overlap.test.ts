@@ -12,6 +12,7 @@ import { createConsentStore } from '../../src/branding/consent.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
+import { openRecords, type Records } from '../support/records.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, X_PATHS, type FakeXUser, type XServer } from '../support/x-server.js';
 
@@ -20,27 +21,30 @@ const CONCURRENCY = 2;
 let x: XServer;
 let dir: string;
 let services: Services;
+let records: Records;
 
 beforeAll(async () => {
   x = await startXServer({ processingDelayMs: PROCESSING_MS });
   dir = mkdtempSync(join(tmpdir(), 'avatar-bot-overlap-'));
   const env = localServicesEnv(x, dir, { TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_MS), BRANDING_CONCURRENCY: String(CONCURRENCY) });
   services = await createServices(parseConfig(env), createLogger({ level: 'silent' }));
+  records = await openRecords(parseConfig(env)); // to plant links and consent (Services exposes use cases only)
 });
 afterAll(async () => {
   await services?.close();
+  await records?.close();
   await x?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 it('a push of 8 members at concurrency 2 waits for X once, with all 8 waits overlapping, and 2 uploads at a time', async () => {
   const guild = 'g-overlap';
-  const consent = createConsentStore(services.store);
+  const consent = createConsentStore(records.store);
   const accounts = new Map<string, FakeXUser>();
   for (let i = 0; i < 8; i++) {
     const id = String(400_000_000_000_000_000n + BigInt(i));
     const account = x.addUser({ screenName: `overlap${i}` });
-    await services.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    await records.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
     await consent.join(guild, id);
     accounts.set(account.accessToken.token, account);
   }

@@ -19,6 +19,7 @@ import { createAvatarHistory } from '../../src/avatar/history.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { eventually } from '../support/eventually.js';
 import { startXServer, type XServer } from '../support/x-server.js';
+import { openRecords } from '../support/records.js';
 
 let x: XServer;
 let dir: string;
@@ -43,15 +44,16 @@ it('a catch-up joining a recovered scheduled change while the recovery tells it:
 
   // The process that stops: it scheduled `a`, X accepted the upload, and it died before the read.
   const before = await createServices(config, logger);
-  await before.vault.save(userId, { xUserId: account.id, screenName: account.screenName, ...tokens });
+  const records = await openRecords(config); // its records, as the test plants them (Services exposes use cases only)
+  await records.vault.save(userId, { xUserId: account.id, screenName: account.screenName, ...tokens });
   await before.library.add(userId, 'a', { data, format: 'jpeg' });
-  await before.schedules.update(userId, (draft) => void (draft.defaultImage = 'a'));
-  const history = createAvatarHistory(before.store);
+  await records.schedules.update(userId, (draft) => void (draft.defaultImage = 'a'));
+  const history = createAvatarHistory(records.store);
   const imageHash = await history.putImage(userId, { data, format: 'jpeg' });
   await history.saveOriginal(userId, { saved: false, reason: 'not needed here', savedAt: new Date().toISOString() });
-  const previousUrl = (await before.x.verifyCredentials(tokens)).profileImage.normal;
-  await before.x.uploadProfileImage(tokens, { data, format: 'jpeg' });
-  const journal = createChangeJournal(before.store, randomUUID()); // an owner nobody holds a lease for
+  const previousUrl = (await records.x.verifyCredentials(tokens)).profileImage.normal;
+  await records.x.uploadProfileImage(tokens, { data, format: 'jpeg' });
+  const journal = createChangeJournal(records.store, randomUUID()); // an owner nobody holds a lease for
   const origin = { kind: 'schedule' as const, target: 'a', image: 'a', label: 'your default image' };
   const record = await journal.create({
     userId,
@@ -81,7 +83,7 @@ it('a catch-up joining a recovered scheduled change while the recovery tells it:
   try {
     // The schedule record is held, so the recovery's completion waits inside its handler (at most 4 s) ...
     let release: () => void = () => {};
-    const holding = after.store.locked(`schedules:${userId}`, () => new Promise<void>((resolve) => (release = resolve)));
+    const holding = records.store.locked(`schedules:${userId}`, () => new Promise<void>((resolve) => (release = resolve)));
     await eventually(async () => expect((await after.avatars.history(userId)).entries).toHaveLength(1), 5_000); // read and recorded: the handler runs
     // ... while the catch-up reads the record from before it and joins the change.
     let joins = 0;
@@ -104,5 +106,6 @@ it('a catch-up joining a recovered scheduled change while the recovery tells it:
     expect((await after.avatars.history(userId)).entries.map((entry) => entry.url400)).toEqual([finalUrl]);
   } finally {
     await after.close();
+    await records.close();
   }
 }, 30_000);

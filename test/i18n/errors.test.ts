@@ -170,13 +170,13 @@ describe('a wrong PIN, through the real discord.js client', () => {
     const buttons = buttonsOf(refused);
     expect(buttons.map((button) => button.label)).toEqual(['Enter the PIN again']);
     expect(buttons[0]!.custom_id).toBe(`twitter:pin:${requestToken}`);
-    expect(await h.services.vault.get(user.id)).toBeUndefined();
+    expect(await h.records.vault.get(user.id)).toBeUndefined();
 
     // The button works: the PIN form of the same sign-in, and the right PIN links.
     const again = await submitted.click(`twitter:pin:${requestToken}`);
     expect((await again.waitForModal()).custom_id).toBe(`twitter:pin-modal:${requestToken}`);
     const linked = await (await again.submitModal({ pin: verifier })).waitForReply();
     expect(linked.content).toBe('Linked @wrong_pin_x. Use /avatar set to change your X avatar.');
-    expect(await h.services.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
+    expect(await h.records.vault.get(user.id)).toMatchObject({ xUserId: xUser.id, status: 'active' });
   });
 });

@@ -66,7 +66,7 @@ describe('a de and a ja user', () => {
       const listed = await schedule(user, locale, 'list');
       for (const words of list) expect(listed).toContain(words);
       for (const english of englishWords) expect(listed).not.toContain(english);
-      expect(await h.services.store.namespace(LOCALE_NAMESPACE).get(`user:${user.id}`)).toBe(locale);
+      expect(await h.records.store.namespace(LOCALE_NAMESPACE).get(`user:${user.id}`)).toBe(locale);
 
       // The event comes due: the scheduler's clock is moved to 2 s before it.
       clock.offset = at.ms - 2000 - Date.now();
@@ -79,7 +79,7 @@ describe('a de and a ja user', () => {
 
       // Unlinking forgets the locale with everything else about the user.
       await h.services.links.unlink(user.id);
-      expect(await h.services.store.namespace(LOCALE_NAMESPACE).get(`user:${user.id}`)).toBeUndefined();
+      expect(await h.records.store.namespace(LOCALE_NAMESPACE).get(`user:${user.id}`)).toBeUndefined();
     });
   }
 
@@ -109,7 +109,7 @@ describe('a failed scheduled change', () => {
       await h.linkUser(user, `fail_${locale}_x`);
       await addImage(user, 'gone', '#336699');
       expect(await schedule(user, locale, 'timezone', { zone: 'UTC' })).toBeTruthy(); // their locale is seen
-      await h.services.schedules.update(user.id, (draft) => {
+      await h.records.schedules.update(user.id, (draft) => {
         draft.schedules.push({ id: 'gone01', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
       });
       await h.services.library.remove(user.id, 'gone');
@@ -134,7 +134,7 @@ describe('a failed scheduled change', () => {
     await h.linkUser(user, 'fail_pending_x');
     await addImage(user, 'gone', '#993366');
     h.discord.setDmsClosed(user.id);
-    await h.services.schedules.update(user.id, (draft) => {
+    await h.records.schedules.update(user.id, (draft) => {
       draft.schedules.push({ id: 'gone02', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
     });
     await h.services.library.remove(user.id, 'gone');
@@ -147,7 +147,7 @@ describe('a failed scheduled change', () => {
 
     // Written by the old code: an English sentence, shown as it is.
     const sentence = 'A scheduled avatar change (your default image: old) failed: an internal error';
-    await h.services.schedules.update(user.id, (draft) => void (draft.pendingNotice = sentence));
+    await h.records.schedules.update(user.id, (draft) => void (draft.pendingNotice = sentence));
     const later = await h.discord.slash(user, { name: 'schedule', subcommand: 'list', options: {} }, { locale: 'de' });
     await later.waitForReply(undefined, 15_000);
     expect((await later.waitForFollowUp(undefined, 15_000)).content).toBe(sentence);

@@ -29,7 +29,7 @@ describe('/schedule list', () => {
       const data = await sharp({ create: { width: 400, height: 400, channels: 3, background: colour } }).jpeg().toBuffer();
       await h.services.library.add(user.id, name, { data, format: 'jpeg' });
     }
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     const uploads = () => h.x.uploads.filter((upload) => upload.userId === account.id);
 
     await schedule(user, 'default', { image: 'usual' });

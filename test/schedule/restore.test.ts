@@ -24,6 +24,8 @@ import { plannedChange, type Team } from '../../src/schedule/plan.js';
 import { createScheduler, type CatchUp, type Scheduler } from '../../src/schedule/scheduler.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openStore, type Store } from '../../src/store/backend.js';
+import { createAvatarLibrary } from '../../src/library/store.js';
+import { localCoordination } from '../../src/coordination/runs.js';
 import { createScheduleStore, type ScheduleRecord, type ScheduleStore } from '../../src/schedule/store.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { startXServer, type XServer } from '../support/x-server.js';
@@ -145,9 +147,9 @@ describe('restoring 3,000 schedule records from SQLite', () => {
     };
     scheduler = createScheduler({
       schedules: listing,
-      library: services.library,
+      library: createAvatarLibrary(store),
       avatars: services.avatars,
-      coordination: services.coordination,
+      coordination: localCoordination(),
       logger: createLogger({ level: 'silent' }),
       notify: async () => false,
       teams: { forMember: (userId) => teamSeasons.forMember(userId), everyMember: () => teamSeasons.everyMember(), libraryOwner: teamLibraryOwner },

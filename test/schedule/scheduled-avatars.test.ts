@@ -155,7 +155,7 @@ describe('rotations', () => {
     const { user, account } = await newUser('rotator');
     const red = await addImage(user, 'red', '#ff0000');
     const green = await addImage(user, 'green', '#00ff00');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     expect(await schedule(user, 'rotate', { images: 'red,green', every: '*/2 * * * * *' })).toMatch(/^Added: rotation \*\/2 \* \* \* \* \*, sequence: red, green/);
     await h.discord.waitFor(() => uploadsOf(account).length >= 3, 15_000, 'three rotation uploads');
     const bytes = uploadsOf(account).slice(0, 3).map((upload) => upload.bytes);
@@ -211,7 +211,7 @@ describe('events', () => {
     clock.offset = 0;
     const { user, account } = await newUser('latecomer');
     const party = await addImage(user, 'party', '#ff00ff');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     const local = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
     const hourAgo = local(Date.now() - 3_600_000);
     expect(await schedule(user, 'event', { image: 'party', at: local(Date.now() - 3 * 3_600_000), until: hourAgo })).toBe(
@@ -229,7 +229,7 @@ describe('events', () => {
     const { user, account } = await newUser('traveller');
     await addImage(user, 'usual', '#777777');
     const party = await addImage(user, 'party', '#ff00ff');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     await schedule(user, 'default', { image: 'usual' });
     await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
     await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
@@ -237,7 +237,7 @@ describe('events', () => {
     const at = new Date(Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000);
     const wallClock = at.toISOString().slice(0, 16).replace('T', ' ');
     // Stored the way events were before they were pinned to an instant: wall clock in the user's zone (UTC).
-    await h.services.schedules.update(user.id, (draft) => void draft.schedules.push({ id: 'old001', kind: 'event', image: 'party', at: wallClock, createdAt: new Date().toISOString() }));
+    await h.records.schedules.update(user.id, (draft) => void draft.schedules.push({ id: 'old001', kind: 'event', image: 'party', at: wallClock, createdAt: new Date().toISOString() }));
     setNow(at, 1500);
     await h.services.scheduler.refresh(user.id);
     await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event');
@@ -296,7 +296,7 @@ describe('failures', () => {
     clock.offset = 0;
     const { user, account } = await newUser('missing');
     await addImage(user, 'gone', '#123456');
-    await h.services.schedules.update(user.id, (draft) => {
+    await h.records.schedules.update(user.id, (draft) => {
       draft.schedules.push({ id: 'evt001', kind: 'event', image: 'gone', at: '2020-01-01 00:00', until: '2099-01-01 00:00', createdAt: new Date().toISOString() });
     });
     await h.services.library.remove(user.id, 'gone');
@@ -311,7 +311,7 @@ describe('failures', () => {
     clock.offset = 0;
     const { user, account } = await newUser('limited');
     await addImage(user, 'img', '#654321');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     const attempts = () => h.x.requests.filter((request) => request.path === X_PATHS.updateProfileImage && request.oauthParams?.oauth_token === account.accessToken.token);
     // X says the window reset 30 s ago: "retry after the reset" used to mean at once, 12 times in 12 s.
     h.x.fail(xFaults.rateLimited(X_PATHS.updateProfileImage, Math.floor(Date.now() / 1000) - 30, { times: 3 }));
@@ -345,7 +345,7 @@ describe('a record locked by a process that died', () => {
     clock.offset = 0;
     const { user, account } = await newUser('lockedout');
     await addImage(user, 'img', '#123456');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     // Another "process": its own store on the same file, holding the lock until released.
     const other = await openStore(h.config.storeUrl);
     let release: () => void = () => {};
@@ -388,7 +388,7 @@ describe('bounds', () => {
     const bystander = await newUser('bystander');
     await addImage(user, 'a', '#aa0000');
     await addImage(user, 'b', '#00aa00');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     // A sequence rotation: previewing a day counts its fires since it was made (once a day-by-day walk).
     expect(await schedule(user, 'rotate', { images: 'a,b', every: 'daily' })).toMatch(/^Added: rotation daily/);
     const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -412,7 +412,7 @@ describe('restart', () => {
     const { user, account } = await newUser('sleeper');
     await addImage(user, 'before', '#111111');
     const after = await addImage(user, 'after', '#eeeeee');
-    await h.services.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
+    await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(5, 10);
     await schedule(user, 'default', { image: 'before' });
     await schedule(user, 'season', { image: 'after', from: tomorrow, to: tomorrow });

@@ -18,6 +18,7 @@ import { createServices, type ServiceOptions, type Services } from '../../src/se
 import type { SchedulerClock } from '../../src/schedule/scheduler.js';
 import { startDiscordServer, type DiscordServer, type DiscordServerOptions, type TestUser } from './discord-server.js';
 import { startXServer, type FakeXUser, type XServer, type XServerOptions } from './x-server.js';
+import { openRecords, type Records } from './records.js';
 
 export interface HarnessOptions {
   /** Extra or overriding configuration variables. */
@@ -41,6 +42,8 @@ export interface Harness {
   x: XServer;
   bot: Bot;
   services: Services;
+  /** The bot's records, opened beside it on the same store (records.ts): set-up and checks only. */
+  records: Records;
   config: Config;
   /** Every JSON log line the bot wrote. */
   logs: string[];
@@ -141,6 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   await registerCommands({ apiUrl: config.discordApiUrl, token: config.discordToken!, applicationId: config.discordApplicationId!, commands });
   let running = await boot();
+  const records = await openRecords(config);
 
   const harness: Harness = {
     discord,
@@ -151,12 +155,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     get services() {
       return running.services;
     },
+    records,
     config,
     logs,
     dataDir,
     async linkUser(user, screenName = user.username) {
       const account = x.addUser({ screenName });
-      await running.services.vault.save(user.id, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      await records.vault.save(user.id, { xUserId: account.id, screenName, token: account.accessToken.token, secret: account.accessToken.secret });
       return account;
     },
     httpUrl: () => `http://127.0.0.1:${running.bot.http.port}`,
@@ -167,6 +172,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await running.bot.stop();
+      await records.close();
       await Promise.all([discord.close(), x.close()]);
       rmSync(dataDir, { recursive: true, force: true });
     },

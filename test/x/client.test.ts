@@ -148,7 +148,7 @@ describe('every error kind', () => {
     server.fail(xFaults.imageRejected(X_PATHS.updateProfileImage, 'media type unrecognized.'));
     const error = await failure(upload());
     expect(error.kind).toBe('image-rejected');
-    expect(error.userMessage).toBe('X rejected the image: media type unrecognized.');
+    expect(error.userMessage).toBe('X rejected the image (X said: “media type unrecognized”).');
   });
 
   it('image-rejected by the server itself for a file X cannot read', async () => {

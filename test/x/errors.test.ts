@@ -42,7 +42,26 @@ describe('X error responses become typed errors', () => {
 
   it('says what X disliked about an image', () => {
     const error = errorFromResponse(422, {}, JSON.stringify({ request: '/1.1/x', error: 'media type unrecognized.' }));
-    expect(error.userMessage).toBe('X rejected the image: media type unrecognized.');
+    expect(error.userMessage).toBe('X rejected the image (X said: “media type unrecognized”).');
+  });
+
+  it.each([
+    [401, 416, 'forbidden', 'app-suspended'], // a suspended app is no broken link: relinking would not help
+    [403, 120, 'profile-text-too-long', undefined],
+    [403, 38, 'unexpected', 'missing-parameter'],
+    [400, 324, 'unexpected', 'media'],
+    [400, 325, 'unexpected', 'media'],
+  ] as const)('maps X code %i/%i to %s (%s), with our own words', (status, code, kind, variant) => {
+    const error = errorFromResponse(status, {}, codeBody(code, 'Some English words from X.'));
+    expect({ kind: error.kind, variant: error.variant, code: error.code }).toEqual({ kind, variant, code });
+    expect(error.userMessage).not.toContain('Some English words');
+  });
+
+  it("keeps X's rejection text to one bounded line without control characters", () => {
+    const error = errorFromResponse(422, {}, JSON.stringify({ request: '/1.1/x', error: `bad\u001b[31m\nimage ${'x'.repeat(10_000)}` }));
+    const said = String(error.params.xSaid);
+    expect(said.length).toBeLessThanOrEqual(300);
+    expect(said).toMatch(/^bad \[31m image x+…$/);
   });
 
   it('keeps the v2 title and detail for the operator', () => {

@@ -122,6 +122,7 @@ export default {
   'bot.error.rotation-list-too-long': 'Eine Rotation nimmt höchstens {max} Bilder; du hast {count} angegeben. Nichts wurde geändert.',
   'bot.error.schedule-not-found': 'Du hast keinen Zeitplan mit dieser ID. /zeitplan liste zeigt sie.',
   'bot.error.channel-missing': 'Wähl auch den Kanal: /zeitplan benachrichtigen ziel:Kanal kanal:#name.',
+  'bot.error.channel-missing.outside-server': 'Benachrichtigungen in einem Kanal gehen in einen Textkanal eines Servers, und der lässt sich nur auf diesem Server auswählen: Führ /zeitplan benachrichtigen ziel:Kanal dort aus. Hier kannst du DMs nutzen: /zeitplan benachrichtigen ziel:DM.',
   'bot.error.notice-channel-not-in-server': 'Ich kann auf diesem Server nicht posten: Ich wurde deinem Konto hinzugefügt, nicht dem Server. Nutz stattdessen DMs: /zeitplan benachrichtigen ziel:DM.',
   'bot.error.notice-channel-member-cannot-write': 'Du kannst in <#{channel}> keine Nachrichten senden, also poste ich deine Avatar-Änderungen dort nicht. Wähl einen Kanal, in dem du schreiben kannst, oder nutz DMs.',
   'bot.error.notice-channel-bot-cannot-post': 'Ich kann in <#{channel}> nicht posten: Ich brauche dort {permissions}. Frag einen Server-Admin, wähl einen anderen Kanal oder nutz DMs.',

@@ -126,6 +126,7 @@ export default {
   'bot.error.rotation-list-too-long': 'A rotation takes at most {max} images; you listed {count}. Nothing was changed.',
   'bot.error.schedule-not-found': 'You have no schedule with that id. /schedule list shows them.',
   'bot.error.channel-missing': 'Pick the channel too: /schedule notify where:channel channel:#name.',
+  'bot.error.channel-missing.outside-server': "Notices in a channel go to a server's text channel, which can only be picked inside that server: run /schedule notify where:channel there. Here you can use DMs: /schedule notify where:dm.",
   'bot.error.notice-channel-not-in-server': "I can't post in that server: I was added to your account, not to the server. Use DMs instead: /schedule notify where:dm.",
   'bot.error.notice-channel-member-cannot-write': "You can't send messages in <#{channel}>, so I won't post your avatar changes there. Pick a channel you can write in, or use DMs.",
   'bot.error.notice-channel-bot-cannot-post': "I can't post in <#{channel}>: I need {permissions} there. Ask a server admin, pick another channel, or use DMs.",

@@ -122,6 +122,7 @@ export default {
   'bot.error.rotation-list-too-long': 'ローテーションの画像は最大 {max} 枚です。{count} 枚指定されました。何も変更していません。',
   'bot.error.schedule-not-found': 'その ID のスケジュールはありません。/スケジュール 一覧 で確認できます。',
   'bot.error.channel-missing': 'チャンネルも選んでください: /スケジュール 通知 通知先:チャンネル チャンネル:#名前',
+  'bot.error.channel-missing.outside-server': 'チャンネルへの通知はサーバーのテキストチャンネルに送られ、そのチャンネルはそのサーバーの中でしか選べません。そのサーバーで /スケジュール 通知 通知先:チャンネル を実行してください。ここでは DM を使えます: /スケジュール 通知 通知先:DM',
   'bot.error.notice-channel-not-in-server': 'そのサーバーには投稿できません。私はサーバーではなくあなたのアカウントに追加されています。代わりに DM を使ってください: /スケジュール 通知 通知先:DM',
   'bot.error.notice-channel-member-cannot-write': 'あなたは <#{channel}> にメッセージを送信できないため、アバターの変更はそこに投稿しません。書き込めるチャンネルを選ぶか、DM を使ってください。',
   'bot.error.notice-channel-bot-cannot-post': '<#{channel}> に投稿できません。そこで {permissions} の権限が必要です。サーバーの管理者に頼むか、別のチャンネルを選ぶか、DM を使ってください。',

@@ -146,6 +146,10 @@ export class CallbacksMethods {
   onFollowUp(this: LocalDiscord, { params, query, body, files }: RequestContext): Reply {
     const state = this.webhookState(params);
     if (!isInteractionState(state)) return state;
+    // Discord: "Apps are limited to 5 followup messages per interaction if it was initiated from a
+    // user-installed app and isn't installed in the server" (authorizing_integration_owners only "1").
+    const owners = asObject(state.payload.authorizing_integration_owners) ?? {};
+    if (!('0' in owners) && state.followUpIds.length >= 5) return apiError(400, 40094, 'This interaction has hit the maximum number of follow up messages');
     const message = this.composeMessage({
       channelId: state.channel.id,
       body,
@@ -182,6 +186,8 @@ export class CallbacksMethods {
   onChannelPost(this: LocalDiscord, { call, params, body, files }: RequestContext): Reply {
     const channel = this.channelById(params.channel ?? '');
     if (!channel) return apiError(404, 10003, 'Unknown Channel');
+    // Another DM or a group DM: the bot is not in it, whatever the interaction's app_permissions say.
+    if (channel.recipientIds) return apiError(403, 50001, 'Missing Access');
     if (channel.recipientId !== undefined && this.dmsClosed.has(channel.recipientId)) {
       return apiError(403, 50007, 'Cannot send messages to this user');
     }

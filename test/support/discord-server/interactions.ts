@@ -11,6 +11,7 @@ import {
   InteractionContextType,
   InteractionType,
   MessageFlags,
+  PermissionFlagsBits,
 } from 'discord.js';
 import { WebSocket } from 'ws';
 import type { AttachmentInput, AutocompleteChoice, CommandInput, ComponentOptions, DispatchOptions, Interaction, Message, ModalFieldValue, OptionValue, TestUser } from './types.js';
@@ -248,6 +249,7 @@ export class InteractionsMethods {
       if (!channel) throw new Error(`Unknown channel ${options.channelId}`);
       const guild = channel.guildId ? this.requireGuild(channel.guildId) : undefined;
       if (guild && !guild.members.has(user.id)) throw new Error(`${user.username} is not a member of guild ${guild.id}; use addMember`);
+      if (channel.recipientIds && !channel.recipientIds.includes(user.id)) throw new Error(`${user.username} is not in the private channel ${channel.id}`);
       return { user, guild, channel };
     }
     if (options.guildId === null) return { user, guild: undefined, channel: this.dmChannelFor(user.id) };
@@ -265,13 +267,18 @@ export class InteractionsMethods {
    * command Discord would not show is a test's mistake, so it throws rather than dispatching.
    */
   refuseUnoffered(this: LocalDiscord, name: string, context: CommandContext, options: DispatchOptions): void {
-    const install = options.userInstall === true ? ApplicationIntegrationType.UserInstall : ApplicationIntegrationType.GuildInstall;
+    // In another DM or a group DM only the user's install can be used: it is the default there.
+    const privateChannel = interactionContextOf(context) === InteractionContextType.PrivateChannel;
+    const install = options.userInstall === true || (privateChannel && options.userInstall === undefined) ? ApplicationIntegrationType.UserInstall : ApplicationIntegrationType.GuildInstall;
     if (install === ApplicationIntegrationType.GuildInstall && context.guild && !guildMember(context.guild, this.botUser.id)) {
       throw new Error(`The bot is not in guild ${context.guild.id}: Discord offers /${name} there only through a user install (userInstall: true)`);
     }
     const definition = this.findCommand(name, context.guild?.id);
     if (!definition || definition.guild_id !== undefined) return; // a guild command: that server's own install
     const where = interactionContextOf(context);
+    if (privateChannel && install !== ApplicationIntegrationType.UserInstall) {
+      throw new Error(`Discord offers /${name} in another DM or a group DM only through a user install (userInstall: true)`);
+    }
     const integrationTypes = asArray(definition.integration_types) ?? [ApplicationIntegrationType.GuildInstall];
     const contexts = asArray(definition.contexts) ?? (definition.dm_permission === false ? [InteractionContextType.Guild] : INTERACTION_CONTEXTS);
     if (!integrationTypes.includes(install)) {
@@ -496,7 +503,8 @@ export class InteractionsMethods {
     const id = snowflake();
     const token = `${Buffer.from(`interaction:${id}`).toString('base64url')}.${randomBytes(24).toString('base64url')}`;
     // Guild-install owner: the guild id, or "0" in the bot's DMs; a user install is owned by the user ("1").
-    const userInstall = input.options.userInstall === true;
+    // Another DM or a group DM is reached only through the user's install, clicks on the bot's replies there too.
+    const userInstall = input.options.userInstall === true || interactionContextOf(context) === InteractionContextType.PrivateChannel;
     const owners: Record<string, string> = userInstall ? { '1': context.user.id } : { '0': context.guild?.id ?? '0' };
     const payload: JsonObject = {
       id,
@@ -510,7 +518,7 @@ export class InteractionsMethods {
         : this.channelWire(context.channel),
       channel_id: context.channel.id,
       // A user-installed app can answer interactions anywhere but is no member of the server: it may not post.
-      app_permissions: (context.guild && guildMember(context.guild, this.botUser.id) ? this.channelPermissions(context.channel, this.botUser.id) : userInstall ? 0n : EVERYONE_PERMISSIONS).toString(),
+      app_permissions: this.appPermissions(context, userInstall).toString(),
       locale: input.options.locale ?? 'en-US',
       entitlements: [],
       authorizing_integration_owners: owners,
@@ -566,6 +574,19 @@ export class InteractionsMethods {
     state.sentAt = performance.now();
     await this.dispatch(session, 'INTERACTION_CREATE', payload);
     return handle;
+  }
+
+  /**
+   * What Discord sends as `app_permissions`: the bot's in a server it is in; for (G)DMs with other users
+   * ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE (Discord's interaction object docs); none for a user
+   * install in a server without the bot.
+   */
+  appPermissions(this: LocalDiscord, context: CommandContext, userInstall: boolean): bigint {
+    if (context.guild && guildMember(context.guild, this.botUser.id)) return this.channelPermissions(context.channel, this.botUser.id);
+    if (interactionContextOf(context) === InteractionContextType.PrivateChannel) {
+      return PermissionFlagsBits.AttachFiles | PermissionFlagsBits.EmbedLinks | PermissionFlagsBits.MentionEveryone;
+    }
+    return userInstall ? 0n : EVERYONE_PERMISSIONS;
   }
 
   async pickSession(this: LocalDiscord, guildId: string | undefined, sessionId: string | undefined): Promise<GatewaySession> {

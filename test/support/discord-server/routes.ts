@@ -270,6 +270,7 @@ export class RoutesMethods {
     this.route('GET', '/channels/:channel', ({ params }) => {
       const channel = this.channelById(params.channel ?? '');
       if (channel?.guildId && !this.requireGuild(channel.guildId).members.has(this.botUser.id)) return apiError(403, 50001, 'Missing Access');
+      if (channel?.recipientIds) return apiError(403, 50001, 'Missing Access'); // another DM or a group DM: the bot is not in it
       return channel ? { status: 200, body: this.channelWire(channel) } : apiError(404, 10003, 'Unknown Channel');
     });
     this.route('DELETE', '/channels/:channel', ({ params }) => {
@@ -278,14 +279,18 @@ export class RoutesMethods {
       if (channel.guildId !== null) return apiError(403, 50013, 'Missing Permissions');
       return { status: 200, body: this.channelWire(channel) };
     });
-    this.route('POST', '/channels/:channel/typing', ({ params }) =>
-      this.channelById(params.channel ?? '') ? { status: 204 } : apiError(404, 10003, 'Unknown Channel'),
-    );
+    this.route('POST', '/channels/:channel/typing', ({ params }) => {
+      const channel = this.channelById(params.channel ?? '');
+      if (channel?.recipientIds) return apiError(403, 50001, 'Missing Access');
+      return channel ? { status: 204 } : apiError(404, 10003, 'Unknown Channel');
+    });
     this.route('POST', '/channels/:channel/messages', (context) => this.onChannelPost(context));
     for (const method of ['GET', 'PATCH', 'DELETE']) {
       this.route(method, '/channels/:channel/messages/:message', ({ params, body, files }) => {
         const stored = this.storedMessages.get(params.message ?? '');
-        if (!this.channelById(params.channel ?? '')) return apiError(404, 10003, 'Unknown Channel');
+        const channel = this.channelById(params.channel ?? '');
+        if (!channel) return apiError(404, 10003, 'Unknown Channel');
+        if (channel.recipientIds) return apiError(403, 50001, 'Missing Access');
         if (!stored || stored.deleted || stored.channelId !== params.channel || (asNumber(stored.wire.flags) ?? 0) & MessageFlags.Ephemeral) {
           return apiError(404, 10008, 'Unknown Message');
         }

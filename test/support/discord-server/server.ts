@@ -52,6 +52,8 @@ export class LocalDiscord implements DiscordServer {
   readonly avatars = new Map<string, { bytes: Buffer; contentType: string }>();
   readonly guilds = new Map<string, GuildState>();
   readonly dmChannels = new Map<string, ChannelState>();
+  /** DMs between users and group DMs, by channel id: channels the bot is not in. */
+  readonly privateChannels = new Map<string, ChannelState>();
   readonly dmsClosed = new Set<string>();
   readonly commandScopes = new Map<string, JsonObject[]>();
   readonly storedMessages = new Map<string, StoredMessage>();

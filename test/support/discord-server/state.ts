@@ -27,7 +27,11 @@ export interface ChannelState {
   name: string;
   type: number;
   position: number;
+  /** The bot's DM: the user it is with. */
   recipientId?: string;
+  /** A DM between users or a group DM (no bot in it): its members, and a group DM's owner. */
+  recipientIds?: string[];
+  ownerId?: string;
   lastMessageId: string | null;
   overwrites?: PermissionOverwriteInput[];
 }

@@ -2,7 +2,7 @@
  * The server's public types: what a test passes in and gets back (Discord's wire format where it can).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { APIApplicationCommand, APIMessage } from 'discord.js';
+import type { APIApplicationCommand, APIMessage, ChannelType } from 'discord.js';
 import type { DiscordOAuth2 } from '../discord-oauth2.js';
 
 /** A message object exactly as the server returned it to the bot (Discord's wire format). */
@@ -321,6 +321,12 @@ export interface DiscordServer {
   /** `withBot: false`: a server the bot was never added to (no GUILD_CREATE; only a user install reaches it). */
   addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string }): TestGuild;
   addChannel(input?: { guildId?: string; name?: string; type?: number }): TestChannel;
+  /**
+   * A DM between users (two recipients) or a group DM (type GroupDM, owned by the first): a channel the bot
+   * is not in. A command run there (`channelId`) is `context` 2 (PRIVATE_CHANNEL), reached only through a
+   * user install; the bot can answer the interaction but cannot read or post in the channel (50001).
+   */
+  addPrivateChannel(input: { recipients: readonly TestUser[]; type?: ChannelType.DM | ChannelType.GroupDM; name?: string }): TestChannel;
   /** Replaces a channel's permission overwrites (CHANNEL_UPDATE is sent to the bot). */
   setChannelOverwrites(channelId: string, overwrites: PermissionOverwriteInput[]): void;
   /** The member leaves the guild (GUILD_MEMBER_REMOVE to sessions with the GuildMembers intent). */

@@ -62,6 +62,13 @@ export class WireMethods {
   }
 
   channelWire(this: LocalDiscord, channel: ChannelState): JsonObject {
+    if (channel.guildId === null && channel.recipientIds) {
+      // As an interaction carries it: the other recipients (a group DM also its name, icon and owner).
+      const recipients = channel.recipientIds.map((id) => this.users.get(id)).filter((user) => user !== undefined).map((user) => this.userWire(user));
+      return channel.type === ChannelType.GroupDM
+        ? { id: channel.id, type: ChannelType.GroupDM, name: channel.name, icon: null, owner_id: channel.ownerId ?? null, last_message_id: channel.lastMessageId, flags: 0, recipients }
+        : { id: channel.id, type: ChannelType.DM, last_message_id: channel.lastMessageId, flags: 0, recipients };
+    }
     if (channel.guildId === null) {
       const recipient = channel.recipientId ? this.users.get(channel.recipientId) : undefined;
       return {
@@ -209,7 +216,7 @@ export class WireMethods {
       if (channel) return channel;
     }
     for (const channel of this.dmChannels.values()) if (channel.id === id) return channel;
-    return undefined;
+    return this.privateChannels.get(id);
   }
 
   dmChannelFor(this: LocalDiscord, userId: string): ChannelState {

@@ -154,6 +154,24 @@ export class WorldMethods {
     return { id: channel.id, guildId: guild.id, name: channel.name, type: channel.type };
   }
 
+  addPrivateChannel(this: LocalDiscord, input: { recipients: readonly TestUser[]; type?: ChannelType.DM | ChannelType.GroupDM; name?: string }): TestChannel {
+    const type = input.type ?? (input.recipients.length === 2 ? ChannelType.DM : ChannelType.GroupDM);
+    if (type === ChannelType.DM && input.recipients.length !== 2) throw new Error('A DM between users has exactly two recipients');
+    if (input.recipients.some((user) => user.id === this.botUser.id)) throw new Error("The bot's own DM is dmChannelFor; a private channel is one the bot is not in");
+    const channel: ChannelState = {
+      id: snowflake(),
+      guildId: null,
+      name: type === ChannelType.GroupDM ? (input.name ?? input.recipients.map((user) => user.username).join(', ')) : '',
+      type,
+      position: 0,
+      lastMessageId: null,
+      recipientIds: input.recipients.map((user) => user.id),
+      ...(type === ChannelType.GroupDM && input.recipients[0] ? { ownerId: input.recipients[0].id } : {}),
+    };
+    this.privateChannels.set(channel.id, channel);
+    return { id: channel.id, guildId: null, name: channel.name, type };
+  }
+
   setChannelOverwrites(this: LocalDiscord, channelId: string, overwrites: PermissionOverwriteInput[]): void {
     const channel = this.channelById(channelId);
     if (!channel?.guildId) throw new Error(`Unknown guild channel ${channelId}`);
