@@ -63,9 +63,9 @@ describe('a banner', () => {
     expect((await h.services.avatars.partHistory(user.id, 'banner')).entries).toEqual([]);
   });
 
-  it('a user’s own banner is kept as their original and uploaded again by a revert', async () => {
+  it('a revert goes back to the banner before the current one (the original stays none)', async () => {
     const { user, account } = await linked('banner-own');
-    await h.services.avatars.applyPart(user.id, 'banner', await banner('concert.jpg'), 'upload', 'theirs'); // their "own" banner, set first
+    await h.services.avatars.applyPart(user.id, 'banner', await banner('concert.jpg'), 'upload', 'theirs');
     const first = h.x.profileBannerUrl(account.id);
     await h.services.avatars.applyPart(user.id, 'banner', await banner('flowers.jpeg'), 'upload', 'second');
     expect(h.x.profileBannerUrl(account.id)).not.toBe(first);
@@ -112,7 +112,7 @@ describe('a name and a bio', () => {
 });
 
 describe('a kit of parts', () => {
-  it('applies avatar, banner, name and bio as four recorded changes whose processing waits overlap', async () => {
+  it('applies avatar, banner, name and bio as four recorded changes, one entry in each part’s history', async () => {
     const { user, account } = await linked('kit-all');
     const before = h.x.profile(account.id);
     const results = await h.services.avatars.applyParts(
