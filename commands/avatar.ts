@@ -19,6 +19,7 @@ import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } fro
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { t } from '../src/i18n/t.js';
+import { storedReasonWords } from '../src/i18n/render-error.js';
 import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
 import type { Services } from '../src/services.js';
 import type { StoredImage } from '../src/avatar/history.js';
@@ -109,7 +110,7 @@ async function history(interaction: ChatInputCommandInteraction, services: Servi
   const originalNote = original?.saved
     ? t(locale, 'avatar.history.original-saved')
     : original
-      ? t(locale, 'avatar.history.original-not-saved', { reason: original.reason.replace(/\.$/, '') })
+      ? t(locale, 'avatar.history.original-not-saved', { reason: storedReasonWords(original.reason, locale) })
       : '';
   await interaction.editReply({ content: originalNote, embeds, files, components: [new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(select)] });
 }

@@ -14,6 +14,26 @@ import { lookup } from './i18n/t.js';
 
 export type ErrorParams = Readonly<Record<string, string | number>>;
 
+/** An error as a record keeps it (a reason shown later, in the reader's language): its kind, variant and parameters. */
+export interface ErrorRecord {
+  kind: string;
+  variant?: string;
+  params: ErrorParams;
+}
+
+/** A reason kept by the store: an error record, or English words kept by code from before there were records. */
+export type StoredReason = string | ErrorRecord;
+
+/** A stored reason as the parameters of another error (`reasonKind`, `reasonVariant`, `reason.<name>`): its edge
+ *  words it as `reason` (formatParams), in the reader's language. */
+export function reasonParams(reason: StoredReason): ErrorParams {
+  if (typeof reason === 'string') return { reason: reason.replace(/[.。]$/, '') };
+  const nested = Object.fromEntries(Object.entries(reason.params).map(([name, value]) => [`reason.${name}`, value]));
+  return { reasonKind: reason.kind, ...(reason.variant === undefined ? {} : { reasonVariant: reason.variant }), ...nested };
+}
+
+export const errorRecord = (error: UserFacingError): ErrorRecord => ({ kind: error.kind, ...(error.variant === undefined ? {} : { variant: error.variant }), params: error.params });
+
 export class UserFacingError<K extends string = string> extends Error {
   readonly kind: K;
   /**

@@ -24,6 +24,7 @@ import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import { workingAccount, type LinkStates } from '../accounts/link-state.js';
 import type { XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
+import { reasonParams, type StoredReason } from '../errors.js';
 import type { Locale } from '../i18n/locale.js';
 
 export const PREVIEW_TTL_MS = 15 * 60_000;
@@ -39,7 +40,7 @@ export interface AppliedAvatar {
   /** The history entry now current, if any (reverting to the original leaves none). */
   entry: HistoryEntry | undefined;
   /** Set when this was the first change and the avatar from before could not be saved. */
-  originalNotSaved?: string;
+  originalNotSaved?: StoredReason;
   /** X changed the avatar but the store failed to record it; the record is being retried. */
   notRecorded?: true;
 }
@@ -238,7 +239,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     const target = entries.at(-2);
     if (!target && !original?.saved) {
       throw original?.saved === false
-        ? new AccountError('nothing-to-revert', { reason: original.reason.replace(/\.$/, '') }, { variant: 'original-not-saved' })
+        ? new AccountError('nothing-to-revert', reasonParams(original.reason), { variant: 'original-not-saved' })
         : new AccountError('nothing-to-revert', {}, { variant: 'original-missing' });
     }
     const value = await valueOf(discordUserId, part, target ?? (original as Extract<OriginalAvatar, { saved: true }>));

@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
 import type { ProfilePart } from '../profile/parts.js';
+import type { StoredReason } from '../errors.js';
 
 export const HISTORY_LIMIT = 10;
 
@@ -42,7 +43,7 @@ export type OriginalAvatar =
   | { saved: true; hash: string; format?: ImageFormat; text?: string; savedAt: string; url: string }
   /** `none`: the part was empty (no banner, an empty bio): going back to the original empties it. */
   | { saved: true; none: true; hash: ''; savedAt: string; url: '' }
-  | { saved: false; reason: string; savedAt: string };
+  | { saved: false; reason: StoredReason; savedAt: string };
 
 export interface UserHistory {
   original?: OriginalAvatar;

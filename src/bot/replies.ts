@@ -17,7 +17,7 @@ import type { AvatarSource } from '../avatar/history.js';
 import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
 import { UserFacingError } from '../errors.js';
-import { errorWords } from '../i18n/render-error.js';
+import { errorWords, storedReasonWords } from '../i18n/render-error.js';
 import type { Locale } from '../i18n/locale.js';
 import { t } from '../i18n/t.js';
 import type { Logger } from '../log.js';
@@ -131,8 +131,7 @@ export function appliedReply(applied: AppliedAvatar, headline: AppliedHeadline, 
   const file = avatarFile(applied.image);
   const embed = appliedEmbed(applied, headline, locale).setImage(`attachment://${file.name}`).setURL(applied.user.profileImage.size400);
   const notes = [
-    // The reason is the core's English words until its kinds are in the catalogue.
-    applied.originalNotSaved ? t(locale, 'avatar.applied.original-not-saved', { reason: applied.originalNotSaved.replace(/\.$/, '') }) : '',
+    applied.originalNotSaved ? t(locale, 'avatar.applied.original-not-saved', { reason: storedReasonWords(applied.originalNotSaved, locale) }) : '',
     applied.notRecorded ? t(locale, 'avatar.note.not-recorded') : '',
   ].filter(Boolean);
   return { content: notes.join('\n'), embeds: [embed], files: [file], components: [] };

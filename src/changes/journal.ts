@@ -18,6 +18,7 @@ import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
 import type { AvatarSource, HistoryEntry, ImageFormat } from '../avatar/history.js';
 import type { ProfilePart } from '../profile/parts.js';
+import type { StoredReason } from '../errors.js';
 
 export type ChangeState = 'intent' | 'sending' | 'accepted';
 
@@ -65,7 +66,7 @@ export interface ChangeRecord {
   /** Set when this change saved the user's original (to undo it if X refuses the upload). */
   savedOriginal?: boolean;
   /** The original could not be saved, in words (shown with the result). */
-  originalNotSaved?: string;
+  originalNotSaved?: StoredReason;
 }
 
 export interface ChangeJournal {

@@ -33,6 +33,7 @@ import { isImageValue, type PartDriver, type PartValue } from './parts.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
+import { errorRecord, UserFacingError, type StoredReason } from '../errors.js';
 import type { ChangeJournal, ChangeOrigin, ChangeRecord, PlannedRecord } from './journal.js';
 
 /** Reads of final URLs at once (each is one verify_credentials). */
@@ -74,7 +75,7 @@ export interface PreparedOriginal {
   /** The profile's URL when the original was read: the read after the upload waits until X shows another. */
   readonly previousUrl?: string;
   /** The original could not be saved, in words (shown with the result). */
-  readonly originalNotSaved?: string;
+  readonly originalNotSaved?: StoredReason;
 }
 
 /** A change X accepted; `final` settles once its URL is read and recorded. */
@@ -245,7 +246,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
   }
 
   /** What the user has now in the part (an image normalised), saved as their original before anything is sent. */
-  async function saveOriginal(userId: string, account: LinkedAccount, part: ProfilePart): Promise<{ previousUrl: string; savedAt: string; originalNotSaved?: string }> {
+  async function saveOriginal(userId: string, account: LinkedAccount, part: ProfilePart): Promise<{ previousUrl: string; savedAt: string; originalNotSaved?: StoredReason }> {
     const current = await x.verifyCredentials(account); // also proves the link works before we upload
     const savedAt = new Date().toISOString();
     const history = deps.histories[part];
@@ -258,8 +259,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
         await history.saveOriginal(userId, { saved: true, hash, format: value.format, savedAt, url: shown });
       } else await history.saveOriginal(userId, { saved: true, hash: hashText(value.text), text: value.text, savedAt, url: shown });
     } catch (error) {
-      if (!(error instanceof Error && 'userMessage' in error) || (error as { kind?: string }).kind === 'unreachable') throw error;
-      const reason = String((error as { userMessage: unknown }).userMessage);
+      if (!(error instanceof UserFacingError) || error.kind === 'unreachable') throw error;
+      const reason = errorRecord(error); // worded when shown, in the reader's language
       logger.warn({ err: error, xUserId: account.xUserId, part }, 'could not save the original');
       await history.saveOriginal(userId, { saved: false, reason, savedAt });
       return { previousUrl, savedAt, originalNotSaved: reason };

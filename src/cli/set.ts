@@ -6,6 +6,7 @@ import { xClientFrom } from '../wiring.js';
 import { cropOption, discordUserOption, parse } from './args.js';
 import { readInput } from './normalize.js';
 import { withServices } from './services.js';
+import { storedReasonWords } from '../i18n/render-error.js';
 
 /** The operator's own account (TWITTER_ACCESS_TOKEN): no Discord user, so no history to keep. */
 async function setOperator(image: Buffer, options: { crop?: CropMode; background?: string }): Promise<void> {
@@ -39,7 +40,7 @@ export async function run(args: string[]): Promise<void> {
     await services.avatars.requireActiveLink(discordUser);
     const avatar = await services.normalizer.normalize(image, options);
     const applied = await services.avatars.apply(discordUser, { data: avatar.data, format: avatar.format }, 'upload', `file ${basename(path)}`);
-    if (applied.originalNotSaved) process.stderr.write(`warning: the avatar from before could not be saved (${applied.originalNotSaved}); it cannot be reverted to.\n`);
+    if (applied.originalNotSaved) process.stderr.write(`warning: the avatar from before could not be saved (${storedReasonWords(applied.originalNotSaved, 'en-US')}); it cannot be reverted to.\n`);
     if (applied.notRecorded) process.stderr.write('warning: X changed the avatar but the store did not record it; the bot records it at its next start.\n');
     process.stdout.write(`${applied.user.profileImage.size400}\n`);
   });

@@ -7,7 +7,7 @@
  * German or Japanese sentence: instants, durations, command options, image formats, cron fields and
  * Discord permissions by name convention, and X's own words quoted as foreign, hostile text.
  */
-import type { UserFacingError } from '../errors.js';
+import type { ErrorRecord, StoredReason, UserFacingError } from '../errors.js';
 import { truncate } from '../text.js';
 import { commandName } from './commands.js';
 import type { Locale } from './locale.js';
@@ -95,11 +95,18 @@ export function formatParams(params: Readonly<Record<string, string | number>>, 
     } else if (name === 'permissions') formatted[name] = permissionWords(value, locale);
     else if (name === 'xSaid') formatted[name] = foreignText(value, edge);
   }
+  if (typeof params.reasonKind === 'string') formatted.reason = storedReasonWords(storedReasonOf(params), locale);
   return formatted;
 }
 
+/** The reason reasonParams (src/errors.ts) put into an error's parameters. */
+function storedReasonOf(params: Readonly<Record<string, string | number>>): ErrorRecord {
+  const nested = Object.entries(params).filter(([name]) => name.startsWith('reason.')).map(([name, value]) => [name.slice('reason.'.length), value]);
+  return { kind: String(params.reasonKind), ...(typeof params.reasonVariant === 'string' ? { variant: params.reasonVariant } : {}), params: Object.fromEntries(nested) };
+}
+
 /** `edge` undefined: only the words that name no command (`error.*`). */
-function wordsOf(error: UserFacingError, locale: Locale, edge: Edge | undefined, extra: Record<string, string | number> = {}): string {
+function wordsOf(error: ErrorRecord & { userMessage?: string }, locale: Locale, edge: Edge | undefined, extra: Record<string, string | number> = {}): string {
   // A rejection stored before X's words had their own parameter carries them as `reason`.
   const stored: Record<string, string> = error.kind === 'image-rejected' && error.params.xSaid === undefined && typeof error.params.reason === 'string' ? { xSaid: error.params.reason } : {};
   const params = formatParams({ ...error.params, ...stored, ...extra }, locale, edge);
@@ -109,10 +116,14 @@ function wordsOf(error: UserFacingError, locale: Locale, edge: Edge | undefined,
     const words = (edge === undefined ? undefined : lookup(locale, `${edge}.error.${key}`, params)) ?? lookup(locale, `error.${key}`, params);
     if (words !== undefined) return words;
   }
-  return error.userMessage;
+  return error.userMessage ?? error.kind;
 }
 
 /** The kind's words that name no command (`error.<kind>`): for a reason inside another sentence. */
 export const reasonWords = (error: UserFacingError, locale: Locale): string => wordsOf(error, locale, undefined).replace(/[.。]$/, '');
+
+/** A reason the store kept, in `locale` (a record kept before there were records is shown as it is). */
+export const storedReasonWords = (reason: StoredReason, locale: Locale): string =>
+  (typeof reason === 'string' ? reason : wordsOf(reason, locale, undefined)).replace(/[.。]$/, '');
 
 export const errorWords = (error: UserFacingError, locale: Locale, edge: Edge, extra: Record<string, string | number> = {}): string => wordsOf(error, locale, edge, extra);

@@ -36,6 +36,20 @@ describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, perm
     return (await interaction.waitForReply(undefined, SLOW_MS)).content;
   };
 
+  it('reads why their avatar from before could not be saved in their language (kept as a kind, worded when shown)', async () => {
+    const user = await linked('unsaved');
+    // X serves their current picture as something no decoder takes: the change is made, the original is not saved.
+    h.x.fail({ path: /^\/profile_images\//, status: 200, body: BMP.toString('latin1'), headers: { 'content-type': 'image/jpeg' }, times: 1 });
+    const reply = await setAvatar(user, fixture('flowers.jpeg'));
+    const reason = t(locale, 'error.unsupported-format.detected', { format: t(locale, 'format.bmp') }).replace(/[.。]$/, '');
+    expect(reply).toBe(t(locale, 'avatar.applied.original-not-saved', { reason }));
+    expect(reply).toContain(bmp);
+    const history = await h.discord.slash(user, { name: 'avatar', subcommand: 'history' }, { locale });
+    expect((await history.waitForReply(undefined, SLOW_MS)).content).toBe(t(locale, 'avatar.history.original-not-saved', { reason }));
+    const revert = await h.discord.slash(user, { name: 'avatar', subcommand: 'revert' }, { locale });
+    expect((await revert.waitForReply(undefined, SLOW_MS)).content).toContain(reason);
+  });
+
   it("reads X's rejection quoted and labelled as X's words, in a sentence of their language", async () => {
     const user = await linked('rejected');
     h.x.fail(xFaults.imageRejected(X_PATHS.updateProfileImage, 'media type unrecognized.'));
