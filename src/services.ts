@@ -14,6 +14,7 @@ import { openStore } from './store/backend.js';
 import { createAvatarHistory, type AvatarHistory } from './avatar/history.js';
 import { createPartDrivers } from './changes/parts.js';
 import { PROFILE_PARTS, type ProfilePart } from './profile/parts.js';
+import { createKits, type Kits } from './profile/kits.js';
 import { createChangeJournal } from './changes/journal.js';
 import { createChangePipeline } from './changes/pipeline.js';
 import { createTokenVault } from './accounts/vault.js';
@@ -66,6 +67,8 @@ export interface Services {
   /** Link, complete, status, unlink with its cleanup, relink resuming schedules; and the one answer to "what state is this link in?". */
   links: AccountLinks;
   avatars: AvatarChanges;
+  /** Library kits applied to a user: templates filled with their own values, one change per part. */
+  kits: Kits;
   library: LibraryUseCases;
   /** Reading schedules for display, and the writes that do not re-plan; every other write is `scheduler.edit`. */
   schedules: ScheduleUseCases;
@@ -116,6 +119,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     processingDelayMs: config.twitterProcessingDelayMs,
   });
   const avatars = createAvatarChanges({ store, vault, linkState, histories, pipeline, box, userLock, logger });
+  const kits = createKits({ avatars, histories: { name: histories.name, bio: histories.bio }, x });
   const library = createAvatarLibrary(store);
   const consent = createConsentStore(store);
   const teamSeasons = createTeamSeasons(store, consent);
@@ -198,6 +202,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     attachments,
     links,
     avatars,
+    kits,
     library: createLibraryUseCases(library, scheduleUseCases),
     schedules: scheduleUseCases,
     scheduler,

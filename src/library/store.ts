@@ -1,16 +1,19 @@
 /**
- * A user's named images for schedules: normalised bytes stored under a name the user picks.
- * Images are content-addressed per user, so two names for one picture store it once.
+ * A user's named images for schedules, and their kits: normalised bytes stored under a name the user
+ * picks; a kit is any of an avatar image, a banner image, a name template and a bio template under one
+ * name. Images and kits share the names and the limit. Images are content-addressed per user, so two
+ * names (or a kit) for one picture store it once.
  */
 import type Keyv from 'keyv';
 import { UserFacingError } from '../errors.js';
 import type { Store } from '../store/backend.js';
 import { excerpt, listWithMore } from '../text.js';
 import { hashImage, type StoredImage } from '../avatar/history.js';
+import { fillTemplate, PROFILE_TEXT_LIMITS } from '../profile/text.js';
 
 export const LIBRARY_LIMIT = 50;
 
-export const LIBRARY_ERROR_KINDS = ['invalid-name', 'name-taken', 'not-found', 'full'] as const;
+export const LIBRARY_ERROR_KINDS = ['invalid-name', 'name-taken', 'not-found', 'full', 'empty-kit'] as const;
 export class LibraryError extends UserFacingError<(typeof LIBRARY_ERROR_KINDS)[number]> {}
 
 export interface LibraryItem {
@@ -20,8 +23,35 @@ export interface LibraryItem {
   addedAt: string;
 }
 
+/** An image of a kit, stored with the library's images. */
+export interface KitImage {
+  hash: string;
+  format: StoredImage['format'];
+}
+
+export interface KitItem {
+  name: string;
+  addedAt: string;
+  avatar?: KitImage;
+  banner?: KitImage;
+  /** `{name}` and `{bio}` stand for each member's own values (src/profile/text.ts fillTemplate). */
+  nameTemplate?: string;
+  bioTemplate?: string;
+}
+
+/** What a kit is made of when it is added: the images normalised for their part already. */
+export interface KitParts {
+  avatar?: StoredImage;
+  banner?: StoredImage;
+  nameTemplate?: string;
+  bioTemplate?: string;
+}
+
+export type Kit = KitItem & { images: { avatar?: StoredImage; banner?: StoredImage } };
+
 interface StoredLibrary {
   items: LibraryItem[];
+  kits?: KitItem[];
 }
 
 export interface AvatarLibrary {
@@ -32,7 +62,13 @@ export interface AvatarLibrary {
   /** Throws what add would (invalid name, name taken, library full) without an image: checked before downloading one. */
   checkRoom(discordUserId: string, name: string): Promise<void>;
   add(discordUserId: string, name: string, image: StoredImage): Promise<LibraryItem>;
-  remove(discordUserId: string, name: string): Promise<LibraryItem>;
+  /** Throws 'empty-kit' without any part, and ProfileTextError when a template's fixed text is over X's limit. */
+  addKit(discordUserId: string, name: string, parts: KitParts): Promise<KitItem>;
+  kits(discordUserId: string): Promise<KitItem[]>;
+  /** A kit with its images; undefined when the user has none by that name (an image by that name is not a kit). */
+  getKit(discordUserId: string, name: string): Promise<Kit | undefined>;
+  /** An image or a kit. */
+  remove(discordUserId: string, name: string): Promise<LibraryItem | KitItem>;
   /** Names starting with or containing `query`, for autocomplete. */
   search(discordUserId: string, query: string, limit?: number): Promise<string[]>;
   forget(discordUserId: string): Promise<void>;
@@ -86,7 +122,14 @@ export function nameKey(name: string): string {
 
 const sameName = (a: string, b: string) => nameKey(a) === nameKey(b);
 
-function checkRoom(current: LibraryItem[], name: string): void {
+/** The image hashes a library still uses: its images' and its kits'. */
+function referenced(library: StoredLibrary): Set<string> {
+  const kitImages = (library.kits ?? []).flatMap((kit) => [kit.avatar?.hash, kit.banner?.hash]).filter((hash): hash is string => hash !== undefined);
+  return new Set([...library.items.map((item) => item.hash), ...kitImages]);
+}
+
+function checkRoom(library: StoredLibrary, name: string): void {
+  const current: Array<{ name: string }> = [...library.items, ...(library.kits ?? [])];
   const taken = current.find((item) => sameName(item.name, name));
   if (taken) {
     throw taken.name === name ? new LibraryError('name-taken', { name }) : new LibraryError('name-taken', { taken: taken.name, name }, { variant: 'alike' });
@@ -98,15 +141,30 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
   const libraries: Keyv<StoredLibrary> = store.namespace<StoredLibrary>('library');
   const images: Keyv<{ data: string; format: StoredImage['format'] }> = store.namespace('library-images');
   const imageKey = (discordUserId: string, hash: string) => `${discordUserId}:${hash}`;
-  const items = async (discordUserId: string) => (await libraries.get(discordUserId))?.items ?? [];
+  const libraryOf = async (discordUserId: string): Promise<StoredLibrary> => (await libraries.get(discordUserId)) ?? { items: [] };
+  const items = async (discordUserId: string) => (await libraryOf(discordUserId)).items;
+  const imageOf = async (discordUserId: string, hash: string): Promise<StoredImage | undefined> => {
+    const record = await images.get(imageKey(discordUserId, hash));
+    return record ? { data: Buffer.from(record.data, 'base64'), format: record.format } : undefined;
+  };
+  const putImage = async (discordUserId: string, image: StoredImage): Promise<KitImage> => {
+    const hash = hashImage(image.data);
+    await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
+    return { hash, format: image.format };
+  };
+  /** Deletes the images `before` used and `after` does not. */
+  const dropUnused = async (discordUserId: string, before: StoredLibrary, after: StoredLibrary) => {
+    const keep = referenced(after);
+    await Promise.all([...referenced(before)].filter((hash) => !keep.has(hash)).map((hash) => images.delete(imageKey(discordUserId, hash))));
+  };
   /** Every change of a user's library reads, changes and writes it under the user's store lock. */
   const locked = <T>(discordUserId: string, work: () => Promise<T>) => store.locked(`library:${discordUserId}`, work);
 
   async function get(discordUserId: string, name: string) {
     const item = (await items(discordUserId)).find((candidate) => sameName(candidate.name, name));
     if (!item) return undefined;
-    const record = await images.get(imageKey(discordUserId, item.hash));
-    return record ? { ...item, image: { data: Buffer.from(record.data, 'base64'), format: record.format } } : undefined;
+    const image = await imageOf(discordUserId, item.hash);
+    return image ? { ...item, image } : undefined;
   }
 
   return {
@@ -120,35 +178,63 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
         ? new LibraryError('not-found', { name: excerpt(name), names: listWithMore(names, 1000) }, { variant: 'listed' })
         : new LibraryError('not-found', {}, { variant: 'empty' });
     },
-    checkRoom: async (discordUserId, rawName) => void checkRoom(await items(discordUserId), normaliseName(rawName)),
+    checkRoom: async (discordUserId, rawName) => void checkRoom(await libraryOf(discordUserId), normaliseName(rawName)),
     add: (discordUserId, rawName, image) => locked(discordUserId, async () => {
       const name = normaliseName(rawName);
-      const current = await items(discordUserId);
-      checkRoom(current, name);
-      const hash = hashImage(image.data);
-      await images.set(imageKey(discordUserId, hash), { data: image.data.toString('base64'), format: image.format });
+      const library = await libraryOf(discordUserId);
+      checkRoom(library, name);
+      const { hash } = await putImage(discordUserId, image);
       const item: LibraryItem = { name, hash, format: image.format, addedAt: new Date().toISOString() };
-      await libraries.set(discordUserId, { items: [...current, item] });
+      await libraries.set(discordUserId, { ...library, items: [...library.items, item] });
       return item;
     }),
+    addKit: (discordUserId, rawName, parts) => locked(discordUserId, async () => {
+      const name = normaliseName(rawName);
+      if (!parts.avatar && !parts.banner && parts.nameTemplate === undefined && parts.bioTemplate === undefined) throw new LibraryError('empty-kit');
+      // A template whose fixed text alone is over X's limit could never be applied: refused now, not at each member.
+      if (parts.nameTemplate !== undefined) fillTemplate(parts.nameTemplate, {}, PROFILE_TEXT_LIMITS.name);
+      if (parts.bioTemplate !== undefined) fillTemplate(parts.bioTemplate, {}, PROFILE_TEXT_LIMITS.description);
+      const library = await libraryOf(discordUserId);
+      checkRoom(library, name);
+      const kit: KitItem = {
+        name,
+        addedAt: new Date().toISOString(),
+        ...(parts.avatar ? { avatar: await putImage(discordUserId, parts.avatar) } : {}),
+        ...(parts.banner ? { banner: await putImage(discordUserId, parts.banner) } : {}),
+        ...(parts.nameTemplate !== undefined ? { nameTemplate: parts.nameTemplate } : {}),
+        ...(parts.bioTemplate !== undefined ? { bioTemplate: parts.bioTemplate } : {}),
+      };
+      await libraries.set(discordUserId, { ...library, kits: [...(library.kits ?? []), kit] });
+      return kit;
+    }),
+    kits: async (discordUserId) => (await libraryOf(discordUserId)).kits ?? [],
+    async getKit(discordUserId, name) {
+      const kit = (await libraryOf(discordUserId)).kits?.find((candidate) => sameName(candidate.name, name));
+      if (!kit) return undefined;
+      const avatar = kit.avatar && (await imageOf(discordUserId, kit.avatar.hash));
+      const banner = kit.banner && (await imageOf(discordUserId, kit.banner.hash));
+      return { ...kit, images: { ...(avatar ? { avatar } : {}), ...(banner ? { banner } : {}) } };
+    },
     remove: (discordUserId, name) => locked(discordUserId, async () => {
-      const current = await items(discordUserId);
-      const item = current.find((candidate) => sameName(candidate.name, name));
-      if (!item) throw new LibraryError('not-found', { name: excerpt(name) });
-      const remaining = current.filter((candidate) => candidate !== item);
-      await libraries.set(discordUserId, { items: remaining });
-      if (!remaining.some((candidate) => candidate.hash === item.hash)) await images.delete(imageKey(discordUserId, item.hash));
-      return item;
+      const before = await libraryOf(discordUserId);
+      const item = before.items.find((candidate) => sameName(candidate.name, name));
+      const kit = item ? undefined : before.kits?.find((candidate) => sameName(candidate.name, name));
+      if (!item && !kit) throw new LibraryError('not-found', { name: excerpt(name) });
+      const after: StoredLibrary = { items: before.items.filter((candidate) => candidate !== item), kits: (before.kits ?? []).filter((candidate) => candidate !== kit) };
+      await libraries.set(discordUserId, after);
+      await dropUnused(discordUserId, before, after);
+      return (item ?? kit)!;
     }),
     async search(discordUserId, query, limit = 25) {
       const needle = nameKey(query);
-      const names = (await items(discordUserId)).map((item) => item.name);
+      const library = await libraryOf(discordUserId);
+      const names = [...library.items, ...(library.kits ?? [])].map((item) => item.name);
       const starts = names.filter((name) => nameKey(name).startsWith(needle));
       const contains = names.filter((name) => !starts.includes(name) && nameKey(name).includes(needle));
       return [...starts, ...contains].slice(0, limit);
     },
     forget: (discordUserId) => locked(discordUserId, async () => {
-      for (const item of await items(discordUserId)) await images.delete(imageKey(discordUserId, item.hash));
+      for (const hash of referenced(await libraryOf(discordUserId))) await images.delete(imageKey(discordUserId, hash));
       await libraries.delete(discordUserId);
     }),
   };

@@ -4,10 +4,10 @@
  */
 import type { Schedule } from '../schedule/engine.js';
 import type { ScheduleRecord } from '../schedule/store.js';
-import type { AvatarLibrary, LibraryItem } from './store.js';
+import type { AvatarLibrary, KitItem, LibraryItem } from './store.js';
 
 export interface LibraryUseCases extends Omit<AvatarLibrary, 'remove'> {
-  remove(discordUserId: string, name: string): Promise<{ item: LibraryItem; usedBy: Schedule[] }>;
+  remove(discordUserId: string, name: string): Promise<{ item: LibraryItem | KitItem; usedBy: Schedule[] }>;
 }
 
 export function createLibraryUseCases(library: AvatarLibrary, schedules: { get(discordUserId: string): Promise<ScheduleRecord> }): LibraryUseCases {

@@ -153,6 +153,8 @@ export interface XServer {
   profileBannerUrl(userId: string): string | undefined;
   /** The user's name, bio, website and location as X shows them now. */
   profile(userId: string): ProfileFields;
+  /** What the user does on X's own site: changes their name or bio by hand. */
+  setProfile(userId: string, fields: Partial<Pick<ProfileFields, 'name' | 'description'>>): void;
   fail(fault: Fault): void;
   clearFaults(): void;
   setUploadLatency(ms: number): void;
@@ -1505,6 +1507,12 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       const state = userStates.get(userId);
       if (!state) throw new Error(`no user ${userId}`);
       return { name: state.user.name, description: state.description, url: state.url, location: state.location };
+    },
+    setProfile(userId, fields) {
+      const state = userStates.get(userId);
+      if (!state) throw new Error(`no user ${userId}`);
+      if (fields.name !== undefined) state.user.name = fields.name;
+      if (fields.description !== undefined) state.description = fields.description;
     },
     fail(fault) {
       faults.push({ ...fault, remaining: fault.times ?? 1 });

@@ -111,6 +111,7 @@ export default {
   'error.name-taken': 'Du hast schon ein Bild namens „{name}“. Entferne es zuerst oder wähl einen anderen Namen.',
   'error.name-taken.alike': 'Du hast schon ein Bild namens „{taken}“ („{name}“ sieht gleich aus). Entferne es zuerst oder wähl einen anderen Namen.',
   'error.full': 'Deine Bibliothek ist voll ({max} Bilder). Entferne zuerst eines.',
+  'error.empty-kit': 'Ein Kit braucht mindestens einen Teil: einen Avatar, ein Banner, einen Namen oder eine Bio.',
   'error.not-found': 'In deiner Bibliothek gibt es kein Bild namens „{name}“.',
   'error.not-found.listed': 'In deiner Bibliothek gibt es kein Bild namens „{name}“. Du hast: {names}.',
   'error.not-found.empty': 'Deine Bibliothek ist leer.',

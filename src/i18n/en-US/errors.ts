@@ -121,6 +121,7 @@ export default {
   'error.name-taken': 'You already have an image called "{name}". Remove it first or pick another name.',
   'error.name-taken.alike': 'You already have an image called "{taken}" ("{name}" looks the same). Remove it first or pick another name.',
   'error.full': 'Your library is full ({max} images). Remove one first.',
+  'error.empty-kit': 'A kit needs at least one part: an avatar, a banner, a name or a bio.',
   'error.not-found': 'Your library has no image called "{name}".',
   'error.not-found.listed': 'Your library has no image called "{name}". You have: {names}.',
   'error.not-found.empty': 'Your library is empty.',

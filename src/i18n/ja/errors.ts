@@ -111,6 +111,7 @@ export default {
   'error.name-taken': '「{name}」という名前の画像はすでにあります。先に削除するか、別の名前を選んでください。',
   'error.name-taken.alike': '「{taken}」という名前の画像はすでにあります（「{name}」は同じに見えます）。先に削除するか、別の名前を選んでください。',
   'error.full': 'ライブラリがいっぱいです（{max} 枚）。先に 1 枚削除してください。',
+  'error.empty-kit': 'キットには少なくとも 1 つの要素（アバター、バナー、名前、自己紹介）が必要です。',
   'error.not-found': 'ライブラリに「{name}」という画像はありません。',
   'error.not-found.listed': 'ライブラリに「{name}」という画像はありません。あるのは: {names}。',
   'error.not-found.empty': 'ライブラリは空です。',
