@@ -1,6 +1,18 @@
-/** /library add | list | remove: named images for schedules */
-import { ApplicationCommandOptionType, EmbedBuilder, MessageFlags, type APIApplicationCommandStringOption, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import { normalisedAttachment } from '../src/bot/attachment.js';
+/** /library add | kit | list | remove: named images and kits for schedules and pushes */
+import {
+  ApplicationCommandOptionType,
+  EmbedBuilder,
+  MessageFlags,
+  type APIApplicationCommandStringOption,
+  type Attachment,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import { normalisedAttachment, normalisedImage, type ImageOptions } from '../src/bot/attachment.js';
+import type { StoredImage } from '../src/avatar/history.js';
+import type { KitItem } from '../src/library/store.js';
+import { PROFILE_TEXT_LIMITS } from '../src/profile/text.js';
+import type { Services } from '../src/services.js';
+import type { Locale } from '../src/i18n/locale.js';
 import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } from '../src/bot/options.js';
 import { avatarFile, BRAND_COLOUR, listWithMore } from '../src/bot/replies.js';
@@ -14,6 +26,27 @@ const NAME_INPUT_MAX = 64;
 const nameOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like winter or birthday', required: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
 const removedOption = { type: ApplicationCommandOptionType.String, name: 'name', description: 'The image to remove', required: true, autocomplete: true, max_length: NAME_INPUT_MAX } as const satisfies APIApplicationCommandStringOption;
 
+/** Discord counts UTF-16 units, X graphemes (a family emoji is 8 units): the limit is checked in graphemes. */
+const TEMPLATE_INPUT_FACTOR = 4;
+
+/** One of a kit's images, normalised for its part with the command's crop and background. */
+async function kitImage(attachment: Attachment, part: 'avatar' | 'banner', options: Omit<ImageOptions, 'image'>, services: Services): Promise<StoredImage> {
+  const { data, format } = await normalisedImage(attachment, part, options, services);
+  return { data, format };
+}
+
+/** The parts of a kit, in words: "avatar, banner, name: 🎃 {name}". */
+function kitSummary(kit: KitItem, locale: Locale): string {
+  return [
+    kit.avatar ? t(locale, 'library.kit.part.avatar') : '',
+    kit.banner ? t(locale, 'library.kit.part.banner') : '',
+    kit.nameTemplate !== undefined ? t(locale, 'library.kit.part.name', { template: kit.nameTemplate }) : '',
+    kit.bioTemplate !== undefined ? t(locale, 'library.kit.part.bio', { template: kit.bioTemplate }) : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
 // Descriptions are the catalogue's (command.library.*); those here are for readers.
 const definition = {
   name: 'library',
@@ -21,7 +54,18 @@ const definition = {
   description: 'Your named images for scheduled avatars',
   options: [
     { type: ApplicationCommandOptionType.Subcommand, name: 'add', description: 'Store an image under a name', options: [nameOption, imageAttachmentOption, cropOption, backgroundOption] },
-    { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images' },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'kit', description: 'Store a kit: any of an avatar, a banner, a name and a bio',
+      options: [
+        { type: ApplicationCommandOptionType.String, name: 'name', description: 'A name like halloween or team-nova', required: true, max_length: NAME_INPUT_MAX },
+        { type: ApplicationCommandOptionType.Attachment, name: 'avatar', description: 'The avatar image of the kit' },
+        { type: ApplicationCommandOptionType.Attachment, name: 'banner', description: 'The banner image of the kit (1500x500 is best)' },
+        { type: ApplicationCommandOptionType.String, name: 'name-template', description: 'The display name: {name} is each person’s own, like 🎃 {name}', max_length: PROFILE_TEXT_LIMITS.name * TEMPLATE_INPUT_FACTOR },
+        { type: ApplicationCommandOptionType.String, name: 'bio-template', description: 'The bio: {bio} is each person’s own', max_length: PROFILE_TEXT_LIMITS.description * TEMPLATE_INPUT_FACTOR },
+        cropOption,
+        backgroundOption,
+      ],
+    },
+    { type: ApplicationCommandOptionType.Subcommand, name: 'list', description: 'Show your images and kits' },
     { type: ApplicationCommandOptionType.Subcommand, name: 'remove', description: 'Remove an image', options: [removedOption] },
   ],
 } as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
@@ -50,9 +94,28 @@ export const libraryCommand: SlashCommand = {
         });
         return;
       }
+      case 'kit': {
+        const { name, avatar, banner, crop, background } = invocation.options;
+        const nameTemplate = invocation.options['name-template'];
+        const bioTemplate = invocation.options['bio-template'];
+        // Before downloading: no link, no room, a taken name or no part means nothing is fetched or stored.
+        await services.links.requireWorking(userId);
+        await services.library.checkKit(userId, name, { avatar: avatar !== undefined, banner: banner !== undefined, nameTemplate, bioTemplate });
+        const imageOptions = { crop, background };
+        const kit = await services.library.addKit(userId, name, {
+          ...(avatar ? { avatar: await kitImage(avatar, 'avatar', imageOptions, services) } : {}),
+          ...(banner ? { banner: await kitImage(banner, 'banner', imageOptions, services) } : {}),
+          ...(nameTemplate !== undefined ? { nameTemplate } : {}),
+          ...(bioTemplate !== undefined ? { bioTemplate } : {}),
+        });
+        await interaction.editReply({ content: t(locale, 'library.kit.saved', { name: kit.name, parts: kitSummary(kit, locale) }) });
+        return;
+      }
       case 'list': {
         const items = await services.library.list(userId);
-        if (items.length === 0) {
+        const kits = await services.library.kits(userId);
+        const kitLines = kits.map((kit) => t(locale, 'library.kit.line', { name: kit.name, parts: kitSummary(kit, locale) }));
+        if (items.length === 0 && kits.length === 0) {
           await interaction.editReply({ content: t(locale, 'library.empty') });
           return;
         }
@@ -71,7 +134,8 @@ export const libraryCommand: SlashCommand = {
         }
         const rest = items.slice(shown.length).map((item) => item.name);
         const more = rest.length ? `\n${t(locale, 'library.also', { names: listWithMore(rest, 1500, { more: (count) => t(locale, 'common.and-more', { count }) }) })}` : '';
-        await interaction.editReply({ content: `${t(locale, 'library.count', { count: items.length })}${more}`, embeds, files });
+        const kitList = kitLines.length ? `\n${t(locale, 'library.kit.count', { count: kits.length })}\n${listWithMore(kitLines, 1500, { separator: '\n', more: (count) => t(locale, 'common.and-more', { count }) })}` : '';
+        await interaction.editReply({ content: `${t(locale, 'library.count', { count: items.length })}${more}${kitList}`, embeds, files });
         return;
       }
       case 'remove': {

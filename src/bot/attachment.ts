@@ -1,4 +1,5 @@
-import type { Avatar } from '../avatar/normalize.js';
+import type { Attachment } from 'discord.js';
+import type { Avatar, Banner, NormalizeOptions } from '../avatar/normalize.js';
 import type { Services } from '../services.js';
 import type { backgroundOption, cropOption, imageAttachmentOption, OptionsOf } from './options.js';
 
@@ -10,8 +11,18 @@ export type ImageOptions = OptionsOf<{ options: readonly [typeof imageAttachment
  * normalised with the command's `crop` and `background` options when it has them.
  */
 export async function normalisedAttachment(options: ImageOptions, services: Services): Promise<{ avatar: Avatar; filename: string }> {
-  const attachment = options.image;
+  const avatar = await normalisedImage(options.image, 'avatar', options, services);
+  return { avatar, filename: options.image.name };
+}
+
+/** An attachment downloaded safely and normalised as an avatar (400x400) or a banner (1500x500). */
+export async function normalisedImage<T extends 'avatar' | 'banner'>(
+  attachment: Attachment,
+  target: T,
+  options: Pick<NormalizeOptions, 'crop' | 'background'>,
+  services: Services,
+): Promise<T extends 'avatar' ? Avatar : Banner> {
   const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-  const avatar = await services.normalizer.normalize(bytes, { crop: options.crop, background: options.background });
-  return { avatar, filename: attachment.name };
+  const given = { crop: options.crop, background: options.background };
+  return (target === 'avatar' ? services.normalizer.normalize(bytes, given) : services.normalizer.banner(bytes, given)) as Promise<T extends 'avatar' ? Avatar : Banner>;
 }

@@ -49,6 +49,23 @@ export interface KitParts {
 
 export type Kit = KitItem & { images: { avatar?: StoredImage; banner?: StoredImage } };
 
+/** Which parts a kit will have (its images not yet downloaded). */
+export interface KitShape {
+  avatar: boolean;
+  banner: boolean;
+  nameTemplate?: string | undefined;
+  bioTemplate?: string | undefined;
+}
+
+/** A kit needs a part, and templates whose fixed text fits X's limits (one that does not could never be applied). */
+function checkKitParts(parts: KitShape): void {
+  if (!parts.avatar && !parts.banner && parts.nameTemplate === undefined && parts.bioTemplate === undefined) throw new LibraryError('empty-kit');
+  if (parts.nameTemplate !== undefined) fillTemplate(parts.nameTemplate, {}, PROFILE_TEXT_LIMITS.name);
+  if (parts.bioTemplate !== undefined) fillTemplate(parts.bioTemplate, {}, PROFILE_TEXT_LIMITS.description);
+}
+
+const shapeOf = (parts: KitParts): KitShape => ({ ...parts, avatar: parts.avatar !== undefined, banner: parts.banner !== undefined });
+
 interface StoredLibrary {
   items: LibraryItem[];
   kits?: KitItem[];
@@ -64,6 +81,8 @@ export interface AvatarLibrary {
   add(discordUserId: string, name: string, image: StoredImage): Promise<LibraryItem>;
   /** Throws 'empty-kit' without any part, and ProfileTextError when a template's fixed text is over X's limit. */
   addKit(discordUserId: string, name: string, parts: KitParts): Promise<KitItem>;
+  /** Throws what addKit would, before any image is downloaded: which images will come is enough. */
+  checkKit(discordUserId: string, name: string, parts: KitShape): Promise<void>;
   kits(discordUserId: string): Promise<KitItem[]>;
   /** A kit with its images; undefined when the user has none by that name (an image by that name is not a kit). */
   getKit(discordUserId: string, name: string): Promise<Kit | undefined>;
@@ -190,10 +209,7 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
     }),
     addKit: (discordUserId, rawName, parts) => locked(discordUserId, async () => {
       const name = normaliseName(rawName);
-      if (!parts.avatar && !parts.banner && parts.nameTemplate === undefined && parts.bioTemplate === undefined) throw new LibraryError('empty-kit');
-      // A template whose fixed text alone is over X's limit could never be applied: refused now, not at each member.
-      if (parts.nameTemplate !== undefined) fillTemplate(parts.nameTemplate, {}, PROFILE_TEXT_LIMITS.name);
-      if (parts.bioTemplate !== undefined) fillTemplate(parts.bioTemplate, {}, PROFILE_TEXT_LIMITS.description);
+      checkKitParts(shapeOf(parts));
       const library = await libraryOf(discordUserId);
       checkRoom(library, name);
       const kit: KitItem = {
@@ -207,6 +223,11 @@ export function createAvatarLibrary(store: Store): AvatarLibrary {
       await libraries.set(discordUserId, { ...library, kits: [...(library.kits ?? []), kit] });
       return kit;
     }),
+    async checkKit(discordUserId, rawName, parts) {
+      const name = normaliseName(rawName);
+      checkKitParts(parts);
+      checkRoom(await libraryOf(discordUserId), name);
+    },
     kits: async (discordUserId) => (await libraryOf(discordUserId)).kits ?? [],
     async getKit(discordUserId, name) {
       const kit = (await libraryOf(discordUserId)).kits?.find((candidate) => sameName(candidate.name, name));

@@ -4,6 +4,7 @@
  * value from before the kit, shortened at a grapheme boundary when the result would be over X's limit
  * (the fixed text never is), and a second kit does not stack on the first.
  */
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/bot-harness.js';
 import { fixture } from '../bot/helpers.js';
@@ -117,5 +118,36 @@ describe('applying a kit', () => {
     expect(graphemes).toHaveLength(50);
     expect(graphemes.every((grapheme) => !grapheme.segment.includes('\uFFFD'))).toBe(true);
     expect(name.startsWith('👩‍👩‍👧'.repeat(30))).toBe(true); // whole families kept, none cut in half
+  });
+});
+
+describe('/library kit through the real discord.js client', () => {
+  it('stores a kit with a 1500x500 banner and a template, lists it, and refuses an empty kit or an over-long fixed text before downloading', async () => {
+    const { user } = await linked('kit-command', 'Eve');
+    const downloads = () => h.discord.downloads.length;
+    const kit = await h.discord.slash(user, {
+      name: 'library',
+      subcommand: 'kit',
+      options: { name: 'nova', banner: { attachment: { filename: 'b.jpg', bytes: fixture('concert.jpg') } }, 'name-template': '{name} | Nova', 'bio-template': 'Team Nova' },
+    });
+    expect((await kit.waitForReply(undefined, 15_000)).content).toBe('Saved the kit "nova": banner · name “{name} | Nova” · bio “Team Nova”.');
+    const stored = await kitOf(user.id, 'nova');
+    expect(stored.images.banner).toBeDefined();
+    expect((await sharp(stored.images.banner!.data).metadata()).width).toBe(1500);
+
+    const list = await h.discord.slash(user, { name: 'library', subcommand: 'list' });
+    expect((await list.waitForReply()).content).toContain('**nova**: banner · name “{name} | Nova” · bio “Team Nova”');
+
+    const before = downloads();
+    const empty = await h.discord.slash(user, { name: 'library', subcommand: 'kit', options: { name: 'empty' } });
+    expect((await empty.waitForReply()).content).toContain('A kit needs at least one part');
+    const long = await h.discord.slash(user, {
+      name: 'library',
+      subcommand: 'kit',
+      options: { name: 'long', avatar: { attachment: { filename: 'a.jpg', bytes: fixture('flowers.jpeg') } }, 'name-template': `${'x'.repeat(49)}🎃🎃 {name}` },
+    });
+    expect((await long.waitForReply()).content).toContain('has 52 characters, more than the 50 X allows');
+    expect(downloads()).toBe(before);
+    expect(await h.services.library.getKit(user.id, 'long')).toBeUndefined();
   });
 });
