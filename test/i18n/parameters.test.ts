@@ -9,12 +9,13 @@ import { PermissionFlagsBits } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { FORMAT_IDS } from '../../src/avatar/formats.js';
 import { MAX_DECODE_BYTES, MAX_FRAMES } from '../../src/avatar/normalize.js';
+import { UserFacingError } from '../../src/errors.js';
 import { LAYOUT_IDS } from '../../src/avatar/structure.js';
 import { LOCALES, type Locale } from '../../src/i18n/locale.js';
-import { X_TEXT_MAX } from '../../src/i18n/render-error.js';
+import { errorWords, X_TEXT_MAX } from '../../src/i18n/render-error.js';
 import { lookup, t } from '../../src/i18n/t.js';
 import { fixture, image, SLOW_MS, useHarness } from '../bot/helpers.js';
-import { animatedWebp, blackPng, progressiveJpeg } from '../adversarial/hostile-images.js';
+import { animatedWebp, blackPng, gif, progressiveJpeg } from '../adversarial/hostile-images.js';
 import type { TestUser } from '../support/discord-server.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
 
@@ -141,6 +142,13 @@ describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, perm
     expect(reply).toContain(maxFrames);
   });
 
+  it('reads a pixel size as it is and a count over 999 with their digit grouping: a 60001x60001 GIF canvas', async () => {
+    const user = await linked('pixels');
+    const reply = await setAvatar(user, gif(10, 10, [{ left: 60_000, top: 60_000, width: 1, height: 1 }]), 'huge.gif');
+    const megapixels = new Intl.NumberFormat(locale).format(3600);
+    expect(reply).toBe(t(locale, 'error.too-many-pixels', { width: '60001', height: '60001', megapixels, max: 50 }));
+  });
+
   it('reads the cron field a rotation got wrong in their language', async () => {
     const user = await linked('cron');
     const data = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#cc0000' } }).jpeg().toBuffer();
@@ -167,5 +175,13 @@ describe('the words for parameters', () => {
   it('name every detected image format, every image layout and every cron field in every locale', () => {
     const keys = [...FORMAT_IDS.map((id) => `format.${id}`), ...LAYOUT_IDS.map((id) => `layout.${id}`), ...['second', 'minute', 'hour', 'day-of-month', 'month', 'day-of-week'].flatMap((id) => [`cron.field.${id}`, `cron.example.${id}`])];
     for (const locale of LOCALES) for (const key of keys) expect(lookup(locale, key), `${locale} ${key}`).toBeTruthy();
+  });
+
+  it('format a plural count in the reader\'s digit grouping and still pick its plural form', () => {
+    const skipped = (count: number) => new UserFacingError('records-skipped', { count, users: '1' });
+    expect(errorWords(skipped(1234), 'de', 'cli')).toBe(t('de', 'error.records-skipped', { count: 2, users: '1' }).replace('2', '1.234'));
+    expect(errorWords(skipped(1), 'de', 'cli')).toBe(t('de', 'error.records-skipped', { count: 1, users: '1' }));
+    expect(errorWords(skipped(1234), 'en-US', 'cli')).toMatch(/^1,234 records did not open/);
+    expect(errorWords(skipped(1), 'en-US', 'cli')).toMatch(/^1 record did not open/);
   });
 });
