@@ -13,7 +13,7 @@ import {
   looksLikeDamagedPng,
 } from './formats.js';
 import { createLimiter } from '../coordination/limiter.js';
-import { type ImageStructure, isDamaged, isOverlong, readStructure } from './structure.js';
+import { type ImageStructure, isDamaged, isOverlong, layoutWords, readStructure } from './structure.js';
 
 export { detectImageFormat, type DetectedFormat } from './formats.js';
 export { createLimiter, type Limiter } from '../coordination/limiter.js';
@@ -195,13 +195,13 @@ function checkStructure(buffer: Buffer, format: AcceptedFormat): ImageStructure 
   const structure = readStructure(buffer, format, LIMITS);
   if (isDamaged(structure)) throw corrupt(structure.damaged);
   if (isOverlong(structure)) {
-    throw new ImageError('too-complex', { max: MAX_PARTS.toLocaleString('en-US') }, { variant: 'parts', detail: structure.overlong });
+    throw new ImageError('too-complex', { max: MAX_PARTS }, { variant: 'parts', detail: structure.overlong });
   }
-  const { width, height, frames, scans, blockVisits, decodeBytes, layout } = structure;
+  const { width, height, frames, scans, blockVisits, decodeBytes, layout, bitDepth } = structure;
   if (!width || !height) throw corrupt('no dimensions in header');
   if (width * height > MAX_INPUT_PIXELS) throw tooManyPixels(width, height);
   if (frames > MAX_FRAMES) {
-    throw new ImageError('too-many-frames', { max: MAX_FRAMES.toLocaleString('en-US') }, { detail: `${layout}, ${frames} frames or more` });
+    throw new ImageError('too-many-frames', { max: MAX_FRAMES }, { detail: `${layoutWords(structure)}, ${frames} frames or more` });
   }
   if (scans > MAX_JPEG_SCANS || blockVisits > MAX_JPEG_BLOCK_VISITS) {
     const detail = `${width}x${height}, ${scans} scans, ${blockVisits} block visits`;
@@ -212,8 +212,8 @@ function checkStructure(buffer: Buffer, format: AcceptedFormat): ImageStructure 
   if (decodeBytes > MAX_DECODE_BYTES) {
     throw new ImageError(
       'too-complex',
-      { width, height, layout, megabytes: megabytes(decodeBytes), max: megabytes(MAX_DECODE_BYTES) },
-      { variant: 'memory', detail: `${layout}, estimated ${decodeBytes} bytes` },
+      { width, height, layout, bitDepth, megabytes: megabytes(decodeBytes), max: megabytes(MAX_DECODE_BYTES) },
+      { variant: 'memory', detail: `${layoutWords(structure)}, estimated ${decodeBytes} bytes` },
     );
   }
   return structure;
@@ -364,7 +364,7 @@ async function render(checked: CheckedInput, target: Target): Promise<{ data: Bu
     if (error instanceof ImageError) throw error;
     // Our header check runs first, so this is only a backstop for headers that lie about their size.
     if (/^timeout:/.test(errorMessage(error))) {
-      throw new ImageError('too-complex', {}, { cause: error, detail: `${checked.structure.layout}, ${errorMessage(error)}` });
+      throw new ImageError('too-complex', {}, { cause: error, detail: `${layoutWords(checked.structure)}, ${errorMessage(error)}` });
     }
     if (/exceeds pixel limit/i.test(errorMessage(error))) {
       throw new ImageError('too-many-pixels', { max: MAX_INPUT_PIXELS / 1_000_000 }, { variant: 'decoder', cause: error });

@@ -22,8 +22,21 @@ export interface ImageStructure {
   /** JPEG: scans, and blocks visited over all scans (a progressive decoder walks every block per scan). */
   scans: number;
   blockVisits: number;
-  /** A few words for messages and logs: "interlaced 16-bit PNG", "progressive JPEG". */
-  layout: string;
+  /** How the pixels are laid out, as an id each locale words (`layout.*` in src/i18n/<locale>/words.ts). */
+  layout: LayoutId;
+  /** Bits per sample (PNG 1-16, JPEG 8 or 12; GIF and WebP 8). */
+  bitDepth: number;
+}
+
+export const LAYOUT_IDS = ['png', 'interlaced-png', 'jpeg', 'progressive-jpeg', 'gif', 'animated-gif', 'webp', 'lossless-webp', 'animated-webp'] as const;
+export type LayoutId = (typeof LAYOUT_IDS)[number];
+
+const FORMAT_NAMES: Record<AcceptedFormat, string> = { png: 'PNG', jpeg: 'JPEG', gif: 'GIF', webp: 'WebP' };
+
+/** English words for logs and an error's `detail` ("interlaced 16-bit PNG"); users read the id in their words. */
+export function layoutWords({ format, layout, bitDepth }: Pick<ImageStructure, 'format' | 'layout' | 'bitDepth'>): string {
+  const qualifier = layout === format ? '' : `${layout.slice(0, -format.length - 1)} `;
+  return `${qualifier}${format === 'png' ? `${bitDepth}-bit ` : ''}${FORMAT_NAMES[format]}`;
 }
 
 /** The bytes are not a well-formed file of the format; `detail` says where. */
@@ -75,9 +88,10 @@ function still(
   width: number,
   height: number,
   decodeBytes: number,
-  layout: string,
+  layout: LayoutId,
+  bitDepth = 8,
 ): ImageStructure {
-  return { format, width, height, frames: 1, decodeBytes, scans: 0, blockVisits: 0, layout };
+  return { format, width, height, frames: 1, decodeBytes, scans: 0, blockVisits: 0, layout, bitDepth };
 }
 
 // ---------------------------------------------------------------------------------------------- PNG
@@ -116,9 +130,8 @@ function readPng(b: Buffer, limits: WalkLimits): WalkResult {
   const channels = (PNG_CHANNELS[colourType] ?? 4) + (hasTransparencyChunk && colourType !== 4 && colourType !== 6 ? 1 : 0);
   const bytesPerSample = bitDepth === 16 ? 2 : 1;
   const frameBytes = width * height * channels * bytesPerSample;
-  const depth = `${bitDepth}-bit`;
   return {
-    ...still('png', width, height, interlaced ? held(frameBytes) : streamed(frameBytes), `${interlaced ? 'interlaced ' : ''}${depth} PNG`),
+    ...still('png', width, height, interlaced ? held(frameBytes) : streamed(frameBytes), interlaced ? 'interlaced-png' : 'png', bitDepth),
     // An APNG's frames are in its fcTL chunks; acTL only declares a count (libspng ignores both).
     frames: Math.max(1, frameControls, Math.min(declaredFrames, limits.maxFrames + 1)),
   };
@@ -147,6 +160,7 @@ function readJpeg(b: Buffer, limits: WalkLimits): WalkResult {
   let width = 0;
   let height = 0;
   let progressive = false;
+  let precision = 8;
   let components: JpegComponent[] = [];
   let scans = 0;
   let blockVisits = 0;
@@ -169,6 +183,7 @@ function readJpeg(b: Buffer, limits: WalkLimits): WalkResult {
     if (isSof(marker)) {
       if (components.length > 0) return { damaged: 'JPEG with more than one frame header' };
       if (data + 6 > b.length) break;
+      precision = b[data]!;
       height = u16be(b, data + 1);
       width = u16be(b, data + 3);
       progressive = isProgressiveSof(marker);
@@ -202,7 +217,7 @@ function readJpeg(b: Buffer, limits: WalkLimits): WalkResult {
   // whatever the shrink-on-load; baseline is decoded a row of blocks at a time.
   const decodeBytes = progressive ? held(samples * 2) : streamed(samples);
   return {
-    ...still('jpeg', width, height, decodeBytes, progressive ? 'progressive JPEG' : 'JPEG'),
+    ...still('jpeg', width, height, decodeBytes, progressive ? 'progressive-jpeg' : 'jpeg', precision),
     scans,
     blockVisits,
   };
@@ -247,7 +262,7 @@ function readGif(b: Buffer, limits: WalkLimits): WalkResult {
   // libnsgif decodes into one RGBA canvas. Only the pages a frame touches become resident (a 1x1 frame
   // on a 7000x7000 screen: +7 MB), but a frame as large as the canvas touches it all (+234 MB).
   return {
-    ...still('gif', canvasWidth, canvasHeight, held(canvasWidth * canvasHeight * 4), frames > 1 ? 'animated GIF' : 'GIF'),
+    ...still('gif', canvasWidth, canvasHeight, held(canvasWidth * canvasHeight * 4), frames > 1 ? 'animated-gif' : 'gif'),
     frames,
   };
 }
@@ -329,7 +344,7 @@ function readWebp(b: Buffer, limits: WalkLimits): WalkResult {
     decodeBytes = first.lossless ? held(frameBytes) : streamed(frameBytes) + (alphaPlane ? first.width * first.height * HELD_FACTOR : 0);
   }
   return {
-    ...still('webp', width, height, decodeBytes, canvas?.animated ? 'animated WebP' : first.lossless ? 'lossless WebP' : 'WebP'),
+    ...still('webp', width, height, decodeBytes, canvas?.animated ? 'animated-webp' : first.lossless ? 'lossless-webp' : 'webp'),
     frames: Math.max(1, frames),
   };
 }

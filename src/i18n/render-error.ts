@@ -4,14 +4,15 @@
  * has a variant); an error still built with an English sentence keeps it until its kind is in the catalogue.
  *
  * Parameters are data, put into the reader's words here (`formatParams`), so no English rides inside a
- * German or Japanese sentence: instants, durations, command options, image formats, cron fields and
- * Discord permissions by name convention, and X's own words quoted as foreign, hostile text.
+ * German or Japanese sentence: instants, durations, counts and limits, command options, image formats and
+ * layouts, cron fields and Discord permissions by name convention, and X's own words quoted as foreign,
+ * hostile text.
  */
 import type { ErrorRecord, StoredReason, UserFacingError } from '../errors.js';
 import { truncate } from '../text.js';
 import { commandName } from './commands.js';
 import type { Locale } from './locale.js';
-import { lookup, t } from './t.js';
+import { hasText, lookup, t } from './t.js';
 
 export type Edge = 'bot' | 'cli';
 
@@ -46,6 +47,19 @@ export function durationWords(locale: Locale, ms: number): string {
   return parts.join(' ') || t(locale, 'schedule.duration.second', { count: 0 });
 }
 
+/**
+ * Number parameters that are counts or limits, written with the reader's digit grouping (en-US 5,000,
+ * de 5.000, ja 5,000). Not ids, HTTP statuses, years, or pixel sizes (`{width}x{height}` reads as one
+ * size). `count` too, but in wordsOf: t() needs it as a number to pick its plural form.
+ */
+const COUNTS = new Set(['max', 'min', 'length', 'step', 'frames', 'scans', 'megabytes', 'megapixels', 'minutes', 'finished', 'total']);
+const numberFormats = new Map<Locale, Intl.NumberFormat>();
+function formatNumber(value: number, locale: Locale): string {
+  let format = numberFormats.get(locale);
+  if (!format) numberFormats.set(locale, (format = new Intl.NumberFormat(locale)));
+  return format.format(value);
+}
+
 const listFormats = new Map<Locale, Intl.ListFormat>();
 /** Discord permission flags (`EmbedLinks,AttachFiles`) as the reader's Discord client names them, as one list. */
 function permissionWords(flags: string, locale: Locale): string {
@@ -74,8 +88,9 @@ export function foreignText(text: string, edge: Edge | undefined): string {
 }
 
 /**
- * An error's parameters ready for words in `locale`, by name: `…At` instants, `…Ms` durations, `option` a
- * command option as the reader's Discord shows it, `format` an image format id (`bmp`), `cronField` a cron
+ * An error's parameters ready for words in `locale`, by name: `…At` instants, `…Ms` durations, COUNTS
+ * numbers, `option` a command option as the reader's Discord shows it, `format` an image format id (`bmp`),
+ * `layout` an image layout id (`interlaced-png`, which takes the `bitDepth` beside it), `cronField` a cron
  * field id (`day-of-month`, which also brings its `example`), `permissions` Discord permission flags
  * (`EmbedLinks,AttachFiles`), `xSaid` X's own words (see foreignText). A value without words in the
  * catalogue (a record stored before it was an id) is shown as it is.
@@ -86,9 +101,11 @@ export function formatParams(params: Readonly<Record<string, string | number>>, 
   for (const [name, value] of Object.entries(formatted)) {
     if (name.endsWith('At') && typeof value === 'number') formatted[name] = formatInstant(value, locale);
     else if (name.endsWith('Ms') && typeof value === 'number') formatted[name] = durationWords(locale, value);
+    else if (COUNTS.has(name) && typeof value === 'number') formatted[name] = formatNumber(value, locale);
     else if (typeof value !== 'string') continue;
     else if (name === 'option') formatted[name] = commandName(locale, value);
     else if (name === 'format') formatted[name] = words(`format.${value}`, value);
+    else if (name === 'layout') formatted[name] = lookup(locale, `layout.${value}`, params) ?? value;
     else if (name === 'cronField') {
       formatted[name] = words(`cron.field.${value}`, value);
       formatted.example ??= lookup(locale, `cron.example.${value}`) ?? '';
@@ -105,15 +122,28 @@ function storedReasonOf(params: Readonly<Record<string, string | number>>): Erro
   return { kind: String(params.reasonKind), ...(typeof params.reasonVariant === 'string' ? { variant: params.reasonVariant } : {}), params: Object.fromEntries(nested) };
 }
 
+const pluralRules = new Map<Locale, Intl.PluralRules>();
+/** A plural key's form for `count` (`error.rate-limited_one`), chosen here: t() gets `count` already formatted. */
+function pluralForm(locale: Locale, key: string, count: unknown): string {
+  if (typeof count !== 'number' || !hasText(`${key}_other`)) return key;
+  let rules = pluralRules.get(locale);
+  if (!rules) pluralRules.set(locale, (rules = new Intl.PluralRules(locale)));
+  const form = `${key}_${rules.select(count)}`;
+  return hasText(form) ? form : `${key}_other`;
+}
+
 /** `edge` undefined: only the words that name no command (`error.*`). */
 function wordsOf(error: ErrorRecord & { userMessage?: string }, locale: Locale, edge: Edge | undefined, extra: Record<string, string | number> = {}): string {
   // A rejection stored before X's words had their own parameter carries them as `reason`.
   const stored: Record<string, string> = error.kind === 'image-rejected' && error.params.xSaid === undefined && typeof error.params.reason === 'string' ? { xSaid: error.params.reason } : {};
   const params = formatParams({ ...error.params, ...stored, ...extra }, locale, edge);
+  const count = params.count;
+  if (typeof count === 'number') params.count = formatNumber(count, locale);
+  const fill = (key: string) => lookup(locale, pluralForm(locale, key, count), params);
   // The variant's words first (an edge's, then anyone's), then the kind's: a variant says more than its kind.
   const keys = error.variant === undefined ? [error.kind] : [`${error.kind}.${error.variant}`, error.kind];
   for (const key of keys) {
-    const words = (edge === undefined ? undefined : lookup(locale, `${edge}.error.${key}`, params)) ?? lookup(locale, `error.${key}`, params);
+    const words = (edge === undefined ? undefined : fill(`${edge}.error.${key}`)) ?? fill(`error.${key}`);
     if (words !== undefined) return words;
   }
   return error.userMessage ?? error.kind;

@@ -72,7 +72,7 @@ describe('replies within Discord limits', () => {
     const zone = `Europe/${'B'.repeat(4993)}`;
     const interaction = await h.discord.slash(user, { name: 'schedule', subcommand: 'timezone', options: { zone } });
     const reply = (await interaction.waitForReply()).content;
-    expect(reply).toBe('The zone option takes at most 64 characters; yours has 5000. Nothing was changed.');
+    expect(reply).toBe('The zone option takes at most 64 characters; yours has 5,000. Nothing was changed.');
     expect((await h.services.schedules.get(user.id)).timezone).toBeUndefined();
     expect(await h.discord.autocomplete(user, { name: 'schedule', subcommand: 'timezone', options: { zone } }, 'zone')).toEqual([]);
   });

@@ -37,8 +37,8 @@ describe.each(['de', 'ja'] as Exclude<Locale, 'en-US'>[])('a %s user', (locale) 
     const zone = `Europe/${'B'.repeat(4993)}`;
     const interaction = await h.discord.slash(user, { name: 'schedule', subcommand: 'timezone', options: { zone } }, { locale });
     const reply = (await interaction.waitForReply()).content;
-    // The option as the user's Discord names it (de: zone, ja: ゾーン).
-    expect(reply).toBe(t(locale, 'error.input-too-long', { option: commandName(locale, 'zone'), max: 64, length: 5000 }));
+    // The option as the user's Discord names it (de: zone, ja: ゾーン), the length in their digit grouping (de: 5.000).
+    expect(reply).toBe(t(locale, 'error.input-too-long', { option: commandName(locale, 'zone'), max: 64, length: new Intl.NumberFormat(locale).format(5000) }));
     expect(englishIn(reply)).toEqual([]);
     expect(reply).not.toContain('BBBB');
   });

@@ -8,22 +8,62 @@ import sharp from 'sharp';
 import { PermissionFlagsBits } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { FORMAT_IDS } from '../../src/avatar/formats.js';
+import { MAX_DECODE_BYTES, MAX_FRAMES } from '../../src/avatar/normalize.js';
+import { UserFacingError } from '../../src/errors.js';
+import { LAYOUT_IDS } from '../../src/avatar/structure.js';
 import { LOCALES, type Locale } from '../../src/i18n/locale.js';
-import { X_TEXT_MAX } from '../../src/i18n/render-error.js';
+import { errorWords, X_TEXT_MAX } from '../../src/i18n/render-error.js';
 import { lookup, t } from '../../src/i18n/t.js';
 import { fixture, image, SLOW_MS, useHarness } from '../bot/helpers.js';
+import { animatedWebp, blackPng, gif, progressiveJpeg } from '../adversarial/hostile-images.js';
 import type { TestUser } from '../support/discord-server.js';
 import { X_PATHS, xFaults } from '../support/x-server.js';
 
 /** A BMP header: enough for the format to be recognised (and refused) by its magic bytes. */
 const BMP = Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]);
 
-const CASES: Array<{ locale: Exclude<Locale, 'en-US'>; xLabel: string; quote: [string, string]; bmp: string; hour: string; permissions: string }> = [
-  { locale: 'de', xLabel: 'X schrieb auf Englisch', quote: ['„', '“'], bmp: 'ein BMP-Bild', hour: 'Das Feld Stunde', permissions: 'Links einbetten und Dateien anhängen' },
-  { locale: 'ja', xLabel: 'X からのメッセージ（英語）', quote: ['「', '」'], bmp: 'BMP 画像', hour: '時 フィールド', permissions: '埋め込みリンク、ファイルを添付' },
+const CASES: Array<{
+  locale: Exclude<Locale, 'en-US'>;
+  xLabel: string;
+  quote: [string, string];
+  bmp: string;
+  hour: string;
+  permissions: string;
+  /** The layouts of three files over the memory bound, as the reader's words say them. */
+  layouts: [string, string, string];
+  /** MAX_FRAMES with the reader's digit grouping (Japanese groups like English). */
+  maxFrames: string;
+}> = [
+  {
+    locale: 'de',
+    xLabel: 'X schrieb auf Englisch',
+    quote: ['„', '“'],
+    bmp: 'ein BMP-Bild',
+    hour: 'Das Feld Stunde',
+    permissions: 'Links einbetten und Dateien anhängen',
+    layouts: ['Interlaced-PNG mit 16 Bit', 'progressives JPEG', 'animiertes WebP'],
+    maxFrames: '5.000',
+  },
+  {
+    locale: 'ja',
+    xLabel: 'X からのメッセージ（英語）',
+    quote: ['「', '」'],
+    bmp: 'BMP 画像',
+    hour: '時 フィールド',
+    permissions: '埋め込みリンク、ファイルを添付',
+    layouts: ['インターレース 16 ビット PNG', 'プログレッシブ JPEG', 'アニメーション WebP'],
+    maxFrames: '5,000',
+  },
 ];
 
-describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, permissions }) => {
+/** Files whose structure is over MAX_DECODE_BYTES (see test/adversarial/images.test.ts), and the English their layout was. */
+const OVER_MEMORY = [
+  { file: 'big.png', english: 'interlaced 16-bit PNG', make: () => blackPng({ width: 7071, height: 7071, bitDepth: 16, interlaced: true }), size: '7071x7071' },
+  { file: 'big.jpg', english: 'progressive JPEG', make: () => progressiveJpeg({ width: 7071, height: 7071, components: 3, scans: 10 }), size: '7071x7071' },
+  { file: 'big.webp', english: 'animated WebP', make: () => animatedWebp(1, 7_000, 7_000), size: '7000x7000' },
+];
+
+describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, permissions, layouts, maxFrames }) => {
   const h = useHarness({ env: { SCHEDULE_MIN_INTERVAL_MS: '0' } });
 
   async function linked(name: string): Promise<TestUser> {
@@ -83,6 +123,32 @@ describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, perm
     expect(reply).not.toContain('a BMP image');
   });
 
+  it.each(OVER_MEMORY.map((file, i) => ({ ...file, words: layouts[i]! })))('reads the layout of a file too costly to read in their words: $english', async ({ file, english, make, size, words }) => {
+    const user = await linked(`layout-${file.replace('.', '-')}`);
+    const reply = await setAvatar(user, make(), file);
+    // The estimate (megabytes) is structure.ts's business; everything else in the sentence is fixed.
+    const [width, height] = size.split('x') as [string, string];
+    const [before, after] = t(locale, 'error.too-complex.memory', { width, height, layout: words, megabytes: '\u0000', max: MAX_DECODE_BYTES / 2 ** 20 }).split('\u0000') as [string, string];
+    expect(reply.startsWith(before) && reply.endsWith(after), reply).toBe(true);
+    expect(reply.slice(before.length, reply.length - after.length)).toMatch(/^\d+$/);
+    expect(reply).toContain(words);
+    expect(reply).not.toContain(english);
+  });
+
+  it('reads a limit over 999 with their digit grouping: an animation over the frame limit', async () => {
+    const user = await linked('frames');
+    const reply = await setAvatar(user, animatedWebp(MAX_FRAMES * 2), 'party.webp');
+    expect(reply).toBe(t(locale, 'error.too-many-frames', { max: maxFrames }));
+    expect(reply).toContain(maxFrames);
+  });
+
+  it('reads a pixel size as it is and a count over 999 with their digit grouping: a 60001x60001 GIF canvas', async () => {
+    const user = await linked('pixels');
+    const reply = await setAvatar(user, gif(10, 10, [{ left: 60_000, top: 60_000, width: 1, height: 1 }]), 'huge.gif');
+    const megapixels = new Intl.NumberFormat(locale).format(3600);
+    expect(reply).toBe(t(locale, 'error.too-many-pixels', { width: '60001', height: '60001', megapixels, max: 50 }));
+  });
+
   it('reads the cron field a rotation got wrong in their language', async () => {
     const user = await linked('cron');
     const data = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#cc0000' } }).jpeg().toBuffer();
@@ -106,8 +172,16 @@ describe.each(CASES)('a $locale user', ({ locale, xLabel, quote, bmp, hour, perm
 });
 
 describe('the words for parameters', () => {
-  it('name every detected image format and every cron field in every locale', () => {
-    const keys = [...FORMAT_IDS.map((id) => `format.${id}`), ...['second', 'minute', 'hour', 'day-of-month', 'month', 'day-of-week'].flatMap((id) => [`cron.field.${id}`, `cron.example.${id}`])];
+  it('name every detected image format, every image layout and every cron field in every locale', () => {
+    const keys = [...FORMAT_IDS.map((id) => `format.${id}`), ...LAYOUT_IDS.map((id) => `layout.${id}`), ...['second', 'minute', 'hour', 'day-of-month', 'month', 'day-of-week'].flatMap((id) => [`cron.field.${id}`, `cron.example.${id}`])];
     for (const locale of LOCALES) for (const key of keys) expect(lookup(locale, key), `${locale} ${key}`).toBeTruthy();
+  });
+
+  it('format a plural count in the reader\'s digit grouping and still pick its plural form', () => {
+    const skipped = (count: number) => new UserFacingError('records-skipped', { count, users: '1' });
+    expect(errorWords(skipped(1234), 'de', 'cli')).toBe(t('de', 'error.records-skipped', { count: 2, users: '1' }).replace('2', '1.234'));
+    expect(errorWords(skipped(1), 'de', 'cli')).toBe(t('de', 'error.records-skipped', { count: 1, users: '1' }));
+    expect(errorWords(skipped(1234), 'en-US', 'cli')).toMatch(/^1,234 records did not open/);
+    expect(errorWords(skipped(1), 'en-US', 'cli')).toMatch(/^1 record did not open/);
   });
 });

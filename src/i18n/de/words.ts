@@ -19,6 +19,17 @@ export default {
   'format.pdf': 'ein PDF-Dokument',
   'format.video': 'ein Video',
 
+  // "interlaced" as in error.too-complex.memory's "nicht-interlaced PNG".
+  'layout.png': 'PNG mit {bitDepth} Bit',
+  'layout.interlaced-png': 'Interlaced-PNG mit {bitDepth} Bit',
+  'layout.jpeg': 'JPEG',
+  'layout.progressive-jpeg': 'progressives JPEG',
+  'layout.gif': 'GIF',
+  'layout.animated-gif': 'animiertes GIF',
+  'layout.webp': 'WebP',
+  'layout.lossless-webp': 'verlustfreies WebP',
+  'layout.animated-webp': 'animiertes WebP',
+
   'cron.field.second': 'Sekunde',
   'cron.field.minute': 'Minute',
   'cron.field.hour': 'Stunde',

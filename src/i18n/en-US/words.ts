@@ -1,7 +1,7 @@
 /**
  * English words put into other sentences' parameters (see ../catalogue.ts and ../render-error.ts
- * `formatParams`): image formats, cron fields, Discord permission names. The core hands over ids
- * (`bmp`, `day-of-month`, `EmbedLinks`); each locale names them here.
+ * `formatParams`): image formats and layouts, cron fields, Discord permission names. The core hands over ids
+ * (`bmp`, `interlaced-png`, `day-of-month`, `EmbedLinks`); each locale names them here.
  */
 export default {
   // src/avatar/formats.ts: "That file is {format}". Format names that are names (JPEG, WebP, HEIC) stay as they are in every language.
@@ -20,6 +20,17 @@ export default {
   'format.psd': 'a Photoshop document',
   'format.pdf': 'a PDF document',
   'format.video': 'a video',
+
+  // src/avatar/structure.ts: "That image ({width}x{height}, {layout}) would need …"; with the file's {bitDepth}.
+  'layout.png': '{bitDepth}-bit PNG',
+  'layout.interlaced-png': 'interlaced {bitDepth}-bit PNG',
+  'layout.jpeg': 'JPEG',
+  'layout.progressive-jpeg': 'progressive JPEG',
+  'layout.gif': 'GIF',
+  'layout.animated-gif': 'animated GIF',
+  'layout.webp': 'WebP',
+  'layout.lossless-webp': 'lossless WebP',
+  'layout.animated-webp': 'animated WebP',
 
   // src/schedule/cron.ts: "The {cronField} field …", with an example value for it
   'cron.field.second': 'second',

@@ -19,6 +19,16 @@ export default {
   'format.pdf': 'PDF ドキュメント',
   'format.video': '動画',
 
+  'layout.png': '{bitDepth} ビット PNG',
+  'layout.interlaced-png': 'インターレース {bitDepth} ビット PNG',
+  'layout.jpeg': 'JPEG',
+  'layout.progressive-jpeg': 'プログレッシブ JPEG',
+  'layout.gif': 'GIF',
+  'layout.animated-gif': 'アニメーション GIF',
+  'layout.webp': 'WebP',
+  'layout.lossless-webp': 'ロスレス WebP',
+  'layout.animated-webp': 'アニメーション WebP',
+
   'cron.field.second': '秒',
   'cron.field.minute': '分',
   'cron.field.hour': '時',
