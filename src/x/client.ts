@@ -356,7 +356,7 @@ export function createXClient(options: XClientOptions): XClient {
     // Refused here rather than by X, with the size in the words: nothing leaves that X would refuse for it.
     if (image.length === 0) throw new XApiError('banner-unprocessable', {}, { detail: 'empty banner' });
     if (image.length > MAX_BANNER_BYTES) {
-      throw new XApiError('banner-too-large', { megabytes: (image.length / 1024 / 1024).toFixed(1), max: MAX_BANNER_BYTES / 1024 / 1024 }, { variant: 'over-limit', detail: `${image.length} bytes` });
+      throw new XApiError('banner-too-large', { megabytes: Math.ceil((image.length / 1024 / 1024) * 10) / 10, max: MAX_BANNER_BYTES / 1024 / 1024 }, { variant: 'over-limit', detail: `${image.length} bytes` });
     }
     await send({
       method: 'POST',
