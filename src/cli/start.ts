@@ -23,33 +23,27 @@ export async function run(args: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   // A child of the shard manager: its shards were decided there.
   if (config.shardProcess) return runBot(config, logger, config.shardProcess, config.shardProcess.index);
-  const advice = config.shardCount === 'auto' || config.shardCount > 1 ? await gatewayAdvice(config) : undefined;
-  const total = config.shardCount === 'auto' ? advice!.shards : config.shardCount;
+  const advice = config.shardCount === 'auto' ? await gatewayAdvice(config) : undefined;
+  const total = advice?.shards ?? (config.shardCount as number);
   const { processes } = shardLayout(config, total);
   if (processes.length === 1) return runBot(config, logger, { shards: processes[0]!, total }, 0);
-  const manager = await startManager(config, logger, processes, total, advice?.maxConcurrency ?? 1);
-  return manager;
+  await startManager(config, logger, processes, total, (advice ?? (await gatewayAdvice(config))).maxConcurrency);
 }
 
 /** `npm start` with several processes: this process only runs the children, and stops them all on a signal. */
 async function startManager(config: Config, logger: Logger, processes: number[][], total: number, maxConcurrency: number): Promise<void> {
-  let stop: (() => Promise<boolean>) | undefined;
+  const manager = runShardManager({ config, logger, processes, total, maxConcurrency });
   let stopping: Promise<void> | undefined;
-  let signalled: string | undefined;
-  const onSignal = (signal: string) => {
-    signalled ??= signal;
-    if (!stop) return; // still starting: stopped as soon as the children are known
+  const stop = (signal: string) => {
     logger.info({ signal }, 'stopping every shard process');
-    stopping ??= stop().then((clean) => {
+    stopping ??= manager.stop().then((clean) => {
       logger.info({ clean }, 'shard manager stopped');
       process.exit(clean ? 0 : 1);
     });
   };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  const manager = await runShardManager({ config, logger, processes, total, maxConcurrency });
-  stop = () => manager.stop();
-  if (signalled) onSignal(signalled);
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await manager.started;
 }
 
 /** One bot process: every shard (the default, one), or a manager's child with its share on PORT + index. */
