@@ -3,7 +3,7 @@
  * user about a scheduled change, whether someone is still in a server) is given to the services when they
  * are built: `createServices(config, logger, { edge: discordEdge(client) })`, then `createBot({ client, … })`.
  */
-import { Client, GatewayIntentBits, Partials, ShardClientUtil } from 'discord.js';
+import { Client, GatewayIntentBits, Partials, Routes, ShardClientUtil, type APIChannel } from 'discord.js';
 import type { Config } from '../config.js';
 import type { EdgeHooks } from '../services.js';
 import { membershipOf } from './membership.js';
@@ -36,9 +36,28 @@ export function ownsGuild(client: Client, guildId: string): boolean {
   return shards.includes(ShardClientUtil.shardIdForGuildId(guildId, shardCount));
 }
 
+/**
+ * A scheduled change runs in whichever process takes its lease, and its notice channel may be in a server
+ * of another process's shard: discord.js resolves a channel only with its guild cached (otherwise it says
+ * the channel is gone). So that guild is fetched fresh (roles) into this cache, with the bot's member, and
+ * the notice is checked and posted as in the owning process. Three more requests, only in that case.
+ */
+async function adoptNoticeGuild(client: Client, channelId: string): Promise<void> {
+  if ((client.options.shardCount ?? 1) <= 1) return;
+  const channel = (await client.rest.get(Routes.channel(channelId))) as APIChannel;
+  const guildId = 'guild_id' in channel ? channel.guild_id : undefined;
+  if (!guildId || ownsGuild(client, guildId)) return;
+  const guild = await client.guilds.fetch({ guild: guildId, force: true });
+  await guild.members.fetchMe({ force: true });
+}
+
 export function discordEdge(client: Client): EdgeHooks {
   return {
-    notify: (discordUserId, record, notice, locale) => deliverNotice(client, discordUserId, record, notice, locale),
+    notify: async (discordUserId, record, notice, locale) => {
+      // A failure here leaves it to deliverNotice, which then tells the user by DM why the channel was not used.
+      if (record.notify.mode === 'channel') await adoptNoticeGuild(client, record.notify.channelId).catch(() => undefined);
+      return deliverNotice(client, discordUserId, record, notice, locale);
+    },
     // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord. A guild of
     // another process's shard is not in this cache (a team season met by this process's share of the
     // schedules): asked of Discord by id, which REST allows from any shard.

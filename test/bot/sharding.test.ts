@@ -86,8 +86,9 @@ describe('one process with two shards (SHARDS_PER_PROCESS=2, SQLite)', () => {
 });
 
 describe('a process running shard 0 of 2', () => {
-  it('asks Discord whether someone is in a server of shard 1 (not in its cache) instead of answering "unknown"', async () => {
-    const discord = await startDiscordServer({ shards: 2 });
+  it('asks Discord about a server of shard 1 (not in its cache): whether someone is a member, and where to post their notice', async () => {
+    // View Channel, Send Messages, Embed Links, Attach Files: what a notice needs.
+    const discord = await startDiscordServer({ shards: 2, botPermissions: 51200n });
     const theirs = discord.addGuild({ shard: 1 });
     const member = discord.addMember({ guildId: theirs.id });
     const stranger = discord.addUser();
@@ -102,6 +103,13 @@ describe('a process running shard 0 of 2', () => {
       expect(edge.ownsGuild?.(discord.addGuild({ shard: 0 }).id)).toBe(true);
       expect(await edge.membership(theirs.id, member.id)).toBe('member');
       expect(await edge.membership(theirs.id, stranger.id)).toBe('left');
+
+      // A scheduled change this process ran, for someone whose notices go to a channel of shard 1's server.
+      const notice = { kind: 'changed', image: 'red', label: 'rotation', url400: 'https://pbs.twimg.com/profile_images/1/a_400x400.jpg', data: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#cc2222' } }).jpeg().toBuffer(), format: 'jpeg' } as const;
+      expect(await edge.notify(member.id, { schedules: [], notify: { mode: 'channel', channelId: theirs.channelId } }, notice, 'en-US')).toBe(true);
+      const posted = await discord.waitForMessage((message) => message.channelId === theirs.channelId);
+      expect(posted.message.content).toBe(`<@${member.id}>`);
+      expect(discord.messages.filter((message) => message.recipientId === member.id)).toEqual([]); // not rerouted to a DM
     } finally {
       await client.destroy();
       await discord.close();
