@@ -224,6 +224,7 @@ export function shardLayout(config: Config, total: number): { total: number; pro
     const store = config.storeUrl.startsWith('sqlite:') ? 'SQLite' : 'PostgreSQL';
     fail('invalid', 'SHARD_COUNT', `is ${total} with SHARDS_PER_PROCESS=${config.shardsPerProcess}, which runs ${processes.length} processes, but STORE_URL is ${store}: several processes run each schedule once only through Redis`);
   }
+  if (config.port !== 0 && config.port + processes.length - 1 > 65535) fail('invalid', 'PORT', `is ${config.port}: the last of ${processes.length} processes would listen on PORT + ${processes.length - 1}, over 65535`);
   return { total, processes };
 }
 
