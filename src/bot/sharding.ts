@@ -33,8 +33,7 @@ export interface GatewayAdvice {
 
 /** Discord's recommended shard count and identify concurrency (GET /gateway/bot), from DISCORD_API_URL. */
 export async function gatewayAdvice(config: Pick<Config, 'discordApiUrl' | 'discordToken'>): Promise<GatewayAdvice> {
-  // No sweepers: their intervals would keep a process that fails at start-up from exiting.
-  const rest = new REST({ api: config.discordApiUrl, version: '10', timeout: 15_000, handlerSweepInterval: 0, hashSweepInterval: 0 }).setToken(config.discordToken ?? '');
+  const rest = new REST({ api: config.discordApiUrl, version: '10', timeout: 15_000 }).setToken(config.discordToken ?? '');
   const answer = (await rest.get(Routes.gatewayBot())) as RESTGetAPIGatewayBotResult;
   const whole = (value: unknown, max: number) => (Number.isInteger(value) && (value as number) >= 1 ? Math.min(value as number, max) : 1);
   return { shards: whole(answer.shards, 10_000), maxConcurrency: whole(answer.session_start_limit?.max_concurrency, 1_000) };

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Events } from 'discord.js';
@@ -44,19 +45,25 @@ describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
     expect(() => shardLayout(parseConfig({ STORE_URL: 'redis://127.0.0.1:6379/10', PORT: '65535' }), 2)).toThrow(/^PORT is 65535: the last of 2 processes would listen on PORT \+ 1, over 65535/);
   });
 
-  it('avatar-bot start with SHARD_COUNT=2 on SQLite stops with one error line and exit 2', async () => {
+  it.each(['2', 'auto'])('avatar-bot start with SHARD_COUNT=%s (2 recommended) on SQLite stops with one error line and exit 2', async (shardCount) => {
     const [discord, x] = await Promise.all([startDiscordServer({ shards: 2 }), startXServer()]);
     const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-shard-sqlite-'));
     try {
-      const run = spawnSync(process.execPath, [resolve('dist/src/cli.js'), 'start'], {
+      // Not spawnSync: the Discord server in this process must answer GET /gateway/bot meanwhile.
+      const child = spawn(process.execPath, [resolve('dist/src/cli.js'), 'start'], {
         cwd: dir,
-        encoding: 'utf8',
+        stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 20_000,
-        env: { PATH: process.env.PATH, ...localBotEnv(discord, x), TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'), STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`, SHARD_COUNT: '2', LOG_LEVEL: 'silent' },
+        env: { PATH: process.env.PATH, ...localBotEnv(discord, x), TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'), STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`, SHARD_COUNT: shardCount, LOG_LEVEL: 'silent' },
       });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const [status] = (await once(child, 'exit')) as [number | null];
+      const run = { status, stderr };
       expect(run.status).toBe(2);
       expect(run.stderr).toMatch(/^error: SHARD_COUNT is 2 with SHARDS_PER_PROCESS=1, which runs 2 processes, but STORE_URL is SQLite[^\n]*\n$/);
       expect(discord.sessions).toEqual([]); // refused before connecting to the gateway
+      expect(discord.calls.map((call) => call.path)).toEqual(shardCount === 'auto' ? ['/api/v10/gateway/bot'] : []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await Promise.all([discord.close(), x.close()]);
@@ -64,14 +71,14 @@ describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
   });
 });
 
-describe('one process with two shards (SHARDS_PER_PROCESS=2, SQLite)', () => {
-  it('identifies both shards and answers interactions from a guild of each', async () => {
+describe('one process with two shards (SHARD_COUNT=auto, SHARDS_PER_PROCESS=2, SQLite)', () => {
+  it('takes Discord\'s recommended count, identifies both shards and answers interactions from a guild of each', async () => {
     const [discord, x] = await Promise.all([startDiscordServer({ shards: 2, maxConcurrency: 2 }), startXServer()]);
     await registerCommands({ apiUrl: discord.apiUrl, token: discord.botToken, applicationId: discord.applicationId, commands });
     const guilds = [discord.addGuild({ shard: 0 }), discord.addGuild({ shard: 1 })];
     let bot: BotProcess | undefined;
     try {
-      bot = await startBotProcess(discord, x, 'node', { SHARD_COUNT: '2', SHARDS_PER_PROCESS: '2' });
+      bot = await startBotProcess(discord, x, 'node', { SHARD_COUNT: 'auto', SHARDS_PER_PROCESS: '2' });
       await discord.waitForBot({ sessions: 2, timeoutMs: 20_000 });
       expect(discord.sessions.map((session) => session.shard).sort()).toEqual([[0, 2], [1, 2]]);
       for (const [shard, guild] of guilds.entries()) {
