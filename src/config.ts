@@ -195,9 +195,10 @@ function shardProcess(env: Env): ShardProcess | undefined {
   if (optional(env, 'SHARDING_MANAGER') !== 'true') return undefined;
   const total = integer(env, 'SHARD_COUNT', 1, 1, MAX_SHARDS);
   const perProcess = integer(env, 'SHARDS_PER_PROCESS', 1, 1, MAX_SHARDS_PER_PROCESS);
+  const raw = optional(env, 'SHARDS') ?? '';
   let shards: unknown;
   try {
-    shards = JSON.parse(optional(env, 'SHARDS') ?? '');
+    shards = raw.length <= 1_000 ? JSON.parse(raw) : undefined; // 64 ids of up to 4 digits take under 400
   } catch {
     shards = undefined;
   }
