@@ -36,6 +36,13 @@ describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
     }
   });
 
+  it('reads a manager child\'s share from what discord.js\'s Shard puts in its environment', () => {
+    expect(parseConfig({ SHARDING_MANAGER: 'true', SHARDS: '[2,3]', SHARD_COUNT: '4', SHARDS_PER_PROCESS: '2' }).shardProcess).toEqual({ index: 1, shards: [2, 3], total: 4 });
+    expect(parseConfig({ SHARDING_MANAGER: 'true', SHARDS: '1', SHARD_COUNT: '2' }).shardProcess).toEqual({ index: 1, shards: [1], total: 2 });
+    expect(parseConfig({ SHARDS: '[0]', SHARD_COUNT: '2' }).shardProcess).toBeUndefined(); // not started by a manager
+    expect(() => parseConfig({ SHARDING_MANAGER: 'true', SHARDS: '[2]', SHARD_COUNT: '2' })).toThrow(/^SHARDS must list at most 1 shard ids below 2/);
+  });
+
   it('groups shards into processes, and refuses several processes on SQLite or PostgreSQL', () => {
     const redis = parseConfig({ STORE_URL: 'redis://127.0.0.1:6379/10', SHARDS_PER_PROCESS: '2' });
     expect(shardLayout(redis, 5).processes).toEqual([[0, 1], [2, 3], [4]]);
