@@ -46,6 +46,19 @@ export interface Config {
   xImageHosts: string[];
   scheduleMinIntervalMs: number;
   brandingConcurrency: number;
+  /** SHARD_COUNT: how many gateway shards in all, or 'auto' (Discord's recommendation, GET /gateway/bot). */
+  shardCount: number | 'auto';
+  /** SHARDS_PER_PROCESS: more shards than this start a shard manager with one child process per group. */
+  shardsPerProcess: number;
+  /** Set in a child process of the shard manager (discord.js's ShardingManager sets SHARDING_MANAGER,
+   *  SHARDS and SHARD_COUNT): the shards it runs, of how many, and its index (its HTTP port is PORT + index). */
+  shardProcess: ShardProcess | undefined;
+}
+
+export interface ShardProcess {
+  index: number;
+  shards: number[];
+  total: number;
 }
 
 /** How to obtain each variable, used in the one-line error messages. */
@@ -72,6 +85,9 @@ const HOW_TO_FIX: Record<string, string> = {
   X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
   BRANDING_CONCURRENCY: 'use a whole number from 1 to 32',
   SCHEDULE_MIN_INTERVAL_MS: 'use a whole number of milliseconds, for example 900000 (15 minutes)',
+  SHARD_COUNT: 'use auto or a whole number from 1 to 10000; more than one process needs STORE_URL=redis://… (or raise SHARDS_PER_PROCESS)',
+  SHARDS_PER_PROCESS: 'use a whole number from 1 to 64',
+  SHARDS: 'do not set it: the shard manager of `npm start` sets it for its child processes',
 };
 
 function fail(kind: 'missing' | 'invalid', name: string, problem: string): never {
@@ -160,7 +176,57 @@ export function parseConfig(env: Env): Config {
     xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
     scheduleMinIntervalMs: integer(env, 'SCHEDULE_MIN_INTERVAL_MS', 15 * 60_000, 0, 7 * 24 * 3_600_000),
     brandingConcurrency: integer(env, 'BRANDING_CONCURRENCY', 4, 1, 32),
+    shardCount: shardCount(env),
+    shardsPerProcess: integer(env, 'SHARDS_PER_PROCESS', 1, 1, MAX_SHARDS_PER_PROCESS),
+    shardProcess: shardProcess(env),
   };
+}
+
+const MAX_SHARDS = 10_000;
+const MAX_SHARDS_PER_PROCESS = 64;
+
+function shardCount(env: Env): number | 'auto' {
+  if (optional(env, 'SHARD_COUNT')?.toLowerCase() === 'auto') return 'auto';
+  return integer(env, 'SHARD_COUNT', 1, 1, MAX_SHARDS);
+}
+
+/** discord.js's Shard gives its child SHARDING_MANAGER=true, SHARDS (here a JSON list) and SHARD_COUNT (a number). */
+function shardProcess(env: Env): ShardProcess | undefined {
+  if (optional(env, 'SHARDING_MANAGER') !== 'true') return undefined;
+  const total = integer(env, 'SHARD_COUNT', 1, 1, MAX_SHARDS);
+  const perProcess = integer(env, 'SHARDS_PER_PROCESS', 1, 1, MAX_SHARDS_PER_PROCESS);
+  const raw = optional(env, 'SHARDS') ?? '';
+  let shards: unknown;
+  try {
+    shards = raw.length <= 1_000 ? JSON.parse(raw) : undefined; // 64 ids of up to 4 digits take under 400
+  } catch {
+    shards = undefined;
+  }
+  if (typeof shards === 'number') shards = [shards];
+  if (!Array.isArray(shards) || shards.length === 0 || shards.length > perProcess || !shards.every((id) => Number.isInteger(id) && id >= 0 && id < total)) {
+    fail('invalid', 'SHARDS', `must list at most ${perProcess} shard ids below ${total}`);
+  }
+  const ids = shards as number[];
+  return { index: Math.floor(ids[0]! / perProcess), shards: ids, total };
+}
+
+/**
+ * How `npm start` runs `total` shards: one process (the default, and whenever SHARDS_PER_PROCESS covers
+ * them all) or a shard manager with one child per group of SHARDS_PER_PROCESS. Several processes share
+ * per-user work (schedules, catch-up, DMs) through the leases and the change feed on Redis; SQLite and
+ * PostgreSQL keep those in one process's memory, so each process would run every schedule: refused.
+ */
+export function shardLayout(config: Config, total: number): { total: number; processes: number[][] } {
+  const processes: number[][] = [];
+  for (let first = 0; first < total; first += config.shardsPerProcess) {
+    processes.push(Array.from({ length: Math.min(config.shardsPerProcess, total - first) }, (_, i) => first + i));
+  }
+  if (processes.length > 1 && !/^rediss?:/.test(config.storeUrl)) {
+    const store = config.storeUrl.startsWith('sqlite:') ? 'SQLite' : 'PostgreSQL';
+    fail('invalid', 'SHARD_COUNT', `is ${total} with SHARDS_PER_PROCESS=${config.shardsPerProcess}, which runs ${processes.length} processes, but STORE_URL is ${store}: several processes run each schedule once only through Redis`);
+  }
+  if (config.port !== 0 && config.port + processes.length - 1 > 65535) fail('invalid', 'PORT', `is ${config.port}: the last of ${processes.length} processes would listen on PORT + ${processes.length - 1}, over 65535`);
+  return { total, processes };
 }
 
 /**

@@ -49,6 +49,8 @@ export type Membership = 'member' | 'left' | 'unknown';
 export interface EdgeHooks {
   notify: Notifier;
   membership(guildId: string, userId: string): Promise<Membership>;
+  /** Whether this process runs the gateway shard of a server: its interrupted pushes are resumed only there. */
+  ownsGuild?(guildId: string): boolean;
 }
 
 const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
@@ -154,6 +156,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'branding' }),
     concurrency: config.brandingConcurrency,
     isMember: (guildId, userId) => isMember(guildId, userId),
+    ...(edge.ownsGuild ? { ownsGuild: edge.ownsGuild } : {}),
   });
   const links = createAccountLinks({
     store,

@@ -3,24 +3,65 @@
  * user about a scheduled change, whether someone is still in a server) is given to the services when they
  * are built: `createServices(config, logger, { edge: discordEdge(client) })`, then `createBot({ client, … })`.
  */
-import { Client, GatewayIntentBits, Partials } from 'discord.js';
+import { Client, GatewayIntentBits, Partials, Routes, ShardClientUtil, type APIChannel } from 'discord.js';
 import type { Config } from '../config.js';
 import type { EdgeHooks } from '../services.js';
 import { membershipOf } from './membership.js';
 import { deliverNotice } from './notify.js';
 
-export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>): Client {
+/** Which gateway shards this process runs, of how many (default: the only one). */
+export interface ShardAssignment {
+  shards: number[];
+  total: number;
+}
+
+export const SINGLE_SHARD: ShardAssignment = { shards: [0], total: 1 };
+
+export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>, assignment: ShardAssignment = SINGLE_SHARD): Client {
   return new Client({
     intents: [GatewayIntentBits.Guilds],
     partials: [Partials.Channel],
     rest: { api: config.discordApiUrl, version: '10', timeout: 15_000 },
+    // Always given: without them discord.js reads SHARDS and SHARD_COUNT from the environment itself, where
+    // SHARD_COUNT may be this bot's own `auto`.
+    shards: assignment.shards,
+    shardCount: assignment.total,
   });
+}
+
+/** Whether `guildId` belongs to one of this client's shards (Discord sends that guild's events only there). */
+export function ownsGuild(client: Client, guildId: string): boolean {
+  const { shards, shardCount } = client.options;
+  if (shardCount === undefined || shardCount <= 1 || !Array.isArray(shards)) return true;
+  return shards.includes(ShardClientUtil.shardIdForGuildId(guildId, shardCount));
+}
+
+/**
+ * A scheduled change runs in whichever process takes its lease, and its notice channel may be in a server
+ * of another process's shard: discord.js resolves a channel only with its guild cached (otherwise it says
+ * the channel is gone). So that guild is fetched fresh (roles) into this cache, with the bot's member, and
+ * the notice is checked and posted as in the owning process. Three more requests, only in that case.
+ */
+async function adoptNoticeGuild(client: Client, channelId: string): Promise<void> {
+  if ((client.options.shardCount ?? 1) <= 1) return;
+  const channel = (await client.rest.get(Routes.channel(channelId))) as APIChannel;
+  const guildId = 'guild_id' in channel ? channel.guild_id : undefined;
+  if (!guildId || ownsGuild(client, guildId)) return;
+  const guild = await client.guilds.fetch({ guild: guildId, force: true });
+  await guild.members.fetchMe({ force: true });
 }
 
 export function discordEdge(client: Client): EdgeHooks {
   return {
-    notify: (discordUserId, record, notice, locale) => deliverNotice(client, discordUserId, record, notice, locale),
-    // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord.
-    membership: (guildId, userId) => membershipOf(client.guilds.cache.get(guildId), userId),
+    notify: async (discordUserId, record, notice, locale) => {
+      // A failure here leaves it to deliverNotice, which then tells the user by DM why the channel was not used.
+      if (record.notify.mode === 'channel') await adoptNoticeGuild(client, record.notify.channelId).catch(() => undefined);
+      return deliverNotice(client, discordUserId, record, notice, locale);
+    },
+    // The member-leave gateway event would need the privileged GuildMembers intent: ask Discord. A guild of
+    // another process's shard is not in this cache (a team season met by this process's share of the
+    // schedules): asked of Discord by id, which REST allows from any shard.
+    membership: async (guildId, userId) => membershipOf(client.guilds.cache.get(guildId) ?? (ownsGuild(client, guildId) ? undefined : await client.guilds.fetch({ guild: guildId, cache: false }).catch(() => undefined)), userId),
+    ownsGuild: (guildId) => ownsGuild(client, guildId),
   };
 }

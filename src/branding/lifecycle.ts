@@ -26,6 +26,8 @@ export interface LifecycleDeps {
   runPhase(job: PushJob, phase: Phase, lease: Lease, listeners: Set<ProgressListener>): Promise<boolean>;
   /** Aborted by stop(); the pool stops taking members too. */
   stopping: AbortController;
+  /** Sharded: resume() carries on only the jobs of this process's servers (their log channel and names are here). */
+  ownsGuild?(guildId: string): boolean;
 }
 
 export function createLifecycle(deps: LifecycleDeps): PushRunner {
@@ -121,7 +123,7 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
       if (stopping.signal.aborted) break;
       if (running.has(jobId)) continue;
       const job = await jobs.get(jobId);
-      if (!job) continue;
+      if (!job || deps.ownsGuild?.(job.guildId) === false) continue;
       const { done, claimed } = launch(jobId, onProgress ? (progress) => onProgress(job, progress) : undefined);
       if ((await claimed) === 'leased') {
         carriedOn.push(jobId);

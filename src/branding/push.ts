@@ -64,6 +64,8 @@ export interface PushRunnerDeps {
   sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
   /** Whether the user is still in the guild; everyone is by default. */
   isMember?(guildId: string, userId: string): Promise<boolean>;
+  /** Sharded: which servers' interrupted jobs resume() carries on here (default all). */
+  ownsGuild?(guildId: string): boolean;
   /** First backoff after a transient failure; doubles at each retry (2 s by default). */
   transientRetryMs?: number;
   /** First wait after a 429, even when X's reset is sooner; doubles at each 429 (60 s by default). */
@@ -109,5 +111,5 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     rateLimitWaitMs: deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS,
     stopping: stopping.signal,
   });
-  return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, runPhase, stopping });
+  return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
 }

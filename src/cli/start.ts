@@ -1,8 +1,9 @@
 import { commands } from '../../commands/index.js';
-import { loadConfig, missingVariables, type RequirableSetting } from '../config.js';
-import { createLogger } from '../log.js';
+import { loadConfig, missingVariables, shardLayout, type Config, type RequirableSetting } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
 import { createBot } from '../bot/bot.js';
-import { createDiscordClient, discordEdge } from '../bot/client.js';
+import { createDiscordClient, discordEdge, type ShardAssignment } from '../bot/client.js';
+import { gatewayAdvice, runShardManager } from '../bot/sharding.js';
 import { createServices } from '../services.js';
 import { parse, UsageError } from './args.js';
 
@@ -20,8 +21,36 @@ export async function run(args: string[]): Promise<void> {
     throw new UsageError(`missing configuration: ${missing.map((line) => line.slice(0, line.indexOf(':'))).join(', ')}`);
   }
   const logger = createLogger({ level: config.logLevel });
-  const client = createDiscordClient(config);
-  const services = await createServices(config, logger, { edge: discordEdge(client) });
+  // A child of the shard manager: its shards were decided there.
+  if (config.shardProcess) return runBot(config, logger, config.shardProcess, config.shardProcess.index);
+  const advice = config.shardCount === 'auto' ? await gatewayAdvice(config) : undefined;
+  const total = advice?.shards ?? (config.shardCount as number);
+  const { processes } = shardLayout(config, total);
+  if (processes.length === 1) return runBot(config, logger, { shards: processes[0]!, total }, 0);
+  await startManager(config, logger, processes, total, (advice ?? (await gatewayAdvice(config))).maxConcurrency);
+}
+
+/** `npm start` with several processes: this process only runs the children, and stops them all on a signal. */
+async function startManager(config: Config, logger: Logger, processes: number[][], total: number, maxConcurrency: number): Promise<void> {
+  const manager = runShardManager({ config, logger, processes, total, maxConcurrency });
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'stopping every shard process');
+    stopping ??= manager.stop().then((clean) => {
+      logger.info({ clean }, 'shard manager stopped');
+      process.exit(clean ? 0 : 1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await manager.started;
+}
+
+/** One bot process: every shard (the default, one), or a manager's child with its share on PORT + index. */
+async function runBot(config: Config, logger: Logger, assignment: ShardAssignment, index: number): Promise<void> {
+  const processConfig = index === 0 || config.port === 0 ? config : { ...config, port: config.port + index };
+  const client = createDiscordClient(processConfig, assignment);
+  const services = await createServices(processConfig, logger, { edge: discordEdge(client) });
   await services.pingStore();
   // ready_ms and catchup_done_ms count from the process start (0 on the performance clock).
   const bot = createBot({ client, services, commands, startedAtMs: 0 });
@@ -41,5 +70,8 @@ export async function run(args: string[]): Promise<void> {
   // mid-drain).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A manager's child: a manager that died (kill -9) closes the IPC channel; its children stop rather than linger.
+  if (config.shardProcess) process.on('disconnect', () => stop('manager gone'));
   await bot.start();
+  if (assignment.total > 1) logger.info({ shards: assignment.shards, total: assignment.total, index, port: bot.http.port }, 'shards ready');
 }

@@ -21,9 +21,21 @@ export interface BotProcess {
   lines: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string>;
+  /** Sharded (`processes` > 1): the shard manager's children, by index, as their "shards ready" lines say. */
+  shardProcesses: ShardProcessInfo[];
   /** Kill what is left (SIGKILL to the process group) and delete the data directory. */
   cleanUp(): void;
 }
+
+export interface ShardProcessInfo {
+  pid: number;
+  index: number;
+  port: number;
+  shards: number[];
+}
+
+/** Log lines of one process (the children of a shard manager write to its stderr, each line with its pid). */
+export const linesOf = (lines: readonly string[], pid: number): string[] => lines.filter((line) => line.includes(`"pid":${pid},`));
 
 export function isAlive(pid: number): boolean {
   try {
@@ -34,8 +46,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Starts the bot with `via` and resolves once it logged "bot ready". Its own process group, as a terminal would give it. */
-export async function startBotProcess(discord: DiscordServer, x: XServer, via: 'node' | 'npm', env: Record<string, string> = {}): Promise<BotProcess> {
+/**
+ * Starts the bot with `via` and resolves once it logged "bot ready". Its own process group, as a terminal would give it.
+ * `processes` > 1 (with SHARD_COUNT and SHARDS_PER_PROCESS in `env` to match): a shard manager, resolved once every
+ * child logged "shards ready"; `pid` is then the manager's.
+ */
+export async function startBotProcess(discord: DiscordServer, x: XServer, via: 'node' | 'npm', env: Record<string, string> = {}, processes = 1): Promise<BotProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-process-'));
   const [command, args] = via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, [resolve('dist/src/cli.js'), 'start']];
   const child = spawn(command, args as string[], {
@@ -98,8 +114,16 @@ export async function startBotProcess(discord: DiscordServer, x: XServer, via: '
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    if (processes > 1) {
+      const shardLines = () => lines.filter((line) => line.includes('"msg":"shards ready"')).map((line) => JSON.parse(line) as ShardProcessInfo);
+      await waitForLine(() => new Set(shardLines().map((line) => line.index)).size >= processes, 30_000 * processes);
+      const shardProcesses = shardLines()
+        .sort((a, b) => a.index - b.index)
+        .map(({ pid, index, port, shards }) => ({ pid, index, port, shards }));
+      return { child, pid: child.pid!, port: shardProcesses[0]!.port, shardProcesses, lines, exited, waitForLine, cleanUp };
+    }
     const ready = JSON.parse(await waitForLine((line) => line.includes('"msg":"bot ready"'), 30_000)) as { pid: number; port: number };
-    return { child, pid: ready.pid, port: ready.port, lines, exited, waitForLine, cleanUp };
+    return { child, pid: ready.pid, port: ready.port, shardProcesses: [], lines, exited, waitForLine, cleanUp };
   } catch (error) {
     cleanUp();
     throw error;

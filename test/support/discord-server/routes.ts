@@ -164,7 +164,7 @@ export class RoutesMethods {
       body: {
         url: this.gatewayUrl,
         shards: this.shardCount,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 },
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: this.maxConcurrency },
       },
     }));
     // The bot's own user with the bot token; with an OAuth2 Bearer token, the user who authorised it.

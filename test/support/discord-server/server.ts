@@ -43,6 +43,7 @@ export class LocalDiscord implements DiscordServer {
   readonly interactionTimeoutMs: number;
   readonly timeoutMs: number;
   readonly shardCount: number;
+  readonly maxConcurrency: number;
   readonly botPermissions: bigint;
   readonly attachmentSizeLimit: number;
   readonly ownerUser: TestUser;
@@ -67,6 +68,7 @@ export class LocalDiscord implements DiscordServer {
   readonly interceptors = new Set<Interceptor>();
   readonly routes: Route[] = [];
   roundRobin = 0;
+  placedGuilds = 0;
   servedCounter = 0;
   userCounter = 0;
   closed = false;
@@ -78,6 +80,7 @@ export class LocalDiscord implements DiscordServer {
     this.interactionTimeoutMs = options.interactionTimeoutMs ?? 3000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.shardCount = Math.max(1, options.shards ?? 1);
+    this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 1);
     this.botPermissions = options.botPermissions ?? 0n;
     this.attachmentSizeLimit = options.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_SIZE_LIMIT;
     this.log = options.log ?? (() => undefined);

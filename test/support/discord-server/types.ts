@@ -226,8 +226,10 @@ export interface DiscordServerOptions {
   botToken?: string;
   applicationId?: string;
   botUsername?: string;
-  /** The shard count GET /gateway/bot recommends (default 1). */
+  /** The shard count GET /gateway/bot recommends (default 1); `addGuild({ shard })` places a guild on one of them. */
   shards?: number;
+  /** GET /gateway/bot's `session_start_limit.max_concurrency`: identifies allowed per 5 s (default 1, most bots'). */
+  maxConcurrency?: number;
   /** HELLO's heartbeat_interval (default 41250, Discord's). */
   heartbeatIntervalMs?: number;
   /** Window for an interaction's first callback (default 3000, Discord's). Infinity disables. */
@@ -319,7 +321,8 @@ export interface DiscordServer {
   addMember(input?: MemberInput): TestUser;
   addRole(input?: { name?: string; permissions?: bigint | string; guildId?: string }): TestRole;
   /** `withBot: false`: a server the bot was never added to (no GUILD_CREATE; only a user install reaches it). */
-  addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string }): TestGuild;
+  /** `shard`: an id that `(guild_id >> 22) % shards` deals to that shard of the recommended count (`shards`). */
+  addGuild(input?: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string; shard?: number }): TestGuild;
   addChannel(input?: { guildId?: string; name?: string; type?: number }): TestChannel;
   /**
    * A DM between users (two recipients) or a group DM (type GroupDM, owned by the first): a channel the bot

@@ -96,8 +96,8 @@ export class WorldMethods {
     return role;
   }
 
-  addGuild(this: LocalDiscord, input: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string } = {}): TestGuild {
-    const id = snowflake();
+  addGuild(this: LocalDiscord, input: { name?: string; ownerId?: string; withBot?: boolean; preferredLocale?: string; shard?: number } = {}): TestGuild {
+    const id = input.shard === undefined ? snowflake() : this.guildIdOnShard(input.shard);
     const ownerId = input.ownerId ?? this.ownerUser.id;
     const channel: ChannelState = {
       id: snowflake(),
@@ -137,6 +137,19 @@ export class WorldMethods {
       }
     }
     return { id, name: guild.name, ownerId, channelId: channel.id };
+  }
+
+  /**
+   * A fresh guild id that Discord's rule `(guild_id >> 22) % shard_count` deals to `shard` of the recommended
+   * count: its timestamp moved back by under `shardCount` ms, and bit 21 set (no plain snowflake sets it) with
+   * a counter below, so it never equals another id.
+   */
+  guildIdOnShard(this: LocalDiscord, shard: number): string {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shardCount) throw new Error(`shard ${shard} is not one of the ${this.shardCount} this server recommends`);
+    const count = BigInt(this.shardCount);
+    const ms = BigInt(snowflake()) >> 22n;
+    this.placedGuilds += 1;
+    return (((ms - ((ms - BigInt(shard)) % count + count) % count) << 22n) | (1n << 21n) | BigInt(this.placedGuilds)).toString();
   }
 
   addChannel(this: LocalDiscord, input: { guildId?: string; name?: string; type?: number } = {}): TestChannel {
