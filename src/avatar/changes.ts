@@ -97,8 +97,10 @@ export interface AvatarChanges {
   begin(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, origin: ChangeOrigin, options?: BeginOptions): Promise<StartedChange>;
   /** Before begin(), outside the caller's upload slot: checks the link and saves the user's original when they
    *  have none yet. Give it to begin(), or call its discard() when the change is not made after all. */
-  prepare(discordUserId: string): Promise<PreparedChange>;
-  beginRevert(discordUserId: string, origin: ChangeOrigin): Promise<StartedChange & { restoredOriginal: boolean }>;
+  prepare(discordUserId: string, part?: ProfilePart): Promise<PreparedChange>;
+  beginRevert(discordUserId: string, origin: ChangeOrigin, part?: ProfilePart): Promise<StartedChange & { restoredOriginal: boolean }>;
+  /** begin() for any part: a push or a schedule applying a kit begins one change per part. */
+  beginPart(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, origin: ChangeOrigin, options?: BeginOptions): Promise<StartedChange>;
   /** A change of the user still in progress in this process (one recovered after a restart, say) from a matching origin. */
   pending(discordUserId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
   /** At start: finish, in the background, the changes of processes that stopped; returns how many. */
@@ -254,6 +256,18 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
 
   const locked = <T>(discordUserId: string, work: () => Promise<T>) => deps.userLock.run(discordUserId, work);
 
+  /** Begins a change of any part for a caller with many (a push, the schedule catch-up). */
+  async function beginPart(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, origin: ChangeOrigin, options: BeginOptions = {}): Promise<StartedChange> {
+    const { prepared } = options;
+    try {
+      return await locked(discordUserId, () => beginPartLocked(discordUserId, part, value, source, label, origin, options));
+    } catch (error) {
+      // Failed before the change took it (the link was revoked meanwhile, the store failed): drop what it saved.
+      await prepared?.discard().catch((undo: unknown) => logger.warn({ err: undo, userId: discordUserId }, 'could not drop an original saved ahead'));
+      throw error;
+    }
+  }
+
   function apply(discordUserId: string, image: StoredImage, source: AvatarSource, label: string, options?: ChangeOptions): Promise<AppliedAvatar> {
     return locked(discordUserId, () => beginLocked(discordUserId, image, source, label, commandOrigin(discordUserId, options))).then((started) => started.final.then(avatarOf));
   }
@@ -350,23 +364,15 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       return { ...avatarOf(await started.final), restoredOriginal: started.restoredOriginal };
     },
 
-    async begin(discordUserId, image, source, label, origin, options = {}) {
-      const { prepared } = options;
-      try {
-        return await locked(discordUserId, () => beginLocked(discordUserId, image, source, label, origin, options));
-      } catch (error) {
-        // Failed before the change took it (the link was revoked meanwhile, the store failed): drop what it saved.
-        await prepared?.discard().catch((undo: unknown) => logger.warn({ err: undo, userId: discordUserId }, 'could not drop an original saved ahead'));
-        throw error;
-      }
-    },
-    async prepare(discordUserId) {
+    begin: (discordUserId, image, source, label, origin, options) => beginPart(discordUserId, 'avatar', image, source, label, origin, options),
+    beginPart: (discordUserId, part, value, source, label, origin, options) => beginPart(discordUserId, part, value, source, label, origin, options),
+    async prepare(discordUserId, part = 'avatar') {
       const prepared = await locked(discordUserId, () =>
-        noticeRevocation(discordUserId, async () => pipeline.prepareOriginal(discordUserId, await activeAccount(discordUserId))),
+        noticeRevocation(discordUserId, async () => pipeline.prepareOriginal(discordUserId, await activeAccount(discordUserId), part)),
       );
       return Object.assign(prepared, { discard: () => locked(discordUserId, () => pipeline.discardPrepared(prepared)) });
     },
-    beginRevert: (discordUserId, origin) => locked(discordUserId, () => beginRevertLocked(discordUserId, origin)),
+    beginRevert: (discordUserId, origin, part = 'avatar') => locked(discordUserId, () => beginRevertLocked(discordUserId, origin, part)),
     pending: (discordUserId, matches) => pipeline.pending(discordUserId, matches),
     recover: () => pipeline.recover(),
     onRecovered: (kind, handler) => pipeline.onRecovered(kind, handler),

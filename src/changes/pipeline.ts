@@ -281,7 +281,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
       let savedOriginal = false;
       // Saved ahead, and still the user's original with nothing applied over it: this change owns it.
-      const saved = prepared?.savedOriginal && before.entries.length === 0 && before.original?.savedAt === prepared.savedAt ? prepared : undefined;
+      const saved = prepared?.savedOriginal && prepared.part === part && before.entries.length === 0 && before.original?.savedAt === prepared.savedAt ? prepared : undefined;
       if (saved || !before.original) {
         const { previousUrl: shown, originalNotSaved } = saved ?? (await saveOriginal(userId, account, part));
         if (originalNotSaved) entry.record = { ...entry.record, originalNotSaved };
