@@ -260,7 +260,8 @@ describe('when the current X avatar cannot be downloaded', () => {
     // Nothing was requested from the X server's image host.
     expect(h.x.requests.filter((request) => request.path.startsWith('/profile_images/'))).toEqual([]);
     const history = await h.services.avatars.history(user.id);
-    expect(history.original).toMatchObject({ saved: false, reason: `${reason}.` });
+    // Kept as a record and worded when shown, in the reader's language.
+    expect(history.original).toMatchObject({ saved: false, reason: { kind: 'host-not-allowed', variant: 'source', params: { source: 'X' } } });
     expect(history.entries).toHaveLength(1);
 
     const listed = await (await h.discord.slash(user, { name: 'avatar', subcommand: 'history' })).waitForReply();
