@@ -136,6 +136,23 @@ describe('/banner preview', () => {
   });
 });
 
+describe('banner previews share the cap of 3 with avatar previews', () => {
+  it('a fourth preview replaces the oldest, whose Apply says so in the banner’s words and uploads nothing', async () => {
+    const user = h.discord.addMember({ username: 'banner-many' });
+    const xUser = await h.linkUser(user, 'banner_many_x');
+    const first = await banner(user, 'preview', 'flowers.jpeg');
+    const avatar = await h.discord.slash(user, { name: 'avatar', subcommand: 'preview', options: { image: image('a.jpg', fixture('flowers.jpeg')) } });
+    await avatar.waitForReply(undefined, SLOW_MS);
+    await banner(user, 'preview', 'concert.jpg');
+    await banner(user, 'preview', 'flowers.jpeg');
+
+    await first.interaction.click(customIdOf(first.reply, 'banner:apply:'));
+    const refused = await first.interaction.waitForReply((message) => message.content.startsWith('That preview was replaced'), SLOW_MS);
+    expect(refused.content).toBe('That preview was replaced by newer ones (you can keep 3 at a time). Run /banner preview again.');
+    expect(bannersOf(xUser.id)).toEqual([]);
+  });
+});
+
 describe('/banner history and /banner revert', () => {
   it('list the banners, and go back step by step to none, then say there is nothing to revert, in the banner’s words', async () => {
     const user = h.discord.addMember({ username: 'banner-back' });
