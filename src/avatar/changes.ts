@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/backend.js';
 import type { SecretBox } from '../store/cipher.js';
 import { isImageValue, type PartValue } from '../changes/parts.js';
-import { PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
+import { PROFILE_PARTS, type ImagePart, type ProfilePart } from '../profile/parts.js';
 import { hashImage, hashText, type AvatarHistory, type AvatarSource, type HistoryEntry, type OriginalAvatar, type StoredImage, type UserHistory } from './history.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import { workingAccount, type LinkStates } from '../accounts/link-state.js';
@@ -70,6 +70,8 @@ export interface Preview {
   discordUserId: string;
   image: StoredImage;
   label: string;
+  /** What Apply changes: the avatar, or the banner (/banner preview). */
+  part: ImagePart;
 }
 
 interface StoredPreview {
@@ -77,6 +79,8 @@ interface StoredPreview {
   data: string;
   format: StoredImage['format'];
   label: string;
+  /** Absent: an avatar (previews stored before there were banners are avatars). */
+  part?: 'banner';
   /** Kept (without the image) once applied, so a second click on Apply is told apart from an expired preview. */
   used?: true;
   /** Kept (without the image) once a newer preview pushed it out, so Apply can say so. */
@@ -112,10 +116,13 @@ export interface AvatarChanges {
   ): void;
   /** Who completes a recovered change of each origin (the scheduler records and notifies). */
   onRecovered(kind: ChangeOrigin['kind'], handler: RecoveredHandler): void;
-  /** Needs an active link; the user's oldest preview is replaced when they hold PREVIEWS_PER_USER already. */
-  createPreview(discordUserId: string, image: StoredImage, label: string): Promise<Preview>;
-  /** Apply a preview that the same user created; it is used once ('preview-used' afterwards). */
+  /** Needs an active link; the user's oldest preview (of any part) is replaced when they hold PREVIEWS_PER_USER already.
+   *  `part`: what Apply will change (default the avatar). */
+  createPreview(discordUserId: string, image: StoredImage, label: string, part?: ImagePart): Promise<Preview>;
+  /** Apply an avatar preview that the same user created; it is used once ('preview-used' afterwards). */
   applyPreview(discordUserId: string, previewId: string, options?: ChangeOptions): Promise<AppliedAvatar>;
+  /** Apply a preview of `part` (a banner preview as the banner); a preview of another part is not found ('preview-expired'). */
+  applyPartPreview(discordUserId: string, previewId: string, part: ImagePart, options?: ChangeOptions): Promise<AppliedChange>;
   /** Throws 'preview-used' when it was applied (or is being applied) already. */
   discardPreview(discordUserId: string, previewId: string): Promise<void>;
   history(discordUserId: string): Promise<UserHistory>;
@@ -275,9 +282,10 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
   /** A preview changes (used, discarded) under its store lock, so two clicks in two processes apply it once. */
   const previewLocked = <T>(previewId: string, work: () => Promise<T>) => deps.store.locked(`previews:${previewId}`, work);
 
-  async function loadPreview(discordUserId: string, previewId: string): Promise<StoredPreview> {
+  /** `part`: the part the caller applies; a preview of another part is not one the caller may apply (a forged button). */
+  async function loadPreview(discordUserId: string, previewId: string, part?: ImagePart): Promise<StoredPreview> {
     const preview = await previews.get(previewId);
-    if (!preview || preview.discordUserId !== discordUserId) {
+    if (!preview || preview.discordUserId !== discordUserId || (part !== undefined && (preview.part ?? 'avatar') !== part)) {
       throw new AccountError('preview-expired', { minutes: PREVIEW_TTL_MS / 60_000 });
     }
     if (preview.used) throw new AccountError('preview-used');
@@ -287,11 +295,36 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     return preview;
   }
 
+  /** Resolves once X accepted the preview's upload, as the part it was made for. */
+  function applyStoredPreview(discordUserId: string, previewId: string, part: ImagePart, options?: ChangeOptions): Promise<StartedChange> {
+    // Under the user's lock, so a second click on Apply waits, finds the preview used and uploads nothing.
+    return deps.userLock.run(discordUserId, async () => {
+      // Claimed before the upload: whoever marks it used applies it; the claim is undone if nothing changed.
+      const preview = await previewLocked(previewId, async () => {
+        const loaded = await loadPreview(discordUserId, previewId, part);
+        await previews.set(previewId, { ...loaded, used: true }, PREVIEW_TTL_MS);
+        return loaded;
+      });
+      let started: StartedChange;
+      try {
+        started = await beginPartLocked(discordUserId, part, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label, commandOrigin(discordUserId, options));
+      } catch (error) {
+        await previewLocked(previewId, () => previews.set(previewId, preview, PREVIEW_TTL_MS)).catch((undo: unknown) =>
+          logger.warn({ err: undo }, 'could not release a preview after a failed apply'),
+        );
+        throw error;
+      }
+      // Only frees space; the preview is marked used already.
+      await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS).catch(() => undefined);
+      return started;
+    });
+  }
+
   return {
     requireActiveLink: activeAccount,
     apply,
 
-    async createPreview(discordUserId, image, label) {
+    async createPreview(discordUserId, image, label, part = 'avatar') {
       await activeAccount(discordUserId); // nothing is stored for a user without a working link
       return deps.userLock.run(discordUserId, async () => {
         const now = Date.now();
@@ -301,35 +334,14 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
           if (stored) await previews.set(old.id, { ...stored, data: '', replaced: true }, old.expiresAt - now);
         }
         const id = randomUUID();
-        await previews.set(id, { discordUserId, data: image.data.toString('base64'), format: image.format, label }, PREVIEW_TTL_MS);
+        await previews.set(id, { discordUserId, data: image.data.toString('base64'), format: image.format, label, ...(part === 'banner' ? { part } : {}) }, PREVIEW_TTL_MS);
         await previewIndex.set(discordUserId, { previews: [...live, { id, expiresAt: now + PREVIEW_TTL_MS }] }, PREVIEW_TTL_MS);
-        return { id, discordUserId, image, label };
+        return { id, discordUserId, image, label, part };
       });
     },
 
-    applyPreview(discordUserId, previewId, options) {
-      // Under the user's lock, so a second click on Apply waits, finds the preview used and uploads nothing.
-      return deps.userLock.run(discordUserId, async () => {
-        // Claimed before the upload: whoever marks it used applies it; the claim is undone if nothing changed.
-        const preview = await previewLocked(previewId, async () => {
-          const loaded = await loadPreview(discordUserId, previewId);
-          await previews.set(previewId, { ...loaded, used: true }, PREVIEW_TTL_MS);
-          return loaded;
-        });
-        let started: StartedChange;
-        try {
-          started = await beginLocked(discordUserId, { data: Buffer.from(preview.data, 'base64'), format: preview.format }, 'preview', preview.label, commandOrigin(discordUserId, options));
-        } catch (error) {
-          await previewLocked(previewId, () => previews.set(previewId, preview, PREVIEW_TTL_MS)).catch((undo: unknown) =>
-            logger.warn({ err: undo }, 'could not release a preview after a failed apply'),
-          );
-          throw error;
-        }
-        // Only frees space; the preview is marked used already.
-        await previews.set(previewId, { ...preview, data: '', used: true }, PREVIEW_TTL_MS).catch(() => undefined);
-        return started;
-      }).then((started) => started.final.then(avatarOf));
-    },
+    applyPreview: (discordUserId, previewId, options) => applyStoredPreview(discordUserId, previewId, 'avatar', options).then((started) => started.final.then(avatarOf)),
+    applyPartPreview: (discordUserId, previewId, part, options) => applyStoredPreview(discordUserId, previewId, part, options).then((started) => started.final),
 
     discardPreview(discordUserId, previewId) {
       return deps.userLock.run(discordUserId, () =>

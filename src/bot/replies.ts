@@ -8,11 +8,15 @@ import {
   ButtonBuilder,
   ButtonStyle,
   EmbedBuilder,
+  escapeMarkdown,
   type APIEmbed,
   type InteractionEditReplyOptions,
 } from 'discord.js';
 import { AccountError } from '../accounts/errors.js';
-import type { AppliedAvatar } from '../avatar/changes.js';
+import { avatarOf, type AppliedAvatar, type PartResults, type ReplyTarget } from '../avatar/changes.js';
+import type { AppliedChange } from '../changes/pipeline.js';
+import { localeOf } from '../i18n/locale.js';
+import { PROFILE_PARTS } from '../profile/parts.js';
 import type { AvatarSource } from '../avatar/history.js';
 import { BackgroundColourError, ImageError } from '../avatar/normalize.js';
 import { DownloadError } from '../download.js';
@@ -135,6 +139,89 @@ export function appliedReply(applied: AppliedAvatar, headline: AppliedHeadline, 
     applied.notRecorded ? t(locale, 'avatar.note.not-recorded') : '',
   ].filter(Boolean);
   return { content: notes.join('\n'), embeds: [embed], files: [file], components: [] };
+}
+
+/** Where a command's result goes, should the bot restart before X has processed the change. */
+export const replyTo = (interaction: { applicationId: string; token: string; locale: string }): { replyTarget: ReplyTarget } => ({
+  replyTarget: { applicationId: interaction.applicationId, interactionToken: interaction.token, locale: localeOf(interaction.locale) },
+});
+
+/** The title of an applied-part embed: what the change was. */
+export type PartHeadline = Exclude<AppliedHeadline, 'again'>;
+
+/** What the user typed or X shows, made inert in a message: no markdown (a mention in an embed pings nobody). */
+const shownText = (text: string) => escapeMarkdown(text);
+
+/** Notes under any applied part: the original could not be saved, or the store did not record the change. */
+function partNotes(applied: AppliedChange, locale: Locale): string {
+  return [
+    applied.originalNotSaved ? t(locale, 'profile.applied.original-not-saved', { reason: storedReasonWords(applied.originalNotSaved, locale) }) : '',
+    applied.notRecorded ? t(locale, 'profile.note.not-recorded') : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/**
+ * A changed part of the profile as X shows it now: the avatar as appliedReply shows it; the banner with its
+ * image and URL (or "removed" when it went back to none); the name or bio as X returned it.
+ */
+export function partAppliedReply(applied: AppliedChange, headline: PartHeadline, locale: Locale): InteractionEditReplyOptions {
+  if (applied.part === 'avatar') return appliedReply(avatarOf(applied), headline, locale);
+  const { screenName } = applied.user;
+  const embed = new EmbedBuilder().setColor(BRAND_COLOUR);
+  const files: AttachmentBuilder[] = [];
+  switch (applied.part) {
+    case 'banner': {
+      const url = applied.user.bannerUrl;
+      if (applied.value === 'none' || url === undefined) {
+        embed.setTitle(t(locale, 'profile.applied.banner.removed')).setDescription(t(locale, 'profile.applied.banner.removed-description', { screenName }));
+        break;
+      }
+      embed.setTitle(t(locale, `profile.applied.banner.${headline}`)).setDescription(t(locale, 'profile.applied.banner.description', { screenName, url })).setURL(url);
+      if (applied.image) {
+        const file = avatarFile(applied.image, 'banner');
+        files.push(file);
+        embed.setImage(`attachment://${file.name}`);
+      }
+      break;
+    }
+    case 'name':
+      embed.setTitle(t(locale, `profile.applied.name.${headline}`)).setDescription(t(locale, 'profile.applied.name.description', { screenName, name: shownText(applied.user.name) }));
+      break;
+    case 'bio': {
+      const bio = applied.user.description ?? '';
+      if (bio === '') embed.setTitle(t(locale, 'profile.applied.bio.cleared')).setDescription(t(locale, 'profile.applied.bio.cleared-description', { screenName }));
+      else embed.setTitle(t(locale, `profile.applied.bio.${headline}`)).setDescription(t(locale, 'profile.applied.bio.description', { screenName, bio: shownText(bio) }));
+      break;
+    }
+  }
+  return { content: partNotes(applied, locale), embeds: [embed], files, components: [] };
+}
+
+/** /profile apply: each part asked for, in profile order, with what X shows now or why it was not changed. */
+export function partsReply(results: PartResults, locale: Locale, logger: Logger): InteractionEditReplyOptions {
+  const embed = new EmbedBuilder().setColor(BRAND_COLOUR).setTitle(t(locale, 'profile.apply.title'));
+  const notes = new Set<string>();
+  for (const part of PROFILE_PARTS) {
+    const result = results[part];
+    if (!result) continue;
+    let value: string;
+    if ('error' in result) value = String(failureReply(result.error, logger, locale).content ?? '');
+    else {
+      const { user } = result.applied;
+      const note = partNotes(result.applied, locale);
+      if (note) notes.add(note);
+      if (part === 'avatar') value = t(locale, 'profile.apply.changed.avatar', { url: user.profileImage.size400 });
+      else if (part === 'banner') value = t(locale, 'profile.apply.changed.banner', { url: user.bannerUrl ?? '' });
+      else {
+        const text = part === 'name' ? user.name : (user.description ?? '');
+        value = text === '' ? t(locale, 'profile.apply.changed.cleared') : t(locale, 'profile.apply.changed.text', { text: shownText(text) });
+      }
+    }
+    embed.addFields({ name: t(locale, `profile.apply.part.${part}`), value });
+  }
+  return { content: [...notes].join('\n'), embeds: [embed], files: [], components: [] };
 }
 
 /** The result of a command's change that finished after the bot restarted: no attachment (sent over plain REST). */

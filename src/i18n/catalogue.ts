@@ -13,6 +13,7 @@ import deCli from './de/cli.js';
 import deCommon from './de/common.js';
 import deErrors from './de/errors.js';
 import deLibrary from './de/library.js';
+import deProfile from './de/profile.js';
 import deSchedule from './de/schedule.js';
 import deTwitter from './de/twitter.js';
 import deWords from './de/words.js';
@@ -22,6 +23,7 @@ import enCli from './en-US/cli.js';
 import enCommon from './en-US/common.js';
 import enErrors from './en-US/errors.js';
 import enLibrary from './en-US/library.js';
+import enProfile from './en-US/profile.js';
 import enSchedule from './en-US/schedule.js';
 import enTwitter from './en-US/twitter.js';
 import enWords from './en-US/words.js';
@@ -31,12 +33,13 @@ import jaCli from './ja/cli.js';
 import jaCommon from './ja/common.js';
 import jaErrors from './ja/errors.js';
 import jaLibrary from './ja/library.js';
+import jaProfile from './ja/profile.js';
 import jaSchedule from './ja/schedule.js';
 import jaTwitter from './ja/twitter.js';
 import jaWords from './ja/words.js';
 import type { Locale } from './locale.js';
 
-export const enUS = { ...enCommon, ...enErrors, ...enAvatar, ...enTwitter, ...enLibrary, ...enSchedule, ...enBranding, ...enCli, ...enWords } as const;
+export const enUS = { ...enCommon, ...enErrors, ...enAvatar, ...enTwitter, ...enLibrary, ...enProfile, ...enSchedule, ...enBranding, ...enCli, ...enWords } as const;
 
 /** A translation of an English area: the same keys, any words. */
 export type AreaOf<English> = { readonly [K in keyof English]: string };
@@ -45,6 +48,6 @@ export type MessageKey = keyof typeof enUS;
 
 export const catalogues: Record<Locale, AreaOf<typeof enUS>> = {
   'en-US': enUS,
-  de: { ...deCommon, ...deErrors, ...deAvatar, ...deTwitter, ...deLibrary, ...deSchedule, ...deBranding, ...deCli, ...deWords },
-  ja: { ...jaCommon, ...jaErrors, ...jaAvatar, ...jaTwitter, ...jaLibrary, ...jaSchedule, ...jaBranding, ...jaCli, ...jaWords },
+  de: { ...deCommon, ...deErrors, ...deAvatar, ...deTwitter, ...deLibrary, ...deProfile, ...deSchedule, ...deBranding, ...deCli, ...deWords },
+  ja: { ...jaCommon, ...jaErrors, ...jaAvatar, ...jaTwitter, ...jaLibrary, ...jaProfile, ...jaSchedule, ...jaBranding, ...jaCli, ...jaWords },
 };

@@ -30,10 +30,12 @@ function userInstallGuild(h: Harness, user: TestUser): { guildId: string; userIn
 describe('user install: DMs and servers without the bot', () => {
   const h = useHarness();
 
-  it('registers /avatar, /twitter, /library and /schedule for both installs in every context, /branding* for servers only', () => {
+  it('registers /avatar, /banner, /profile, /twitter, /library and /schedule for both installs in every context, /branding* for servers only', () => {
     const registered = Object.fromEntries(h.discord.commands.map((command) => [command.name, { integration_types: command.integration_types, contexts: command.contexts }]));
     expect(registered).toEqual({
       avatar: EVERYWHERE,
+      banner: EVERYWHERE,
+      profile: EVERYWHERE,
       twitter: EVERYWHERE,
       library: EVERYWHERE,
       schedule: EVERYWHERE,

@@ -82,7 +82,7 @@ describe('command definitions', () => {
         }
       }
     }
-    // Every subcommand of the six commands, and the other values of crop, order and where.
+    // Every subcommand of every command, and the other values of crop, order, where and part.
     expect(new Set(runs.map((run) => `${run.command} ${run.subcommand}`)).size).toBe(commands.reduce((count, command) => count + (command.definition.options?.length ?? 0), 0));
     const unanswered: string[] = [];
     for (const run of runs) {

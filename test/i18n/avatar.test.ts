@@ -129,8 +129,8 @@ describe('the registered /avatar, /twitter and /library', () => {
   }
 
   it('carry de and ja names (lower case, 1–32, letters/digits/-/_, unique among siblings) and descriptions of 1–100 characters', () => {
-    const registered = h.discord.commands.filter((command) => ['avatar', 'twitter', 'library'].includes(command.name));
-    expect(registered.map((command) => command.name).sort()).toEqual(['avatar', 'library', 'twitter']);
+    const registered = h.discord.commands.filter((command) => ['avatar', 'banner', 'profile', 'twitter', 'library'].includes(command.name));
+    expect(registered.map((command) => command.name).sort()).toEqual(['avatar', 'banner', 'library', 'profile', 'twitter']);
     const problems: string[] = [];
     for (const command of registered) check(command as unknown as Node, command.name, problems);
     expect(problems).toEqual([]);

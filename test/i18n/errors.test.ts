@@ -29,6 +29,7 @@ import { X_ERROR_KINDS } from '../../src/x/errors.js';
 import { PROFILE_TEXT_ERROR_KINDS } from '../../src/profile/text.js';
 import { buttonsOf, EPHEMERAL, requestTokenOf, useHarness } from '../bot/helpers.js';
 import { BRANDING_COMMAND_ERROR_KINDS } from '../../commands/branding/common.js';
+import { PROFILE_COMMAND_ERROR_KINDS } from '../../commands/profile/shared.js';
 
 /** The CLI's own kinds: UsageError (src/cli/args.ts) and rotate-key's skipped records. */
 const CLI_KINDS = ['usage', 'records-skipped'] as const;
@@ -50,6 +51,7 @@ const KIND_LISTS: Record<string, readonly string[]> = {
   NoticeChannelError: NOTICE_CHANNEL_ERROR_KINDS,
   DiscordSignInError: DISCORD_SIGN_IN_ERROR_KINDS,
   branding: BRANDING_COMMAND_ERROR_KINDS,
+  profile: PROFILE_COMMAND_ERROR_KINDS,
   cli: CLI_KINDS,
 };
 const ALL_KINDS = Object.values(KIND_LISTS).flat();
