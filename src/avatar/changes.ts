@@ -112,7 +112,7 @@ export interface AvatarChanges {
   /** How a command's change finished after a restart is told: the reply edited while its token lives, else a DM. */
   /** `locale`: the language of the command that started the change (for its reply, or the DM in its place). */
   onRecoveredCommand(
-    handler: (discordUserId: string, applied: AppliedAvatar & { restoredOriginal?: boolean }, source: AvatarSource, replyTarget: ReplyTarget | undefined, locale: Locale | undefined) => Promise<void>,
+    handler: (discordUserId: string, applied: AppliedChange & { restoredOriginal?: boolean }, source: AvatarSource, replyTarget: ReplyTarget | undefined, locale: Locale | undefined) => Promise<void>,
   ): void;
   /** Who completes a recovered change of each origin (the scheduler records and notifies). */
   onRecovered(kind: ChangeOrigin['kind'], handler: RecoveredHandler): void;
@@ -394,7 +394,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
         const target = sealed ? openReplyTarget(deps.box, change.userId, sealed) : undefined;
         // A token older than 15 minutes is refused by Discord: the handler sends a DM instead.
         const live = target && target.expiresAt > Date.now() + 5_000 ? { applicationId: target.applicationId, interactionToken: target.interactionToken } : undefined;
-        return handler(change.userId, { ...avatarOf(applied), ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live, target?.locale);
+        return handler(change.userId, { ...applied, ...(change.planned.op === 'revert' ? { restoredOriginal: !change.planned.restoreId } : {}) }, change.source, live, target?.locale);
       });
     },
 

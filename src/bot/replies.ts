@@ -226,14 +226,21 @@ export function partsReply(results: PartResults, locale: Locale, logger: Logger)
 
 /** The result of a command's change that finished after the bot restarted: no attachment (sent over plain REST). */
 export function recoveredReply(
-  applied: AppliedAvatar & { restoredOriginal?: boolean },
+  applied: AppliedChange & { restoredOriginal?: boolean },
   source: AvatarSource,
   locale: Locale,
 ): { content: string; embeds: ReturnType<EmbedBuilder['toJSON']>[]; components: [] } {
   const headline: AppliedHeadline = source === 'revert' ? (applied.restoredOriginal ? 'original-restored' : 'previous-restored') : source === 'history' ? 'again' : 'updated';
-  const embed = appliedEmbed(applied, headline, locale).setImage(applied.user.profileImage.size400);
   const notes = [t(locale, 'avatar.note.restarted'), applied.notRecorded ? t(locale, 'avatar.note.not-recorded') : ''].filter(Boolean);
-  return { content: notes.join('\n'), embeds: [embed.toJSON()], components: [] };
+  if (applied.part === 'avatar') {
+    const embed = appliedEmbed(avatarOf(applied), headline, locale).setImage(applied.user.profileImage.size400);
+    return { content: notes.join('\n'), embeds: [embed.toJSON()], components: [] };
+  }
+  // Plain REST carries no attachment: the banner is shown from X's URL.
+  const { image: _sent, ...withoutImage } = applied;
+  const [embed] = (partAppliedReply(withoutImage, headline === 'again' ? 'updated' : headline, locale).embeds ?? []) as EmbedBuilder[];
+  if (applied.part === 'banner' && applied.user.bannerUrl) embed?.setImage(applied.user.bannerUrl);
+  return { content: notes.join('\n'), embeds: embed ? [embed.toJSON()] : [], components: [] };
 }
 
 /** Said when X changed the avatar but the bot's database did not record it (it keeps trying); in English, for tests and logs. */

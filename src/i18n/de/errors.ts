@@ -5,7 +5,7 @@ import type { AreaOf } from '../catalogue.js';
 export default {
   'bot.error.frame.nothing-changed': '{words} Es wurde nichts geändert.',
   'bot.error.frame.internal': 'Bei uns ist etwas schiefgelaufen, und es wurde protokolliert. Es wurde nichts geändert; versuch es später noch einmal.',
-  'bot.error.frame.deferred': 'X hat deinen neuen Avatar angenommen und verarbeitet ihn noch, aber der Bot startet gerade neu. Diese Nachricht zeigt den endgültigen Link, sobald er wieder da ist.',
+  'bot.error.frame.deferred': 'X hat dein neues Bild angenommen und verarbeitet es noch, aber der Bot startet gerade neu. Diese Nachricht zeigt den endgültigen Link, sobald er wieder da ist.',
   'bot.error.button.link': 'X-Konto verknüpfen',
   'bot.error.button.link-again': 'Erneut verknüpfen',
   'bot.error.button.pin-again': 'PIN erneut eingeben',

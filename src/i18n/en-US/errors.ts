@@ -8,7 +8,7 @@ export default {
   // the frames failureReply puts around an error's words
   'bot.error.frame.nothing-changed': '{words} Nothing was changed.',
   'bot.error.frame.internal': 'Something went wrong on our side and it has been logged. Nothing was changed; try again later.',
-  'bot.error.frame.deferred': 'X accepted your new avatar and is still processing it, but the bot is restarting. This message shows the final link when it is back.',
+  'bot.error.frame.deferred': 'X accepted your new picture and is still processing it, but the bot is restarting. This message shows the final link when it is back.',
   'bot.error.button.link': 'Link your X account',
   'bot.error.button.link-again': 'Link again',
   'bot.error.button.pin-again': 'Enter the PIN again',

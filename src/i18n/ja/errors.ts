@@ -5,7 +5,7 @@ import type { AreaOf } from '../catalogue.js';
 export default {
   'bot.error.frame.nothing-changed': '{words}何も変更されていません。',
   'bot.error.frame.internal': 'こちら側で問題が発生し、記録しました。何も変更されていません。後でもう一度お試しください。',
-  'bot.error.frame.deferred': 'X は新しいアバターを受け付けて処理中ですが、ボットが再起動しています。再開後、このメッセージに最終的なリンクを表示します。',
+  'bot.error.frame.deferred': 'X は新しい画像を受け付けて処理中ですが、ボットが再起動しています。再開後、このメッセージに最終的なリンクを表示します。',
   'bot.error.button.link': 'X アカウントを連携',
   'bot.error.button.link-again': 'もう一度連携',
   'bot.error.button.pin-again': 'PIN をもう一度入力',
