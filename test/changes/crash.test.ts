@@ -159,6 +159,41 @@ describe('kill -9 in the middle of /avatar set', () => {
   }, 90_000);
 });
 
+describe('kill -9 in the middle of /banner set', () => {
+  it.each([
+    ['after X accepted the upload', true],
+    ['during the processing wait', false],
+  ] as const)('%s: after a restart the banner change completes once, its reply is finished, and revert removes the banner again', async (_state, atUpload) => {
+    const bot = installation();
+    const user = discord.addMember({ username: `bcrash${x.banners.length}${Math.random().toString(36).slice(2, 6)}` });
+    const account = x.addUser({ screenName: user.username.slice(0, 15) });
+    await bot.link(user, account);
+    const first = await bot.start();
+
+    const interaction = await discord.slash(user, { name: 'banner', subcommand: 'set', options: { image: image('wide.jpg', fixture('concert.jpg')) } });
+    if (atUpload) await once((r) => r.path === X_PATHS.updateProfileBanner && r.userId === account.id && r.stage === 'applied', () => kill(first));
+    else {
+      await first.waitForLine((line) => line.includes('"msg":"banner change accepted by X"'), 15_000);
+      await kill(first);
+    }
+
+    await bot.start();
+    const reply = await interaction.waitForReply((message) => message.embeds[0]?.title === 'Banner updated', 30_000);
+    const shown = x.profileBannerUrl(account.id);
+    expect(shown).toBeDefined();
+    expect(reply.embeds[0]?.description).toContain(shown);
+    expect(reply.content).toContain('The bot restarted while X was processing this change');
+    expect(x.banners.filter((upload) => upload.userId === account.id)).toHaveLength(1);
+    const history = await bot.withStore(({ store }) => createAvatarHistory(store, 'banner').get(user.id));
+    expect(history.entries.map((entry) => entry.url400)).toEqual([shown]);
+    expect(history.original).toMatchObject({ saved: true, none: true });
+
+    const revert = await discord.slash(user, { name: 'banner', subcommand: 'revert' });
+    await revert.waitForReply((message) => message.embeds.length > 0, 30_000);
+    expect(x.profileBannerUrl(account.id)).toBeUndefined();
+  }, 90_000);
+});
+
 describe('kill -9 during a push', () => {
   const killPoints = [
     // The record says "sending": X applied the upload, the bot dies before X's answer.

@@ -136,7 +136,7 @@ describe('the banner', () => {
     const big = Buffer.concat([banner, Buffer.alloc(MAX_BANNER_BYTES + 1 - banner.length)]);
     const error = await failure(client.uploadProfileBanner(tokens, big));
     expect(error).toMatchObject({ kind: 'banner-too-large', variant: 'over-limit', status: undefined });
-    expect(error.userMessage).toBe('That banner image is 5.0 MB; X takes banners of at most 5 MB.');
+    expect(error.userMessage).toBe('That banner image is 5.1 MB; X takes banners of at most 5 MB.'); // rounded up: never "5.0 MB, at most 5"
     expect((await failure(client.uploadProfileBanner(tokens, Buffer.alloc(0)))).kind).toBe('banner-unprocessable');
     expect(requestsTo(X_PATHS.updateProfileBanner)).toBe(count);
   });
