@@ -6,6 +6,7 @@ import type { CropMode } from '../../src/avatar/normalize.js';
 import { UserFacingError } from '../../src/errors.js';
 import type { ProfilePart } from '../../src/profile/parts.js';
 import { checkProfileText } from '../../src/profile/text.js';
+import { normalisedImage } from '../../src/bot/attachment.js';
 import type { Services } from '../../src/services.js';
 
 /** The bot's own refusals of a /profile command (words: `error.<kind>`). */
@@ -49,9 +50,8 @@ export async function attachedBanner(
   options: { crop?: CropMode | undefined; background?: string | undefined },
   services: Services,
 ): Promise<{ image: StoredImage; label: string }> {
-  const bytes = await services.attachments.download(attachment.url, { declaredSize: attachment.size });
-  const banner = await services.normalizer.banner(bytes, { crop: options.crop, background: options.background });
-  return { image: { data: banner.data, format: banner.format }, label: `attachment ${attachment.name}` };
+  const { data, format } = await normalisedImage(attachment, 'banner', options, services);
+  return { image: { data, format }, label: `attachment ${attachment.name}` };
 }
 
 /** Refuses a /profile apply that names no part. */
