@@ -4,7 +4,7 @@
  * `--discord-user`, through the bot's own use cases on a real store (each part's history and original,
  * a revoked link marked). Text over X's limits is refused before anything is opened or sent.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,6 +76,20 @@ describe('on the operator account (tokens from the environment)', () => {
     const before = server.requests.length;
     expectOneErrorLine(await cli(['banner', join(fixtures, 'sharp/truncated.png')], { env: operatorEnv }), 2, /damaged or incomplete/);
     expect(server.requests.length).toBe(before);
+  });
+
+  it('banner refuses a file over the input limit from its size: exit 2, nothing sent, the file never read into memory', async () => {
+    const big = join(work, 'huge.jpg');
+    truncateSync((writeFileSync(big, ''), big), 100 * 1024 * 1024); // sparse: 100 MB on disk costs nothing
+    const peakFile = join(work, 'peak-rss');
+    // The child's own peak resident memory (kB), written as it exits.
+    const peakRss = `data:text/javascript,import{writeFileSync}from'node:fs';process.on('exit',()=>writeFileSync(${JSON.stringify(peakFile)},String(process.resourceUsage().maxRSS)))`;
+    const before = server.requests.length;
+    const run = await cli(['banner', big], { env: operatorEnv, nodeArgs: ['--import', peakRss] });
+    expectOneErrorLine(run, 2, /^error: That file is 100 MB; images can be at most 25 MB\.$/);
+    expect(server.requests.length).toBe(before);
+    // Measured: 87 MB here; reading the file first (the old readFile) peaked at 192 MB.
+    expect(Number(readFileSync(peakFile, 'utf8'))).toBeLessThan(150 * 1024);
   });
 
   it('profile sets the name and the bio in one request; 50 emoji are 50 characters, and accepted', async () => {
