@@ -19,6 +19,15 @@ const USAGE = `usage: avatar-bot <command> [options]
   set <image> [--crop …] [--background …] [--discord-user <id>]
                         normalise and upload to the operator's account (TWITTER_ACCESS_TOKEN[_SECRET])
                         or to a Discord user's linked account; prints the final 400x400 URL
+  banner <image> [--crop …] [--background …] [--discord-user <id>]
+                        normalise to 1500x500 (as normalize --banner) and upload as the X banner;
+                        prints the banner's URL
+  profile [--name <text>] [--bio <text>] [--discord-user <id>]
+                        set the X display name and/or bio (--bio '' empties it); X's limits (50 and
+                        160 characters) are checked before anything is sent; prints {"name","bio"}
+  revert [--part avatar|banner|name|bio] --discord-user <id>
+                        back to the part's value before the bot's last change (else the one from
+                        before the bot); prints {"part","shown","original"}
   link [--discord-user <id>]
                         link an X account with a PIN; stores it for that Discord user, or prints
                         the operator's TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_TOKEN_SECRET
@@ -32,7 +41,7 @@ const USAGE = `usage: avatar-bot <command> [options]
 `;
 
 /** Failures of what the user gave us (arguments, configuration, the image): exit code 2. Others: 1. */
-const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'too-many-frames', 'too-complex', 'invalid-background']);
+const BAD_INPUT_KINDS = new Set(['usage', 'missing', 'invalid', 'empty', 'too-large', 'unsupported-format', 'corrupt', 'too-many-pixels', 'too-many-frames', 'too-complex', 'invalid-background', 'text-too-long']);
 
 /** rotate-key re-sealed what it could but skipped damaged records: 3, so a script can tell it apart. */
 const exitCodeFor = (error: UserFacingError) => (BAD_INPUT_KINDS.has(error.kind) ? 2 : error.kind === 'records-skipped' ? 3 : 1);
@@ -42,6 +51,9 @@ type Handler = (args: string[]) => Promise<void>;
 const commands: Record<string, Handler> = {
   normalize: async (args) => (await import('./cli/normalize.js')).run(args),
   set: async (args) => (await import('./cli/set.js')).run(args),
+  banner: async (args) => (await import('./cli/banner.js')).run(args),
+  profile: async (args) => (await import('./cli/profile.js')).run(args),
+  revert: async (args) => (await import('./cli/revert.js')).run(args),
   link: async (args) => (await import('./cli/link.js')).run(args),
   unlink: async (args) => (await import('./cli/unlink.js')).run(args),
   'gen-key': async () => {

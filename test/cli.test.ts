@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,43 +16,13 @@ import { createTokenVault } from '../src/accounts/vault.js';
 import { xClientFrom } from '../src/wiring.js';
 import { startXServer, X_PATHS, xFaults, type FakeXUser, type XServer } from './support/x-server.js';
 import { openRecords, type Records } from './support/records.js';
+import { expectOneErrorLine, runCli, type Run, type RunOptions } from './cli/run.js';
 
-const CLI = resolve('dist/src/cli.js');
 const fixtures = resolve('test/fixtures/images');
 const work = mkdtempSync(join(tmpdir(), 'avatar-bot-cli-'));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the built CLI in a clean environment (no .env in its working directory). */
-function cli(args: string[], options: { env?: Record<string, string>; stdin?: (child: import('node:child_process').ChildProcess, stderr: () => string) => void; nodeArgs?: string[] } = {}): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    if (options.stdin) options.stdin(child, () => stderr);
-    else child.stdin.end();
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function expectOneErrorLine(run: Run, code: number, pattern: RegExp) {
-  expect(run.code).toBe(code);
-  const lines = run.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
-}
+const cli = (args: string[], options?: RunOptions) => runCli(work, args, options);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

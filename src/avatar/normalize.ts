@@ -145,7 +145,7 @@ interface CheckedInput {
 }
 
 /** Rounded up, so a file just over the limit never reads as "25 MB". */
-function formatMegabytes(bytes: number): string {
+export function formatMegabytes(bytes: number): string {
   const tenths = Math.ceil((bytes / (1024 * 1024)) * 10);
   return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)} MB`;
 }

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { UserFacingError } from '../errors.js';
 import type { CropMode } from '../avatar/normalize.js';
+import { isProfilePart, PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
 
 export class UsageError extends UserFacingError<'usage'> {
   constructor(message: string) {
@@ -36,4 +37,11 @@ export function parse<const O extends OptionsConfig>(args: string[], options: O,
     throw new UsageError(`expected ${positionals.length === 0 ? 'no arguments' : positionals.map((p) => `<${p}>`).join(' ')} (see avatar-bot --help)`);
   }
   return parsed;
+}
+
+/** `--part`: which part of the profile a command changes; the avatar when not given. */
+export function partOption(value: string | undefined): ProfilePart {
+  if (value === undefined) return 'avatar';
+  if (!isProfilePart(value)) throw new UsageError(`--part must be one of ${PROFILE_PARTS.join(', ')}, not "${value}"`);
+  return value;
 }

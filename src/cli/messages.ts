@@ -7,10 +7,11 @@
 import { UserFacingError } from '../errors.js';
 import { errorWords } from '../i18n/render-error.js';
 
-/** The same error (kind, cause, operator detail) worded for the terminal; anything else unchanged. */
-export function forTerminal(error: unknown, discordUserId: string): unknown {
+/** The same error (kind, cause, operator detail) worded for the terminal; anything else unchanged. Without
+ *  `discordUserId` (the operator's own account) only words that need no Discord user apply. */
+export function forTerminal(error: unknown, discordUserId?: string): unknown {
   if (!(error instanceof UserFacingError)) return error;
-  const wording = errorWords(error, 'en-US', 'cli', { discordUserId });
+  const wording = errorWords(error, 'en-US', 'cli', discordUserId === undefined ? {} : { discordUserId });
   if (wording === error.userMessage) return error;
   const worded = new UserFacingError(error.kind, wording, { cause: error });
   // src/cli.ts prints an operator message (which key a damaged link needs) in preference to the user's.

@@ -1,4 +1,7 @@
+import type { AppliedChange } from '../changes/pipeline.js';
 import type { Config } from '../config.js';
+import { storedReasonWords } from '../i18n/render-error.js';
+import type { ProfilePart } from '../profile/parts.js';
 import { createLogger } from '../log.js';
 import { createServices, type Services } from '../services.js';
 import { forTerminal } from './messages.js';
@@ -22,4 +25,10 @@ export async function withServices<T>(config: Config, discordUserId: string, wor
     clearInterval(keepAlive);
     await services.close();
   }
+}
+
+/** What a change made by a `--discord-user` command left undone, as warnings (X did make the change). */
+export function warnIfIncomplete(part: ProfilePart, applied: Pick<AppliedChange, 'originalNotSaved' | 'notRecorded'>): void {
+  if (applied.originalNotSaved) process.stderr.write(`warning: the ${part} from before could not be saved (${storedReasonWords(applied.originalNotSaved, 'en-US')}); it cannot be reverted to.\n`);
+  if (applied.notRecorded) process.stderr.write(`warning: X changed the ${part} but the store did not record it; the bot records it at its next start.\n`);
 }

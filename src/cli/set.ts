@@ -1,25 +1,18 @@
 import { basename } from 'node:path';
-import { createLogger } from '../log.js';
-import { loadConfig, need } from '../config.js';
+import { loadConfig } from '../config.js';
 import { normalizeAvatar, type CropMode } from '../avatar/normalize.js';
-import { xClientFrom } from '../wiring.js';
 import { cropOption, discordUserOption, parse } from './args.js';
 import { readInput } from './normalize.js';
-import { withServices } from './services.js';
-import { storedReasonWords } from '../i18n/render-error.js';
+import { withOperator } from './operator.js';
+import { warnIfIncomplete, withServices } from './services.js';
 
 /** The operator's own account (TWITTER_ACCESS_TOKEN): no Discord user, so no history to keep. */
-async function setOperator(image: Buffer, options: { crop?: CropMode; background?: string }): Promise<void> {
-  const config = loadConfig();
-  const x = xClientFrom(config, createLogger({ level: config.logLevel }));
-  try {
-    const operator = need(config, 'twitterAccessToken', 'twitterAccessTokenSecret');
+function setOperator(image: Buffer, options: { crop?: CropMode; background?: string }): Promise<void> {
+  return withOperator(async (x, tokens) => {
     const avatar = await normalizeAvatar(image, options);
-    const user = await x.updateProfileImage({ token: operator.twitterAccessToken, secret: operator.twitterAccessTokenSecret }, avatar);
+    const user = await x.updateProfileImage(tokens, avatar);
     process.stdout.write(`${user.profileImage.size400}\n`);
-  } finally {
-    await x.close();
-  }
+  });
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -40,8 +33,7 @@ export async function run(args: string[]): Promise<void> {
     await services.avatars.requireActiveLink(discordUser);
     const avatar = await services.normalizer.normalize(image, options);
     const applied = await services.avatars.apply(discordUser, { data: avatar.data, format: avatar.format }, 'upload', `file ${basename(path)}`);
-    if (applied.originalNotSaved) process.stderr.write(`warning: the avatar from before could not be saved (${storedReasonWords(applied.originalNotSaved, 'en-US')}); it cannot be reverted to.\n`);
-    if (applied.notRecorded) process.stderr.write('warning: X changed the avatar but the store did not record it; the bot records it at its next start.\n');
+    warnIfIncomplete('avatar', applied);
     process.stdout.write(`${applied.user.profileImage.size400}\n`);
   });
 }
