@@ -103,12 +103,12 @@ export async function changeParts(deps: PartsTransitionDeps, discordUserId: stri
         continue;
       }
       const started = await change.begin(part, value);
-      finals.push(
-        started.final.then(async (applied) => {
-          if (part === 'avatar') avatar = applied;
-          await done(part, state(applied.entry?.id));
-        }),
-      );
+      const final = started.final.then(async (applied) => {
+        if (part === 'avatar') avatar = applied;
+        await done(part, state(applied.entry?.id));
+      });
+      final.catch(() => undefined); // read below, once every part is begun
+      finals.push(final);
     }
     change.begun?.();
     await Promise.all(finals);
