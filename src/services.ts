@@ -146,6 +146,8 @@ export async function createServices(config: Config, logger: Logger, options: Se
     // Team seasons follow the rules of pushes: the same membership check and concurrency.
     isMember: (guildId, userId) => isMember(guildId, userId),
     teamConcurrency: config.brandingConcurrency,
+    // Schedules that name a kit: its values for the user, and the name and bio X shows before it changes them.
+    profiles: { valuesFor: (userId, kit) => kits.valuesFor(userId, kit), read: async (userId) => x.verifyCredentials(await avatars.requireActiveLink(userId)) },
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const pushes = createPushRunner({

@@ -1,7 +1,7 @@
 /** /schedule default: the image when no season, rotation or event applies. */
 import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOption } from 'discord.js';
 import { t } from '../../src/i18n/t.js';
-import { imageOption, save, type SubcommandHandler } from './shared.js';
+import { imageOption, requireTarget, save, type SubcommandHandler } from './shared.js';
 
 export const subcommand = {
   type: ApplicationCommandOptionType.Subcommand,
@@ -11,6 +11,6 @@ export const subcommand = {
 } as const satisfies APIApplicationCommandSubcommandOption;
 
 export const run: SubcommandHandler = async (interaction, services, locale) => {
-  const item = await services.library.require(interaction.user.id, interaction.options.getString(imageOption.name, true));
-  await save(interaction, services, (draft) => void (draft.defaultImage = item.name), t(locale, 'schedule.default-set', { image: item.name }));
+  const name = await requireTarget(services, interaction.user.id, interaction.options.getString(imageOption.name, true));
+  await save(interaction, services, (draft) => void (draft.defaultImage = name), t(locale, 'schedule.default-set', { image: name }));
 };

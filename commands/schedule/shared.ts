@@ -16,11 +16,11 @@ import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../../src/schedule/sto
  */
 const NAME_MAX = 64;
 
-/** A library image, by name (autocompleted from the user's library). */
+/** A library image or kit, by name (autocompleted from the user's library: both). */
 export const imageOption = {
   type: ApplicationCommandOptionType.String,
   name: 'image',
-  description: 'A library image',
+  description: 'A library image or kit',
   required: true,
   autocomplete: true,
   max_length: NAME_MAX,
@@ -67,7 +67,7 @@ export async function addSchedule(interaction: ChatInputCommandInteraction, serv
   }
   validateSchedule(schedule, record.timezone);
   checkMinimumInterval(schedule, services.config.scheduleMinIntervalMs);
-  for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await services.library.require(userId, image);
+  for (const image of schedule.kind === 'rotation' ? schedule.images : [schedule.image]) await requireTarget(services, userId, image);
   // Checked again inside the locked update: two concurrent adds must not pass the cap between them.
   const add = (draft: ScheduleRecord) => {
     checkScheduleCount(draft);
@@ -75,6 +75,12 @@ export async function addSchedule(interaction: ChatInputCommandInteraction, serv
   };
   const words = { schedule: scheduleWords(locale, schedule, record.timezone), zone: record.timezone ?? 'UTC' };
   await save(interaction, services, add, startedAt === undefined ? t(locale, 'schedule.added', words) : t(locale, 'schedule.added-starts-now', { ...words, at: startedAt }));
+}
+
+/** The name as stored of the user's image or kit called `name`; LibraryError('not-found') when they have neither. */
+export async function requireTarget(services: Services, userId: string, name: string): Promise<string> {
+  const kit = await services.library.getKit(userId, name);
+  return kit ? kit.name : (await services.library.require(userId, name)).name;
 }
 
 export function findSchedule(record: ScheduleRecord, id: string): Schedule {

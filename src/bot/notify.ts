@@ -26,6 +26,7 @@ import { failureWords, ruleWords } from '../i18n/schedule-words.js';
 import { t } from '../i18n/t.js';
 import type { ScheduledNotice } from '../schedule/scheduler.js';
 import type { ScheduleRecord } from '../schedule/store.js';
+import type { ProfilePart } from '../profile/parts.js';
 import { avatarFile, BRAND_COLOUR, fitMessage } from './replies.js';
 
 /** What the member needs to see the channel and write in it. */
@@ -88,14 +89,32 @@ async function channelProblem(client: Client, channelId: string, discordUserId: 
 export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean, locale: Locale): MessageCreateOptions {
   const mention = inChannel ? `<@${discordUserId}>` : '';
   if (notice.kind === 'failed') return { content: `${mention}${mention ? ' ' : ''}${failureWords(locale, notice.failure)}`, allowedMentions: { users: [discordUserId] } };
-  const file = avatarFile({ data: notice.data, format: notice.format }, 'scheduled');
+  const rule = notice.rule ? ruleWords(locale, notice.rule) : notice.label;
+  const { parts } = notice;
   const embed = new EmbedBuilder()
     .setColor(BRAND_COLOUR)
-    .setTitle(t(locale, 'schedule.notice.title', { image: notice.image }))
-    .setDescription(t(locale, 'schedule.notice.description', { rule: notice.rule ? ruleWords(locale, notice.rule) : notice.label, url: notice.url400 }))
-    .setThumbnail(`attachment://${file.name}`)
-    .setURL(notice.url400);
+    .setTitle(parts?.kit ? t(locale, 'schedule.notice.kit-title', { kit: notice.image }) : t(locale, 'schedule.notice.title', { image: notice.image }))
+    .setDescription(
+      [
+        notice.url400 === undefined ? t(locale, 'schedule.notice.description-no-avatar', { rule }) : t(locale, 'schedule.notice.description', { rule, url: notice.url400 }),
+        // A kit says which parts of the profile it changed, and which came back as they were before one.
+        parts?.kit ? t(locale, 'schedule.notice.parts-changed', { parts: partsWords(locale, parts.changed) }) : '',
+        parts?.restored.length ? t(locale, 'schedule.notice.parts-restored', { parts: partsWords(locale, parts.restored) }) : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  if (!notice.data || !notice.format || notice.url400 === undefined) return { content: mention || undefined, embeds: [embed], allowedMentions: { users: [discordUserId] } };
+  const file = avatarFile({ data: notice.data, format: notice.format }, 'scheduled');
+  embed.setThumbnail(`attachment://${file.name}`).setURL(notice.url400);
   return { content: mention || undefined, embeds: [embed], files: [file], allowedMentions: { users: [discordUserId] } };
+}
+
+const PART_KEYS = { avatar: 'schedule.part.avatar', banner: 'schedule.part.banner', name: 'schedule.part.name', bio: 'schedule.part.bio' } as const;
+
+/** "avatar, banner and name", in the reader's language. */
+function partsWords(locale: Locale, parts: ProfilePart[]): string {
+  return new Intl.ListFormat(locale, { type: 'conjunction' }).format(parts.map((part) => t(locale, PART_KEYS[part])));
 }
 
 /**

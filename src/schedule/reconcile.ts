@@ -8,7 +8,9 @@
 import { AccountError } from '../accounts/errors.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
 import { avatarOf, type AppliedAvatar } from '../avatar/changes.js';
-import { LibraryError } from '../library/store.js';
+import { LibraryError, type Kit } from '../library/store.js';
+import type { StoredImage } from '../avatar/history.js';
+import { changeParts, type PartsChanged } from './parts-transition.js';
 import type { ScheduleRecord } from './store.js';
 import { VaultError } from '../accounts/vault.js';
 import { XApiError } from '../x/errors.js';
@@ -41,8 +43,9 @@ export interface Reconciler {
    * Returns the record when nothing was done (the caller plans with it).
    */
   reconcile(discordUserId: string, trigger: ReconcileTrigger): Promise<ScheduleRecord | void>;
-  /** A scheduled change completed (here, or recovered after a restart): remember it and tell the user. */
-  recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar, dueMs?: number): Promise<void>;
+  /** A scheduled change completed (here, or recovered after a restart): remember it and tell the user.
+   *  `parts`: a change of several parts (a kit, or parts restored); `applied` is then its avatar change, if any. */
+  recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar | undefined, dueMs?: number, parts?: PartsChanged & { kit: boolean }): Promise<void>;
   /** The member's teams (none without team branding). */
   teamsOf(discordUserId: string): Promise<Team[]>;
 }
@@ -104,14 +107,28 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
     });
   }
 
-  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar, dueMs?: number): Promise<void> {
+  async function recordApplied(discordUserId: string, origin: { target: string; image: string; label: string; rule?: Rule }, applied: AppliedAvatar | undefined, dueMs?: number, parts?: PartsChanged & { kit: boolean }): Promise<void> {
     const record = await schedules.update(discordUserId, (draft) => {
       delete draft.retry;
-      draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString() };
+      const held = parts && Object.keys(parts.held).length > 0 ? { parts: parts.held } : {};
+      draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString(), ...held };
+      if (parts) delete draft.changing;
       draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: origin.image };
     });
-    logger.info({ user: discordUserId, image: origin.target, due: dueMs }, 'scheduled change applied');
-    await tell(discordUserId, record, { kind: 'changed', image: origin.image, ...(origin.rule ? { rule: origin.rule } : {}), label: origin.label, url400: applied.user.profileImage.size400, ...applied.image });
+    logger.info({ user: discordUserId, image: origin.target, due: dueMs, ...(parts ? { changed: parts.changed, restored: parts.restored } : {}) }, 'scheduled change applied');
+    const avatar = applied ? { url400: applied.user.profileImage.size400, ...applied.image } : {};
+    const which = parts ? { parts: { kit: parts.kit, changed: parts.changed, restored: parts.restored } } : {};
+    await tell(discordUserId, record, { kind: 'changed', image: origin.image, ...(origin.rule ? { rule: origin.rule } : {}), label: origin.label, ...avatar, ...which });
+  }
+
+  /** What a name in the schedules is: an image, or a kit (whose images must all still be there). Throws
+   *  LibraryError('not-found') when it is neither, as a missing image does. */
+  async function targetOf(owner: string, name: string, team: boolean): Promise<{ kind: 'image'; image: StoredImage } | { kind: 'kit'; kit: Kit }> {
+    const item = team ? await library.require(owner, name) : await library.get(owner, name);
+    if (item) return { kind: 'image', image: item.image };
+    const kit = await library.getKit(owner, name);
+    if (kit && (!kit.avatar || kit.images.avatar) && (!kit.banner || kit.images.banner)) return { kind: 'kit', kit };
+    return { kind: 'image', image: (await library.require(owner, name)).image };
   }
 
   async function reconcile(discordUserId: string, trigger: ReconcileTrigger): Promise<ScheduleRecord | void> {
@@ -143,15 +160,17 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
 
     // One lease per transition (from what is applied, to the target), whoever attempts it: a timer fire in
     // one process and a catch-up in another that both see this transition upload once between them.
-    const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}`;
+    // A change of several parts continued after a restart is a new attempt (the stopped process's lease is not waited for).
+    const attempt = record.changing?.target === target && record.changing.attempt ? `:${record.changing.attempt}` : '';
+    const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}${attempt}`;
     if (!(await coordination.coordinator.shouldRun(transition, LEASE_MS))) return;
 
     const rule: Rule = team ? { kind: 'team-season', from: team.season.from, to: team.season.to } : ruleOf(record, active.source);
     // English in the history and the journal (the notice is worded in the user's language from `rule`).
     const label = ruleWords('en-US', rule);
-    let item;
+    let found;
     try {
-      item = await library.require(imageOwner, imageName);
+      found = await targetOf(imageOwner, imageName, team !== undefined);
     } catch (error) {
       if (!(error instanceof LibraryError)) throw error;
       const failure: ScheduleFailure = { kind: team ? 'team-image-missing' : 'image-missing', rule, image: imageName };
@@ -164,8 +183,29 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
     }
 
     try {
-      // A change to this target left by a restart is waited for, not uploaded again.
       const origin = { kind: 'schedule' as const, target, image: imageName, label, rule };
+      const heldParts = record.changing ?? (record.applied?.parts && Object.keys(record.applied.parts).length > 0);
+      if (found.kind === 'kit' || heldParts) {
+        // A kit, or an image after a kit: each part its own change; the parts a kit changed and this target does not set are restored.
+        if (!deps.profiles) throw new TypeError('the scheduler needs `profiles` to apply a kit');
+        const kit = found.kind === 'kit' ? found.kit : undefined;
+        const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit) : { avatar: found.image };
+        const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
+        const changed = await changeParts({ avatars, schedules, readProfile: deps.profiles.read }, discordUserId, record, {
+          target,
+          values,
+          kit: kit !== undefined,
+          origin,
+          begin: (part, value) => {
+            const begin = () => avatars.beginPart(discordUserId, part, value, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, options);
+            return team ? teamUpload(team.guildId, begin) : begin();
+          },
+          begun: () => trigger.accepted?.(),
+        });
+        return await recordApplied(discordUserId, origin, changed.avatar && avatarOf(changed.avatar), trigger.dueMs, { ...changed, kit: kit !== undefined });
+      }
+      const item = found;
+      // A change to this target left by a restart is waited for, not uploaded again.
       const joined = avatars.pending(discordUserId, (candidate) => candidate.kind === 'schedule' && candidate.target === target);
       if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
       // A recovered change that completed since the record was read above is recorded there now.

@@ -9,7 +9,7 @@
  * of replaying missed changes, and never uploads the image that is already applied.
  */
 import { avatarOf } from '../avatar/changes.js';
-import type { AvatarChanges } from '../avatar/changes.js';
+import type { AvatarChanges, PartValues } from '../avatar/changes.js';
 import type { Logger } from '../log.js';
 import type { AvatarLibrary } from '../library/store.js';
 import type { ScheduleRecord, ScheduleStore } from './store.js';
@@ -22,11 +22,22 @@ import { createReconciler } from './reconcile.js';
 import { createTimers } from './timers.js';
 import type { ScheduleFailure } from './failures.js';
 import { plannedChange, type Team } from './plan.js';
+import type { Kit } from '../library/store.js';
+import type { ProfilePart } from '../profile/parts.js';
+import type { XUser } from '../x/client.js';
 
 export type ScheduledNotice =
   /** `rule`: what changed it (a change recovered from a journal written before it was kept has only `label`). */
-  | { kind: 'changed'; image: string; rule?: Rule; label: string; url400: string; data: Buffer; format: 'jpeg' | 'png' }
+  /** The avatar's image and URL when the change set the avatar; `parts` for a kit, or parts restored after one. */
+  | { kind: 'changed'; image: string; rule?: Rule; label: string; url400?: string; data?: Buffer; format?: 'jpeg' | 'png'; parts?: NoticeParts }
   | { kind: 'failed'; failure: ScheduleFailure };
+
+/** Which parts a change of several made: the target's (`kit`: a kit's), and those restored as they were before a kit. */
+export interface NoticeParts {
+  kit: boolean;
+  changed: ProfilePart[];
+  restored: ProfilePart[];
+}
 
 export interface SchedulerClock {
   now(): number;
@@ -51,6 +62,8 @@ export interface SchedulerDeps {
   isMember?(guildId: string, userId: string): Promise<boolean>;
   /** Team-season uploads at once per server (BRANDING_CONCURRENCY, as pushes); 4 by default. */
   teamConcurrency?: number;
+  /** For kits: the values a kit gives the user (templates filled), and their profile as X shows it. */
+  profiles?: { valuesFor(discordUserId: string, kit: Kit): Promise<PartValues>; read(discordUserId: string): Promise<XUser> };
   /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
 }
@@ -205,6 +218,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       changes.onRecovered('schedule', async (change, applied) => {
         if (change.origin.kind !== 'schedule') return;
         touchedDuringCatchUp?.add(change.userId);
+        const { target } = change.origin;
+        if ((change.part ?? 'avatar') !== 'avatar' || (await schedules.get(change.userId)).changing?.target === target) {
+          // One part of a change of several: whoever takes the next attempt finds it made and does the rest.
+          await schedules.update(change.userId, (draft) => {
+            if (draft.changing?.target === target) draft.changing.attempt = (draft.changing.attempt ?? 0) + 1;
+          });
+          return coordination.publish(change.userId);
+        }
         await recordApplied(change.userId, change.origin, avatarOf(applied));
         recoveredFor.add(change.userId);
       });

@@ -5,6 +5,7 @@ import type Keyv from 'keyv';
 import { MAX_ROTATION_IMAGES, MAX_SCHEDULES, type UserSchedules } from './engine.js';
 import type { ScheduleFailure } from './failures.js';
 import type { Store } from '../store/backend.js';
+import type { ProfilePart } from '../profile/parts.js';
 
 /** Schedules (seasons, rotations, events) one user can keep. */
 export const SCHEDULES_PER_USER = MAX_SCHEDULES;
@@ -20,12 +21,26 @@ export interface RunOutcome {
   detail: string | ScheduleFailure;
 }
 
+/** What the schedules' kits changed in one part, restored when the schedules move on to a target that does
+ *  not set that part (an image sets the avatar only; a kit only the parts it has). */
+export interface HeldPart {
+  /** The history entries the kits added to the part, oldest first: undone newest first while on top. */
+  entries: string[];
+  /** Name and bio: the text X showed before the first kit changed it (empty: no bio). */
+  text?: string;
+}
+export type HeldParts = Partial<Record<ProfilePart, HeldPart>>;
+
 export interface ScheduleRecord extends UserSchedules {
   notify: NotifySetting;
   /** Set when every schedule of the user stopped, e.g. because the X link was revoked. */
   suspended?: { reason: string; at: string };
   /** What the scheduler last applied, so it never uploads the image that is already there. */
-  applied?: { image: string; at: string };
+  applied?: { image: string; at: string; /** Parts a kit changed, kept until restored. */ parts?: HeldParts };
+  /** A change of several parts (a kit, or parts restored) in progress, written part by part: a retry, a
+   *  restart or another process continues it. `parts`: what is held with the parts in `done` made;
+   *  `attempt` counts recoveries (each is a new transition for the run lease). */
+  changing?: { target: string; done: ProfilePart[]; parts: HeldParts; attempt?: number };
   lastRun?: RunOutcome;
   /** A change that failed for a passing reason (rate limit, X down) is not tried again before `at`;
    *  `rateLimits` counts the 429s in a row, for the backoff. */
