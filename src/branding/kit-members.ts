@@ -41,7 +41,7 @@ export const kitParts = (kit: Pick<Kit, 'images' | 'nameTemplate' | 'bioTemplate
   PROFILE_PARTS.filter((part) => (part === 'avatar' || part === 'banner' ? kit.images[part] !== undefined : (part === 'name' ? kit.nameTemplate : kit.bioTemplate) !== undefined));
 
 /** The kit with only `parts` (so X is asked for the member's own values only when a template needs them). */
-function kitWith(kit: Kit, parts: ProfilePart[]): Kit {
+export function kitWith(kit: Kit, parts: ProfilePart[]): Kit {
   const { nameTemplate, bioTemplate, ...rest } = kit;
   return {
     ...rest,
