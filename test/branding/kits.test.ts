@@ -92,7 +92,6 @@ describe('a kit push in consented mode', () => {
     // Ana sets her own avatar after the push: that part is hers now.
     const own = await h.discord.slash(ana.user, { name: 'avatar', subcommand: 'set', options: { image: { attachment: { filename: 'own.jpg', bytes: fixture('Landscape_1.jpg') } } } });
     await own.waitForReply((message) => message.embeds.length > 0, 30_000);
-    const anaAvatar = h.x.profile(ana.account.id);
     const uploadsBefore = { ana: uploadsOf(ana.account), bo: uploadsOf(bo.account) };
 
     const revert = await h.discord.slash(admin, { name: 'branding', subcommand: 'revert' });
@@ -101,8 +100,6 @@ describe('a kit push in consented mode', () => {
     expect(h.x.profile(ana.account.id).name).toBe('Ana');
     expect(h.x.profileBannerUrl(ana.account.id)).toBeUndefined(); // she had none
     expect(uploadsOf(ana.account)).toBe(uploadsBefore.ana); // her own avatar stays
-    expect(h.x.profile(ana.account.id)).toMatchObject({ name: 'Ana' });
-    expect(anaAvatar).toBeDefined();
     expect(uploadsOf(bo.account)).toBe(uploadsBefore.bo + 1); // his avatar from before, again
     const job = (await h.services.branding.pushes.status(h.discord.guild.id)).find((candidate) => candidate.label === 'Nova')!;
     expect(job.reverts?.[ana.user.id]?.parts).toMatchObject({ avatar: { status: 'skipped', kind: 'changed-since' }, banner: { status: 'done' }, name: { status: 'done' } });
