@@ -118,6 +118,9 @@ export interface JobStore {
   save(job: PushJob): Promise<void>;
   image(jobId: string, part?: ImagePart): Promise<StoredImage | undefined>;
   setResult(jobId: string, phase: Phase, userId: string, result: MemberResult): Promise<void>;
+  /** One member of a running or asking job, and the job's record without the others' latest results:
+   *  two reads, where get() reads every member's. */
+  member(jobId: string, userId: string): Promise<{ job: PushJob; result: MemberResult | undefined } | undefined>;
   /** Write the finished job (the phase's results folded in), then drop the per-member keys. */
   finishPhase(job: PushJob, phase: Phase): Promise<void>;
   guild(guildId: string): Promise<GuildRecord>;
@@ -180,6 +183,11 @@ export function createJobStore(store: Store): JobStore {
     async image(jobId, part) {
       const record = await images.get(imageKey(jobId, part));
       return record ? { data: Buffer.from(record.data, 'base64'), format: record.format } : undefined;
+    },
+    async member(jobId, userId) {
+      const job = await jobs.get(jobId);
+      if (!job) return undefined;
+      return { job: view(job), result: (await results.get(resultKey(jobId, 'push', userId))) ?? job.results[userId] };
     },
     setResult: (jobId, phase, userId, result) => results.set(resultKey(jobId, phase, userId), result).then(() => undefined),
     async finishPhase(job, phase) {

@@ -194,8 +194,7 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
         if (stopping.signal.aborted || clock.now() >= Date.parse(job.deadline ?? job.createdAt)) break;
         // Marked before it is sent: a restart in between loses one question rather than sending it twice.
         const marked = await askLock(jobId, async () => {
-          const current = await jobs.get(jobId);
-          const result = current?.results[userId];
+          const { job: current, result } = (await jobs.member(jobId, userId)) ?? {};
           if (!current || current.state !== 'asking' || !result || result.asked) return false;
           await jobs.setResult(jobId, 'push', userId, { ...result, asked: true });
           return true;
@@ -211,8 +210,7 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
 
     answer: (jobId, userId, answer) =>
       askLock(jobId, async () => {
-        const job = await jobs.get(jobId);
-        const result = job?.results[userId];
+        const { job, result } = (await jobs.member(jobId, userId)) ?? {};
         if (!job || !result) return 'gone';
         if (job.state !== 'asking' || clock.now() >= Date.parse(job.deadline ?? job.createdAt)) return 'too-late';
         await jobs.setResult(jobId, 'push', userId, { ...result, answer });
