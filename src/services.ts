@@ -154,9 +154,12 @@ export async function createServices(config: Config, logger: Logger, options: Se
     store,
     avatars,
     consent,
+    kits,
     coordination,
     logger: logger.child({ component: 'branding' }),
     concurrency: config.brandingConcurrency,
+    // Tests move it: an ask-mode push's deadline is on this clock.
+    ...(options.clock ? { clock: options.clock } : {}),
     isMember: (guildId, userId) => isMember(guildId, userId),
     ...(edge.ownsGuild ? { ownsGuild: edge.ownsGuild } : {}),
   });

@@ -27,6 +27,13 @@ const definition = {
 export const brandingCommand: SlashCommand = {
   definition: localizedDefinition(definition),
 
+  // The kit of /branding push: the admin's own kits.
+  async autocomplete(interaction, services) {
+    const query = interaction.options.getFocused().toLowerCase();
+    const kits = await services.library.kits(interaction.user.id);
+    return kits.filter((kit) => kit.name.toLowerCase().includes(query)).map((kit) => ({ name: kit.name, value: kit.name }));
+  },
+
   async execute(interaction, services) {
     const invocation = invocationOf(definition, interaction);
     switch (invocation.subcommand) {

@@ -6,7 +6,8 @@
  * that member's last seen locale, the log channel (and its attached report) in the server's preferred locale.
  */
 import { AttachmentBuilder, type Client } from 'discord.js';
-import type { MemberResult, PushJob } from '../branding/push.js';
+import type { MemberResult, PartResult, PushJob } from '../branding/push.js';
+import { PROFILE_PARTS } from '../profile/parts.js';
 import { UserFacingError } from '../errors.js';
 import type { Locale } from '../i18n/locale.js';
 import { guildLocale } from '../i18n/preferences.js';
@@ -18,28 +19,56 @@ import type { Services } from '../services.js';
  * Why a member failed or was skipped, in `locale`: `branding.reason.<kind>`, else the words of that error
  * kind; a record written before results kept kinds has its English words, shown as they are.
  */
-export function memberReason(result: MemberResult, locale: Locale): string {
-  if (result.reason !== undefined) return result.reason;
+export function memberReason(result: Pick<MemberResult, 'reason' | 'kind' | 'params' | 'variant'> | PartResult, locale: Locale): string {
+  if ('reason' in result && result.reason !== undefined) return result.reason;
   if (result.kind === undefined) return '';
   return lookup(locale, `branding.reason.${result.kind}`) ?? errorWords(new UserFacingError(result.kind, result.params ?? {}, result.variant === undefined ? {} : { variant: result.variant }), locale, 'bot');
 }
 
+/** A kit push's member, part by part: "avatar: https://… · name: 🎃 Ana · bio: part not allowed". */
+function partsLine(result: MemberResult, locale: Locale): string {
+  return PROFILE_PARTS.flatMap((part) => {
+    const outcome = result.parts?.[part];
+    if (!outcome) return [];
+    const what = outcome.status === 'done' ? (outcome.shown ?? '') : memberReason(outcome, locale);
+    return [`${t(locale, `branding.part.${part}`)}: ${what}`];
+  }).join(' · ');
+}
+
 export function report(job: PushJob, locale: Locale): { summary: string; file: AttachmentBuilder } {
   const results = Object.entries(job.results);
-  const of = (status: string) => results.filter(([, result]) => result.status === status);
+  const asked = job.mode === 'ask';
+  const answered = (kind: string) => (asked ? results.filter(([, result]) => result.status === 'skipped' && result.kind === kind) : []);
+  const declined = answered('declined');
+  const unanswered = answered('no-answer');
+  const of = (status: string) => results.filter(([, result]) => result.status === status && !(asked && (result.kind === 'declined' || result.kind === 'no-answer')));
+  const line = ([userId, result]: [string, MemberResult], what: string) => `  ${userId}  ${result.parts ? partsLine(result, locale) || what : what}`;
   const lines = [
     t(locale, 'branding.report.title', { label: job.label, id: job.id, admin: job.adminId, at: job.createdAt }),
     '',
     t(locale, 'branding.report.succeeded', { count: of('done').length }),
-    ...of('done').map(([userId, result]) => `  ${userId}  ${result.url400 ?? ''}`),
+    ...of('done').map((entry) => line(entry, entry[1].url400 ?? '')),
     t(locale, 'branding.report.failed', { count: of('failed').length }),
-    ...of('failed').map(([userId, result]) => `  ${userId}  ${memberReason(result, locale)}`),
+    ...of('failed').map((entry) => line(entry, memberReason(entry[1], locale))),
+    ...(asked
+      ? [
+          t(locale, 'branding.report.declined', { count: declined.length }),
+          ...declined.map(([userId]) => `  ${userId}`),
+          t(locale, 'branding.report.unanswered', { count: unanswered.length }),
+          ...unanswered.map(([userId]) => `  ${userId}`),
+        ]
+      : []),
     t(locale, 'branding.report.skipped', { count: of('skipped').length }),
-    ...of('skipped').map(([userId, result]) => `  ${userId}  ${memberReason(result, locale)}`),
+    ...of('skipped').map((entry) => line(entry, memberReason(entry[1], locale))),
   ];
   const reasons = [...new Set(of('failed').map(([, result]) => memberReason(result, locale)))].join(', ');
   const counts = { label: job.label, done: of('done').length, failed: of('failed').length, skipped: of('skipped').length };
-  const summary = reasons ? t(locale, 'branding.summary-reasons', { ...counts, reasons }) : t(locale, 'branding.summary', counts);
+  let summary: string;
+  if (asked) {
+    const why = [...new Set(of('skipped').map(([, result]) => memberReason(result, locale)))].join(', ');
+    const askCounts = { ...counts, declined: declined.length, unanswered: unanswered.length };
+    summary = why ? t(locale, 'branding.summary-ask-why', { ...askCounts, why }) : t(locale, 'branding.summary-ask', askCounts);
+  } else summary = reasons ? t(locale, 'branding.summary-reasons', { ...counts, reasons }) : t(locale, 'branding.summary', counts);
   return { summary, file: new AttachmentBuilder(Buffer.from(lines.join('\n')), { name: `push-${job.id}.txt` }) };
 }
 
@@ -48,7 +77,10 @@ export async function tellMembers(client: Client, services: Services, guildName:
   for (const [userId, result] of Object.entries(job.results)) {
     const locale = await services.locales.of(userId);
     let content: string | undefined;
-    if (result.status === 'done') {
+    if (result.status === 'done' && result.parts) {
+      const changed = PROFILE_PARTS.filter((part) => result.parts?.[part]?.status === 'done').map((part) => t(locale, `branding.part.${part}`));
+      content = t(locale, 'branding.member.pushed-kit', { server: guildName, label: job.label, parts: new Intl.ListFormat(locale, { type: 'conjunction' }).format(changed) });
+    } else if (result.status === 'done') {
       content = t(locale, 'branding.member.pushed', { server: guildName, label: job.label, url: result.url400 ?? '' });
     } else if (result.kind === 'link-revoked' || result.kind === 'token-revoked') {
       content = t(locale, 'branding.member.revoked', { server: guildName, label: job.label });

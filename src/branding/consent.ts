@@ -1,6 +1,8 @@
 /**
  * Who agreed to wear a server's team branding: per guild, the members who opted in, in the order
- * they joined, plus a per-user index of their guilds so that one command can withdraw everywhere.
+ * they joined, and which parts of their profile each allowed (avatar, banner, name, bio); plus a per-user
+ * index of their guilds so that one command can withdraw everywhere. A member who joined without
+ * choosing, and every record from before parts existed, allowed the avatar only.
  * Knows nothing about X or Discord beyond ids.
  *
  * Writes read, change and write two records, so they run one at a time under one store lock, in this
@@ -8,9 +10,15 @@
  */
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
+import { PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
+
+/** What a member allowed when they joined without choosing (and what records without parts mean). */
+export const DEFAULT_PARTS: readonly ProfilePart[] = ['avatar'];
 
 interface GuildConsent {
   members: string[];
+  /** Per member who allowed anything but the avatar alone: the parts, in PROFILE_PARTS order. */
+  parts?: Record<string, ProfilePart[]>;
 }
 
 interface UserConsent {
@@ -18,8 +26,11 @@ interface UserConsent {
 }
 
 export interface ConsentStore {
-  /** Opt a member in; true when they were not opted in already. */
-  join(guildId: string, userId: string): Promise<boolean>;
+  /** Opt a member in, allowing `parts` (the avatar only by default; joining again replaces them); true when
+   *  they were not opted in already. */
+  join(guildId: string, userId: string, parts?: readonly ProfilePart[]): Promise<boolean>;
+  /** The parts the member allowed; undefined when they did not opt in. */
+  parts(guildId: string, userId: string): Promise<ProfilePart[] | undefined>;
   /** Opt a member out; true when they were opted in. */
   leave(guildId: string, userId: string): Promise<boolean>;
   has(guildId: string, userId: string): Promise<boolean>;
@@ -39,33 +50,49 @@ export function createConsentStore(store: Store): ConsentStore {
   // lock ordering, and consent changes are far too rare for it to matter.
   const write = <T>(work: () => Promise<T>) => store.locked('branding-consent', work);
 
-  const guildMembers = async (guildId: string) => ((await records.get(guildKey(guildId))) as GuildConsent | undefined)?.members ?? [];
+  const guildRecord = async (guildId: string): Promise<GuildConsent> => ((await records.get(guildKey(guildId))) as GuildConsent | undefined) ?? { members: [] };
+  const guildMembers = async (guildId: string) => (await guildRecord(guildId)).members;
   const userGuilds = async (userId: string) => ((await records.get(userKey(userId))) as UserConsent | undefined)?.guilds ?? [];
 
-  async function setList(key: string, field: 'members' | 'guilds', list: string[]): Promise<void> {
-    if (list.length === 0) await records.delete(key);
-    else await records.set(key, field === 'members' ? { members: list } : { guilds: list });
+  async function setGuilds(userId: string, list: string[]): Promise<void> {
+    if (list.length === 0) await records.delete(userKey(userId));
+    else await records.set(userKey(userId), { guilds: list });
+  }
+
+  async function setGuild(guildId: string, record: GuildConsent): Promise<void> {
+    const parts = Object.fromEntries(Object.entries(record.parts ?? {}).filter(([userId]) => record.members.includes(userId)));
+    if (record.members.length === 0) await records.delete(guildKey(guildId));
+    else await records.set(guildKey(guildId), Object.keys(parts).length ? { members: record.members, parts } : { members: record.members });
   }
 
   async function remove(guildId: string, userId: string): Promise<boolean> {
-    const members = await guildMembers(guildId);
+    const record = await guildRecord(guildId);
     const guilds = await userGuilds(userId);
-    await setList(userKey(userId), 'guilds', guilds.filter((id) => id !== guildId));
-    if (!members.includes(userId)) return false;
-    await setList(guildKey(guildId), 'members', members.filter((id) => id !== userId));
+    await setGuilds(userId, guilds.filter((id) => id !== guildId));
+    if (!record.members.includes(userId)) return false;
+    await setGuild(guildId, { ...record, members: record.members.filter((id) => id !== userId) });
     return true;
   }
 
   return {
-    join: (guildId, userId) =>
+    join: (guildId, userId, allowed = DEFAULT_PARTS) =>
       write(async () => {
-        const members = await guildMembers(guildId);
+        const record = await guildRecord(guildId);
         const guilds = await userGuilds(userId);
-        if (!guilds.includes(guildId)) await setList(userKey(userId), 'guilds', [...guilds, guildId]);
-        if (members.includes(userId)) return false;
-        await setList(guildKey(guildId), 'members', [...members, userId]);
-        return true;
+        if (!guilds.includes(guildId)) await setGuilds(userId, [...guilds, guildId]);
+        const parts = PROFILE_PARTS.filter((part) => allowed.includes(part));
+        const { [userId]: _was, ...others } = record.parts ?? {};
+        const isDefault = parts.length === DEFAULT_PARTS.length && parts.every((part) => DEFAULT_PARTS.includes(part));
+        const joined = !record.members.includes(userId);
+        await setGuild(guildId, { members: joined ? [...record.members, userId] : record.members, parts: isDefault ? others : { ...others, [userId]: parts } });
+        return joined;
       }),
+
+    async parts(guildId, userId) {
+      const record = await guildRecord(guildId);
+      if (!record.members.includes(userId)) return undefined;
+      return record.parts?.[userId] ?? [...DEFAULT_PARTS];
+    },
 
     leave: (guildId, userId) => write(() => remove(guildId, userId)),
 

@@ -9,6 +9,7 @@
 import type Keyv from 'keyv';
 import type { Store } from '../store/backend.js';
 import type { ImageFormat, StoredImage } from '../avatar/history.js';
+import type { ImagePart, ProfilePart } from '../profile/parts.js';
 
 /** How many jobs per guild `status` shows and `revert` can reach; older ones are deleted. */
 export const RECENT_JOBS = 10;
@@ -35,16 +36,55 @@ export interface MemberResult {
   previous?: string;
   /** Push only: the history entry the push created. */
   entryId?: string;
+  /** A kit push: each part of the kit, what happened to it (and to its revert). */
+  parts?: Partial<Record<ProfilePart, PartResult>>;
+  /** Ask mode: the member's answer, while the push is asking. */
+  answer?: 'approved' | 'declined';
+  /** Ask mode: the member was sent the question (it is sent once). */
+  asked?: true;
 }
 
-export type PushState = 'running' | 'done' | 'reverting' | 'reverted';
+/** One part of a member's kit push (or its revert). Kinds as MemberResult's, plus 'part-not-allowed'. */
+export interface PartResult {
+  status: MemberStatus;
+  kind?: string;
+  params?: Record<string, string | number>;
+  variant?: string;
+  /** The part's history entry before the push ('original' when none), recorded before the upload. */
+  previous?: string;
+  /** The history entry the push created. */
+  entryId?: string;
+  /** What X shows for the part afterwards (a URL or the text). */
+  shown?: string;
+}
+
+/** What a kit push carries: its images (stored with the job) and its templates, filled per member. */
+export interface JobKit {
+  name: string;
+  avatar?: { hash: string; format: ImageFormat };
+  banner?: { hash: string; format: ImageFormat };
+  nameTemplate?: string;
+  bioTemplate?: string;
+}
+
+/** `consented`: the members' standing consent; `ask`: each member approves this push, until the deadline. */
+export type PushMode = 'consented' | 'ask';
+
+export type PushState = 'asking' | 'running' | 'done' | 'reverting' | 'reverted';
 export type Phase = 'push' | 'revert';
 
 export interface PushJob {
   id: string;
   guildId: string;
   adminId: string;
-  image: { hash: string; format: ImageFormat };
+  /** An image push: the avatar pushed (absent for a kit push). */
+  image?: { hash: string; format: ImageFormat };
+  /** A kit push. */
+  kit?: JobKit;
+  /** Absent in records from before modes: consented. */
+  mode?: PushMode;
+  /** Ask mode: when asking ends and the approved members are changed. */
+  deadline?: string;
   label: string;
   createdAt: string;
   /** Discord user ids, in the order they are processed. */
@@ -72,11 +112,15 @@ interface GuildRecord {
 export interface JobStore {
   /** The job with every member's latest result; undefined when it is gone. */
   get(jobId: string): Promise<PushJob | undefined>;
-  create(job: PushJob, image: StoredImage): Promise<void>;
+  /** Stores the job and its images (an image push's avatar; a kit's avatar and banner). */
+  create(job: PushJob, images: Partial<Record<ImagePart, StoredImage>>): Promise<void>;
   /** Rewrite the job record (state, folded results); never called per member. */
   save(job: PushJob): Promise<void>;
-  image(jobId: string): Promise<StoredImage | undefined>;
+  image(jobId: string, part?: ImagePart): Promise<StoredImage | undefined>;
   setResult(jobId: string, phase: Phase, userId: string, result: MemberResult): Promise<void>;
+  /** One member of a running or asking job, and the job's record without the others' latest results:
+   *  two reads, where get() reads every member's. */
+  member(jobId: string, userId: string): Promise<{ job: PushJob; result: MemberResult | undefined } | undefined>;
   /** Write the finished job (the phase's results folded in), then drop the per-member keys. */
   finishPhase(job: PushJob, phase: Phase): Promise<void>;
   guild(guildId: string): Promise<GuildRecord>;
@@ -89,6 +133,8 @@ export interface JobStore {
 }
 
 const resultKey = (jobId: string, phase: Phase, userId: string) => `${jobId}:${phase}:${userId}`;
+/** The avatar under the job's id (as before kits), the banner beside it. */
+const imageKey = (jobId: string, part: ImagePart = 'avatar') => (part === 'avatar' ? jobId : `${jobId}:banner`);
 
 /** Adds the derived `previous` map to a stored job. */
 function view(job: StoredJob): PushJob {
@@ -123,18 +169,25 @@ export function createJobStore(store: Store): JobStore {
     async get(jobId) {
       const job = await jobs.get(jobId);
       if (!job) return undefined;
-      if (job.state === 'running') return view(await overlay(job, 'push'));
+      if (job.state === 'running' || job.state === 'asking') return view(await overlay(job, 'push'));
       if (job.state === 'reverting') return view(await overlay(job, 'revert'));
       return view(job);
     },
-    async create(job, image) {
-      await images.set(job.id, { data: image.data.toString('base64'), format: image.format });
+    async create(job, parts) {
+      for (const [part, image] of Object.entries(parts) as Array<[ImagePart, StoredImage]>) {
+        await images.set(imageKey(job.id, part), { data: image.data.toString('base64'), format: image.format });
+      }
       await jobs.set(job.id, strip(job));
     },
     save: (job) => jobs.set(job.id, strip(job)).then(() => undefined),
-    async image(jobId) {
-      const record = await images.get(jobId);
+    async image(jobId, part) {
+      const record = await images.get(imageKey(jobId, part));
       return record ? { data: Buffer.from(record.data, 'base64'), format: record.format } : undefined;
+    },
+    async member(jobId, userId) {
+      const job = await jobs.get(jobId);
+      if (!job) return undefined;
+      return { job: view(job), result: (await results.get(resultKey(jobId, 'push', userId))) ?? job.results[userId] };
     },
     setResult: (jobId, phase, userId, result) => results.set(resultKey(jobId, phase, userId), result).then(() => undefined),
     async finishPhase(job, phase) {
@@ -149,7 +202,7 @@ export function createJobStore(store: Store): JobStore {
         const recent = record.recent.includes(jobId) ? record.recent : [jobId, ...record.recent];
         await guilds.set(guildId, { active: jobId, recent: recent.slice(0, RECENT_JOBS) });
         for (const dropped of recent.slice(RECENT_JOBS)) {
-          await Promise.all([jobs.delete(dropped), images.delete(dropped)]);
+          await Promise.all([jobs.delete(dropped), images.delete(imageKey(dropped)), images.delete(imageKey(dropped, 'banner'))]);
         }
       }),
     deactivate: (guildId, jobId) =>

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { createKeyedLock } from '../coordination/keyed-lock.js';
 import type { Coordination } from '../coordination/runs.js';
-import { hashImage } from '../avatar/history.js';
+import { hashImage, type StoredImage } from '../avatar/history.js';
 import type { ConsentStore } from './consent.js';
 import { BrandingError } from './errors.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
@@ -16,6 +16,8 @@ import { counts, type ProgressListener, type PushProgress } from './progress.js'
 import type { PushRunner } from './push.js';
 
 const START_LEASE_MS = 5_000;
+/** How often an asking job looks at its deadline: a timer only (no store read), and a moved clock is seen within it. */
+const ASK_TICK_MS = 1_000;
 
 export interface LifecycleDeps {
   jobs: JobStore;
@@ -23,6 +25,10 @@ export interface LifecycleDeps {
   coordination: Coordination;
   logger: Logger;
   clock: { now(): number };
+  /** Waits; settles early when the signal aborts. */
+  sleep: (ms: number, signal: AbortSignal) => Promise<unknown>;
+  /** Store locks (answers and the end of asking exclude each other, across processes). */
+  locked<T>(key: string, work: () => Promise<T>): Promise<T>;
   runPhase(job: PushJob, phase: Phase, lease: Lease, listeners: Set<ProgressListener>): Promise<boolean>;
   /** Aborted by stop(); the pool stops taking members too. */
   stopping: AbortController;
@@ -31,7 +37,8 @@ export interface LifecycleDeps {
 }
 
 export function createLifecycle(deps: LifecycleDeps): PushRunner {
-  const { jobs, consent, coordination, logger, clock, runPhase, stopping } = deps;
+  const { jobs, consent, coordination, logger, clock, runPhase, stopping, sleep } = deps;
+  const askLock = <T>(jobId: string, work: () => Promise<T>) => deps.locked(`branding-ask:${jobId}`, work);
   const guildLock = createKeyedLock();
   const stamp = () => new Date(clock.now()).toISOString();
   /** Jobs this process is working on, with who wants their progress. */
@@ -41,12 +48,12 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
   async function busy(guildId: string): Promise<PushJob | undefined> {
     const { active } = await jobs.guild(guildId);
     const job = active === undefined ? undefined : await jobs.get(active);
-    return job && (job.state === 'running' || job.state === 'reverting') ? job : undefined;
+    return job && (job.state === 'running' || job.state === 'reverting' || job.state === 'asking') ? job : undefined;
   }
 
   function refuseBusy(job: PushJob): never {
     const { done, failed, skipped, total } = counts(job, job.state === 'running' ? 'push' : 'revert');
-    throw new BrandingError('push-running', { label: job.label, finished: done + failed + skipped, total }, { variant: job.state === 'running' ? 'pushing' : 'reverting' });
+    throw new BrandingError('push-running', { label: job.label, finished: done + failed + skipped, total }, { variant: job.state === 'reverting' ? 'reverting' : 'pushing' });
   }
 
   type Claim = { job: PushJob; phase: Phase; lease: Lease };
@@ -55,18 +62,53 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
   async function claim(jobId: string): Promise<Claim | PushJob> {
     const job = await jobs.get(jobId);
     if (!job) throw new BrandingError('no-push', {}, { variant: 'gone' });
-    if (job.state !== 'running' && job.state !== 'reverting') {
+    if (job.state !== 'running' && job.state !== 'reverting' && job.state !== 'asking') {
       await guildLock.run(job.guildId, () => jobs.deactivate(job.guildId, job.id)); // finished just before a restart
       return job;
     }
-    const phase: Phase = job.state === 'running' ? 'push' : 'revert';
+    const phase: Phase = job.state === 'reverting' ? 'revert' : 'push';
     const lease = await takeLease(coordination, `branding:${job.guildId}:${job.id}:${phase}`);
     if (!lease) throw new BrandingError('held-elsewhere');
     return { job, phase, lease };
   }
 
-  async function carryOn({ job, phase, lease }: Claim, listeners: Set<ProgressListener>): Promise<PushJob> {
+  /** Ask mode: waits for the deadline (its time is the job's, so a restart keeps it), then only the approved
+   *  members stay pending; the others are skipped as declined or unanswered. Undefined when stopped first. */
+  async function endAsking(asking: PushJob, lease: Lease): Promise<PushJob | undefined> {
+    const deadline = Date.parse(asking.deadline ?? asking.createdAt);
+    while (clock.now() < deadline) {
+      if (stopping.signal.aborted) return undefined;
+      await sleep(Math.min(ASK_TICK_MS, deadline - clock.now()), stopping.signal);
+    }
+    if (stopping.signal.aborted || !(await lease.held())) return undefined;
+    return askLock(asking.id, async () => {
+      const job = await jobs.get(asking.id);
+      if (!job || job.state !== 'asking') return job;
+      const at = stamp();
+      const results = Object.fromEntries(
+        job.targets.map((userId) => {
+          const { answer, asked: _asked, ...result } = job.results[userId] ?? { status: 'pending', attempts: 0 };
+          if (answer === 'approved') return [userId, result];
+          return [userId, { ...result, status: 'skipped', kind: answer === 'declined' ? 'declined' : 'no-answer', at } satisfies MemberResult];
+        }),
+      );
+      const running: PushJob = { ...job, results, state: 'running' };
+      await jobs.finishPhase(running, 'push'); // the answers are folded in; the push's results start from here
+      logger.info({ job: job.id, guild: job.guildId, ...counts(running, 'push') }, 'branding job stopped asking');
+      return running;
+    });
+  }
+
+  async function carryOn(claimed: Claim, listeners: Set<ProgressListener>): Promise<PushJob> {
+    const { phase, lease } = claimed;
+    let { job } = claimed;
     try {
+      if (job.state === 'asking') {
+        const asked = await endAsking(job, lease);
+        if (!asked) return (await jobs.get(job.id)) ?? job;
+        job = asked;
+        if (job.state !== 'running') return job;
+      }
       logger.info({ job: job.id, guild: job.guildId, phase, ...counts(job, phase) }, 'branding job running');
       if (!(await runPhase(job, phase, lease, listeners))) return job;
       const finished: PushJob = phase === 'push' ? { ...job, state: 'done', finishedAt: stamp() } : { ...job, state: 'reverted', revertedAt: stamp() };
@@ -144,6 +186,37 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
   }
 
   return {
+    async ask(jobId, send) {
+      const job = await jobs.get(jobId);
+      if (!job || job.state !== 'asking') return 0;
+      let asked = 0;
+      for (const userId of job.targets) {
+        if (stopping.signal.aborted || clock.now() >= Date.parse(job.deadline ?? job.createdAt)) break;
+        // Marked before it is sent: a restart in between loses one question rather than sending it twice.
+        const marked = await askLock(jobId, async () => {
+          const { job: current, result } = (await jobs.member(jobId, userId)) ?? {};
+          if (!current || current.state !== 'asking' || !result || result.asked) return false;
+          await jobs.setResult(jobId, 'push', userId, { ...result, asked: true });
+          return true;
+        });
+        if (!marked) continue;
+        await send(userId, job).then(
+          () => asked++,
+          (error: unknown) => logger.warn({ err: error, job: jobId, user: userId }, 'could not ask a member'),
+        );
+      }
+      return asked;
+    },
+
+    answer: (jobId, userId, answer) =>
+      askLock(jobId, async () => {
+        const { job, result } = (await jobs.member(jobId, userId)) ?? {};
+        if (!job || !result) return 'gone';
+        if (job.state !== 'asking' || clock.now() >= Date.parse(job.deadline ?? job.createdAt)) return 'too-late';
+        await jobs.setResult(jobId, 'push', userId, { ...result, answer });
+        return answer;
+      }),
+
     start(input) {
       return guildLock.run(input.guildId, async () => {
         const active = await busy(input.guildId);
@@ -154,18 +227,34 @@ export function createLifecycle(deps: LifecycleDeps): PushRunner {
         }
         const targets = [...new Set(input.targets ?? (await consent.members(input.guildId)))];
         if (targets.length === 0) throw new BrandingError('no-members');
+        const { kit, image } = input;
+        if (!kit === !image) throw new TypeError('a push takes an image or a kit');
+        const ask = input.mode === 'ask';
+        const imageOf = (stored: StoredImage) => ({ hash: hashImage(stored.data), format: stored.format });
         const job: PushJob = {
           id: randomUUID(),
           guildId: input.guildId,
           adminId: input.adminId,
-          image: { hash: hashImage(input.image.data), format: input.image.format },
+          ...(image ? { image: imageOf(image) } : {}),
+          ...(kit
+            ? {
+                kit: {
+                  name: kit.name,
+                  ...(kit.images.avatar ? { avatar: imageOf(kit.images.avatar) } : {}),
+                  ...(kit.images.banner ? { banner: imageOf(kit.images.banner) } : {}),
+                  ...(kit.nameTemplate !== undefined ? { nameTemplate: kit.nameTemplate } : {}),
+                  ...(kit.bioTemplate !== undefined ? { bioTemplate: kit.bioTemplate } : {}),
+                },
+              }
+            : {}),
+          ...(ask ? { mode: 'ask' as const, deadline: new Date(clock.now() + (input.askForMs ?? 0)).toISOString() } : {}),
           label: input.label,
           createdAt: stamp(),
           targets,
           results: Object.fromEntries(targets.map((userId) => [userId, { status: 'pending', attempts: 0 } satisfies MemberResult])),
-          state: 'running',
+          state: ask ? 'asking' : 'running',
         };
-        await jobs.create(job, input.image);
+        await jobs.create(job, image ? { avatar: image } : { ...kit!.images });
         await jobs.activate(input.guildId, job.id);
         logger.info({ job: job.id, guild: job.guildId, members: targets.length }, 'branding push created');
         return job.id;

@@ -13,9 +13,10 @@ import type { LinkState } from '../accounts/link-state.js';
 import { XApiError } from '../x/errors.js';
 import type { ConsentStore } from './consent.js';
 import type { MemberResult } from './jobs.js';
+import type { ProfilePart } from '../profile/parts.js';
 
 /** Why the prompt leaves a member out (`branding.skip.<kind>`). */
-export type SkipKind = 'link-unreadable' | 'not-linked' | 'link-revoked' | 'left-server' | 'without-role';
+export type SkipKind = 'link-unreadable' | 'not-linked' | 'link-revoked' | 'left-server' | 'without-role' | 'parts-not-allowed';
 
 /** Membership checks are REST calls: this many at once keeps a 500-member prompt quick without a burst. */
 const MEMBER_CHECKS_AT_ONCE = 8;
@@ -36,11 +37,14 @@ export interface TargetRules {
   member(userId: string): Promise<{ hasRole(roleId: string): boolean } | undefined>;
 }
 
-/** Who a push would reach, counted exactly as the push will; and who is skipped and why. */
-export async function targetsOf(guildId: string, rules: TargetRules, roleId: string | undefined): Promise<Targets> {
+/** Who a push of `parts` would reach, counted exactly as the push will; and who is skipped and why (a member
+ *  who allowed none of the parts is; one who allowed some gets those). */
+export async function targetsOf(guildId: string, rules: TargetRules, roleId: string | undefined, parts: readonly ProfilePart[] = ['avatar']): Promise<Targets> {
   const opted = await rules.consent.members(guildId);
   const reasons = new Array<SkipKind | undefined>(opted.length);
   const skipReason = async (userId: string): Promise<SkipKind | undefined> => {
+    const allowed = await rules.consent.parts(guildId, userId);
+    if (allowed && !parts.some((part) => allowed.includes(part))) return 'parts-not-allowed';
     const link = await rules.linkState(userId);
     if (link.state === 'damaged') {
       rules.logger.warn({ err: link.error, user: userId }, 'a stored X link cannot be opened'); // that member alone is skipped
@@ -68,12 +72,17 @@ export async function targetsOf(guildId: string, rules: TargetRules, roleId: str
   return { reach, skipped, opted: opted.length };
 }
 
-/** The prepare stage's check of one member, just before their upload: still opted in, still in the server. */
-export async function stillReached(consent: ConsentStore, isMember: (guildId: string, userId: string) => Promise<boolean>, guildId: string, userId: string): Promise<'not-opted-in' | 'left-server' | undefined> {
-  const [opted, member] = await Promise.all([consent.has(guildId, userId), isMember(guildId, userId)]);
-  if (!opted) return 'not-opted-in';
-  if (!member) return 'left-server';
-  return undefined;
+/** The prepare stage's check of one member, just before their upload: still opted in (and to which parts), still in the server. */
+export async function stillReached(
+  consent: ConsentStore,
+  isMember: (guildId: string, userId: string) => Promise<boolean>,
+  guildId: string,
+  userId: string,
+): Promise<{ skip: 'not-opted-in' | 'left-server' } | { allowed: ProfilePart[] }> {
+  const [allowed, member] = await Promise.all([consent.parts(guildId, userId), isMember(guildId, userId)]);
+  if (!allowed) return { skip: 'not-opted-in' };
+  if (!member) return { skip: 'left-server' };
+  return { allowed };
 }
 
 /** A member's outcome; a pending one is tried again at `retryAt`. */

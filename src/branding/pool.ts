@@ -14,6 +14,9 @@ import type { ConsentStore } from './consent.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
 import type { Lease } from '../coordination/lease.js';
 import { classify, stillReached, type Attempt } from './members.js';
+import { createKitMembers, type KitWork } from './kit-members.js';
+import type { Kits } from '../profile/kits.js';
+import type { Kit } from '../library/store.js';
 import { counts, PROGRESS_EVERY_MS, type ProgressListener, type PushProgress } from './progress.js';
 
 /** Our own retries of a transient failure, on top of the X client's three quick ones. */
@@ -34,6 +37,8 @@ export interface PoolDeps {
   clock: { now(): number };
   sleep: (ms: number, signal: AbortSignal) => Promise<unknown>;
   isMember(guildId: string, userId: string): Promise<boolean>;
+  /** Fills a kit's templates with each member's own values. */
+  kits: Pick<Kits, 'valuesFor'>;
   transientRetryMs: number;
   rateLimitWaitMs: number;
   /** Aborted when the runner stops: take no more members. */
@@ -51,6 +56,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
   const prepareConcurrency = concurrency * PREPARE_PER_SLOT;
   const lookahead = concurrency * LOOKAHEAD_PER_SLOT;
   const stamp = () => new Date(clock.now()).toISOString();
+  const kitMembers = createKitMembers({ avatars, consent, kits: deps.kits, isMember, logger, stamp });
 
   type Outcome = MemberResult | { later: Promise<MemberResult> };
 
@@ -59,7 +65,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     avatars.pending(userId, (origin) => origin.kind === 'push' && origin.jobId === job.id && origin.phase === phase);
 
   /** A member the prepare stage found to need an upload: the attempt it recorded, and (a push) their original saved ahead. */
-  type Staged = { attempt: MemberResult; prepared?: PreparedChange };
+  type Staged = { attempt: MemberResult; prepared?: PreparedChange; kit?: KitWork };
   /** Stores the attempt before X is touched: what to restore, and that an upload was tried. */
   type RecordAttempt = (attempt: MemberResult) => Promise<void>;
 
@@ -74,10 +80,11 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     const joined = leftOver(job, userId, 'push');
     if (joined) return { later: joined.final.then((applied) => pushFinished(before.attempts, before.previous ?? 'original', applied)) };
     // Read together: these are independent.
-    const [skip, { entries }] = await Promise.all([stillReached(consent, isMember, job.guildId, userId), avatars.history(userId)]);
-    if (skip) return { ...before, status: 'skipped', kind: skip, at };
+    const [reached, { entries }] = await Promise.all([stillReached(consent, isMember, job.guildId, userId), avatars.history(userId)]);
+    if ('skip' in reached) return { ...before, status: 'skipped', kind: reached.skip, at };
+    if (!reached.allowed.includes('avatar')) return { ...before, status: 'skipped', kind: 'part-not-allowed', at };
     const last = entries.at(-1);
-    if (before.previous !== undefined && last && last.id !== before.previous && last.hash === job.image.hash && last.source === 'branding') {
+    if (before.previous !== undefined && last && last.id !== before.previous && last.hash === job.image?.hash && last.source === 'branding') {
       // An earlier run's upload reached X and is in the history, but that process stopped before recording it.
       return { ...before, status: 'done', url400: last.url400, entryId: last.id, at };
     }
@@ -123,10 +130,19 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
   }
 
 
+  /** A kit push's kit, its images as stored with the job. */
+  async function kitOf(job: PushJob): Promise<Kit> {
+    const { name, nameTemplate, bioTemplate } = job.kit!;
+    const [avatar, banner] = await Promise.all([job.kit!.avatar ? jobs.image(job.id) : undefined, job.kit!.banner ? jobs.image(job.id, 'banner') : undefined]);
+    if ((job.kit!.avatar && !avatar) || (job.kit!.banner && !banner)) throw new Error(`the images of branding job ${job.id} are gone`);
+    return { name, addedAt: job.createdAt, ...(nameTemplate !== undefined ? { nameTemplate } : {}), ...(bioTemplate !== undefined ? { bioTemplate } : {}), images: { ...(avatar ? { avatar } : {}), ...(banner ? { banner } : {}) } };
+  }
+
   /** Work through the phase's pending members with the worker pool; returns whether it got to the end. */
   async function runPhase(job: PushJob, phase: Phase, lease: Lease, listeners: Set<ProgressListener>): Promise<boolean> {
-    const image = phase === 'push' ? await jobs.image(job.id) : undefined;
-    if (phase === 'push' && !image) throw new Error(`the image of branding job ${job.id} is gone`);
+    const image = phase === 'push' && !job.kit ? await jobs.image(job.id) : undefined;
+    if (phase === 'push' && !job.kit && !image) throw new Error(`the image of branding job ${job.id} is gone`);
+    const kit = phase === 'push' && job.kit ? await kitOf(job) : undefined;
     const results = phase === 'push' ? job.results : (job.reverts ??= {});
     const members = phase === 'push' ? job.targets : Object.keys(results);
     const ready = members.filter((userId) => results[userId]?.status === 'pending');
@@ -220,7 +236,10 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       };
       let found: Outcome | { upload: Staged };
       try {
-        found = phase === 'push' ? await preparePush(job, userId, before, record) : await prepareRevert(job, userId, before, record);
+        if (job.kit) {
+          const kitFound = phase === 'push' ? await kitMembers.preparePush(job, kit!, userId, before, record) : await kitMembers.prepareRevert(job, userId, before, record);
+          found = 'upload' in kitFound ? { upload: { attempt: kitFound.attempt, kit: kitFound.upload } } : kitFound;
+        } else found = phase === 'push' ? await preparePush(job, userId, before, record) : await prepareRevert(job, userId, before, record);
       } catch (error) {
         await conclude(userId, await settle(userId, results[userId] ?? before, error));
         return {};
@@ -235,7 +254,8 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       const { userId, before } = member;
       let outcome: Outcome;
       try {
-        outcome = phase === 'push' ? await uploadPush(job, image!, userId, member) : await uploadRevert(job, userId, member);
+        if (member.kit) outcome = await (phase === 'push' ? kitMembers.uploadPush : kitMembers.uploadRevert)(job, userId, member.attempt, member.kit);
+        else outcome = phase === 'push' ? await uploadPush(job, image!, userId, member) : await uploadRevert(job, userId, member);
       } catch (error) {
         await conclude(userId, await settle(userId, results[userId] ?? before, error));
         return {};
@@ -332,8 +352,9 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       await Promise.allSettled([...preparations]);
       // Stopped (or halted) with members prepared and not uploaded: they stay pending, and the originals saved
       // for them go, as they would had X refused the upload.
-      for (const { userId, prepared } of staged.splice(0)) {
+      for (const { userId, prepared, kit: work } of staged.splice(0)) {
         await prepared?.discard().catch((error: unknown) => logger.warn({ err: error, job: job.id, user: userId }, 'could not drop an original saved ahead'));
+        if (work) await kitMembers.discard(work, userId);
       }
       await Promise.allSettled([...tails]); // a stop lets accepted uploads finish and be recorded
     } finally {

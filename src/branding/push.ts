@@ -17,6 +17,10 @@
  *   few times with backoff; a broken or missing link fails the member (they must link again).
  * - One push per server at a time; across processes a lease says which one runs it.
  * - Revert takes back, member by member, what the push changed, unless they changed avatar since.
+ * - A kit push (kit-members.ts) changes, per member, only the parts they allowed, one recorded change each,
+ *   and its revert restores each part the push changed where the push's entry is still on top.
+ * - Ask mode: the job asks (state `asking`, persisted with its deadline) and runs at the deadline for the
+ *   members who approved; the others are reported as declined or unanswered.
  *
  * By job: lifecycle.ts (create, run, resume, stop, revert), pool.ts (the prepare stage and the upload
  * slots), members.ts (who a push reaches, consent and membership, why a member is skipped or failed),
@@ -30,12 +34,14 @@ import type { Store } from '../store/backend.js';
 import type { StoredImage } from '../avatar/history.js';
 import { RATE_LIMIT_MIN_WAIT_MS } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
-import { createJobStore, type PushJob } from './jobs.js';
+import { createJobStore, type PushJob, type PushMode } from './jobs.js';
+import type { Kit } from '../library/store.js';
+import type { Kits } from '../profile/kits.js';
 import { createLifecycle } from './lifecycle.js';
 import { createWorkerPool } from './pool.js';
 import type { ProgressListener, PushProgress } from './progress.js';
 
-export type { MemberResult, MemberStatus, PushJob, PushState } from './jobs.js';
+export type { MemberResult, MemberStatus, PartResult, PushJob, PushMode, PushState } from './jobs.js';
 export { BRANDING_ERROR_KINDS, BrandingError, type BrandingErrorKind } from './errors.js';
 export { counts, describeProgress, PROGRESS_EVERY_MS, type ProgressListener, type PushProgress } from './progress.js';
 
@@ -44,8 +50,14 @@ export const DEFAULT_BRANDING_CONCURRENCY = 4;
 export interface PushInput {
   guildId: string;
   adminId: string;
-  /** Already normalised by the caller (once); stored once for the whole job. */
-  image: StoredImage;
+  /** Already normalised by the caller (once); stored once for the whole job. An image push sets the avatar. */
+  image?: StoredImage;
+  /** A kit push (instead of an image): each member gets the parts of it they allowed, templates filled with their own values. */
+  kit?: Kit;
+  /** `ask`: the job asks every member first (see PushRunner.ask) and changes only those who approve in time. */
+  mode?: PushMode;
+  /** Ask mode: how long members have to answer. */
+  askForMs?: number;
   label: string;
   /** Defaults to every member who opted in; each is checked again before their upload. */
   targets?: string[];
@@ -55,6 +67,8 @@ export interface PushRunnerDeps {
   store: Store;
   avatars: AvatarChanges;
   consent: ConsentStore;
+  /** Fills a kit's templates with each member's own values (a kit push). */
+  kits?: Pick<Kits, 'valuesFor'>;
   coordination: Coordination;
   logger: Logger;
   /** Members uploaded at once (BRANDING_CONCURRENCY, 4 by default). */
@@ -72,9 +86,17 @@ export interface PushRunnerDeps {
   rateLimitWaitMs?: number;
 }
 
+export type AskAnswer = 'approved' | 'declined';
+
 export interface PushRunner {
-  /** Create the job and make it the guild's active push; throws BrandingError('push-running') when one runs. */
+  /** Create the job and make it the guild's active push; throws BrandingError('push-running') when one runs
+   *  (or asks). An ask-mode job asks until its deadline, then runs for the members who approved. */
   start(input: PushInput): Promise<string>;
+  /** Ask mode: `send` the question to every member of the job not asked yet (each once, even across a
+   *  restart: marked before it is sent); returns how many were sent. */
+  ask(jobId: string, send: (userId: string, job: PushJob) => Promise<void>): Promise<number>;
+  /** A member's answer, kept until the deadline; 'too-late' once it passed, 'gone' for an unknown job or member. */
+  answer(jobId: string, userId: string, answer: AskAnswer): Promise<AskAnswer | 'too-late' | 'gone'>;
   /** Carry the job on in this process until it is finished (or the runner stops); progress at most every
    *  2 s, and once at the end. Throws BrandingError('held-elsewhere') when another process runs it. */
   run(jobId: string, onProgress?: ProgressListener): Promise<PushJob>;
@@ -98,6 +120,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`branding concurrency must be a positive integer, got ${concurrency}`);
   const clock = deps.clock ?? { now: () => Date.now() };
   const stopping = new AbortController();
+  const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined));
   const { runPhase } = createWorkerPool({
     jobs,
     avatars: deps.avatars,
@@ -105,11 +128,12 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     logger: deps.logger,
     concurrency,
     clock,
-    sleep: deps.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined)),
+    sleep,
     isMember: deps.isMember ?? (async () => true),
+    kits: deps.kits ?? { valuesFor: () => Promise.reject(new Error('this push runner has no kits')) },
     transientRetryMs: deps.transientRetryMs ?? 2_000,
     rateLimitWaitMs: deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS,
     stopping: stopping.signal,
   });
-  return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
+  return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, sleep, locked: (key, work) => deps.store.locked(key, work), runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
 }
