@@ -31,10 +31,12 @@ export interface XServerOptions {
   timestampWindowSec?: number;
   /** Time between an accepted upload and its URL showing up in the user object (default 0). */
   processingDelayMs?: number;
-  /** Every update_profile_image is answered after this delay (default 0). */
+  /** Every update_profile_image and update_profile_banner is answered after this delay (default 0). */
   uploadLatencyMs?: number;
   /** Every verify_credentials and users/show is answered after this delay (default 0). */
   readLatencyMs?: number;
+  /** Every update_profile (name, bio) is answered after this delay (default 0). */
+  profileWriteLatencyMs?: number;
   /** Every profile image download (/profile_images/…) is answered after this delay (default 0). */
   downloadLatencyMs?: number;
   port?: number;
@@ -600,6 +602,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   const processingDelayMs = options.processingDelayMs ?? 0;
   let uploadLatencyMs = options.uploadLatencyMs ?? 0;
   const readLatencyMs = options.readLatencyMs ?? 0;
+  const profileWriteLatencyMs = options.profileWriteLatencyMs ?? 0;
   const downloadLatencyMs = options.downloadLatencyMs ?? 0;
   let uploadsInFlight = 0;
   let requestHook: RequestHook | undefined;
@@ -1220,7 +1223,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
 
   async function updateProfileBanner(ctx: Ctx): Promise<void> {
     const state = stateOf(ctx);
+    const answerAt = performance.now() + uploadLatencyMs; // as an avatar upload: the checks are inside the latency
     const inspected = await inspectUpload(ctx, bannerRules(ctx));
+    if (uploadLatencyMs > 0) await sleep(Math.max(0, answerAt - performance.now()));
     if (typeof inspected === 'function') return inspected();
     const { bytes, encoding, format, width, height, fields } = inspected;
     const region = regionOf([...ctx.query, ...ctx.form, ...fields]);
@@ -1255,8 +1260,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     return false;
   }
 
-  function updateProfile(ctx: Ctx): void {
+  async function updateProfile(ctx: Ctx): Promise<void> {
     const state = stateOf(ctx);
+    if (profileWriteLatencyMs > 0) await sleep(profileWriteLatencyMs);
     const param = (name: string) => [...ctx.query, ...ctx.form].find(([n]) => n === name)?.[1];
     const values: Partial<Record<keyof typeof PROFILE_LIMITS, string>> = {};
     for (const field of Object.keys(PROFILE_LIMITS) as Array<keyof typeof PROFILE_LIMITS>) {
