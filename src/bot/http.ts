@@ -115,8 +115,16 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     response.end(body);
   }
 
+  /** Prometheus text format: what is in it is bounded by the registered commands and the bot's own label sets, never by a request. */
+  async function metrics(_request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await services.metrics.exposition();
+    response.writeHead(200, { 'content-type': services.metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
+  }
+
   /** path -> method -> handler */
   const routes = new Map<string, Record<string, RouteHandler>>([['/healthz', { GET: healthz, HEAD: healthz }]]);
+  if (services.metrics.enabled) routes.set('/metrics', { GET: metrics });
   if (callbackFlowEnabled(services.config)) {
     for (const [path, methods] of Object.entries(createCallbackFlow({ services, log, confirmLink: options.confirmLink }))) routes.set(path, methods);
   }

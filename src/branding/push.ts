@@ -32,7 +32,7 @@ import { RATE_LIMIT_MIN_WAIT_MS } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import { createJobStore, type PushJob } from './jobs.js';
 import { createLifecycle } from './lifecycle.js';
-import { createWorkerPool } from './pool.js';
+import { createWorkerPool, type PoolDeps } from './pool.js';
 import type { ProgressListener, PushProgress } from './progress.js';
 
 export type { MemberResult, MemberStatus, PushJob, PushState } from './jobs.js';
@@ -70,6 +70,7 @@ export interface PushRunnerDeps {
   transientRetryMs?: number;
   /** First wait after a 429, even when X's reset is sooner; doubles at each 429 (60 s by default). */
   rateLimitWaitMs?: number;
+  metrics?: PoolDeps['metrics'];
 }
 
 export interface PushRunner {
@@ -110,6 +111,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     transientRetryMs: deps.transientRetryMs ?? 2_000,
     rateLimitWaitMs: deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS,
     stopping: stopping.signal,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
 }
