@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { xFaults, X_PATHS } from './support/x-server.js';
 import { eventually } from './support/eventually.js';
+import { dueWhileDownRecord } from './support/due-schedules.js';
 import type { Harness } from './support/bot-harness.js';
 import { avatarCommand, fixture, image, SLOW_MS, useHarness } from './bot/helpers.js';
 
@@ -169,6 +170,40 @@ describe('GET /metrics', () => {
       expect(value).not.toMatch(/metrics[_-](ann|ben|eve)/);
       expect(xIds).not.toContain(value);
     }
+  });
+});
+
+describe('pushes and the schedule catch-up', () => {
+  const h = useHarness();
+
+  it('a push is running while it runs and counts its members; a catch-up after a restart counts the change it made', async () => {
+    const guildId = h.discord.guild.id;
+    const admin = h.discord.addMember({ username: 'metrics-admin' });
+    const members = [h.discord.addMember(), h.discord.addMember(), h.discord.addMember()];
+    for (const member of members.slice(0, 2)) await h.linkUser(member);
+    for (const member of members) await h.services.branding.consent.join(guildId, member.id);
+    const team = await h.services.normalizer.normalize(fixture('Landscape_5.jpg'));
+    // X holds the first upload a moment, so the push is seen running.
+    h.x.fail({ path: UPLOAD, hangMs: 1500 });
+    const jobId = await h.services.branding.pushes.start({ guildId, adminId: admin.id, image: { data: team.data, format: team.format }, label: 'team' });
+    const pushed = h.services.branding.pushes.run(jobId);
+    await eventually(async () => expect(total(await scrape(h), 'avatar_bot_pushes_running', { phase: 'push' })).toBe(1), SLOW_MS);
+    const job = await pushed;
+    expect(Object.values(job.results).map((result) => result.status).sort()).toEqual(['done', 'done', 'failed']);
+    const afterPush = await scrape(h);
+    expect(total(afterPush, 'avatar_bot_pushes_running', { phase: 'push' })).toBe(0);
+    expect(total(afterPush, 'avatar_bot_push_members_total', { phase: 'push', status: 'done' })).toBe(2);
+    expect(total(afterPush, 'avatar_bot_push_members_total', { phase: 'push', status: 'failed' })).toBe(1);
+
+    // A change that came due while the bot was down: the catch-up at the next start makes it.
+    const user = h.discord.addMember({ username: 'metrics-late' });
+    await h.linkUser(user);
+    for (const name of ['a', 'b']) await h.records.library.add(user.id, name, { data: team.data, format: team.format });
+    await h.records.schedules.update(user.id, () => dueWhileDownRecord(0, Date.now()));
+    const uploads = h.x.uploads.length;
+    await h.restart();
+    expect(h.x.uploads.length).toBe(uploads + 1);
+    expect(total(await scrape(h), 'avatar_bot_schedule_catch_up_changes_total')).toBe(1);
   });
 });
 

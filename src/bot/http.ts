@@ -1,6 +1,6 @@
 /**
- * The bot's HTTP server: GET|HEAD /healthz (gateway connected, store reachable) and, when the callback
- * flow is on, the browser side of linking (see callback-flow.ts).
+ * The bot's HTTP server: GET|HEAD /healthz (gateway connected, store reachable), GET /metrics (Prometheus,
+ * unless METRICS=off) and, when the callback flow is on, the browser side of linking (see callback-flow.ts).
  *
  * Anyone who can reach the port can send it anything, so nothing a request carries is trusted: only
  * origin-form targets ("/path?query") are routed, a URL is never built from anything else, malformed
