@@ -53,6 +53,8 @@ export interface Config {
   /** Set in a child process of the shard manager (discord.js's ShardingManager sets SHARDING_MANAGER,
    *  SHARDS and SHARD_COUNT): the shards it runs, of how many, and its index (its HTTP port is PORT + index). */
   shardProcess: ShardProcess | undefined;
+  /** METRICS: on (default) serves GET /metrics in Prometheus text format; off records nothing and answers 404. */
+  metrics: boolean;
 }
 
 export interface ShardProcess {
@@ -87,6 +89,7 @@ const HOW_TO_FIX: Record<string, string> = {
   SCHEDULE_MIN_INTERVAL_MS: 'use a whole number of milliseconds, for example 900000 (15 minutes)',
   SHARD_COUNT: 'use auto or a whole number from 1 to 10000; more than one process needs STORE_URL=redis://… (or raise SHARDS_PER_PROCESS)',
   SHARDS_PER_PROCESS: 'use a whole number from 1 to 64',
+  METRICS: 'use on or off',
   SHARDS: 'do not set it: the shard manager of `npm start` sets it for its child processes',
 };
 
@@ -143,6 +146,13 @@ function storeUrl(env: Env): string {
   return value;
 }
 
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = optional(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value !== 'on' && value !== 'off') fail('invalid', name, `is "${value}"`);
+  return value === 'on';
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function logLevel(env: Env): LogLevel {
@@ -179,6 +189,7 @@ export function parseConfig(env: Env): Config {
     shardCount: shardCount(env),
     shardsPerProcess: integer(env, 'SHARDS_PER_PROCESS', 1, 1, MAX_SHARDS_PER_PROCESS),
     shardProcess: shardProcess(env),
+    metrics: onOff(env, 'METRICS', true),
   };
 }
 

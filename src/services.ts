@@ -33,6 +33,7 @@ import { createBrandingSettings, type BrandingSettings } from './branding/settin
 import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './branding/team-seasons.js';
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -51,6 +52,8 @@ export interface EdgeHooks {
   membership(guildId: string, userId: string): Promise<Membership>;
   /** Whether this process runs the gateway shard of a server: its interrupted pushes are resumed only there. */
   ownsGuild?(guildId: string): boolean;
+  /** The gateway's heartbeat round trip per shard of this process, in ms: the metrics read it when scraped. */
+  gatewayPings?(): Array<{ shard: number; ping: number }>;
 }
 
 const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
@@ -82,6 +85,8 @@ export interface Services {
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
+  /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -99,12 +104,15 @@ export interface ServiceOptions {
 
 export async function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Services> {
   const box = secretBoxFrom(config);
-  const x = xClientFrom(config, logger.child({ component: 'x' }));
+  const edge = options.edge ?? NO_EDGE;
+  // Read when scraped, so the scheduler built below is only read after createServices returned.
+  const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
+  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest);
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
-  const normalizer = createAvatarNormalizer({ concurrency: config.imageConcurrency });
+  const normalizer = createAvatarNormalizer({ concurrency: config.imageConcurrency, observe: metrics.normalised });
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
@@ -127,7 +135,6 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const teamSeasons = createTeamSeasons(store, consent);
   const schedules = createScheduleStore(store);
   const locales = createLocalePreferences(store, logger.child({ component: 'locales' }));
-  const edge = options.edge ?? NO_EDGE;
   // Someone who left a server has withdrawn their branding consent there: found when a push or a team season reaches them.
   const isMember = async (guildId: string, userId: string): Promise<boolean> => {
     const membership = await edge.membership(guildId, userId);
@@ -149,6 +156,8 @@ export async function createServices(config: Config, logger: Logger, options: Se
     // Schedules that name a kit: its values for the user, and the name and bio X shows before it changes them.
     profiles: { valuesFor: (userId, kit) => kits.valuesFor(userId, kit), read: async (userId) => x.verifyCredentials(await avatars.requireActiveLink(userId)) },
     ...(options.clock ? { clock: options.clock } : {}),
+    onFire: (_user, dueMs, startedMs) => metrics.scheduleFired((startedMs - dueMs) / 1000),
+    onCatchUpChange: metrics.catchUpChange,
   });
   const pushes = createPushRunner({
     store,
@@ -162,6 +171,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     ...(options.clock ? { clock: options.clock } : {}),
     isMember: (guildId, userId) => isMember(guildId, userId),
     ...(edge.ownsGuild ? { ownsGuild: edge.ownsGuild } : {}),
+    metrics,
   });
   const links = createAccountLinks({
     store,
@@ -218,6 +228,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     pingStore: () => store.ping(),
     sweeper,
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
+    metrics,
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);

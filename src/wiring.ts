@@ -4,18 +4,19 @@
  */
 import { need, type Config } from './config.js';
 import type { Logger } from './log.js';
-import { createXClient, type XClient } from './x/client.js';
+import { createXClient, type XClient, type XClientOptions } from './x/client.js';
 import { createSecretBox, type SecretBox } from './store/cipher.js';
 import { openStore, type Store } from './store/backend.js';
 import { createTokenVault, type TokenVault } from './accounts/vault.js';
 
-export function xClientFrom(config: Config, logger?: Logger): XClient {
+export function xClientFrom(config: Config, logger?: Logger, observe?: XClientOptions['observe']): XClient {
   const { twitterConsumerKey, twitterConsumerSecret } = need(config, 'twitterConsumerKey', 'twitterConsumerSecret');
   return createXClient({
     apiUrl: config.twitterApiUrl,
     consumer: { key: twitterConsumerKey, secret: twitterConsumerSecret },
     processingDelayMs: config.twitterProcessingDelayMs,
     logger,
+    observe,
   });
 }
 

@@ -21,6 +21,8 @@ describe('configuration', () => {
     expect(config.attachmentHosts).toEqual(['cdn.discordapp.com', 'media.discordapp.net']);
     expect(config.xImageHosts).toEqual(['pbs.twimg.com']);
     expect(config.logLevel).toBe('info');
+    expect(config.metrics).toBe(true);
+    expect(parseConfig({ METRICS: 'OFF' }).metrics).toBe(false);
   });
 
   it('names a missing variable and says how to get it, in one line', () => {
@@ -40,6 +42,7 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud', /"loud"/],
     ['DISCORD_APPLICATION_ID', 'abc', /Discord id/],
     ['ATTACHMENT_HOSTS', 'cdn.discordapp.com,http://evil', /invalid entry/],
+    ['METRICS', 'maybe', /"maybe".*use on or off/],
   ])('rejects a malformed %s', (name, value, reason) => {
     const e = error(() => parseConfig({ [name]: value }));
     expect(e.variable).toBe(name);

@@ -402,6 +402,22 @@ export interface AvatarNormalizer {
   readonly queued: number;
 }
 
+/** Told of every image normalised or refused (`error`), in seconds with the wait for a slot: the bot's metrics. */
+export type NormalizeObserver = (target: 'avatar' | 'banner', seconds: number, error: unknown) => void;
+
+async function observed<T>(target: 'avatar' | 'banner', observe: NormalizeObserver | undefined, work: () => Promise<T>): Promise<T> {
+  if (!observe) return work();
+  const started = performance.now();
+  try {
+    const result = await work();
+    observe(target, (performance.now() - started) / 1000, undefined);
+    return result;
+  } catch (error) {
+    observe(target, (performance.now() - started) / 1000, error);
+    throw error;
+  }
+}
+
 /**
  * normalizeAvatar with at most `concurrency` images decoded at once (config IMAGE_CONCURRENCY) and at
  * most `memoryBudget` bytes of estimated decoder memory between them, so two heavy images never decode
@@ -411,17 +427,20 @@ export interface AvatarNormalizer {
 export function createAvatarNormalizer({
   concurrency = 2,
   memoryBudget = MAX_DECODE_BYTES,
-}: { concurrency?: number; memoryBudget?: number } = {}): AvatarNormalizer {
+  observe,
+}: { concurrency?: number; memoryBudget?: number; observe?: NormalizeObserver } = {}): AvatarNormalizer {
   const limiter = createLimiter(concurrency, memoryBudget);
   return {
-    async normalize(input, options = {}) {
-      const checked = checkInput(input, options);
-      return asAvatar(await limiter.run(() => render(checked, AVATAR_TARGET), checked.structure.decodeBytes));
-    },
-    async banner(input, options = {}) {
-      const checked = checkInput(input, options);
-      return asBanner(await limiter.run(() => render(checked, BANNER_TARGET), checked.structure.decodeBytes));
-    },
+    normalize: (input, options = {}) =>
+      observed('avatar', observe, async () => {
+        const checked = checkInput(input, options);
+        return asAvatar(await limiter.run(() => render(checked, AVATAR_TARGET), checked.structure.decodeBytes));
+      }),
+    banner: (input, options = {}) =>
+      observed('banner', observe, async () => {
+        const checked = checkInput(input, options);
+        return asBanner(await limiter.run(() => render(checked, BANNER_TARGET), checked.structure.decodeBytes));
+      }),
     get active() {
       return limiter.active;
     },

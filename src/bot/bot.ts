@@ -22,6 +22,7 @@ import { startHttpServer, type HttpServer } from './http.js';
 import { checkStringOptions } from './options.js';
 import { DISCORD_LIMITS, failureReply, fitMessage, recoveredReply, truncate } from './replies.js';
 import { finishPush, finishRevert } from './branding-report.js';
+import { measureInteraction } from './interaction-metrics.js';
 
 export interface BotOptions {
   /** From createDiscordClient; the services were given its edge (discordEdge). */
@@ -122,6 +123,8 @@ export function createBot(options: BotOptions): Bot {
     }
     const log = logger.child({ interaction: interaction.id, user: interaction.user.id });
     void services.locales.seen(interaction.user.id, interaction.locale); // DMs that are not replies follow it
+    // A component a collector owns belongs to the command in flight, which is measured as a whole.
+    const measured = interaction.isChatInputCommand() || ('customId' in interaction && componentHandler(interaction.customId)) ? measureInteraction(services.metrics, interaction, byName) : undefined;
     try {
       if (interaction.isChatInputCommand()) {
         const command = byName.get(interaction.commandName);
@@ -138,7 +141,9 @@ export function createBot(options: BotOptions): Bot {
         log.info({ component: `${command}:${action}` }, 'component');
         await handler(interaction, services, argument);
       }
+      measured?.();
     } catch (error) {
+      measured?.(error);
       try {
         await respond(interaction, failureReply(error, log, localeOf(interaction.locale)));
       } catch (replyError) {

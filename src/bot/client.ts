@@ -63,5 +63,6 @@ export function discordEdge(client: Client): EdgeHooks {
     // schedules): asked of Discord by id, which REST allows from any shard.
     membership: async (guildId, userId) => membershipOf(client.guilds.cache.get(guildId) ?? (ownsGuild(client, guildId) ? undefined : await client.guilds.fetch({ guild: guildId, cache: false }).catch(() => undefined)), userId),
     ownsGuild: (guildId) => ownsGuild(client, guildId),
+    gatewayPings: () => client.ws.shards.map((shard) => ({ shard: shard.id, ping: shard.ping })),
   };
 }

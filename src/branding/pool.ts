@@ -13,6 +13,7 @@ import { rateLimitRetryAt } from '../x/rate-limit.js';
 import type { ConsentStore } from './consent.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
 import type { Lease } from '../coordination/lease.js';
+import type { Metrics } from '../metrics.js';
 import { classify, stillReached, type Attempt } from './members.js';
 import { createKitMembers, type KitWork } from './kit-members.js';
 import type { Kits } from '../profile/kits.js';
@@ -43,6 +44,7 @@ export interface PoolDeps {
   rateLimitWaitMs: number;
   /** Aborted when the runner stops: take no more members. */
   stopping: AbortSignal;
+  metrics?: Pick<Metrics, 'pushRunning' | 'pushMember'>;
 }
 
 /** Work through the phase's pending members; `runPhase` returns whether it got to the end. */
@@ -266,6 +268,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     async function conclude(userId: string, outcome: Attempt): Promise<void> {
       results[userId] = outcome.result;
       await jobs.setResult(job.id, phase, userId, outcome.result);
+      if (outcome.result.status !== 'pending') deps.metrics?.pushMember(phase, outcome.result.status);
       if (outcome.retryAt !== undefined) waiting.set(userId, outcome.retryAt);
       report();
     }
@@ -347,6 +350,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     }
 
     stopHere.signal.addEventListener('abort', signal);
+    const stopRunning = deps.metrics?.pushRunning(phase);
     try {
       await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, ready.length)) }, () => worker()));
       await Promise.allSettled([...preparations]);
@@ -360,6 +364,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     } finally {
       stopping.removeEventListener('abort', abort);
       stopHere.abort();
+      stopRunning?.();
     }
     const finished = !halted && !stopping.aborted && members.every((userId) => results[userId]?.status !== 'pending');
     report(true);

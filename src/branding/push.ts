@@ -38,7 +38,7 @@ import { createJobStore, type PushJob, type PushMode } from './jobs.js';
 import type { Kit } from '../library/store.js';
 import type { Kits } from '../profile/kits.js';
 import { createLifecycle } from './lifecycle.js';
-import { createWorkerPool } from './pool.js';
+import { createWorkerPool, type PoolDeps } from './pool.js';
 import type { ProgressListener, PushProgress } from './progress.js';
 
 export type { MemberResult, MemberStatus, PartResult, PushJob, PushMode, PushState } from './jobs.js';
@@ -84,6 +84,7 @@ export interface PushRunnerDeps {
   transientRetryMs?: number;
   /** First wait after a 429, even when X's reset is sooner; doubles at each 429 (60 s by default). */
   rateLimitWaitMs?: number;
+  metrics?: PoolDeps['metrics'];
 }
 
 export type AskAnswer = 'approved' | 'declined';
@@ -134,6 +135,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     transientRetryMs: deps.transientRetryMs ?? 2_000,
     rateLimitWaitMs: deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS,
     stopping: stopping.signal,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, sleep, locked: (key, work) => deps.store.locked(key, work), runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
 }

@@ -66,6 +66,8 @@ export interface SchedulerDeps {
   profiles?: { valuesFor(discordUserId: string, kit: Kit): Promise<PartValues>; read(discordUserId: string): Promise<XUser> };
   /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
+  /** Called when the catch-up makes a change (X accepted its upload). */
+  onCatchUpChange?(): void;
 }
 
 export interface CatchUp {
@@ -164,7 +166,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       unchanged = await userRuns.run(discordUserId, async () => {
         await paced();
         const fresh = listed === undefined || !touchedDuringCatchUp || touchedDuringCatchUp.has(discordUserId);
-        return reconcile(discordUserId, { teams, ...(catchUp ? { accepted: catchUp.accepted, uploadSlot: catchUp.uploadSlot } : {}), ...(fresh ? {} : { listed }) });
+        return reconcile(discordUserId, { teams, ...(catchUp ? { accepted: () => { deps.onCatchUpChange?.(); catchUp.accepted(); }, uploadSlot: catchUp.uploadSlot } : {}), ...(fresh ? {} : { listed }) });
       });
     } catch (error) {
       logger.error({ err: error, user: discordUserId }, 'catching up schedules failed');

@@ -36,6 +36,17 @@ export interface XClientOptions {
   logger?: Logger;
   /** A response body longer than this is not read (1 MB by default; X's answers are a few KB). */
   maxResponseBytes?: number;
+  /** Told of every request sent (each retry is one): the bot's metrics. */
+  observe?: (request: XRequestObservation) => void;
+}
+
+/** One request to X: `endpoint` is the path as this client writes it (no ids: those travel in the query or
+ *  the body), `status` undefined when no answer came, `rateLimitRemaining` X's x-rate-limit-remaining. */
+export interface XRequestObservation {
+  endpoint: string;
+  status: number | undefined;
+  seconds: number;
+  rateLimitRemaining: number | undefined;
 }
 
 export interface RequestToken {
@@ -220,6 +231,12 @@ function regionQuery(region: BannerRegion | undefined): Record<string, string> {
   return { width: String(width), height: String(height), offset_left: String(offsetLeft), offset_top: String(offsetTop) };
 }
 
+/** X's x-rate-limit-remaining, when it is a count. */
+function rateLimitRemaining(headers: Dispatcher.ResponseData['headers'] | undefined): number | undefined {
+  const value = headers?.['x-rate-limit-remaining'];
+  return typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+}
+
 function parseForm(body: string, required: string[]): Record<string, string> {
   const fields = Object.fromEntries(new URLSearchParams(body));
   for (const name of required) {
@@ -281,8 +298,10 @@ export function createXClient(options: XClientOptions): XClient {
       body = send.multipart.body;
     }
     const started = performance.now();
-    const log = (status: number | undefined, kind?: string) =>
+    const log = (status: number | undefined, kind?: string, headers?: Dispatcher.ResponseData['headers']) => {
       options.logger?.debug({ method: send.method, path: send.path, status, kind, ms: Math.round(performance.now() - started) }, 'x request');
+      options.observe?.({ endpoint: send.path, status, seconds: (performance.now() - started) / 1000, rateLimitRemaining: rateLimitRemaining(headers) });
+    };
     let response: Dispatcher.ResponseData;
     let text: string;
     try {
@@ -298,11 +317,11 @@ export function createXClient(options: XClientOptions): XClient {
       throw networkError(error);
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
-      log(response.statusCode);
+      log(response.statusCode, undefined, response.headers);
       return { status: response.statusCode, body: text };
     }
     const failure = (send.errors ?? errorFromResponse)(response.statusCode, response.headers, text);
-    log(response.statusCode, failure.kind);
+    log(response.statusCode, failure.kind, response.headers);
     throw failure;
   }
 
