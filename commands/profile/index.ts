@@ -1,5 +1,5 @@
 /**
- * /profile name | bio | revert | history | apply: the display name and bio, any part back one step, and
+ * /profile name | bio | revert | history | apply | kit: the display name and bio, any part back one step, and
  * several parts at once. One file per subcommand (its definition and its handler); the command's
  * definition is read as data from them.
  */
@@ -10,6 +10,7 @@ import { localizedDefinition } from '../../src/i18n/commands.js';
 import * as apply from './apply.js';
 import * as bio from './bio.js';
 import * as history from './history.js';
+import * as kit from './kit.js';
 import * as name from './name.js';
 import * as revert from './revert.js';
 
@@ -18,7 +19,7 @@ const definition = {
   name: 'profile',
   ...EVERYWHERE,
   description: 'Change your X display name and bio, or several parts of your profile at once',
-  options: [name.subcommand, bio.subcommand, revert.subcommand, history.subcommand, apply.subcommand],
+  options: [name.subcommand, bio.subcommand, revert.subcommand, history.subcommand, apply.subcommand, kit.subcommand],
 } as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
 
 export const profileCommand: SlashCommand = {
@@ -37,6 +38,14 @@ export const profileCommand: SlashCommand = {
         return history.run(interaction, services, invocation.options);
       case 'apply':
         return apply.run(interaction, services, invocation.options);
+      case 'kit':
+        return kit.run(interaction, services, invocation.options);
     }
+  },
+
+  async autocomplete(interaction, services) {
+    const kits = (await services.library.kits(interaction.user.id)).map((entry) => entry.name);
+    const typed = interaction.options.getFocused().toLowerCase();
+    return kits.filter((entry) => entry.toLowerCase().includes(typed)).slice(0, 25).map((entry) => ({ name: entry, value: entry }));
   },
 };

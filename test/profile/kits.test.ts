@@ -151,3 +151,20 @@ describe('/library kit through the real discord.js client', () => {
     expect(await h.services.library.getKit(user.id, 'long')).toBeUndefined();
   });
 });
+
+describe('/profile kit through the real discord.js client', () => {
+  it('applies a kit of the library to the user’s own profile, part by part, with their own name in the template', async () => {
+    const { user, account } = await linked('kit-self', 'Fay');
+    await h.services.library.addKit(user.id, 'nova', { banner: await banner('concert.jpg'), nameTemplate: '{name} | Nova' });
+    expect(await h.discord.autocomplete(user, { name: 'profile', subcommand: 'kit', options: { name: 'no' } }, 'name')).toEqual([{ name: 'nova', value: 'nova' }]);
+    const applied = await h.discord.slash(user, { name: 'profile', subcommand: 'kit', options: { name: 'nova' } });
+    const reply = await applied.waitForReply((message) => message.embeds.length > 0, 15_000);
+    expect(reply.embeds[0]?.fields?.map((field) => field.name)).toEqual(['Banner', 'Display name']);
+    expect(h.x.profile(account.id).name).toBe('Fay | Nova');
+    expect(h.x.profileBannerUrl(account.id)).toBeDefined();
+    expect((await h.services.avatars.partHistory(user.id, 'name')).entries.map((entry) => entry.label)).toEqual(['kit nova']);
+
+    const missing = await h.discord.slash(user, { name: 'profile', subcommand: 'kit', options: { name: 'gone' } });
+    expect((await missing.waitForReply()).content).toContain('Your library has no kit called "gone"');
+  });
+});

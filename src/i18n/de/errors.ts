@@ -115,6 +115,8 @@ export default {
   'error.not-found': 'In deiner Bibliothek gibt es kein Bild namens „{name}“.',
   'error.not-found.listed': 'In deiner Bibliothek gibt es kein Bild namens „{name}“. Du hast: {names}.',
   'error.not-found.empty': 'Deine Bibliothek ist leer.',
+  'error.not-found.kit': 'In deiner Bibliothek gibt es kein Kit namens „{name}“.',
+  'bot.error.not-found.kit': 'In deiner Bibliothek gibt es kein Kit namens „{name}“. Speichere eines mit /bibliothek kit.',
   'bot.error.not-found.empty': 'Deine Bibliothek ist leer. Füge zuerst Bilder mit /bibliothek hinzufügen hinzu.',
 
   'error.unreachable': 'Die Datenbank des Bots antwortet gerade nicht; versuch es in einer Minute erneut.',

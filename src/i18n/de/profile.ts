@@ -38,6 +38,8 @@ export default {
   'command.profile.history.part.choice.name': 'Anzeigename',
   'command.profile.history.part.choice.bio': 'Bio',
   'command.profile.apply.description': 'Mehrere Teile deines Profils auf einmal ändern (mindestens einen angeben)',
+  'command.profile.kit.description': 'Ein Kit deiner Bibliothek (/bibliothek kit) auf dein Profil anwenden',
+  'command.profile.kit.name.description': 'Das Kit',
   'command.profile.apply.avatar.description': 'Ein Bild für deinen Avatar',
   'command.profile.apply.banner.description': 'Ein Bild für dein Titelbild',
   'command.profile.apply.name.description': 'Ein Anzeigename (höchstens 50 Zeichen)',

@@ -125,6 +125,8 @@ export default {
   'error.not-found': 'Your library has no image called "{name}".',
   'error.not-found.listed': 'Your library has no image called "{name}". You have: {names}.',
   'error.not-found.empty': 'Your library is empty.',
+  'error.not-found.kit': 'Your library has no kit called "{name}".',
+  'bot.error.not-found.kit': 'Your library has no kit called "{name}". Store one with /library kit.',
   'bot.error.not-found.empty': 'Your library is empty. Add images with /library add first.',
 
   // src/store/backend.ts, src/store/cipher.ts

@@ -35,6 +35,8 @@ export default {
   'command.profile.history.part.choice.name': 'display name',
   'command.profile.history.part.choice.bio': 'bio',
   'command.profile.apply.description': 'Change several parts of your profile at once (give at least one)',
+  'command.profile.kit.description': 'Apply a kit of your library (/library kit) to your profile',
+  'command.profile.kit.name.description': 'The kit',
   'command.profile.apply.avatar.description': 'An image for your avatar',
   'command.profile.apply.banner.description': 'An image for your banner',
   'command.profile.apply.name.description': 'A display name (at most 50 characters)',

@@ -115,6 +115,8 @@ export default {
   'error.not-found': 'ライブラリに「{name}」という画像はありません。',
   'error.not-found.listed': 'ライブラリに「{name}」という画像はありません。あるのは: {names}。',
   'error.not-found.empty': 'ライブラリは空です。',
+  'error.not-found.kit': 'ライブラリに「{name}」というキットはありません。',
+  'bot.error.not-found.kit': 'ライブラリに「{name}」というキットはありません。/ライブラリ キット で保存してください。',
   'bot.error.not-found.empty': 'ライブラリは空です。まず /ライブラリ 追加 で画像を追加してください。',
 
   'error.unreachable': 'ボットのデータベースが現在応答していません。1 分後にもう一度お試しください。',

@@ -38,6 +38,8 @@ export default {
   'command.profile.history.part.choice.name': '表示名',
   'command.profile.history.part.choice.bio': '自己紹介',
   'command.profile.apply.description': 'プロフィールの複数の項目を一度に変更します（1 つ以上指定）',
+  'command.profile.kit.description': 'ライブラリのキット（/ライブラリ キット）をプロフィールに適用します',
+  'command.profile.kit.name.description': 'キット',
   'command.profile.apply.avatar.description': 'アバターにする画像',
   'command.profile.apply.banner.description': 'ヘッダーにする画像',
   'command.profile.apply.name.description': '表示名（最大 50 文字）',
