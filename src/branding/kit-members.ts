@@ -34,7 +34,8 @@ export interface KitWork {
   prepared: Partial<Record<ProfilePart, PreparedChange>>;
 }
 
-type Record_ = (attempt: MemberResult) => Promise<void>;
+/** Writes a member's attempt to the job before the upload (a restart finds it). */
+export type RecordAttempt = (attempt: MemberResult) => Promise<void>;
 
 /** The parts a kit has, in the order they are applied. */
 export const kitParts = (kit: Pick<Kit, 'images' | 'nameTemplate' | 'bioTemplate'>): ProfilePart[] =>
@@ -77,7 +78,7 @@ export function createKitMembers(deps: KitMemberDeps) {
     }
   }
 
-  async function preparePush(job: PushJob, kit: Kit, userId: string, before: MemberResult, record: Record_): Promise<MemberResult | { upload: KitWork; attempt: MemberResult }> {
+  async function preparePush(job: PushJob, kit: Kit, userId: string, before: MemberResult, record: RecordAttempt): Promise<MemberResult | { upload: KitWork; attempt: MemberResult }> {
     await settleLeftOver(job, userId, 'push');
     const [allowed, member] = await Promise.all([consent.parts(job.guildId, userId), isMember(job.guildId, userId)]);
     const at = stamp();
@@ -158,7 +159,7 @@ export function createKitMembers(deps: KitMemberDeps) {
   }
 
   /** What of the push to take back: the parts whose history still has the push's entry on top. */
-  async function prepareRevert(job: PushJob, userId: string, before: MemberResult, record: Record_): Promise<MemberResult | { upload: KitWork; attempt: MemberResult }> {
+  async function prepareRevert(job: PushJob, userId: string, before: MemberResult, record: RecordAttempt): Promise<MemberResult | { upload: KitWork; attempt: MemberResult }> {
     await settleLeftOver(job, userId, 'revert');
     const pushed = job.results[userId]?.parts ?? {};
     const parts: Partial<Record<ProfilePart, PartResult>> = { ...before.parts };

@@ -15,7 +15,7 @@ import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
 import type { Lease } from '../coordination/lease.js';
 import type { Metrics } from '../metrics.js';
 import { classify, stillReached, type Attempt } from './members.js';
-import { createKitMembers, type KitWork } from './kit-members.js';
+import { createKitMembers, type KitWork, type RecordAttempt } from './kit-members.js';
 import type { Kits } from '../profile/kits.js';
 import type { Kit } from '../library/store.js';
 import { counts, PROGRESS_EVERY_MS, type ProgressListener, type PushProgress } from './progress.js';
@@ -69,7 +69,6 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
   /** A member the prepare stage found to need an upload: the attempt it recorded, and (a push) their original saved ahead. */
   type Staged = { attempt: MemberResult; prepared?: PreparedChange; kit?: KitWork };
   /** Stores the attempt before X is touched: what to restore, and that an upload was tried. */
-  type RecordAttempt = (attempt: MemberResult) => Promise<void>;
 
   const pushFinished = (attempts: number, previous: string, applied: AppliedChange): MemberResult => {
     const done: MemberResult = { status: 'done', attempts, at: stamp(), url400: applied.user.profileImage.size400, previous };
