@@ -206,6 +206,7 @@ async function seed(storeName: StoreName, url: string, key: Buffer, discord: Dis
   const nowMs = Date.now();
   const dueEvery = Math.max(1, Math.floor(USERS / DUE));
   const isDue = (i: number) => i % dueEvery === dueEvery - 1 && Math.floor(i / dueEvery) < DUE;
+  const isAsker = (i: number) => i < ASKERS;
   const due: Array<{ user: string }> = [];
   const dueX = new Set<string>();
   let batch: Array<{ key: string; value: ScheduleRecord }> = [];
@@ -213,9 +214,13 @@ async function seed(storeName: StoreName, url: string, key: Buffer, discord: Dis
   await Promise.all(Array.from({ length: SEED_LANES }, async () => {
     for (let i = next++; i < USERS; i = next++) {
       const user = discordId(i);
-      const account = x.addUser({ screenName: `s${i}` });
-      const link = { id: account.id, screenName: account.screenName, ...account.accessToken };
-      if (isDue(i)) {
+      // Only those who talk to X in the run get an X account: the X server's addUser checks every screen name
+      // taken (100,000 took minutes); the others' links are sealed all the same, with tokens of X's shape.
+      const account = isDue(i) || isAsker(i) ? x.addUser({ screenName: `s${i}` }) : undefined;
+      const link = account
+        ? { id: account.id, screenName: account.screenName, ...account.accessToken }
+        : { id: String(1_700_000_000_000_000_000n + BigInt(i)), screenName: `s${i}`, token: `${i}-${randomBytes(20).toString('hex')}`, secret: randomBytes(22).toString('base64url') };
+      if (account && isDue(i)) {
         await seedLinkedUser(pieces, user, link, image, x.profileImageUrl(account.id), nowMs);
         due.push({ user });
         dueX.add(account.id);
@@ -334,6 +339,9 @@ async function runStore(storeName: StoreName): Promise<Figures> {
       in_flight_at_best: best.inFlight,
       fires: fired(),
       due: seeded.dueAtMs.length,
+      due_spread_s: DUE_SPREAD_S,
+      lead_ms: LEAD_MS,
+      askers: seeded.askers.length,
       seed_s: round(seeded.seedS, 1),
       // Everything not production: the harness's settings (local servers, PORT=0) and these.
       shard_count: 2,
