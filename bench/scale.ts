@@ -192,6 +192,8 @@ interface Seeded {
   seedS: number;
   dueAtMs: number[];
   dueX: Set<string>;
+  /** The due users' Discord ids: each change is announced to them by DM. */
+  dueUsers: Set<string>;
   askers: Array<{ user: TestUser; guild: TestGuild }>;
 }
 
@@ -257,7 +259,7 @@ async function seed(storeName: StoreName, url: string, key: Buffer, discord: Dis
     const guild = guilds[i % guilds.length]!;
     return { user: discord.addMember({ id: discordId(i), username: `asker${i}`, guildId: guild.id }), guild };
   });
-  return { seedS: (performance.now() - started) / 1000, dueAtMs, dueX, askers };
+  return { seedS: (performance.now() - started) / 1000, dueAtMs, dueX, dueUsers: new Set(due.map(({ user }) => user)), askers };
 }
 
 async function runStore(storeName: StoreName): Promise<Figures> {
@@ -316,6 +318,14 @@ async function runStore(storeName: StoreName): Promise<Figures> {
     const dueUploads = new Set(x.uploads.filter((upload) => seeded.dueX.has(upload.userId)).map((upload) => upload.userId)).size;
     const otherUploads = x.uploads.filter((upload) => !seeded.dueX.has(upload.userId)).length;
 
+    // The changes' DM notices: the bot's REST client sends at most 50 requests a second per process (discord.js's
+    // globalRequestsPerSecond, interaction replies included), so interactions measured while 1,000 notices drain
+    // wait about 1 s each behind them (measured: p50 1050 ms at 4 in flight). Counted once they are all delivered.
+    const noticesFrom = performance.now();
+    const notices = () => discord.messages.filter((message) => typeof message.recipientId === 'string' && seeded.dueUsers.has(message.recipientId)).length;
+    while (notices() < seeded.dueUsers.size && performance.now() - noticesFrom < 180_000) await sleep(200);
+    const noticesS = (performance.now() - noticesFrom) / 1000;
+
     // Interactions at saturation.
     const steps = await saturate(discord, seeded.askers, storeName);
     const best = steps.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
@@ -364,12 +374,20 @@ async function runStore(storeName: StoreName): Promise<Figures> {
         ['changes fired / due (the histogram, all processes)', `${fired()} / ${seeded.dueAtMs.length}`, ''],
         ['fire lateness p99 (ms): at most (its bucket\'s bound); interpolated', `<= ${figures.late_p99_ms}; ${figures.late_p99_interpolated_ms}`, `< 1000 ${target(late.bucket * 1000 < 1000)}`],
         ['change applied after its instant (ms, log), p50 / p99; X wait included', appliedLate.length ? `${round(percentile(appliedLate, 50))} / ${round(percentile(appliedLate, 99))}` : 'none', ''],
+        ['DM notices delivered / due; waited for them after the changes (s)', `${notices()} / ${seeded.dueUsers.size}; ${round(noticesS, 1)}`, ''],
         ['due users uploaded at X / uploads for anyone else', `${dueUploads} / ${otherUploads}`, `${seeded.dueAtMs.length} / 0`],
         ...steps.map((step): Array<string | number> => [`/twitter status, ${step.inFlight} in flight: answered/s (p50 / p99 ms; unanswered)`, `${step.perSecond} (${step.p50Ms} / ${step.p99Ms}; ${step.unanswered})`, '']),
         ['interactions_per_s (the best step)', best.perSecond, ''],
       ],
     );
-    if (problems.length) console.log(`bot warnings and errors (${problems.length}), first: ${problems[0]}`);
+    if (problems.length) {
+      const byMessage = new Map<string, number>();
+      for (const line of problems) {
+        const message = String((JSON.parse(line) as { msg?: unknown }).msg);
+        byMessage.set(message, (byMessage.get(message) ?? 0) + 1);
+      }
+      console.log(`bot warnings and errors (${problems.length}): ${[...byMessage].map(([message, count]) => `${count} × ${message}`).join('; ')}; first: ${problems[0]}`);
+    }
     return figures;
   } finally {
     if (sampler) clearInterval(sampler);
