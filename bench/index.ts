@@ -8,6 +8,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   load: () => import('./load.js'),
   schedules: () => import('./schedules.js'),
   branding: () => import('./branding.js'),
+  scale: () => import('./scale.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

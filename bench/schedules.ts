@@ -124,7 +124,7 @@ function ordinaryRecord(i: number, attempt: number, nowMs: number, random: () =>
  * second D (UTC), created a day ago, so it shows 'a' now (no fire since it was created) and 'b' from D.
  * Events are minute-granular, and a cron with seconds puts D wherever the run needs it.
  */
-function dueRecord(i: number, dueMs: number, nowMs: number): ScheduleRecord {
+export function dueRecord(i: number, dueMs: number, nowMs: number): ScheduleRecord {
   const d = new Date(dueMs);
   const every = `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
   const createdAt = new Date(nowMs - DAY_MS).toISOString();
@@ -132,7 +132,7 @@ function dueRecord(i: number, dueMs: number, nowMs: number): ScheduleRecord {
 }
 
 /** An ordinary user's record that changes nothing within SAFE_MS, written as already applied. */
-function appliedOrdinaryRecord(i: number, nowMs: number, random: () => number): { record: ScheduleRecord; redraws: number } {
+export function appliedOrdinaryRecord(i: number, nowMs: number, random: () => number): { record: ScheduleRecord; redraws: number } {
   let record: ScheduleRecord | undefined;
   let redraws = 0;
   for (let attempt = 0; attempt < 6 && !record; attempt++) {
@@ -151,14 +151,14 @@ function appliedOrdinaryRecord(i: number, nowMs: number, random: () => number): 
   return { record, redraws };
 }
 
-interface SeedPieces {
+export interface SeedPieces {
   vault: ReturnType<typeof createTokenVault>;
   library: ReturnType<typeof createAvatarLibrary>;
   history: ReturnType<typeof createAvatarHistory>;
 }
 
 /** A linked user whose library holds "a" and "b", and whose history says a schedule applied one already. */
-async function seedLinkedUser(pieces: SeedPieces, user: string, account: { id: string; screenName: string; token: string; secret: string }, image: { data: Buffer; format: 'jpeg' }, url: string, nowMs: number): Promise<void> {
+export async function seedLinkedUser(pieces: SeedPieces, user: string, account: { id: string; screenName: string; token: string; secret: string }, image: { data: Buffer; format: 'jpeg' }, url: string, nowMs: number): Promise<void> {
   await pieces.vault.save(user, { xUserId: account.id, screenName: account.screenName, token: account.token, secret: account.secret });
   await pieces.library.add(user, 'a', image);
   await pieces.library.add(user, 'b', image); // same bytes: content-addressed, stored once
@@ -169,7 +169,7 @@ async function seedLinkedUser(pieces: SeedPieces, user: string, account: { id: s
 }
 
 /** Seeding only: this store's connections skip fsync and keep the journal in memory (per connection, not persisted). */
-async function fastWrites(store: Store, names: string[]): Promise<void> {
+export async function fastWrites(store: Store, names: string[]): Promise<void> {
   for (const name of names) {
     const adapter = (store.namespace(name) as Keyv & { store: { query(sql: string): Promise<unknown> } }).store;
     await adapter.query('PRAGMA synchronous = OFF');
