@@ -2,25 +2,22 @@
 import {
   ActionRowBuilder,
   ApplicationCommandOptionType,
-  ButtonBuilder,
-  ButtonStyle,
   EmbedBuilder,
   MessageFlags,
   StringSelectMenuBuilder,
   type ChatInputCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { AccountError } from '../src/accounts/errors.js';
-import type { AppliedAvatar } from '../src/avatar/changes.js';
 import { circlePreview } from '../src/avatar/circle.js';
 import { normalisedAttachment, type ImageOptions } from '../src/bot/attachment.js';
-import { customId, EVERYWHERE, onButton, onSelect, type SlashCommand } from '../src/bot/command.js';
+import { customId, EVERYWHERE, onSelect, type SlashCommand } from '../src/bot/command.js';
 import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } from '../src/bot/options.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf, type Locale } from '../src/i18n/locale.js';
 import { t } from '../src/i18n/t.js';
 import { storedReasonWords } from '../src/i18n/render-error.js';
-import { appliedReply, avatarFile, BRAND_COLOUR } from '../src/bot/replies.js';
+import { appliedReply, avatarFile, BRAND_COLOUR, replyTo } from '../src/bot/replies.js';
+import { previewButtons, previewComponents } from '../src/bot/parts.js';
 import type { Services } from '../src/services.js';
 import type { StoredImage } from '../src/avatar/history.js';
 
@@ -31,19 +28,12 @@ async function attachedImage(options: ImageOptions, services: Services): Promise
   return { image: { data: avatar.data, format: avatar.format }, label: `attachment ${filename}` };
 }
 
-/** Where the result goes, should the bot restart before X has processed the image. */
-const replyTo = (interaction: { applicationId: string; token: string; locale: string }) => ({
-  replyTarget: { applicationId: interaction.applicationId, interactionToken: interaction.token, locale: localeOf(interaction.locale) },
-});
-
 /** When a history entry was applied, for the select menu: English keeps the UTC form it always had. */
 function optionDate(appliedAt: string, locale: Locale): string {
   const date = new Date(appliedAt);
   if (locale === 'en-US') return date.toUTCString();
   return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
 }
-
-const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
 
 async function set(interaction: ChatInputCommandInteraction, services: Services, options: ImageOptions): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
@@ -65,10 +55,7 @@ async function preview(interaction: ChatInputCommandInteraction, services: Servi
     content: t(locale, 'avatar.preview.prompt'),
     files: [square, circle],
     components: [
-      new ActionRowBuilder<ButtonBuilder>().addComponents(
-        new ButtonBuilder().setCustomId(customId('avatar', 'apply', saved.id)).setLabel(t(locale, 'avatar.preview.apply')).setStyle(ButtonStyle.Success),
-        new ButtonBuilder().setCustomId(customId('avatar', 'cancel', saved.id)).setLabel(t(locale, 'common.cancel')).setStyle(ButtonStyle.Secondary),
-      ),
+      previewButtons('avatar', saved.id, locale),
     ],
   });
 }
@@ -152,31 +139,7 @@ export const avatarCommand: SlashCommand = {
   },
 
   components: {
-    apply: onButton(async (interaction, services, previewId) => {
-      const locale = localeOf(interaction.locale);
-      await interaction.update({ content: t(locale, 'common.applying'), components: [] });
-      let applied: AppliedAvatar;
-      try {
-        applied = await services.avatars.applyPreview(interaction.user.id, previewId, replyTo(interaction));
-      } catch (error) {
-        if (isPreviewUsed(error)) return; // a double click: the first click shows the result on this message
-        throw error;
-      }
-      await interaction.editReply({ ...appliedReply(applied, 'updated', locale), attachments: [] });
-    }),
-    cancel: onButton(async (interaction, services, previewId) => {
-      await interaction.deferUpdate(); // discarding waits for an Apply in progress
-      const locale = localeOf(interaction.locale);
-      let content = t(locale, 'avatar.preview.cancelled');
-      try {
-        await services.avatars.discardPreview(interaction.user.id, previewId);
-      } catch (error) {
-        if (isPreviewUsed(error)) return; // Apply was clicked first: its result stays on this message
-        if (!(error instanceof AccountError && error.kind === 'preview-expired')) throw error; // the usual failure reply
-        content = t(locale, 'avatar.preview.expired');
-      }
-      await interaction.editReply({ content, components: [], files: [], attachments: [] });
-    }),
+    ...previewComponents('avatar'),
     reapply: onSelect(async (interaction, services) => {
       const [entryId = ''] = interaction.values;
       const locale = localeOf(interaction.locale);

@@ -1,32 +1,26 @@
 /** /banner set | preview | history | revert: the header image of an X profile, as /avatar does the avatar. */
 import {
-  ActionRowBuilder,
   ApplicationCommandOptionType,
-  ButtonBuilder,
-  ButtonStyle,
   EmbedBuilder,
   MessageFlags,
   type ChatInputCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { AccountError } from '../src/accounts/errors.js';
 import { bannerPreview } from '../src/avatar/banner.js';
 import type { StoredImage } from '../src/avatar/history.js';
-import type { AppliedChange } from '../src/changes/pipeline.js';
-import { customId, EVERYWHERE, onButton, type SlashCommand } from '../src/bot/command.js';
-import { backgroundOption, cropOption, imageAttachmentOption, invocationOf, type OptionsOf } from '../src/bot/options.js';
+import { EVERYWHERE, type SlashCommand } from '../src/bot/command.js';
+import { backgroundOption, cropOption, imageAttachmentOption, invocationOf } from '../src/bot/options.js';
+import type { ImageOptions } from '../src/bot/attachment.js';
 import { BRAND_COLOUR, partAppliedReply, replyTo } from '../src/bot/replies.js';
 import { localizedDefinition } from '../src/i18n/commands.js';
 import { localeOf } from '../src/i18n/locale.js';
 import { storedReasonWords } from '../src/i18n/render-error.js';
 import { t } from '../src/i18n/t.js';
 import type { Services } from '../src/services.js';
-import { attachedBanner, forPart } from './profile/shared.js';
+import { attachedBanner } from './profile/shared.js';
+import { forPart, previewButtons, previewComponents } from '../src/bot/parts.js';
 
 const imageOptions = [imageAttachmentOption, cropOption, backgroundOption];
-type ImageOptions = OptionsOf<{ options: readonly [typeof imageAttachmentOption, typeof cropOption, typeof backgroundOption] }>;
-
-const isPreviewUsed = (error: unknown) => error instanceof AccountError && error.kind === 'preview-used';
 
 /**
  * The avatar X shows the user now, for the preview's circle: the last one the bot applied, else the one saved
@@ -58,10 +52,7 @@ async function preview(interaction: ChatInputCommandInteraction, services: Servi
     content: t(locale, 'profile.banner.preview.prompt'),
     files: [{ attachment: picture, name: 'banner-preview.png' }],
     components: [
-      new ActionRowBuilder<ButtonBuilder>().addComponents(
-        new ButtonBuilder().setCustomId(customId('banner', 'apply', saved.id)).setLabel(t(locale, 'avatar.preview.apply')).setStyle(ButtonStyle.Success),
-        new ButtonBuilder().setCustomId(customId('banner', 'cancel', saved.id)).setLabel(t(locale, 'common.cancel')).setStyle(ButtonStyle.Secondary),
-      ),
+      previewButtons('banner', saved.id, locale),
     ],
   });
 }
@@ -127,32 +118,5 @@ export const bannerCommand: SlashCommand = {
     }
   },
 
-  components: {
-    apply: onButton(async (interaction, services, previewId) => {
-      const locale = localeOf(interaction.locale);
-      await interaction.update({ content: t(locale, 'common.applying'), components: [] });
-      let applied: AppliedChange;
-      try {
-        // As the banner: a preview made by /avatar preview is not found here.
-        applied = await forPart('banner', () => services.avatars.applyPartPreview(interaction.user.id, previewId, 'banner', replyTo(interaction)));
-      } catch (error) {
-        if (isPreviewUsed(error)) return; // a double click: the first click shows the result on this message
-        throw error;
-      }
-      await interaction.editReply({ ...partAppliedReply(applied, 'updated', locale), attachments: [] });
-    }),
-    cancel: onButton(async (interaction, services, previewId) => {
-      await interaction.deferUpdate(); // discarding waits for an Apply in progress
-      const locale = localeOf(interaction.locale);
-      let content = t(locale, 'avatar.preview.cancelled');
-      try {
-        await services.avatars.discardPreview(interaction.user.id, previewId);
-      } catch (error) {
-        if (isPreviewUsed(error)) return; // Apply was clicked first: its result stays on this message
-        if (!(error instanceof AccountError && error.kind === 'preview-expired')) throw error; // the usual failure reply
-        content = t(locale, 'avatar.preview.expired');
-      }
-      await interaction.editReply({ content, components: [], files: [], attachments: [] });
-    }),
-  },
+  components: previewComponents('banner'),
 };

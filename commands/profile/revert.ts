@@ -4,7 +4,7 @@ import type { OptionsOf } from '../../src/bot/options.js';
 import { partAppliedReply, replyTo } from '../../src/bot/replies.js';
 import { localeOf } from '../../src/i18n/locale.js';
 import type { Services } from '../../src/services.js';
-import { forPart } from './shared.js';
+import { forPart } from '../../src/bot/parts.js';
 
 export const subcommand = {
   type: ApplicationCommandOptionType.Subcommand,

@@ -1,6 +1,5 @@
-/** What /profile and /banner share: the bot's own refusals, text checks, banner attachments, a part's words for the core's refusals. */
+/** What /profile and /banner share: the bot's own refusals, text checks, banner attachments. */
 import type { Attachment } from 'discord.js';
-import { AccountError } from '../../src/accounts/errors.js';
 import type { StoredImage } from '../../src/avatar/history.js';
 import type { CropMode } from '../../src/avatar/normalize.js';
 import { UserFacingError } from '../../src/errors.js';
@@ -25,23 +24,6 @@ export const BIO_MAX_UNITS = 160 * UNITS_PER_GRAPHEME;
 /** Refuses (ProfileTextError, with the count and X's limit) a name or bio X would refuse. */
 export function checkTexts(texts: { name?: string | undefined; bio?: string | undefined }): void {
   checkProfileText({ ...(texts.name === undefined ? {} : { name: texts.name }), ...(texts.bio === undefined ? {} : { description: texts.bio }) });
-}
-
-/** The core's refusals about history and reverts that speak of the avatar by default. */
-const PART_WORDED = new Set(['nothing-to-revert', 'history-entry-gone', 'preview-expired', 'preview-replaced']);
-
-/**
- * Runs a change of `part`: a refusal the core words for the avatar ("your X avatar is the one you had
- * before") gets the part's own words, as a variant (`error.nothing-to-revert.banner`,
- * `error.nothing-to-revert.original-not-saved.bio`, `bot.error.preview-expired.banner`).
- */
-export async function forPart<T>(part: ProfilePart, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (part === 'avatar' || !(error instanceof AccountError) || !PART_WORDED.has(error.kind)) throw error;
-    throw new AccountError(error.kind, error.params, { variant: error.variant === undefined ? part : `${error.variant}.${part}` });
-  }
 }
 
 /** An attachment downloaded safely and made a 1500x500 banner with the command's crop and background. */

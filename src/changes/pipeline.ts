@@ -21,10 +21,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppliedAvatar } from '../avatar/changes.js';
-import type { AvatarNormalizer } from '../avatar/normalize.js';
 import { createLimiter, type Limiter } from '../coordination/limiter.js';
 import { takeLease } from '../coordination/lease.js';
-import type { Downloader } from '../download.js';
 import type { Logger } from '../log.js';
 import type { Coordination } from '../coordination/runs.js';
 import { hashText, type AvatarHistory, type HistoryEntry, type StoredImage } from '../avatar/history.js';

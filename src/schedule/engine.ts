@@ -31,7 +31,6 @@ import { ScheduleError } from './errors.js';
 import {
   DAY_MS,
   daysInMonth,
-  formatInZone,
   instantToZoned,
   isLeapYear,
   localDayStart,

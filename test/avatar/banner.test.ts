@@ -11,8 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { hashImage } from '../../src/avatar/history.js';
 import { bannerPreview, PREVIEW_CIRCLES, PREVIEW_HEIGHT, PREVIEW_WIDTH } from '../../src/avatar/banner.js';
 import {
-  BANNER_HEIGHT,
-  BANNER_WIDTH,
   type Banner,
   BackgroundColourError,
   createAvatarNormalizer,

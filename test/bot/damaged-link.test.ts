@@ -11,7 +11,7 @@ import { createSecretBox, keyId } from '../../src/store/cipher.js';
 import { createTokenVault } from '../../src/accounts/vault.js';
 import { t } from '../../src/i18n/t.js';
 import type { Interaction, TestUser } from '../support/discord-server.js';
-import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, image, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
+import { avatarCommand, customIdOf, expectPlainEphemeral, fixture, requestTokenOf, SLOW_MS, useHarness } from './helpers.js';
 import { pendingKey } from '../../src/accounts/links.js';
 
 const MANAGE_GUILD = 1n << 5n;
