@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { createSigner, encodeQuery, type Credentials, type Signer } from './oauth.js';
 import { XApiError, errorFromResponse, networkError, profileErrorFromResponse } from './errors.js';
 import { checkProfileText, type ProfileText } from '../profile/text.js';
+import { truncate } from '../text.js';
 import type { Logger } from '../log.js';
 
 export type { Credentials } from './oauth.js';
@@ -189,6 +190,13 @@ const userSchema = z.object({
   location: optionalString,
 });
 
+/**
+ * What X sends is held to what X itself allows (a name of 50 graphemes, a bio of 160, …; a grapheme is
+ * rarely over 16 UTF-16 units) before anything uses it: a user object of up to 1 MB otherwise carried a name
+ * that broke every reply showing it (Discord refuses over-long embeds) and was kept in each history entry.
+ */
+const X_TEXT_UNITS = { screenName: 64, name: 50 * 16, description: 160 * 16, url: 2_048, location: 30 * 16 } as const;
+
 function parseUser(json: unknown): XUser {
   const parsed = userSchema.safeParse(json);
   const user = parsed.success ? parsed.data : undefined;
@@ -198,13 +206,13 @@ function parseUser(json: unknown): XUser {
   }
   return {
     id,
-    screenName: user.screen_name,
-    name: user.name ?? user.screen_name,
-    profileImage: profileImageUrls(user.profile_image_url_https),
-    ...(user.profile_banner_url ? { bannerUrl: user.profile_banner_url } : {}),
-    ...(user.description == null ? {} : { description: user.description }),
-    ...(user.url == null ? {} : { url: user.url }),
-    ...(user.location == null ? {} : { location: user.location }),
+    screenName: truncate(user.screen_name, X_TEXT_UNITS.screenName),
+    name: truncate(user.name ?? user.screen_name, X_TEXT_UNITS.name),
+    profileImage: profileImageUrls(truncate(user.profile_image_url_https, X_TEXT_UNITS.url)),
+    ...(user.profile_banner_url ? { bannerUrl: truncate(user.profile_banner_url, X_TEXT_UNITS.url) } : {}),
+    ...(user.description == null ? {} : { description: truncate(user.description, X_TEXT_UNITS.description) }),
+    ...(user.url == null ? {} : { url: truncate(user.url, X_TEXT_UNITS.url) }),
+    ...(user.location == null ? {} : { location: truncate(user.location, X_TEXT_UNITS.location) }),
   };
 }
 

@@ -12,6 +12,7 @@ import { t } from '../../src/i18n/t.js';
 import { ProfileTextError } from '../../src/profile/text.js';
 import type { OptionValue, TestUser } from '../support/discord-server.js';
 import { EPHEMERAL, fixture, image, SLOW_MS, useHarness } from './helpers.js';
+import { X_PATHS } from '../support/x-server.js';
 
 const PROCESSING_MS = 300;
 const h = useHarness({ x: { processingDelayMs: PROCESSING_MS }, env: { TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_MS) } });
@@ -57,6 +58,21 @@ describe('/profile name', () => {
     expect(listed.content).toBe(`Before the bot: ${escapeMarkdown(before)}\n/profile revert goes back step by step.`);
     expect(listed.embeds[0]?.fields?.map((field) => field.name)).toEqual(['Current']);
     expect(listed.embeds[0]?.fields?.[0]?.value).toMatch(new RegExp(`^${FIFTY_EMOJI.replace(/[*+?]/g, '\\$&')}\\n<t:\\d+:f> · upload$`, 'u'));
+  });
+});
+
+describe('what X answers', () => {
+  it('a name of 100,000 characters in X’s answer is held to X’s own bound: the reply still shows and the history keeps no more', async () => {
+    const user = h.discord.addMember({ username: 'name-huge' });
+    const xUser = await h.linkUser(user, 'name_huge_x');
+    const huge = 'A'.repeat(100_000);
+    h.x.fail({ path: X_PATHS.updateProfile, status: 200, body: { id_str: xUser.id, screen_name: 'name_huge_x', name: huge, description: huge, profile_image_url_https: h.x.profileImageUrl(xUser.id) } });
+
+    const { reply } = await profile(user, 'name', { text: 'Fine' });
+    expect(reply.embeds[0]?.title).toBe('Display name changed');
+    expect(reply.embeds[0]?.description?.length).toBeLessThanOrEqual(4096);
+    const [entry] = (await h.services.avatars.partHistory(user.id, 'name')).entries;
+    expect(entry?.url400.length).toBeLessThanOrEqual(800);
   });
 });
 
