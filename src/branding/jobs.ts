@@ -143,11 +143,14 @@ function view(job: StoredJob): PushJob {
   return { ...job, previous };
 }
 
+/** Which push is running in each server (listed at start to resume them). */
+const GUILDS_NAMESPACE = 'branding-guilds';
+
 export function createJobStore(store: Store): JobStore {
   const jobs: Keyv<StoredJob> = store.namespace<StoredJob>('branding-jobs');
   const images: Keyv<{ data: string; format: ImageFormat }> = store.namespace('branding-images');
   const results: Keyv<MemberResult> = store.namespace<MemberResult>('branding-results');
-  const guilds: Keyv<GuildRecord> = store.namespace<GuildRecord>('branding-guilds');
+  const guilds: Keyv<GuildRecord> = store.namespace<GuildRecord>(GUILDS_NAMESPACE);
 
   /** The per-member results written since the phase began, over the ones in the record. */
   async function overlay(job: StoredJob, phase: Phase): Promise<StoredJob> {
@@ -211,9 +214,9 @@ export function createJobStore(store: Store): JobStore {
         if (record?.active === jobId) await guilds.set(guildId, { recent: record.recent });
       }),
     async *activeJobs() {
-      if (!guilds.iterator) throw new Error(`the ${store.kind} store cannot list its keys`);
-      for await (const [guildId, record] of guilds.iterator(guilds.namespace) as AsyncGenerator<[string, GuildRecord | undefined]>) {
-        if (record?.active) yield { guildId, jobId: record.active };
+      // Page by page, as the change journal lists its records (keyv's iterator outlasted the deadline on a large Redis).
+      for await (const page of store.pages<GuildRecord>(GUILDS_NAMESPACE)) {
+        for (const [guildId, record] of page) if (record?.active) yield { guildId, jobId: record.active };
       }
     },
   };
