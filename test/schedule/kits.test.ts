@@ -140,7 +140,10 @@ describe('a season that names a kit', () => {
 
 describe('a rotation between two kits', () => {
   it('changes only what each kit sets and restores what the other one set', async () => {
-    clock.offset = 0;
+    // Half past the next hour: the first step's next change is then 30 minutes away, beyond the scheduler's arming
+    // window (10 minutes). Run in the last 10 minutes of a real hour, the plan was armed for the real hour at
+    // once, and a refresh after the clock moved found it armed and kept it: nothing fired within the wait.
+    setNow(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 30 * 60_000);
     const { user, account } = await newUser('kit_rotation', 'Cleo', 'hello there');
     await h.records.schedules.update(user.id, (draft) => void (draft.notify = { mode: 'off' }));
     await h.services.library.addKit(user.id, 'pumpkin', { banner: await banner('concert.jpg'), nameTemplate: '🎃 {name}' });
