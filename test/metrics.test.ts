@@ -219,3 +219,40 @@ describe('METRICS=off', () => {
     expect((await fetch(`${h.httpUrl()}/healthz`)).status).toBe(200);
   });
 });
+
+describe('the fire lateness and the gateway ping, by value', () => {
+  const clock = { offset: 0, now: () => Date.now() + clock.offset };
+  const h = useHarness({ clock, discord: { heartbeatIntervalMs: 300 } });
+
+  it('a timer that fires is one observation of how late it started, in seconds; the ping is the heartbeat round trip in seconds', async () => {
+    const user = h.discord.addMember({ username: 'metrics-fire' });
+    await h.linkUser(user);
+    const team = await h.services.normalizer.normalize(fixture('Landscape_5.jpg'));
+    for (const name of ['a', 'b']) await h.records.library.add(user.id, name, { data: team.data, format: team.format });
+    // An event at the next whole minute over a default image that is applied; the clock 1.5 s before it.
+    const eventMs = Math.ceil((Date.now() + 120_000) / 60_000) * 60_000;
+    const record = dueWhileDownRecord(0, eventMs + 3_600_000);
+    await h.records.schedules.update(user.id, () => record);
+    // Not a whole number of seconds: node-cron fires at the start of a real second, which was up to a second
+    // before the instant on this clock (a fire that found nothing due, then a second one).
+    clock.offset = eventMs - 1500 - Date.now() + 337;
+    const before = total(await scrape(h), 'avatar_bot_schedule_fire_lateness_seconds_count');
+    const uploads = h.x.uploads.length;
+    await h.services.scheduler.refresh(user.id);
+    await eventually(async () => expect(h.x.uploads.length).toBe(uploads + 1), SLOW_MS);
+    const samples = await scrape(h);
+    expect(total(samples, 'avatar_bot_schedule_fire_lateness_seconds_count') - before).toBe(1);
+    // Started within seconds of its instant (a millisecond figure would read as hundreds of seconds).
+    const lateness = total(samples, 'avatar_bot_schedule_fire_lateness_seconds_sum');
+    expect(lateness).toBeGreaterThanOrEqual(0);
+    expect(lateness).toBeLessThan(5);
+    // A heartbeat on 127.0.0.1 comes back within a fraction of a second; in milliseconds it would read as ≥ 1.
+    await eventually(async () => {
+      const ping = (await scrape(h)).filter((s) => s.name === 'avatar_bot_gateway_ping_seconds');
+      expect(ping).toHaveLength(1);
+      expect(ping[0]!.value).toBeGreaterThanOrEqual(0);
+      expect(ping[0]!.value).toBeLessThan(0.5);
+    });
+    clock.offset = 0;
+  });
+});

@@ -60,7 +60,9 @@ export function createTimers(deps: TimerDeps): Timers {
   function arm(discordUserId: string, plan: Plan): void {
     if (plan.task || stopped) return;
     const dueMs = Math.ceil(plan.at / 1000) * 1000;
-    const realMs = dueMs - (clock.now() - Date.now());
+    // node-cron fires at the start of the pattern's second: rounded up, so that a clock that is not a whole
+    // number of seconds off the real one (tests move it) never fires before the instant (it found nothing due).
+    const realMs = Math.ceil((dueMs - (clock.now() - Date.now())) / 1000) * 1000;
     const task = cron.schedule(
       patternFor(Math.max(realMs, Date.now() + 1000)),
       () => {
