@@ -94,26 +94,42 @@ describe('X_PROFILE_API=v2', () => {
     expect(sent).toEqual([`POST ${X_PATHS.mediaUpload}`, `POST ${X_PATHS.mediaUpload}`, `PUT ${X_PATHS.v2ProfileImage}`]);
   });
 
-  it('the server refuses a media id that is unknown or another user\'s, in v2\'s error shape', async () => {
-    const bob = server.addUser({ screenName: 'bob-v2' });
-    const signer = createSigner(server.consumer);
-    const put = async (user: FakeXUser, mediaId: unknown) => {
-      const url = `${server.url}${X_PATHS.v2ProfileImage}`;
-      const token = { key: user.accessToken.token, secret: user.accessToken.secret };
-      const response = await fetch(url, { method: 'PUT', headers: { authorization: signer.authorization({ method: 'PUT', url, token }), 'content-type': 'application/json' }, body: JSON.stringify({ media_id: mediaId }) });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
-    expect(await put(alice, '123')).toMatchObject({ status: 400, body: { title: 'Invalid Request', status: 400 } });
-    // Alice's media id, used by Bob.
-    const form = new FormData();
-    form.append('media_category', 'tweet_image');
-    form.append('media', new Blob([jpeg], { type: 'image/jpeg' }), 'a.jpg');
-    const url = `${server.url}${X_PATHS.mediaUpload}`;
-    const upload = await fetch(url, { method: 'POST', headers: { authorization: signer.authorization({ method: 'POST', url, token: { key: alice.accessToken.token, secret: alice.accessToken.secret } }) }, body: form });
-    const { data } = (await upload.json()) as { data: { id: string; expires_after_secs: number } };
-    expect(data.expires_after_secs).toBe(86_400);
-    expect(await put(bob, data.id)).toMatchObject({ status: 400 });
-    expect(await put(alice, data.id)).toMatchObject({ status: 200 });
+  it('the server refuses a media id that is unknown, another user\'s or expired, in v2\'s error shape', async () => {
+    // A server of its own with a clock the test moves; the signer's timestamps follow it.
+    let clock = Date.now();
+    const timed = await startXServer({ now: () => clock });
+    try {
+      const [ann, bob] = [timed.addUser({ screenName: 'ann' }), timed.addUser({ screenName: 'bob' })];
+      const signer = createSigner(timed.consumer, { clock: { nonce: () => Math.random().toString(36).slice(2), timestamp: () => Math.floor(clock / 1000) } });
+      const signed = (method: string, path: string, user: FakeXUser) => {
+        const url = `${timed.url}${path}`;
+        return { url, authorization: signer.authorization({ method, url, token: { key: user.accessToken.token, secret: user.accessToken.secret } }) };
+      };
+      const put = async (user: FakeXUser, mediaId: unknown) => {
+        const { url, authorization } = signed('PUT', X_PATHS.v2ProfileImage, user);
+        const response = await fetch(url, { method: 'PUT', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ media_id: mediaId }) });
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      const upload = async () => {
+        const form = new FormData();
+        form.append('media_category', 'tweet_image');
+        form.append('media', new Blob([jpeg], { type: 'image/jpeg' }), 'a.jpg');
+        const { url, authorization } = signed('POST', X_PATHS.mediaUpload, ann);
+        const { data } = (await (await fetch(url, { method: 'POST', headers: { authorization }, body: form })).json()) as { data: { id: string; expires_after_secs: number } };
+        expect(data.expires_after_secs).toBe(86_400);
+        return data.id;
+      };
+      expect(await put(ann, '123')).toMatchObject({ status: 400, body: { title: 'Invalid Request', status: 400 } });
+      const id = await upload();
+      expect(await put(bob, id)).toMatchObject({ status: 400 }); // Ann's media id, used by Bob
+      expect(await put(ann, id)).toMatchObject({ status: 200, body: { data: { id: ann.id, username: 'ann' } } });
+      const late = await upload();
+      clock += 24 * 60 * 60_000;
+      expect(await put(ann, late)).toMatchObject({ status: 400 });
+      expect(timed.requests.every((r) => r.authOk)).toBe(true);
+    } finally {
+      await timed.close();
+    }
   });
 });
 
