@@ -94,6 +94,20 @@ describe('X_PROFILE_API=v2', () => {
     expect(sent).toEqual([`POST ${X_PATHS.mediaUpload}`, `POST ${X_PATHS.mediaUpload}`, `PUT ${X_PATHS.v2ProfileImage}`]);
   });
 
+  it('reads the user when X answers a PUT without it, and holds what X sends to X\'s own bounds', async () => {
+    const client = clientWith('v2');
+    server.fail({ path: X_PATHS.v2ProfileImage, method: 'PUT', status: 200, body: { data: { updated: true } } });
+    const from = server.requests.length;
+    const user = await client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' });
+    expect(sentSince(from)).toEqual([`POST ${X_PATHS.mediaUpload} 200`, `PUT ${X_PATHS.v2ProfileImage} 200`, `GET ${X_PATHS.v2Me} 200`]);
+    expect(user).toMatchObject({ id: alice.id, screenName: 'alice' });
+    const huge = 'A'.repeat(100_000);
+    server.fail({ path: X_PATHS.v2Me, method: 'PUT', status: 200, body: { data: { id: alice.id, username: 'alice', name: huge, description: huge, profile_image_url: server.profileImageUrl(alice.id) } } });
+    const answered = await client.updateProfile(tokens(), { name: 'Fine' });
+    expect(answered.name.length).toBeLessThanOrEqual(800);
+    expect(answered.description!.length).toBeLessThanOrEqual(2_560);
+  });
+
   it('the server refuses a media id that is unknown, another user\'s or expired, in v2\'s error shape', async () => {
     // A server of its own with a clock the test moves; the signer's timestamps follow it.
     let clock = Date.now();
