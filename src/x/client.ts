@@ -416,8 +416,13 @@ export function createXClient(options: XClientOptions): XClient {
     return user2;
   };
 
-  /** X's answer to a v2 write when it carries the user, else the user read again (a read is retried; the write is not). */
-  const v2Answer = async (user: UserTokens, json: unknown) => parseV2User(json) ?? v2Me(user);
+  /** X's answer to a v2 write when it carries the user, else the user read again. The write was applied: a read
+   *  that fails then is `ambiguous`, so the caller looks at the profile rather than count the change as refused. */
+  const v2Answer = async (user: UserTokens, json: unknown) =>
+    parseV2User(json) ??
+    v2Me(user).catch((error: unknown) => {
+      throw new XApiError('transient', {}, { variant: 'unreachable', ambiguous: true, cause: error, detail: 'the write was applied; reading the user after it failed' });
+    });
 
   const v2UploadProfileImage = async (user: UserTokens, image: AvatarImage) => {
     // Uploading the media twice is harmless (an unused media id expires), so it is retried like a read; the

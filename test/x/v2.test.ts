@@ -101,6 +101,10 @@ describe('X_PROFILE_API=v2', () => {
     const user = await client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' });
     expect(sentSince(from)).toEqual([`POST ${X_PATHS.mediaUpload} 200`, `PUT ${X_PATHS.v2ProfileImage} 200`, `GET ${X_PATHS.v2Me} 200`]);
     expect(user).toMatchObject({ id: alice.id, screenName: 'alice' });
+    // The write went through but the read after it fails: ambiguous, so the pipeline looks instead of counting it refused.
+    server.fail({ path: X_PATHS.v2ProfileImage, method: 'PUT', status: 200, body: { data: { updated: true } } });
+    server.fail(xFaults.v2Problem(X_PATHS.v2Me, { method: 'GET' }));
+    await expect(client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' })).rejects.toMatchObject({ ambiguous: true });
     const huge = 'A'.repeat(100_000);
     server.fail({ path: X_PATHS.v2Me, method: 'PUT', status: 200, body: { data: { id: alice.id, username: 'alice', name: huge, description: huge, profile_image_url: server.profileImageUrl(alice.id) } } });
     const answered = await client.updateProfile(tokens(), { name: 'Fine' });
