@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createXClient, type XClient } from '../../src/x/client.js';
 import { XApiError } from '../../src/x/errors.js';
 import { createSigner } from '../../src/x/oauth.js';
+import { ConfigError, parseConfig } from '../../src/config.js';
 import { createProfileApiMode, keyvRecord, memoryRecord, PROFILE_API_NAMESPACE, REPROBE_MS, type ProfileApiRecord, type ProfileApiSetting } from '../../src/x/profile-api.js';
 import { openStore, type Store } from '../../src/store/backend.js';
 import { startXServer, V1_PROFILE_WRITES, X_PATHS, xFaults, type FakeXUser, type XServer } from '../support/x-server.js';
@@ -47,6 +48,24 @@ function clientWith(setting: ProfileApiSetting, record: ProfileApiRecord = memor
 const tokens = () => ({ token: alice.accessToken.token, secret: alice.accessToken.secret });
 /** The requests sent from `from` on, as "METHOD path status". */
 const sentSince = (from: number) => server.requests.slice(from).map((r) => `${r.method} ${r.path} ${r.status}`);
+
+describe('X_PROFILE_API', () => {
+  it('is auto by default, takes v1.1, v2 and auto, and names itself in one line when it is anything else', () => {
+    expect(parseConfig({}).xProfileApi).toBe('auto');
+    expect(parseConfig({ X_PROFILE_API: 'V2' }).xProfileApi).toBe('v2');
+    expect(parseConfig({ X_PROFILE_API: 'v1.1' }).xProfileApi).toBe('v1.1');
+    let error: unknown;
+    try {
+      parseConfig({ X_PROFILE_API: 'v3' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe('X_PROFILE_API');
+    expect((error as ConfigError).userMessage).toMatch(/^X_PROFILE_API is "v3": use v1\.1, v2 or auto/);
+    expect((error as ConfigError).userMessage).not.toContain('\n');
+  });
+});
 
 describe('X_PROFILE_API=v2', () => {
   it('sets the avatar with a media upload and PUT /2/users/me/profile_image, reads with GET /2/users/me, all signed', async () => {
