@@ -9,12 +9,15 @@
  * (`process.cpuUsage`), which is the client's alone. Ratios are of medians; their 95% intervals come
  * from a seeded bootstrap over the rounds (pairs resampled together). The full `updateProfileImage`
  * path (upload, then verify_credentials for the new URL) is timed too, with its processing wait at 0.
+ * The v2 path (X_PROFILE_API=v2: POST /2/media/upload, then PUT /2/users/me/profile_image) is timed in the
+ * same rounds, by the same method, its place in each round rotating with the other two.
  */
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import sharp from 'sharp';
 import { TwitterApi } from 'twitter-api-v2';
 import { createXClient } from '../src/x/client.js';
+import { createProfileApiMode, memoryRecord } from '../src/x/profile-api.js';
 import { seededRandom } from '../test/support/seeded-random.js';
 import { pinSelf, spawnXServer } from '../test/support/x-server-process.js';
 import { median, percentile, printFigures, printTable, round } from './report.js';
@@ -77,6 +80,7 @@ export async function run(): Promise<void> {
     const tokens = { token: user!.token, secret: user!.secret };
 
     const ours = createXClient({ apiUrl: server.url, consumer: server.consumer, processingDelayMs: 0 });
+    const oursV2 = createXClient({ apiUrl: server.url, consumer: server.consumer, processingDelayMs: 0, profileApi: createProfileApiMode({ setting: 'v2', record: memoryRecord() }) });
     const theirs = new TwitterApi(
       { appKey: server.consumer.key, appSecret: server.consumer.secret, accessToken: tokens.token, accessSecret: tokens.secret },
       // It always calls https.request; a keep-alive http.Agent lets it speak plain http to 127.0.0.1, pooled like ours.
@@ -87,28 +91,29 @@ export async function run(): Promise<void> {
 
     const oursOnce = () => ours.uploadProfileImage(tokens, { data: image, format: 'jpeg' });
     const theirsOnce = () => theirs.v1.updateAccountProfileImage(image);
+    const v2Once = () => oursV2.uploadProfileImage(tokens, { data: image, format: 'jpeg' });
     for (let i = 0; i < WARMUP; i++) {
       await oursOnce();
       await theirsOnce();
+      await v2Once();
     }
     const oursS: Sample[] = [];
     const theirsS: Sample[] = [];
+    const v2S: Sample[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      // Alternate who goes first, so neither always follows the other's garbage or socket reuse.
-      if (i % 2 === 0) {
-        oursS.push(await measure(oursOnce));
-        theirsS.push(await measure(theirsOnce));
-      } else {
-        theirsS.push(await measure(theirsOnce));
-        oursS.push(await measure(oursOnce));
-      }
+      // Alternate who goes first, so neither always follows the other's garbage or socket reuse; the v2 path
+      // takes each place in turn (first, between, last).
+      const order: Array<[() => Promise<unknown>, Sample[]]> = i % 2 === 0 ? [[oursOnce, oursS], [theirsOnce, theirsS]] : [[theirsOnce, theirsS], [oursOnce, oursS]];
+      order.splice(i % 3, 0, [v2Once, v2S]);
+      for (const [once, samples] of order) samples.push(await measure(once));
     }
     // The whole use-case step: upload, then read the new URL (X's processing wait set to 0 here).
     const full: Sample[] = [];
     for (let i = 0; i < FULL_PATH_ROUNDS; i++) full.push(await measure(() => ours.updateProfileImage(tokens, { data: image, format: 'jpeg' })));
     const stats = await server.stats();
     await ours.close();
-    const expected = 2 * (ROUNDS + WARMUP) + FULL_PATH_ROUNDS;
+    await oursV2.close();
+    const expected = 3 * (ROUNDS + WARMUP) + FULL_PATH_ROUNDS;
     if (stats.uploads !== expected) throw new Error(`expected ${expected} accepted uploads, got ${stats.uploads}`);
 
     const wall = (samples: Sample[]) => samples.map((s) => s.wallMs);
@@ -123,6 +128,8 @@ export async function run(): Promise<void> {
       cpu_ratio: round(median(cpu(oursS)) / median(cpu(theirsS)), 3),
       ratio_ci95: bootstrapRatio(wall(oursS), wall(theirsS), random),
       cpu_ratio_ci95: bootstrapRatio(cpu(oursS), cpu(theirsS), random),
+      v2_ms: round(median(wall(v2S))),
+      v2_cpu_ms: round(median(cpu(v2S)), 3),
       full_path_ms: round(median(wall(full))),
       full_path_processing_delay_ms: 0,
       rounds: ROUNDS,
@@ -131,11 +138,12 @@ export async function run(): Promise<void> {
     const wallDiff = bootstrapDifference(wall(oursS), wall(theirsS), random);
     const cpuDiff = bootstrapDifference(cpu(oursS), cpu(theirsS), random);
     printTable(
-      `update_profile_image round trip, ${image.length} B JPEG, ${ROUNDS} paired rounds; X server in its own process (${figures.pinned})`,
+      `profile image round trip (v1.1 update_profile_image; v2 media upload + PUT), ${image.length} B JPEG, ${ROUNDS} paired rounds; X server in its own process (${figures.pinned})`,
       ['client', 'wall ms median', 'p10 / p90', 'client CPU ms median', 'p10 / p90'],
       [
         ['avatar-bot uploadProfileImage (oauth-1.0a + undici)', figures.ours_ms, `${round(percentile(wall(oursS), 10))} / ${round(percentile(wall(oursS), 90))}`, figures.ours_cpu_ms, `${round(percentile(cpu(oursS), 10), 3)} / ${round(percentile(cpu(oursS), 90), 3)}`],
         ['twitter-api-v2 v1.updateAccountProfileImage', figures.twitter_api_v2_ms, `${round(percentile(wall(theirsS), 10))} / ${round(percentile(wall(theirsS), 90))}`, figures.twitter_api_v2_cpu_ms, `${round(percentile(cpu(theirsS), 10), 3)} / ${round(percentile(cpu(theirsS), 90), 3)}`],
+        ['avatar-bot uploadProfileImage, X_PROFILE_API=v2 (media upload + PUT)', figures.v2_ms, `${round(percentile(wall(v2S), 10))} / ${round(percentile(wall(v2S), 90))}`, figures.v2_cpu_ms, `${round(percentile(cpu(v2S), 10), 3)} / ${round(percentile(cpu(v2S), 90), 3)}`],
         ['avatar-bot updateProfileImage (upload + verify_credentials, wait 0)', figures.full_path_ms, `${round(percentile(wall(full), 10))} / ${round(percentile(wall(full), 90))}`, round(median(cpu(full)), 3), ''],
       ],
     );

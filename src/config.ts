@@ -33,6 +33,8 @@ export interface Config {
   twitterAccessToken: string | undefined;
   twitterAccessTokenSecret: string | undefined;
   twitterProcessingDelayMs: number;
+  /** X_PROFILE_API: which API sets the avatar, name and bio (v1.1, v2, or auto: v1.1 until X says it is gone). */
+  xProfileApi: 'v1.1' | 'v2' | 'auto';
   tokenEncryptionKey: Buffer | undefined;
   tokenEncryptionKeyPrevious: Buffer | undefined;
   storeUrl: string;
@@ -75,6 +77,7 @@ const HOW_TO_FIX: Record<string, string> = {
   TWITTER_ACCESS_TOKEN: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN, or use --discord-user',
   TWITTER_ACCESS_TOKEN_SECRET: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN_SECRET, or use --discord-user',
   TWITTER_PROCESSING_DELAY_MS: 'use a whole number of milliseconds, for example 5000',
+  X_PROFILE_API: 'use v1.1, v2 or auto (the default: v1.1 until X answers that it is gone for this app, then v2)',
   TOKEN_ENCRYPTION_KEY: 'run `avatar-bot gen-key` and put the printed value in .env',
   TOKEN_ENCRYPTION_KEY_PREVIOUS: 'set it to the key you used before rotating (32 bytes, base64), or remove it',
   STORE_URL: 'use sqlite://path/to/file.sqlite, redis://host:port or postgresql://user:pass@host/db',
@@ -155,6 +158,14 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+const PROFILE_APIS = ['v1.1', 'v2', 'auto'] as const;
+
+function profileApi(env: Env): Config['xProfileApi'] {
+  const value = (optional(env, 'X_PROFILE_API') ?? 'auto').toLowerCase();
+  if (!(PROFILE_APIS as readonly string[]).includes(value)) fail('invalid', 'X_PROFILE_API', `is "${value}"`);
+  return value as Config['xProfileApi'];
+}
+
 function logLevel(env: Env): LogLevel {
   const value = (optional(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(value)) fail('invalid', 'LOG_LEVEL', `is "${value}"`);
@@ -174,6 +185,7 @@ export function parseConfig(env: Env): Config {
     twitterAccessToken: optional(env, 'TWITTER_ACCESS_TOKEN'),
     twitterAccessTokenSecret: optional(env, 'TWITTER_ACCESS_TOKEN_SECRET'),
     twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
+    xProfileApi: profileApi(env),
     tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
     tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
     storeUrl: storeUrl(env),

@@ -107,8 +107,8 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const edge = options.edge ?? NO_EDGE;
   // Read when scraped, so the scheduler built below is only read after createServices returned.
   const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
-  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest);
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
+  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest, store);
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);

@@ -15,6 +15,7 @@ import { XApiError, errorFromResponse, networkError, profileErrorFromResponse } 
 import { checkProfileText, type ProfileText } from '../profile/text.js';
 import { truncate } from '../text.js';
 import type { Logger } from '../log.js';
+import { createProfileApiMode, memoryRecord, v1Gone, type ProfileApi, type ProfileApiMode } from './profile-api.js';
 
 export type { Credentials } from './oauth.js';
 
@@ -39,6 +40,8 @@ export interface XClientOptions {
   maxResponseBytes?: number;
   /** Told of every request sent (each retry is one): the bot's metrics. */
   observe?: (request: XRequestObservation) => void;
+  /** Which API sets the avatar, name and bio (X_PROFILE_API); v1.1 alone by default. */
+  profileApi?: ProfileApiMode;
 }
 
 /** One request to X: `endpoint` is the path as this client writes it (no ids: those travel in the query or
@@ -145,7 +148,7 @@ export function profileImageUrls(normalUrl: string): ProfileImageUrls {
 }
 
 interface SendOptions {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   query?: Record<string, string>;
   token?: Credentials;
@@ -154,6 +157,8 @@ interface SendOptions {
   form?: Record<string, string>;
   /** Unsigned multipart body. */
   multipart?: { contentType: string; body: Buffer };
+  /** Unsigned JSON body (v2): only oauth_* and query parameters are signed. */
+  json?: unknown;
   /** Not idempotent: a failure that may have reached X is returned, not retried (the caller looks first). */
   once?: boolean;
   /** What a failed answer means on this endpoint (errorFromResponse by default). */
@@ -162,10 +167,11 @@ interface SendOptions {
 
 const MIME: Record<AvatarImage['format'], string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif' };
 
-/** One file part, raw bytes: multipart fields are not signed (RFC 5849 3.4.1.3.1), only the query is. */
-function multipartFile(field: string, filename: string, type: string, data: Buffer): { contentType: string; body: Buffer } {
+/** One file part, raw bytes, after any text fields: multipart fields are not signed (RFC 5849 3.4.1.3.1), only the query is. */
+function multipartFile(field: string, filename: string, type: string, data: Buffer, fields: Record<string, string> = {}): { contentType: string; body: Buffer } {
   const boundary = `----avatar-bot-${randomBytes(12).toString('hex')}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`);
+  const text = Object.entries(fields).map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`).join('');
+  const head = Buffer.from(`${text}--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([head, data, tail]) };
 }
@@ -215,6 +221,32 @@ function parseUser(json: unknown): XUser {
     ...(user.location == null ? {} : { location: truncate(user.location, X_TEXT_UNITS.location) }),
   };
 }
+
+/** v2's user (`{"data":{…}}`), in v1.1's names so that parseUser holds it to the same bounds. */
+const v2UserSchema = z.object({
+  data: z.object({
+    id: z.string(),
+    username: z.string(),
+    name: optionalString,
+    profile_image_url: z.string(),
+    profile_banner_url: optionalString,
+    description: optionalString,
+    url: optionalString,
+    location: optionalString,
+  }),
+});
+
+function parseV2User(json: unknown): XUser | undefined {
+  const parsed = v2UserSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { id, username, profile_image_url, ...rest } = parsed.data.data;
+  return parseUser({ ...rest, id_str: id, screen_name: username, profile_image_url_https: profile_image_url });
+}
+
+/** The fields a v2 read asks for: what XUser holds (profile_banner_url is in X's v2 User schema too). */
+const V2_USER_FIELDS = 'profile_image_url,profile_banner_url,description,name,username,url,location';
+
+const mediaSchema = z.object({ data: z.object({ id: z.string().regex(/^\d{1,20}$/) }) });
 
 const bannerSchema = z.object({
   sizes: z.record(z.string(), z.object({ w: z.number(), h: z.number(), url: z.string() })).refine((sizes) => Object.keys(sizes).length > 0),
@@ -304,6 +336,9 @@ export function createXClient(options: XClientOptions): XClient {
     } else if (send.multipart) {
       headers['content-type'] = send.multipart.contentType;
       body = send.multipart.body;
+    } else if (send.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(send.json);
     }
     const started = performance.now();
     const log = (status: number | undefined, kind?: string, headers?: Dispatcher.ResponseData['headers']) => {
@@ -353,7 +388,60 @@ export function createXClient(options: XClientOptions): XClient {
     }
   }
 
-  const verifyCredentials = async (user: UserTokens) =>
+  const mode = options.profileApi ?? createProfileApiMode({ setting: 'v1.1', record: memoryRecord() });
+  const tokenOf = (user: UserTokens): Credentials => ({ key: user.token, secret: user.secret });
+
+  /** A profile call on the API in force; in auto, v1.1 answering that it is gone switches the app and the
+   *  same call goes to v2 (refused, so nothing was applied). */
+  async function routed<T>(kind: 'read' | 'write', calls: Record<ProfileApi, () => Promise<T>>): Promise<T> {
+    const { api, probe } = kind === 'read' ? { api: await mode.forRead(), probe: false } : await mode.forWrite();
+    if (api === 'v2') return calls.v2();
+    let worked = false;
+    try {
+      const result = await calls['v1.1']();
+      worked = true;
+      return result;
+    } catch (error) {
+      if (mode.setting !== 'auto' || !v1Gone(error)) throw error;
+      await mode.gone(error);
+      return calls.v2();
+    } finally {
+      if (probe) await mode.settled(worked);
+    }
+  }
+
+  const v2Me = async (user: UserTokens) => {
+    const user2 = parseV2User(await sendJson({ method: 'GET', path: '/2/users/me', query: { 'user.fields': V2_USER_FIELDS }, token: tokenOf(user) }));
+    if (!user2) throw new XApiError('unexpected', {}, { detail: 'v2 user object without id, username or profile_image_url' });
+    return user2;
+  };
+
+  /** X's answer to a v2 write when it carries the user, else the user read again. The write was applied: a read
+   *  that fails then is `ambiguous`, so the caller looks at the profile rather than count the change as refused. */
+  const v2Answer = async (user: UserTokens, json: unknown) =>
+    parseV2User(json) ??
+    v2Me(user).catch((error: unknown) => {
+      throw new XApiError('transient', {}, { variant: 'unreachable', ambiguous: true, cause: error, detail: 'the write was applied; reading the user after it failed' });
+    });
+
+  const v2UploadProfileImage = async (user: UserTokens, image: AvatarImage) => {
+    // Uploading the media twice is harmless (an unused media id expires), so it is retried like a read; the
+    // PUT that uses it is what changes the profile and is sent once.
+    const media = mediaSchema.safeParse(
+      await sendJson({
+        method: 'POST',
+        path: '/2/media/upload',
+        token: tokenOf(user),
+        multipart: multipartFile('media', `avatar.${image.format === 'jpeg' ? 'jpg' : image.format}`, MIME[image.format], image.data, { media_category: 'tweet_image', media_type: MIME[image.format] }),
+      }),
+    );
+    if (!media.success) throw new XApiError('unexpected', {}, { detail: 'media upload response without data.id' });
+    return v2Answer(user, await sendJson({ method: 'PUT', path: '/2/users/me/profile_image', token: tokenOf(user), json: { media_id: media.data.data.id }, once: true }));
+  };
+
+  const verifyCredentials = async (user: UserTokens) => routed('read', { 'v1.1': () => v1VerifyCredentials(user), v2: () => v2Me(user) });
+
+  const v1VerifyCredentials = async (user: UserTokens) =>
     parseUser(
       await sendJson({
         method: 'GET',
@@ -363,7 +451,9 @@ export function createXClient(options: XClientOptions): XClient {
       }),
     );
 
-  const uploadProfileImage = async (user: UserTokens, image: AvatarImage) =>
+  const uploadProfileImage = async (user: UserTokens, image: AvatarImage) => routed('write', { 'v1.1': () => v1UploadProfileImage(user, image), v2: () => v2UploadProfileImage(user, image) });
+
+  const v1UploadProfileImage = async (user: UserTokens, image: AvatarImage) =>
     parseUser(
       await sendJson({
         method: 'POST',
@@ -448,7 +538,7 @@ export function createXClient(options: XClientOptions): XClient {
       let current: XUser | undefined;
       for (let read = 0; read < 3; read++) {
         await wait(options.processingDelayMs);
-        current = await verifyCredentials(user);
+        current = await v1VerifyCredentials(user); // the banner stays on v1.1 in every mode, and so does its read
         if (bannerOptions.previousUrl === undefined || (current.bannerUrl ?? null) !== bannerOptions.previousUrl) break;
       }
       return current!;
@@ -461,10 +551,14 @@ export function createXClient(options: XClientOptions): XClient {
 
     async updateProfile(user, fields) {
       checkProfileText(fields);
-      const form: Record<string, string> = { include_entities: 'false', skip_status: 'true' };
-      for (const field of ['name', 'description', 'url', 'location'] as const) if (fields[field] !== undefined) form[field] = fields[field];
-      // Setting the same values twice is the same change, so a transient failure is retried like a read.
-      return parseUser(await sendJson({ method: 'POST', path: '/1.1/account/update_profile.json', token: { key: user.token, secret: user.secret }, form, errors: profileErrors }));
+      const changed: Record<string, string> = {};
+      for (const field of ['name', 'description', 'url', 'location'] as const) if (fields[field] !== undefined) changed[field] = fields[field];
+      // Setting the same values twice is the same change, so a transient failure is retried like a read (both APIs).
+      return routed('write', {
+        'v1.1': async () =>
+          parseUser(await sendJson({ method: 'POST', path: '/1.1/account/update_profile.json', token: tokenOf(user), form: { include_entities: 'false', skip_status: 'true', ...changed }, errors: profileErrors })),
+        v2: async () => v2Answer(user, await sendJson({ method: 'PUT', path: '/2/users/me', token: tokenOf(user), json: changed, errors: profileErrors })),
+      });
     },
 
     async profileBanner(user, userId) {

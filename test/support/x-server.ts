@@ -68,6 +68,8 @@ export interface Upload {
   height: number;
   encoding: 'multipart' | 'base64';
   at: number;
+  /** Which API set it: update_profile_image, or media upload + PUT /2/users/me/profile_image. */
+  api: 'v1.1' | 'v2';
 }
 
 /** An accepted update_profile_banner. */
@@ -168,6 +170,10 @@ export interface XServer {
   /** Answers 429 to each user's first upload attempt for `fraction` of users (exactly every
    *  1/fraction-th user in arrival order); retries before the reset time get 429 again. */
   rateLimitFirstAttempts(options: { fraction: number; resetAfterMs: number }): void;
+  // --- issue 12: v2 upload path ---
+  /** "v1.1 switched off for this app": every request to `paths` (update_profile_image by default) is answered
+   *  410 (code 68, as X answered the retired v1), 404 (code 34) or 403 code 453; undefined switches it on again. */
+  switchOffV1(answer: 410 | 404 | 453 | undefined, paths?: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -184,7 +190,18 @@ export const X_PATHS = {
   verifyCredentials: '/1.1/account/verify_credentials.json',
   usersShow: '/1.1/users/show.json',
   invalidateToken: '/1.1/oauth/invalidate_token.json',
+  // issue 12: v2 upload path (docs.x.com: POST /2/media/upload, PUT /2/users/me/profile_image, PUT and GET /2/users/me)
+  mediaUpload: '/2/media/upload',
+  v2ProfileImage: '/2/users/me/profile_image',
+  v2Me: '/2/users/me',
 } as const;
+
+/** The v1.1 profile writes: what a test looks for when it asserts that no v1.1 write was sent. */
+export const V1_PROFILE_WRITES: readonly string[] = [X_PATHS.updateProfileImage, X_PATHS.updateProfile];
+/** POST /2/media/upload's limit for an image (X's media guide: 5 MB). */
+export const MAX_MEDIA_IMAGE_BYTES = 5 * 1024 * 1024;
+/** An image's media id lives this long (X answers expires_after_secs: 86400). */
+export const MEDIA_TTL_MS = 24 * 60 * 60_000;
 
 export const MAX_IMAGE_BYTES = 700 * 1024;
 /** X's help centre: banners up to 5 MB. */
@@ -374,6 +391,7 @@ const MESSAGES = {
   215: 'Bad Authentication data.',
   220: 'Your credentials do not allow access to this resource.',
   261: 'Application cannot perform write actions. Contact Twitter Platform Operations through https://help.twitter.com/forms/platform.',
+  68: 'The Twitter REST API v1 is no longer active. Please migrate to API v1.1.',
   326: 'To protect our users from spam and other malicious activity, this account is temporarily locked. Please log in to https://twitter.com to unlock your account.',
   415: 'Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings',
   453: 'You currently have access to a subset of Twitter API v2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.twitter.com/en/portal/product',
@@ -540,7 +558,7 @@ interface Ctx {
 }
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   auth: AuthNeed;
   handle: (ctx: Ctx) => Promise<void> | void;
 }
@@ -1098,7 +1116,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
 
   /** How an upload endpoint reads its image and refuses one, as X does on that endpoint. */
   interface UploadRules {
-    field: 'image' | 'banner';
+    field: 'image' | 'banner' | 'media';
     /** A missing field (or a body that is no form at all). */
     missing: (detail: string) => void;
     maxBytes: number;
@@ -1200,6 +1218,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       height,
       encoding,
       at: now(),
+      api: 'v1.1',
     });
     state.images.push({
       n: state.nextImage++,
@@ -1322,6 +1341,135 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     send(ctx, 200, await rendition, { 'content-type': CONTENT_TYPES[image.format] });
   }
 
+  // --- issue 12: the v2 upload path ---------------------------------------------------------
+  // Request shapes as docs.x.com documents them; OAuth 1.0a user context, checked by `authenticate` like
+  // every route (a multipart or JSON body is not part of the signature: only oauth_* and the query are).
+
+  interface Media {
+    ownerId: string;
+    bytes: Buffer;
+    format: ImageFormat;
+    width: number;
+    height: number;
+    expiresAt: number;
+  }
+  const media = new Map<string, Media>();
+  let nextMedia = 1_800_000_000_000_000_000n;
+  let v1Off: { answer: 410 | 404 | 453; paths: readonly string[] } | undefined;
+
+  /** v2's problem document. */
+  function sendProblem(ctx: Ctx, status: number, title: string, detail: string): void {
+    ctx.log.detail = detail;
+    const type = status === 400 ? 'https://api.twitter.com/2/problems/invalid-request' : 'about:blank';
+    send(ctx, status, { title, detail, type, status });
+  }
+
+  /** `{"data":{…}}` with the user.fields asked for (id, name and username always, as X does). */
+  function v2User(state: UserState, fields: readonly string[]): Record<string, string> {
+    const banner = visibleBanner(state);
+    const all: Record<string, string | undefined> = {
+      profile_image_url: imageUrl(state.user.id, visibleImage(state)),
+      profile_banner_url: banner && bannerUrl(state.user.id, banner),
+      description: state.description,
+      url: state.url,
+      location: state.location,
+    };
+    const data: Record<string, string> = { id: state.user.id, name: state.user.name, username: state.user.screenName };
+    for (const field of fields) if (all[field] !== undefined) data[field] = all[field];
+    return data;
+  }
+
+  const DEFAULT_ANSWER_FIELDS = ['profile_image_url', 'description', 'url', 'location'];
+
+  async function mediaUpload(ctx: Ctx): Promise<void> {
+    const state = stateOf(ctx);
+    const answerAt = performance.now() + uploadLatencyMs; // as update_profile_image: the image travels here
+    const invalid = (detail: string) => () => sendProblem(ctx, 400, 'Invalid Request', detail);
+    const inspected = await inspectUpload(ctx, {
+      field: 'media',
+      missing: (detail) => invalid(`media: ${detail}`)(),
+      maxBytes: MAX_MEDIA_IMAGE_BYTES,
+      tooLarge: (bytes) => invalid(`media is ${bytes} bytes, over ${MAX_MEDIA_IMAGE_BYTES}`)(),
+      unreadable: (detail) => invalid(`media could not be processed: ${detail}`)(),
+    });
+    if (uploadLatencyMs > 0) await sleep(Math.max(0, answerAt - performance.now()));
+    if (typeof inspected === 'function') return inspected();
+    if (inspected.encoding !== 'multipart') return invalid('media must be sent as multipart/form-data')();
+    const field = (name: string) => inspected.fields.find(([n]) => n === name)?.[1];
+    const category = field('media_category');
+    if (category !== undefined && !['tweet_image', 'dm_image', 'amplify_image'].includes(category)) return invalid(`media_category ${category} is not an image category`)();
+    const type = field('media_type');
+    if (type !== undefined && type !== CONTENT_TYPES[inspected.format]) return invalid(`media_type ${type} is not the ${inspected.format} that was sent`)();
+    const id = String(nextMedia++);
+    media.set(id, { ownerId: state.user.id, bytes: inspected.bytes, format: inspected.format, width: inspected.width, height: inspected.height, expiresAt: now() + MEDIA_TTL_MS });
+    send(ctx, 200, { data: { id, media_key: `3_${id}`, size: inspected.bytes.length, expires_after_secs: MEDIA_TTL_MS / 1000, image: { image_type: CONTENT_TYPES[inspected.format], w: inspected.width, h: inspected.height } } });
+  }
+
+  /** The JSON object of a v2 body, or undefined when it has been answered 400. */
+  function jsonBody(ctx: Ctx): Record<string, unknown> | undefined {
+    if (mediaType(ctx.req) !== 'application/json') return void sendProblem(ctx, 400, 'Invalid Request', `content-type ${mediaType(ctx.req) || '(none)'} is not application/json`);
+    try {
+      const value: unknown = JSON.parse(ctx.body.toString('utf8'));
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+      // answered below
+    }
+    return void sendProblem(ctx, 400, 'Invalid Request', 'the body is not a JSON object');
+  }
+
+  async function v2ProfileImage(ctx: Ctx): Promise<void> {
+    const state = stateOf(ctx);
+    const body = jsonBody(ctx);
+    if (!body) return;
+    const id = body.media_id;
+    const item = typeof id === 'string' ? media.get(id) : undefined;
+    // Another user's media id, or an expired one, is as unknown as one never issued.
+    if (typeof id !== 'string' || !item || item.ownerId !== state.user.id || item.expiresAt <= now()) {
+      return sendProblem(ctx, 400, 'Invalid Request', `media_id ${JSON.stringify(id ?? null)} is missing, unknown, expired or not this user's`);
+    }
+    // X crops to a centred square; the bot sends a square, so the bytes are kept as they are.
+    const answer = v2User(state, DEFAULT_ANSWER_FIELDS); // still the old picture: X processes asynchronously
+    const hookAfter = requestHook;
+    uploads.push({ userId: state.user.id, screenName: state.user.screenName, bytes: item.bytes, format: item.format, width: item.width, height: item.height, encoding: 'multipart', at: now(), api: 'v2' });
+    state.images.push({ n: state.nextImage++, format: item.format, bytes: item.bytes, readyAt: now() + processingDelayMs, renditions: new Map() });
+    if (hookAfter && (await hookAfter({ method: 'PUT', path: X_PATHS.v2ProfileImage, userId: state.user.id, stage: 'applied' })) === 'drop') return void ctx.res.destroy();
+    send(ctx, 200, { data: answer });
+  }
+
+  async function v2UpdateMe(ctx: Ctx): Promise<void> {
+    const state = stateOf(ctx);
+    if (profileWriteLatencyMs > 0) await sleep(profileWriteLatencyMs);
+    const body = jsonBody(ctx);
+    if (!body) return;
+    const values: Partial<Record<keyof typeof PROFILE_LIMITS, string>> = {};
+    for (const [field, value] of Object.entries(body)) {
+      if (!(field in PROFILE_LIMITS)) return sendProblem(ctx, 400, 'Invalid Request', `${field} is not a field of PUT /2/users/me`);
+      const name = field as keyof typeof PROFILE_LIMITS;
+      if (typeof value !== 'string') return sendProblem(ctx, 400, 'Invalid Request', `${field} is not a string`);
+      if (overLimit(value, PROFILE_LIMITS[name])) return sendProblem(ctx, 400, 'Invalid Request', `${field} is over ${PROFILE_LIMITS[name]} graphemes`);
+      values[name] = value;
+    }
+    if (Object.keys(values).length === 0) return sendProblem(ctx, 400, 'Invalid Request', 'no field to change');
+    if (values.name !== undefined) state.user.name = values.name;
+    if (values.description !== undefined) state.description = values.description;
+    if (values.url !== undefined) state.url = values.url;
+    if (values.location !== undefined) state.location = values.location;
+    send(ctx, 200, { data: v2User(state, DEFAULT_ANSWER_FIELDS) });
+  }
+
+  async function v2Me(ctx: Ctx): Promise<void> {
+    if (readLatencyMs > 0) await sleep(readLatencyMs);
+    const fields = ctx.query.find(([name]) => name === 'user.fields')?.[1]?.split(',') ?? [];
+    send(ctx, 200, { data: v2User(stateOf(ctx), fields) });
+  }
+
+  const v2Routes = new Map<string, Route>([
+    [`POST ${X_PATHS.mediaUpload}`, { method: 'POST', auth: 'access-token', handle: mediaUpload }],
+    [`PUT ${X_PATHS.v2ProfileImage}`, { method: 'PUT', auth: 'access-token', handle: v2ProfileImage }],
+    [`PUT ${X_PATHS.v2Me}`, { method: 'PUT', auth: 'access-token', handle: v2UpdateMe }],
+    [`GET ${X_PATHS.v2Me}`, { method: 'GET', auth: 'access-token', handle: v2Me }],
+  ]);
+
   // --- faults -----------------------------------------------------------------------------
 
   function takeFault(method: string, path: string): Fault | undefined {
@@ -1422,11 +1570,16 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       }
     }
 
-    const route = routes.get(path);
+    const switchedOff = v1Off && v1Off.paths.includes(path) ? v1Off.answer : undefined;
+    const route = v2Routes.get(`${method} ${path}`) ?? routes.get(path);
     const imageMatch = /^\/profile_images\/(\d+)\/(\d+)(_normal|_bigger|_mini|_400x400)?\.(png|jpg|gif)$/.exec(path);
     const auth: AuthNeed = route && route.method === method ? route.auth : 'none';
     if (auth !== 'none' && !authenticate(ctx, auth)) return;
 
+    if (switchedOff !== undefined) {
+      ctx.log.detail = `v1.1 switched off (${switchedOff})`;
+      return switchedOff === 453 ? sendError(ctx, 403, 453) : sendError(ctx, switchedOff, switchedOff === 410 ? 68 : 34);
+    }
     const fault = takeFault(method, path);
     if (fault && (await applyFault(ctx, fault))) return;
     if (requestHook && (await requestHook({ method, path, userId: ctx.accessToken?.userId, stage: 'received' })) === 'drop') return void ctx.res.destroy();
@@ -1540,6 +1693,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     },
     rateLimitFirstAttempts({ fraction, resetAfterMs }) {
       rateLimit = { fraction: Math.min(1, Math.max(0, fraction)), resetAfterMs, seen: 0 };
+    },
+    switchOffV1(answer, paths = [X_PATHS.updateProfileImage]) {
+      v1Off = answer === undefined ? undefined : { answer, paths };
     },
     close() {
       for (const timer of timers) clearTimeout(timer);
