@@ -33,6 +33,8 @@ export interface Config {
   twitterAccessToken: string | undefined;
   twitterAccessTokenSecret: string | undefined;
   twitterProcessingDelayMs: number;
+  /** X_DAILY_WRITE_BUDGET: profile writes the app may make per rolling 24 h (all processes together); undefined: no cap. */
+  xDailyWriteBudget: number | undefined;
   tokenEncryptionKey: Buffer | undefined;
   tokenEncryptionKeyPrevious: Buffer | undefined;
   storeUrl: string;
@@ -174,6 +176,7 @@ export function parseConfig(env: Env): Config {
     twitterAccessToken: optional(env, 'TWITTER_ACCESS_TOKEN'),
     twitterAccessTokenSecret: optional(env, 'TWITTER_ACCESS_TOKEN_SECRET'),
     twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
+    xDailyWriteBudget: optional(env, 'X_DAILY_WRITE_BUDGET') === undefined ? undefined : integer(env, 'X_DAILY_WRITE_BUDGET', 0, 1, 10_000_000),
     tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
     tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
     storeUrl: storeUrl(env),

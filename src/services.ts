@@ -34,6 +34,7 @@ import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './brandin
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createRateLimitBook, createWriteBudget, withWriteBudget } from './x/budget.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -107,8 +108,14 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const edge = options.edge ?? NO_EDGE;
   // Read when scraped, so the scheduler built below is only read after createServices returned.
   const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
-  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest);
+  // X's rate-limit headers go to the write budget's book too (created below, once the store is open).
+  const xWire = xClientFrom(config, logger.child({ component: 'x' }), (request) => (metrics.xRequest(request), rateLimits.observe(request)));
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
+  // issue 12: the write budget (src/x/budget.ts): holds a user with no calls left, spends X_DAILY_WRITE_BUDGET by priority.
+  const budgetNow = () => (options.clock ?? Date).now();
+  const rateLimits = createRateLimitBook(store, { now: budgetNow, logger: logger.child({ component: 'x-budget' }) });
+  const writeBudget = config.xDailyWriteBudget === undefined ? undefined : createWriteBudget(store, config.xDailyWriteBudget, { now: budgetNow });
+  const x = withWriteBudget(xWire, { rateLimits, now: budgetNow, ...(writeBudget ? { budget: writeBudget } : {}) });
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
@@ -172,6 +179,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     isMember: (guildId, userId) => isMember(guildId, userId),
     ...(edge.ownsGuild ? { ownsGuild: edge.ownsGuild } : {}),
     metrics,
+    ...(writeBudget ? { writeBudget } : {}),
   });
   const links = createAccountLinks({
     store,
