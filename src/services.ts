@@ -34,7 +34,7 @@ import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './brandin
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createRateLimitBook, createWriteBudget, withWriteBudget } from './x/budget.js';
+import { createRateLimitBook, createWriteBudget, withWriteBudget, type WriteBudget } from './x/budget.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -88,6 +88,8 @@ export interface Services {
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
   /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
   metrics: Metrics;
+  /** X_DAILY_WRITE_BUDGET's shared counter (undefined without a cap): a push's progress reads its estimate. */
+  writeBudget: WriteBudget | undefined;
   close(): Promise<void>;
 }
 
@@ -237,6 +239,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     sweeper,
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
     metrics,
+    writeBudget,
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);

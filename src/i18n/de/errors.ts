@@ -193,8 +193,8 @@ export default {
   'error.template-too-long': 'Der feste Text dieser Vorlage (ohne Name und Bio) hat {length} Zeichen, mehr als die {max}, die X erlaubt.',
 
   // issue 12: write budget
-  'error.rate-limited.held_one': 'X erlaubt diesem Konto bis {resetAt} keine weiteren Anfragen, daher wurde nichts gesendet. Versuch es in {count} Minute erneut.',
-  'error.rate-limited.held_other': 'X erlaubt diesem Konto bis {resetAt} keine weiteren Anfragen, daher wurde nichts gesendet. Versuch es in {count} Minuten erneut.',
-  'error.rate-limited.budget_one': 'Der Bot hat sein tägliches Schreibbudget bei X aufgebraucht, daher wurde nichts gesendet. Versuch es in {count} Minute erneut (nach {resetAt}).',
-  'error.rate-limited.budget_other': 'Der Bot hat sein tägliches Schreibbudget bei X aufgebraucht, daher wurde nichts gesendet. Versuch es in {count} Minuten erneut (nach {resetAt}).',
+  'error.rate-limited.held_one': 'X erlaubt bis {resetAt} keine weiteren Änderungen dieses Kontos. Versuch es in {count} Minute erneut.',
+  'error.rate-limited.held_other': 'X erlaubt bis {resetAt} keine weiteren Änderungen dieses Kontos. Versuch es in {count} Minuten erneut.',
+  'error.rate-limited.budget_one': 'Der Bot hat sein tägliches Budget an Änderungen bei X aufgebraucht. Versuch es in {count} Minute erneut (nach {resetAt}).',
+  'error.rate-limited.budget_other': 'Der Bot hat sein tägliches Budget an Änderungen bei X aufgebraucht. Versuch es in {count} Minuten erneut (nach {resetAt}).',
 } satisfies AreaOf<typeof english>;

@@ -207,8 +207,8 @@ export default {
   'error.template-too-long': "The template's own text (without the name or bio) has {length} characters, more than the {max} X allows.",
 
   // issue 12: write budget
-  'error.rate-limited.held_one': 'X has no calls left for this account until {resetAt}, so nothing was sent. Try again in {count} minute.',
-  'error.rate-limited.held_other': 'X has no calls left for this account until {resetAt}, so nothing was sent. Try again in {count} minutes.',
-  'error.rate-limited.budget_one': "The bot has used its daily X write budget, so nothing was sent. Try again in {count} minute (after {resetAt}).",
-  'error.rate-limited.budget_other': "The bot has used its daily X write budget, so nothing was sent. Try again in {count} minutes (after {resetAt}).",
+  'error.rate-limited.held_one': 'X allows no more changes of this account until {resetAt}. Try again in {count} minute.',
+  'error.rate-limited.held_other': 'X allows no more changes of this account until {resetAt}. Try again in {count} minutes.',
+  'error.rate-limited.budget_one': "The bot has used its daily budget of changes on X. Try again in {count} minute (after {resetAt}).",
+  'error.rate-limited.budget_other': "The bot has used its daily budget of changes on X. Try again in {count} minutes (after {resetAt}).",
 } as const;

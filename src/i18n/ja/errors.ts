@@ -193,8 +193,8 @@ export default {
   'error.template-too-long': 'このテンプレートの固定テキスト（名前と自己紹介を除く）は {length} 文字で、X の上限 {max} 文字を超えています。',
 
   // issue 12: write budget
-  'error.rate-limited.held_one': 'X ではこのアカウントの残りリクエスト数が {resetAt} まで 0 のため、何も送信していません。{count} 分後にもう一度お試しください。',
-  'error.rate-limited.held_other': 'X ではこのアカウントの残りリクエスト数が {resetAt} まで 0 のため、何も送信していません。{count} 分後にもう一度お試しください。',
-  'error.rate-limited.budget_one': 'ボットが X への 1 日の書き込み上限に達したため、何も送信していません。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
-  'error.rate-limited.budget_other': 'ボットが X への 1 日の書き込み上限に達したため、何も送信していません。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
+  'error.rate-limited.held_one': 'X では {resetAt} までこのアカウントをこれ以上変更できません。{count} 分後にもう一度お試しください。',
+  'error.rate-limited.held_other': 'X では {resetAt} までこのアカウントをこれ以上変更できません。{count} 分後にもう一度お試しください。',
+  'error.rate-limited.budget_one': 'ボットは X での 1 日の変更上限に達しました。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
+  'error.rate-limited.budget_other': 'ボットは X での 1 日の変更上限に達しました。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
 } satisfies AreaOf<typeof english>;
