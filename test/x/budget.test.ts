@@ -178,7 +178,9 @@ describe('X_DAILY_WRITE_BUDGET', () => {
       clock,
       writeBudget: h.services.writeBudget!,
       sleep: async (ms, signal) => {
-        finishAt ??= clock.now() + ms - 1_000; // the retry is a second after the budget frees a slot
+        // The retry is a second after the budget frees a slot (a quarter hour's end: whole seconds); the clock
+        // has moved on by a millisecond or two since the pool computed `ms`.
+        finishAt ??= Math.round((clock.now() + ms - 1_000) / 1_000) * 1_000;
         await Promise.race([gate, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()))]);
       },
     });
@@ -186,7 +188,7 @@ describe('X_DAILY_WRITE_BUDGET', () => {
     await eventually(async () => expect(finishAt).toBeDefined());
     const held = progress.find((p) => p.budgetFinishAt !== undefined);
     expect(held?.budgetFinishAt).toBe(finishAt);
-    expect(describeProgress(held!, 'en-US')).toBe(`0/1 · done about ${new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' }).format(finishAt)} UTC (daily X write budget)`);
+    expect(describeProgress(held!, 'en-US')).toBe(`0/1 · done about ${new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' }).format(finishAt)} UTC (daily budget of changes on X)`);
     expect(finishAt! - clock.now()).toBeGreaterThan(24 * 3_600_000 - 60 * MINUTE); // a day after the commands
     expect(uploadRequests(h, memberAccount)).toEqual([]);
 
@@ -220,6 +222,55 @@ describe('X_DAILY_WRITE_BUDGET', () => {
     expect(uploadRequests(h, memberAccount)).toEqual([200]);
     expect(uploadRequests(h, scheduledAccount)).toEqual([200]);
     await push.stop();
+  });
+});
+
+describe('a push under a budget of 1', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    clock.offset = 0;
+    // A week passes on the clock here: the X server accepts OAuth timestamps a month apart.
+    h = await startHarness({ clock, x: { ...X_OPTIONS, timestampWindowSec: 30 * 86_400 }, env: { X_DAILY_WRITE_BUDGET: '1' } });
+  });
+  afterAll(async () => {
+    expect(h.discord.unexpectedCalls).toEqual([]);
+    await h?.close();
+    clock.offset = 0;
+  });
+
+  it('waits as long as the budget holds it (six days of commands taking each freed slot), not five tries, then uploads once', async () => {
+    const { user: active } = await newUser(h, 'taker');
+    const { user: member, account: memberAccount } = await newUser(h, 'patient');
+    await h.services.branding.consent.join('g-patient', member.id);
+    await h.services.avatars.apply(active.id, await colour('#101010'), 'upload', 'day 0');
+    let days = 0;
+    const push = createPushRunner({
+      store: h.records.store,
+      avatars: h.services.avatars,
+      consent: h.services.branding.consent,
+      coordination: localCoordination(),
+      logger: createLogger({ level: 'silent' }),
+      clock,
+      // Each wait passes on the clock, and for six days a command takes the slot the window freed.
+      sleep: async (ms) => {
+        clock.offset += ms;
+        if (ms > 0 && days < 6) await h.services.avatars.apply(active.id, await colour(`#${(++days).toString(16).padStart(2, '0')}2020`), 'upload', `day ${days}`);
+      },
+    });
+    const job = await push.run(await push.start({ guildId: 'g-patient', adminId: 'admin', image: await colour('#5050f0'), label: 'patient' }));
+    expect(days).toBe(6);
+    expect(job.results[member.id]).toMatchObject({ status: 'done', attempts: 8 });
+    expect(uploadRequests(h, memberAccount)).toEqual([200]);
+    await push.stop();
+  });
+});
+
+describe('the finish time of a push under the budget', () => {
+  it("is in the reader's language, and replaces the estimate from the pace so far", () => {
+    const progress: PushProgress = { phase: 'push', done: 3, failed: 1, skipped: 0, total: 120, etaSeconds: 40, budgetFinishAt: Date.UTC(2026, 11, 2, 14, 15) };
+    expect(describeProgress(progress, 'en-US')).toBe('4/120 · 1 failed · done about Dec 2, 14:15 UTC (daily budget of changes on X)');
+    expect(describeProgress(progress, 'de')).toBe('4/120 · 1 fehlgeschlagen · fertig etwa 2. Dez., 14:15 UTC (tägliches Budget an Änderungen bei X)');
+    expect(describeProgress(progress, 'ja')).toBe('4/120 · 失敗 1 · 完了見込み 12月2日 14:15 UTC（X での 1 日の変更上限）');
   });
 });
 

@@ -143,5 +143,5 @@ export default {
   'branding.reason.no-answer': 'keine Antwort',
 
   // issue 12: write budget
-  'branding.progress.budget-finish': 'fertig etwa {finishAt} (tägliches Schreibbudget bei X)',
+  'branding.progress.budget-finish': 'fertig etwa {finishAt} (tägliches Budget an Änderungen bei X)',
 } satisfies AreaOf<typeof english>;

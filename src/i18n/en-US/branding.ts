@@ -144,5 +144,5 @@ export default {
   'branding.reason.no-answer': 'no answer',
 
   // issue 12: write budget
-  'branding.progress.budget-finish': 'done about {finishAt} (daily X write budget)',
+  'branding.progress.budget-finish': 'done about {finishAt} (daily budget of changes on X)',
 } as const;

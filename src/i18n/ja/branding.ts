@@ -143,5 +143,5 @@ export default {
   'branding.reason.no-answer': '回答なし',
 
   // issue 12: write budget
-  'branding.progress.budget-finish': '完了見込み {finishAt}（X への 1 日の書き込み上限）',
+  'branding.progress.budget-finish': '完了見込み {finishAt}（X での 1 日の変更上限）',
 } satisfies AreaOf<typeof english>;
