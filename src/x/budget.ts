@@ -2,7 +2,8 @@
  * Spending X's write quota on purpose (issue 12, item 3). Two things hold a write back before it is sent:
  *
  * - X's own per-user limits: every answer's `x-rate-limit-limit/remaining/reset` is recorded per user (a hash
- *   of the access token) and per endpoint, in the store (every process sees them) with a cache here. A user
+ *   of the access token) and per endpoint in a cache here, and in the store (every process sees it) when it
+ *   holds the user, until the reset. A user
  *   whose endpoint shows `remaining: 0` with a reset still ahead is held until the reset instead of being sent
  *   into a 429: XApiError `rate-limited`, variant `held`, `resetAt` X's reset.
  * - X_DAILY_WRITE_BUDGET: profile writes per rolling 24 h for the whole app, counted in the store under
@@ -73,7 +74,9 @@ export function createRateLimitBook(store: Store, deps: { now: () => number; log
       const key = keyOf(userKey, `${method ?? 'POST'} ${endpoint}`);
       const record: RateLimitRecord = { remaining, resetAt, ...(limit === undefined ? {} : { limit }) };
       remember(key, record);
-      // Not awaited: the answer goes on; this process's cache already knows, other processes shortly.
+      // Only a record that holds the user goes to the store (the others decide nothing, and would cost a store
+      // write per X request). Not awaited: this process's cache knows at once, the other processes shortly.
+      if (remaining > 0) return;
       records.set(key, record, Math.max(MIN_RECORD_TTL_MS, resetAt - Date.now())).catch((error: unknown) => deps.logger?.warn({ err: error }, 'could not record an X rate limit'));
     },
     async heldUntil(userKey, endpoints) {

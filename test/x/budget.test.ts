@@ -16,12 +16,12 @@ import { localServicesEnv, startHarness, type Harness } from '../support/bot-har
 import { startXServer, X_PATHS, type FakeXUser, type XServer } from '../support/x-server.js';
 import type { TestUser } from '../support/discord-server.js';
 import { eventually } from '../support/eventually.js';
-import { openRecords } from '../support/records.js';
+import { openRecords, type Records } from '../support/records.js';
 import { createPushRunner, describeProgress, type PushProgress } from '../../src/branding/push.js';
 import { localCoordination } from '../../src/coordination/runs.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { createServices } from '../../src/services.js';
+import { createServices, type Services } from '../../src/services.js';
 import { budgetShares } from '../../src/x/budget.js';
 import { XApiError } from '../../src/x/errors.js';
 
@@ -276,37 +276,54 @@ describe('the finish time of a push under the budget', () => {
 
 const redisUrl = process.env.REDIS_URL;
 describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/3`] : [])('two processes on one Redis (%s)', (storeUrl) => {
-  it('share one budget: of 6 writes at once, 3 from each, exactly 4 reach X', async () => {
+  let x: XServer;
+  let dir: string;
+  let a: Services;
+  let b: Services;
+  let records: Records;
+  let nextId = 0;
+  /** A Discord user linked (in the shared store) to a new X account. */
+  const linked = async (): Promise<{ id: string; account: FakeXUser }> => {
+    const account = x.addUser({ screenName: `shared${nextId}` });
+    const id = String(400_000_000_000_000_000n + BigInt(nextId++));
+    await records.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+    return { id, account };
+  };
+  beforeAll(async () => {
     const { createClient } = await import('@keyv/redis');
     const redis = createClient({ url: storeUrl });
     await redis.connect();
     await redis.flushDb(); // this suite's own database
     await redis.quit();
-    const x = await startXServer();
-    const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-budget-'));
-    const config = parseConfig(localServicesEnv(x, dir, { STORE_URL: storeUrl, X_DAILY_WRITE_BUDGET: '4' }));
+    x = await startXServer();
+    dir = mkdtempSync(join(tmpdir(), 'avatar-bot-budget-'));
+    const config = parseConfig(localServicesEnv(x, dir, { STORE_URL: storeUrl, X_DAILY_WRITE_BUDGET: '5' }));
     const logger = createLogger({ level: 'silent' });
-    const [a, b] = [await createServices(config, logger), await createServices(config, logger)];
-    const records = await openRecords(config);
-    try {
-      const users = await Promise.all(
-        Array.from({ length: 6 }, async (_, index) => {
-          const account = x.addUser({ screenName: `budget${index}` });
-          const id = String(400_000_000_000_000_000n + BigInt(index));
-          await records.vault.save(id, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
-          return id;
-        }),
-      );
-      const picture = await colour('#224466');
-      const outcomes = await Promise.allSettled(users.map((id, index) => (index % 2 ? b : a).avatars.apply(id, picture, 'upload', 'budget')));
-      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(4);
-      const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
-      expect(refused.map((error) => error instanceof XApiError && `${error.kind}.${error.variant}`)).toEqual(['rate-limited.budget', 'rate-limited.budget']);
-      expect(x.uploads).toHaveLength(4);
-    } finally {
-      await Promise.all([a.close(), b.close(), records.close()]);
-      await x.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    [a, b] = [await createServices(config, logger), await createServices(config, logger)];
+    records = await openRecords(config);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close(), records?.close()]);
+    await x?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a user one process saw at remaining 0 is held in the other, with no request to X', async () => {
+    const { id, account } = await linked();
+    x.setRateLimit(account.id, X_PATHS.updateProfileImage, { remaining: 1, resetAt: Date.now() + 15 * MINUTE });
+    await a.avatars.apply(id, await colour('#123456'), 'upload', 'last call');
+    await expect(b.avatars.apply(id, await colour('#654321'), 'upload', 'held')).rejects.toMatchObject({ kind: 'rate-limited', variant: 'held' });
+    expect(uploadRequests({ x }, account)).toEqual([200]);
+  });
+
+  it('share one budget: of 6 writes at once, 3 from each, exactly the 4 left reach X', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => linked()));
+    const uploads = x.uploads.length;
+    const picture = await colour('#224466');
+    const outcomes = await Promise.allSettled(users.map(({ id }, index) => (index % 2 ? b : a).avatars.apply(id, picture, 'upload', 'budget')));
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(4);
+    const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    expect(refused.map((error) => error instanceof XApiError && `${error.kind}.${error.variant}`)).toEqual(['rate-limited.budget', 'rate-limited.budget']);
+    expect(x.uploads.length - uploads).toBe(4);
   });
 });
