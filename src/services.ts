@@ -85,11 +85,10 @@ export interface Services {
   pingStore(): Promise<void>;
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
-  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
+  /** `writeBudget`: X_DAILY_WRITE_BUDGET's estimate of when pushes finish under it (undefined without a cap). */
+  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons; writeBudget: Pick<WriteBudget, 'pushFinishAt'> | undefined };
   /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
   metrics: Metrics;
-  /** X_DAILY_WRITE_BUDGET's shared counter (undefined without a cap): a push's progress reads its estimate. */
-  writeBudget: WriteBudget | undefined;
   close(): Promise<void>;
 }
 
@@ -237,9 +236,8 @@ export async function createServices(config: Config, logger: Logger, options: Se
     locales,
     pingStore: () => store.ping(),
     sweeper,
-    branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
+    branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons, writeBudget },
     metrics,
-    writeBudget,
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);

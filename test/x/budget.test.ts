@@ -176,7 +176,7 @@ describe('X_DAILY_WRITE_BUDGET', () => {
       coordination: localCoordination(),
       logger: createLogger({ level: 'silent' }),
       clock,
-      writeBudget: h.services.writeBudget!,
+      writeBudget: h.services.branding.writeBudget!,
       sleep: async (ms, signal) => {
         // The retry is a second after the budget frees a slot (a quarter hour's end: whole seconds); the clock
         // has moved on by a millisecond or two since the pool computed `ms`.
