@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avatarCommand, expectPlainEphemeral, expectValidSignatures, fixture, image } from '../bot/helpers.js';
 import { localServicesEnv, startHarness, type Harness } from '../support/bot-harness.js';
-import { startXServer, X_PATHS, type FakeXUser, type XServer } from '../support/x-server.js';
+import { DEFAULT_RATE_LIMIT, startXServer, X_PATHS, type FakeXUser, type XServer } from '../support/x-server.js';
 import type { TestUser } from '../support/discord-server.js';
 import { eventually } from '../support/eventually.js';
 import { openRecords, type Records } from '../support/records.js';
@@ -24,6 +24,8 @@ import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
 import { budgetShares } from '../../src/x/budget.js';
 import { XApiError } from '../../src/x/errors.js';
+import { createXClient, type XRequestObservation } from '../../src/x/client.js';
+import { xUserKey } from '../../src/x/user-key.js';
 
 const MINUTE = 60_000;
 /** The bot's clock and the X server's: moved forward to pass a reset or a day. */
@@ -52,6 +54,31 @@ async function spendLastCall(h: Harness, user: TestUser, account: FakeXUser, res
   expect(reply.embeds[0]?.title).toBe('Avatar updated');
   expect(uploadRequests(h, account)).toEqual([200]);
 }
+
+describe("what the X client tells of X's rate limits", () => {
+  it('each answer: the user (a hash of the token), method, endpoint, limit, remaining and reset; none for the consumer-only calls', async () => {
+    const server = await startXServer();
+    const seen: XRequestObservation[] = [];
+    const client = createXClient({ apiUrl: server.url, consumer: server.consumer, processingDelayMs: 0, observe: (request) => seen.push(request) });
+    try {
+      const account = server.addUser({ screenName: 'observed' });
+      const user = { token: account.accessToken.token, secret: account.accessToken.secret };
+      await client.verifyCredentials(user);
+      const resetAt = Math.floor(Date.now() / 1000) * 1000 + 5 * MINUTE;
+      server.setRateLimit(account.id, X_PATHS.updateProfileImage, { remaining: 0, resetAt, limit: 75 });
+      await expect(client.uploadProfileImage(user, await colour('#777777'))).rejects.toMatchObject({ kind: 'rate-limited', status: 429 });
+      await client.requestToken('oob');
+      const [read, upload, signIn] = seen;
+      expect(read).toMatchObject({ endpoint: X_PATHS.verifyCredentials, method: 'GET', status: 200, userKey: xUserKey(account.accessToken.token), rateLimitLimit: DEFAULT_RATE_LIMIT, rateLimitRemaining: DEFAULT_RATE_LIMIT - 1 });
+      expect(upload).toMatchObject({ endpoint: X_PATHS.updateProfileImage, method: 'POST', status: 429, userKey: read!.userKey, rateLimitLimit: 75, rateLimitRemaining: 0, rateLimitResetAt: resetAt });
+      expect(signIn).toMatchObject({ endpoint: X_PATHS.requestToken, userKey: undefined });
+      expect(JSON.stringify(seen)).not.toContain(account.accessToken.token);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
 
 describe('a user with no calls left on an endpoint is held until X resets it', () => {
   let h: Harness;
