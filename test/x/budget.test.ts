@@ -22,7 +22,7 @@ import { localCoordination } from '../../src/coordination/runs.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
-import { budgetShares } from '../../src/x/budget.js';
+import { BUDGET_BUCKET_MS, BUDGET_WINDOW_MS, budgetShares } from '../../src/x/budget.js';
 import { XApiError } from '../../src/x/errors.js';
 import { createXClient, type XRequestObservation } from '../../src/x/client.js';
 import { xUserKey } from '../../src/x/user-key.js';
@@ -289,6 +289,29 @@ describe('a push under a budget of 1', () => {
     expect(job.results[member.id]).toMatchObject({ status: 'done', attempts: 8 });
     expect(uploadRequests(h, memberAccount)).toEqual([200]);
     await push.stop();
+  });
+
+  it("the admin's push message in Discord says when the push will be done under the budget, in the admin's language", async () => {
+    const admin = h.discord.addMember({ username: 'budget_admin', permissions: 1n << 5n }); // Manage Server
+    const { user: member, account } = await newUser(h, 'budget_waiting');
+    await (await h.discord.slash(member, { name: 'branding-consent', subcommand: 'join' })).waitForReply();
+    // The window is full (the last test's upload took the only slot). Each profile read moves the clock on, so
+    // the push reports its progress when the member is held.
+    h.x.setRequestHook(({ path }) => void (path === X_PATHS.verifyCredentials && (clock.offset += 2_500)));
+    try {
+      const photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#2266aa' } }).jpeg().toBuffer();
+      const push = await h.discord.slash(admin, { name: 'branding', subcommand: 'push', options: { image: { attachment: { filename: 'brand.jpg', bytes: photo } }, label: 'Herbst' } as never }, { locale: 'de' });
+      const prompt = await push.waitForReply((message) => JSON.stringify(message.components).includes('branding-push-confirm:'), 15_000);
+      const click = await push.click(/"custom_id":"(branding-push-confirm:[^"]+)"/.exec(JSON.stringify(prompt.components))![1]!);
+      const progress = await click.waitForReply((message) => message.content.includes('fertig etwa'), 15_000);
+      const window = (await h.records.store.namespace<Record<string, number>>('x-write-budget').get('window'))!;
+      const lastBucket = Math.max(...Object.keys(window).map(Number));
+      const doneAt = new Intl.DateTimeFormat('de', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' }).format(lastBucket + BUDGET_BUCKET_MS + BUDGET_WINDOW_MS);
+      expect(progress.content).toBe(`Verteile „Herbst“: 0/1 · fertig etwa ${doneAt} UTC (tägliches Budget an Änderungen bei X)`);
+      expect(uploadRequests(h, account)).toEqual([]);
+    } finally {
+      h.x.setRequestHook(undefined);
+    }
   });
 });
 
