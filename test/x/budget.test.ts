@@ -321,6 +321,46 @@ describe('a push under a budget of 1', () => {
   });
 });
 
+describe('a kit push under the budget', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    clock.offset = 0;
+    h = await startHarness({ clock, x: X_OPTIONS, env: { X_DAILY_WRITE_BUDGET: '10' } });
+  });
+  afterAll(async () => {
+    expect(h.discord.unexpectedCalls).toEqual([]);
+    await h?.close();
+    clock.offset = 0;
+  });
+
+  it('a part held back after another was sent waits with its member, and is sent once; the part sent is not sent again', async () => {
+    const { user: filler } = await newUser(h, 'kit_filler');
+    for (let write = 1; write <= 6; write++) await h.services.avatars.apply(filler.id, await colour(`#0${write}0${write}0${write}`), 'upload', `fill ${write}`);
+    const { user: member, account } = await newUser(h, 'kit_member');
+    h.x.setProfile(account.id, { name: 'Ana' });
+    await h.services.branding.consent.join('g-kit', member.id, ['avatar', 'name']);
+    const push = createPushRunner({
+      store: h.records.store,
+      avatars: h.services.avatars,
+      consent: h.services.branding.consent,
+      kits: h.services.kits,
+      coordination: localCoordination(),
+      logger: createLogger({ level: 'silent' }),
+      clock,
+      sleep: async (ms) => void (clock.offset += ms),
+    });
+    // The push's share is 7 of 10: its avatar is the seventh write, its name would be the eighth.
+    const kit = { name: 'team', addedAt: new Date().toISOString(), nameTemplate: '{name} | Team', images: { avatar: await colour('#aa2200') } };
+    const job = await push.run(await push.start({ guildId: 'g-kit', adminId: 'admin', kit, label: 'kit' }));
+    expect(job.results[member.id]).toMatchObject({ status: 'done', parts: { avatar: { status: 'done' }, name: { status: 'done' } } });
+    expect(h.x.profile(account.id).name).toBe('Ana | Team');
+    expect(uploadRequests(h, account)).toEqual([200]);
+    const nameWrites = h.x.requests.filter((request) => request.path === X_PATHS.updateProfile && request.oauthParams?.oauth_token === account.accessToken.token);
+    expect(nameWrites.map((request) => request.status)).toEqual([200]);
+    await push.stop();
+  });
+});
+
 describe('the finish time of a push under the budget', () => {
   it("is in the reader's language, and replaces the estimate from the pace so far", () => {
     const progress: PushProgress = { phase: 'push', done: 3, failed: 1, skipped: 0, total: 120, etaSeconds: 40, budgetFinishAt: Date.UTC(2026, 11, 2, 14, 15) };
