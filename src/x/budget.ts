@@ -82,17 +82,16 @@ export function createRateLimitBook(store: Store, deps: { now: () => number; log
     async heldUntil(userKey, endpoints) {
       const now = deps.now();
       const keys = endpoints.map((endpoint) => keyOf(userKey, endpoint));
+      const known = keys.filter((key) => holds(cache.get(key), now));
+      if (known.length > 0) return Math.max(...known.map((key) => cache.get(key)!.resetAt)); // no store read needed
       let stored: Array<RateLimitRecord | undefined> = [];
       try {
         stored = await records.getMany(keys);
       } catch (error) {
         deps.logger?.warn({ err: error }, 'could not read the X rate limits; using what this process saw');
       }
-      let until: number | undefined;
-      keys.forEach((key, index) => {
-        for (const record of [cache.get(key), stored[index]]) if (holds(record, now)) until = Math.max(until ?? 0, record!.resetAt);
-      });
-      return until;
+      const held = stored.filter((record) => holds(record, now)).map((record) => record!.resetAt);
+      return held.length > 0 ? Math.max(...held) : undefined;
     },
   };
 }
