@@ -77,6 +77,7 @@ const HOW_TO_FIX: Record<string, string> = {
   TWITTER_ACCESS_TOKEN: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN, or use --discord-user',
   TWITTER_ACCESS_TOKEN_SECRET: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN_SECRET, or use --discord-user',
   TWITTER_PROCESSING_DELAY_MS: 'use a whole number of milliseconds, for example 5000',
+  X_DAILY_WRITE_BUDGET: 'use a whole number of profile writes per 24 hours, for example 2000, or remove it for no cap',
   TOKEN_ENCRYPTION_KEY: 'run `avatar-bot gen-key` and put the printed value in .env',
   TOKEN_ENCRYPTION_KEY_PREVIOUS: 'set it to the key you used before rotating (32 bytes, base64), or remove it',
   STORE_URL: 'use sqlite://path/to/file.sqlite, redis://host:port or postgresql://user:pass@host/db',

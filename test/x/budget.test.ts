@@ -19,7 +19,7 @@ import { eventually } from '../support/eventually.js';
 import { openRecords, type Records } from '../support/records.js';
 import { createPushRunner, describeProgress, type PushProgress } from '../../src/branding/push.js';
 import { localCoordination } from '../../src/coordination/runs.js';
-import { parseConfig } from '../../src/config.js';
+import { ConfigError, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
 import { BUDGET_BUCKET_MS, BUDGET_WINDOW_MS, budgetShares } from '../../src/x/budget.js';
@@ -54,6 +54,27 @@ async function spendLastCall(h: Harness, user: TestUser, account: FakeXUser, res
   expect(reply.embeds[0]?.title).toBe('Avatar updated');
   expect(uploadRequests(h, account)).toEqual([200]);
 }
+
+describe('X_DAILY_WRITE_BUDGET in the configuration', () => {
+  it('is optional, a positive whole number; anything else is named in one line', () => {
+    expect(parseConfig({}).xDailyWriteBudget).toBeUndefined();
+    expect(parseConfig({ X_DAILY_WRITE_BUDGET: ' ' }).xDailyWriteBudget).toBeUndefined();
+    expect(parseConfig({ X_DAILY_WRITE_BUDGET: '2000' }).xDailyWriteBudget).toBe(2000);
+    for (const value of ['0', '-5', '1.5', 'lots', '99999999999']) {
+      const refused = (() => {
+        try {
+          parseConfig({ X_DAILY_WRITE_BUDGET: value });
+        } catch (error) {
+          return error as ConfigError;
+        }
+      })();
+      expect(refused, value).toBeInstanceOf(ConfigError);
+      expect(refused!.variable).toBe('X_DAILY_WRITE_BUDGET');
+      expect(refused!.userMessage).toMatch(/^X_DAILY_WRITE_BUDGET .*whole number.*for no cap/);
+      expect(refused!.userMessage).not.toContain('\n');
+    }
+  });
+});
 
 describe("what the X client tells of X's rate limits", () => {
   it('each answer: the user (a hash of the token), method, endpoint, limit, remaining and reset; none for the consumer-only calls', async () => {
