@@ -35,6 +35,8 @@ export interface Config {
   twitterProcessingDelayMs: number;
   /** X_PROFILE_API: which API sets the avatar, name and bio (v1.1, v2, or auto: v1.1 until X says it is gone). */
   xProfileApi: 'v1.1' | 'v2' | 'auto';
+  /** X_DAILY_WRITE_BUDGET: profile writes the app may make per rolling 24 h (all processes together); undefined: no cap. */
+  xDailyWriteBudget: number | undefined;
   tokenEncryptionKey: Buffer | undefined;
   tokenEncryptionKeyPrevious: Buffer | undefined;
   storeUrl: string;
@@ -78,6 +80,7 @@ const HOW_TO_FIX: Record<string, string> = {
   TWITTER_ACCESS_TOKEN_SECRET: 'run `avatar-bot link` and copy the printed TWITTER_ACCESS_TOKEN_SECRET, or use --discord-user',
   TWITTER_PROCESSING_DELAY_MS: 'use a whole number of milliseconds, for example 5000',
   X_PROFILE_API: 'use v1.1, v2 or auto (the default: v1.1 until X answers that it is gone for this app, then v2)',
+  X_DAILY_WRITE_BUDGET: 'use a whole number of profile writes per 24 hours, for example 2000, or remove it for no cap',
   TOKEN_ENCRYPTION_KEY: 'run `avatar-bot gen-key` and put the printed value in .env',
   TOKEN_ENCRYPTION_KEY_PREVIOUS: 'set it to the key you used before rotating (32 bytes, base64), or remove it',
   STORE_URL: 'use sqlite://path/to/file.sqlite, redis://host:port or postgresql://user:pass@host/db',
@@ -186,6 +189,7 @@ export function parseConfig(env: Env): Config {
     twitterAccessTokenSecret: optional(env, 'TWITTER_ACCESS_TOKEN_SECRET'),
     twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
     xProfileApi: profileApi(env),
+    xDailyWriteBudget: optional(env, 'X_DAILY_WRITE_BUDGET') === undefined ? undefined : integer(env, 'X_DAILY_WRITE_BUDGET', 0, 1, 10_000_000),
     tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
     tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
     storeUrl: storeUrl(env),

@@ -34,6 +34,7 @@ import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './brandin
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createRateLimitBook, createWriteBudget, withWriteBudget, type WriteBudget } from './x/budget.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -84,7 +85,8 @@ export interface Services {
   pingStore(): Promise<void>;
   /** Deletes expired previews and pending links (SQLite, PostgreSQL); the bot starts it, close() stops it. */
   sweeper: Sweeper;
-  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
+  /** `writeBudget`: X_DAILY_WRITE_BUDGET's estimate of when pushes finish under it (undefined without a cap). */
+  branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons; writeBudget: Pick<WriteBudget, 'pushFinishAt'> | undefined };
   /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
   metrics: Metrics;
   close(): Promise<void>;
@@ -108,7 +110,13 @@ export async function createServices(config: Config, logger: Logger, options: Se
   // Read when scraped, so the scheduler built below is only read after createServices returned.
   const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
-  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest, store);
+  // issue 12: the write budget (src/x/budget.ts): holds a user with no calls left, spends X_DAILY_WRITE_BUDGET by
+  // priority; X's rate-limit headers go to its book as well as to the metrics.
+  const budgetNow = () => (options.clock ?? Date).now();
+  const rateLimits = createRateLimitBook(store, { now: budgetNow, logger: logger.child({ component: 'x-budget' }) });
+  const xWire = xClientFrom(config, logger.child({ component: 'x' }), (request) => (metrics.xRequest(request), rateLimits.observe(request)), store);
+  const writeBudget = config.xDailyWriteBudget === undefined ? undefined : createWriteBudget(store, config.xDailyWriteBudget, { now: budgetNow });
+  const x = withWriteBudget(xWire, { rateLimits, now: budgetNow, ...(writeBudget ? { budget: writeBudget } : {}) });
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
@@ -172,6 +180,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     isMember: (guildId, userId) => isMember(guildId, userId),
     ...(edge.ownsGuild ? { ownsGuild: edge.ownsGuild } : {}),
     metrics,
+    ...(writeBudget ? { writeBudget } : {}),
   });
   const links = createAccountLinks({
     store,
@@ -227,7 +236,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     locales,
     pingStore: () => store.ping(),
     sweeper,
-    branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
+    branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons, writeBudget },
     metrics,
     async close() {
       avatars.close();

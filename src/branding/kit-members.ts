@@ -17,6 +17,7 @@ import { PROFILE_PARTS, type ProfilePart } from '../profile/parts.js';
 import type { ConsentStore } from './consent.js';
 import type { MemberResult, PartResult, PushJob } from './jobs.js';
 import { classify } from './members.js';
+import { heldBackByBot } from '../x/rate-limit.js';
 
 export interface KitMemberDeps {
   avatars: AvatarChanges;
@@ -135,7 +136,10 @@ export function createKitMembers(deps: KitMemberDeps) {
         started = await avatars.beginPart(userId, part, work.values[part]!, 'branding', job.label, origin, prepared ? { prepared } : {});
       } catch (error) {
         // X is limiting or unavailable before anything of this member changed: the whole member is tried again later.
-        if (begun.length === 0 && classify(error).retry) {
+        // So is a part the bot's write budget held back after others began (issue 12): the retry finds those in
+        // the history (preparePush) and sends only what is left, instead of the part failing for good.
+        if ((begun.length === 0 || heldBackByBot(error)) && classify(error).retry) {
+          for (const [, final] of begun) final.catch(() => undefined); // they complete on their own; the retry joins them
           await discard({ ...work, parts: work.parts.slice(index + 1) }, userId);
           throw error;
         }

@@ -101,7 +101,7 @@ export function classify(error: unknown): Failure {
       case 'token-revoked':
         return { kind: 'token-revoked' };
       case 'rate-limited':
-        return { kind: error.kind, retry: 'rate-limited', ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
+        return { kind: error.kind, retry: 'rate-limited', ...(error.variant ? { variant: error.variant } : {}), ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
       case 'transient':
         return { kind: error.kind, retry: 'transient' };
     }

@@ -9,7 +9,8 @@ import type { AppliedChange } from '../changes/pipeline.js';
 import { ChangeDeferred } from '../changes/pipeline.js';
 import type { Logger } from '../log.js';
 import type { StoredImage } from '../avatar/history.js';
-import { rateLimitRetryAt } from '../x/rate-limit.js';
+import { heldBackByBot, rateLimitRetryAt } from '../x/rate-limit.js';
+import type { WriteBudget } from '../x/budget.js';
 import type { ConsentStore } from './consent.js';
 import type { JobStore, MemberResult, Phase, PushJob } from './jobs.js';
 import type { Lease } from '../coordination/lease.js';
@@ -45,6 +46,8 @@ export interface PoolDeps {
   /** Aborted when the runner stops: take no more members. */
   stopping: AbortSignal;
   metrics?: Pick<Metrics, 'pushRunning' | 'pushMember'>;
+  /** X_DAILY_WRITE_BUDGET, when set: the progress shows when the push finishes under it. */
+  writeBudget?: Pick<WriteBudget, 'pushFinishAt'>;
 }
 
 /** Work through the phase's pending members; `runPhase` returns whether it got to the end. */
@@ -169,7 +172,10 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       const { done, failed, skipped, total } = counts(job, phase);
       const finishedNow = done + failed + skipped - finishedAtStart;
       const etaSeconds = finishedNow > 0 ? Math.round(((clock.now() - startedAt) / finishedNow) * (total - done - failed - skipped) / 1000) : undefined;
-      return { phase, done, failed, skipped, total, etaSeconds };
+      // Under a daily write budget: each member left is one write per part (an image push: one).
+      const writes = (total - done - failed - skipped) * (job.kit ? [job.kit.avatar, job.kit.banner, job.kit.nameTemplate, job.kit.bioTemplate].filter((part) => part !== undefined).length : 1);
+      const budgetFinishAt = writes > 0 ? deps.writeBudget?.pushFinishAt(writes) : undefined;
+      return { phase, done, failed, skipped, total, etaSeconds, ...(budgetFinishAt === undefined ? {} : { budgetFinishAt }) };
     };
     const report = (force = false) => {
       if (!force && clock.now() - lastProgress < PROGRESS_EVERY_MS) return;
@@ -189,6 +195,8 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       const { reason: _old, params: _params, variant: _variant, ...rest } = current; // the words of an earlier failure go
       const base: MemberResult = { ...rest, at: stamp(), ...failure };
       const tries = retries.get(userId) ?? 0;
+      // Held back by the bot's write budget: nothing reached X, so the member waits for the instant named, as often as it takes.
+      if (retry === 'rate-limited' && heldBackByBot(error)) return { result: { ...base, status: 'pending' }, retryAt: rateLimitRetryAt(new Date(failedUntil ?? clock.now()), clock.now(), 1, 0) };
       if (retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
         retries.set(userId, tries + 1);
         // Never sooner than a minute, doubling with each 429 (see rateLimitRetryAt): a reset already past meant at once.

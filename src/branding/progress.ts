@@ -14,6 +14,9 @@ export interface PushProgress {
   total: number;
   /** Undefined until the first member of this run is finished. */
   etaSeconds: number | undefined;
+  /** With X_DAILY_WRITE_BUDGET: when the members left are done under the budget (ms since the epoch), if the
+   *  budget holds them back. */
+  budgetFinishAt?: number;
 }
 
 export type ProgressListener = (progress: PushProgress) => void;
@@ -31,7 +34,7 @@ export function describeProgress(progress: PushProgress, locale: Locale = 'en-US
   const parts = [`${finished}/${progress.total}`];
   if (progress.failed) parts.push(t(locale, 'branding.progress.failed', { count: progress.failed }));
   if (progress.skipped) parts.push(t(locale, 'branding.progress.skipped', { count: progress.skipped }));
-  if (progress.etaSeconds !== undefined && finished < progress.total) {
+  if (progress.etaSeconds !== undefined && finished < progress.total && progress.budgetFinishAt === undefined) {
     const seconds = progress.etaSeconds;
     parts.push(
       seconds < 60
@@ -39,5 +42,16 @@ export function describeProgress(progress: PushProgress, locale: Locale = 'en-US
         : t(locale, 'branding.progress.minutes-left', { minutes: Math.ceil(seconds / 60) }),
     );
   }
+  if (progress.budgetFinishAt !== undefined && finished < progress.total) {
+    parts.push(t(locale, 'branding.progress.budget-finish', { finishAt: finishWords(progress.budgetFinishAt, locale) }));
+  }
   return parts.join(' · ');
+}
+
+const finishFormats = new Map<Locale, Intl.DateTimeFormat>();
+/** "Dec 2, 14:15 UTC" in the reader's locale: a push under a daily budget can take days. */
+function finishWords(ms: number, locale: Locale): string {
+  let format = finishFormats.get(locale);
+  if (!format) finishFormats.set(locale, (format = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' })));
+  return `${format.format(ms)} UTC`;
 }

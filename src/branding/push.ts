@@ -85,6 +85,7 @@ export interface PushRunnerDeps {
   /** First wait after a 429, even when X's reset is sooner; doubles at each 429 (60 s by default). */
   rateLimitWaitMs?: number;
   metrics?: PoolDeps['metrics'];
+  writeBudget?: PoolDeps['writeBudget'];
 }
 
 export type AskAnswer = 'approved' | 'declined';
@@ -136,6 +137,7 @@ export function createPushRunner(deps: PushRunnerDeps): PushRunner {
     rateLimitWaitMs: deps.rateLimitWaitMs ?? RATE_LIMIT_MIN_WAIT_MS,
     stopping: stopping.signal,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.writeBudget ? { writeBudget: deps.writeBudget } : {}),
   });
   return createLifecycle({ jobs, consent: deps.consent, coordination: deps.coordination, logger: deps.logger, clock, sleep, locked: (key, work) => deps.store.locked(key, work), runPhase, stopping, ...(deps.ownsGuild ? { ownsGuild: deps.ownsGuild } : {}) });
 }

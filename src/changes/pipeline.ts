@@ -31,6 +31,7 @@ import { isImageValue, type PartDriver, type PartValue } from './parts.js';
 import type { LinkedAccount, TokenVault } from '../accounts/vault.js';
 import type { XClient, XUser } from '../x/client.js';
 import { XApiError } from '../x/errors.js';
+import { withWritePriority } from '../x/write-context.js';
 import { errorRecord, UserFacingError, type StoredReason } from '../errors.js';
 import type { ChangeJournal, ChangeOrigin, ChangeRecord, PlannedRecord } from './journal.js';
 
@@ -298,7 +299,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       try {
         const driver = driverOf(entry.record);
         const { value } = entry;
-        const upload = () => (value === 'none' ? driver.clear(account) : driver.send(account, value));
+        // The write budget serves commands first, then schedules, then pushes (src/x/budget.ts).
+        const upload = () => withWritePriority(entry.record.origin.kind, () => (value === 'none' ? driver.clear(account) : driver.send(account, value)));
         uploaded = await (uploadSlot ? uploadSlot.run(upload) : upload());
       } catch (error) {
         // The connection failed after the upload was sent: X may have applied it. Sending it again blindly

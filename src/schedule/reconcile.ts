@@ -17,7 +17,7 @@ import { XApiError } from '../x/errors.js';
 import { activeImageAt, nextRotationImage, ruleOf, type Rule, type RotationSchedule } from './engine.js';
 import { ruleWords } from '../i18n/schedule-words.js';
 import { createLimiter, type Limiter } from '../coordination/limiter.js';
-import { rateLimitRetryAt } from '../x/rate-limit.js';
+import { heldBackByBot, rateLimitRetryAt } from '../x/rate-limit.js';
 import { StoreError } from '../store/backend.js';
 import { storedError, type ScheduleFailure } from './failures.js';
 import { activeTeamSeason, notBeforeMs, teamImageKey, type Team } from './plan.js';
@@ -228,8 +228,10 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         return tell(discordUserId, record, { kind: 'failed', failure });
       }
       if (error instanceof XApiError && error.kind === 'rate-limited') {
-        const rateLimits = (record.retry?.rateLimits ?? 0) + 1;
-        const retryAt = rateLimitRetryAt(error.resetAt, clock.now(), rateLimits);
+        // Held back by the bot's write budget (nothing reached X): just after the instant it names, no backoff.
+        const ours = heldBackByBot(error);
+        const rateLimits = (record.retry?.rateLimits ?? 0) + (ours ? 0 : 1);
+        const retryAt = ours ? rateLimitRetryAt(error.resetAt, clock.now(), 1, 0) : rateLimitRetryAt(error.resetAt, clock.now(), rateLimits);
         record = await recordFailure(discordUserId, { kind: 'rate-limited', error: storedError(error) }, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits }));
         return planAt(discordUserId, retryAt);
       }

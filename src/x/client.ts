@@ -16,6 +16,7 @@ import { checkProfileText, type ProfileText } from '../profile/text.js';
 import { truncate } from '../text.js';
 import type { Logger } from '../log.js';
 import { createProfileApiMode, memoryRecord, v1Gone, type ProfileApi, type ProfileApiMode } from './profile-api.js';
+import { xUserKey } from './user-key.js';
 
 export type { Credentials } from './oauth.js';
 
@@ -45,12 +46,18 @@ export interface XClientOptions {
 }
 
 /** One request to X: `endpoint` is the path as this client writes it (no ids: those travel in the query or
- *  the body), `status` undefined when no answer came, `rateLimitRemaining` X's x-rate-limit-remaining. */
+ *  the body), `status` undefined when no answer came, `rateLimitRemaining` X's x-rate-limit-remaining,
+ *  `rateLimitLimit` its x-rate-limit-limit, `rateLimitResetAt` its x-rate-limit-reset (ms since the epoch),
+ *  `method` the HTTP method (X limits each method of a path apart), `userKey` whose limit it was (xUserKey of the access token; none for the consumer-only OAuth calls). */
 export interface XRequestObservation {
   endpoint: string;
   status: number | undefined;
   seconds: number;
   rateLimitRemaining: number | undefined;
+  rateLimitLimit?: number | undefined;
+  rateLimitResetAt?: number | undefined;
+  userKey?: string | undefined;
+  method?: string;
 }
 
 export interface RequestToken {
@@ -271,10 +278,21 @@ function regionQuery(region: BannerRegion | undefined): Record<string, string> {
   return { width: String(width), height: String(height), offset_left: String(offsetLeft), offset_top: String(offsetTop) };
 }
 
-/** X's x-rate-limit-remaining, when it is a count. */
-function rateLimitRemaining(headers: Dispatcher.ResponseData['headers'] | undefined): number | undefined {
-  const value = headers?.['x-rate-limit-remaining'];
-  return typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+/** X's x-rate-limit-remaining (or -limit, -reset in seconds), when it is a count. */
+function rateLimitRemaining(headers: Dispatcher.ResponseData['headers'] | undefined, name = 'x-rate-limit-remaining'): number | undefined {
+  const value = headers?.[name];
+  return typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : undefined;
+}
+
+/** What X said of the user's rate limit on this endpoint (issue 12: the write budget holds a user at 0). */
+function rateLimitSeen(send: SendOptions, headers: Dispatcher.ResponseData['headers'] | undefined) {
+  const reset = rateLimitRemaining(headers, 'x-rate-limit-reset');
+  return {
+    method: send.method,
+    rateLimitLimit: rateLimitRemaining(headers, 'x-rate-limit-limit'),
+    rateLimitResetAt: reset === undefined ? undefined : reset * 1000,
+    userKey: send.token && !send.path.startsWith('/oauth/') ? xUserKey(send.token.key) : undefined,
+  };
 }
 
 function parseForm(body: string, required: string[]): Record<string, string> {
@@ -343,7 +361,7 @@ export function createXClient(options: XClientOptions): XClient {
     const started = performance.now();
     const log = (status: number | undefined, kind?: string, headers?: Dispatcher.ResponseData['headers']) => {
       options.logger?.debug({ method: send.method, path: send.path, status, kind, ms: Math.round(performance.now() - started) }, 'x request');
-      options.observe?.({ endpoint: send.path, status, seconds: (performance.now() - started) / 1000, rateLimitRemaining: rateLimitRemaining(headers) });
+      options.observe?.({ endpoint: send.path, status, seconds: (performance.now() - started) / 1000, rateLimitRemaining: rateLimitRemaining(headers), ...rateLimitSeen(send, headers) });
     };
     let response: Dispatcher.ResponseData;
     let text: string;

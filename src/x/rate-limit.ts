@@ -20,3 +20,10 @@ export function rateLimitRetryAt(resetAt: Date | undefined, nowMs: number, strea
   const jittered = backoff * (1 + 0.2 * Math.min(Math.max(random(), 0), 1));
   return Math.max((resetAt?.getTime() ?? 0) + RESET_MARGIN_MS, nowMs + jittered);
 }
+
+/** A write the bot's own write budget refused before sending (src/x/budget.ts): it cost X nothing, so the
+ *  caller retries just after its `resetAt` without counting it as a 429 or backing off. */
+export function heldBackByBot(error: unknown): boolean {
+  const { kind, variant } = (error ?? {}) as { kind?: unknown; variant?: unknown };
+  return kind === 'rate-limited' && (variant === 'held' || variant === 'budget');
+}

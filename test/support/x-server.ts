@@ -174,8 +174,18 @@ export interface XServer {
   /** "v1.1 switched off for this app": every request to `paths` (update_profile_image by default) is answered
    *  410 (code 68, as X answered the retired v1), 404 (code 34) or 403 code 453; undefined switches it on again. */
   switchOffV1(answer: 410 | 404 | 453 | undefined, paths?: readonly string[]): void;
+  // issue 12: write budget. X's per-user, per-endpoint limits: every answer to a user's request carries
+  // x-rate-limit-limit/remaining/reset for that user and endpoint (DEFAULT_RATE_LIMIT calls per 15 minutes);
+  // a request at remaining 0 before the reset is answered 429 (code 88).
+  /** Sets a user's limit on `endpoint` (a path such as X_PATHS.updateProfileImage); `resetAt` in ms. */
+  setRateLimit(userId: string, endpoint: string, limit: { remaining: number; resetAt: number; limit?: number }): void;
   close(): Promise<void>;
 }
+
+/** issue 12: each user's calls per endpoint per RATE_LIMIT_WINDOW_MS (X's are 75 or fewer; the tests of other
+ *  things make more, so only setRateLimit brings a user to 0). */
+export const DEFAULT_RATE_LIMIT = 100_000;
+export const RATE_LIMIT_WINDOW_MS = 15 * 60_000;
 
 export const X_PATHS = {
   requestToken: '/oauth/request_token',
@@ -626,6 +636,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   let requestHook: RequestHook | undefined;
   let maxUploadsInFlight = 0;
   let rateLimit: { fraction: number; resetAfterMs: number; seen: number } | undefined;
+  const userLimits = new Map<string, { limit: number; remaining: number; resetAt: number }>(); // `${userId} ${path}`
 
   const users = new Map<string, FakeXUser>();
   const userStates = new Map<string, UserState>();
@@ -1580,6 +1591,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       ctx.log.detail = `v1.1 switched off (${switchedOff})`;
       return switchedOff === 453 ? sendError(ctx, 403, 453) : sendError(ctx, switchedOff, switchedOff === 410 ? 68 : 34);
     }
+    if (route && route.method === method && ctx.accessToken && !countRateLimit(ctx, ctx.accessToken.userId)) return;
     const fault = takeFault(method, path);
     if (fault && (await applyFault(ctx, fault))) return;
     if (requestHook && (await requestHook({ method, path, userId: ctx.accessToken?.userId, stage: 'received' })) === 'drop') return void ctx.res.destroy();
@@ -1595,6 +1607,21 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     const bannerMatch = /^\/profile_banners\/(\d+)\/(\d+)\/([a-z0-9_]+)$/.exec(path);
     if (bannerMatch && method === 'GET') return serveBanner(ctx, bannerMatch);
     sendError(ctx, 404, 34);
+  }
+
+  // --- issue 12: per-user, per-endpoint rate limits -----------------------------------------
+
+  /** Spends one call of the user's limit on this endpoint, with its headers on the answer; false (answered 429) at 0. */
+  function countRateLimit(ctx: Ctx, userId: string): boolean {
+    const key = `${userId} ${ctx.path}`;
+    let limit = userLimits.get(key);
+    if (!limit || limit.resetAt <= now()) userLimits.set(key, (limit = { limit: DEFAULT_RATE_LIMIT, remaining: DEFAULT_RATE_LIMIT, resetAt: now() + RATE_LIMIT_WINDOW_MS }));
+    const exhausted = limit.remaining <= 0;
+    if (!exhausted) limit.remaining -= 1;
+    const headers = { 'x-rate-limit-limit': String(limit.limit), 'x-rate-limit-remaining': String(limit.remaining), 'x-rate-limit-reset': String(Math.ceil(limit.resetAt / 1000)) };
+    for (const [name, value] of Object.entries(headers)) ctx.res.setHeader(name, value);
+    if (exhausted) sendError(ctx, 429, 88, 'rate limit exhausted (setRateLimit)');
+    return !exhausted;
   }
 
   const server: Server = createServer((req, res) => {
@@ -1690,6 +1717,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     },
     resetMaxUploadsInFlight() {
       maxUploadsInFlight = uploadsInFlight;
+    },
+    setRateLimit(userId, endpoint, { remaining, resetAt, limit }) {
+      userLimits.set(`${userId} ${endpoint}`, { limit: limit ?? DEFAULT_RATE_LIMIT, remaining, resetAt });
     },
     rateLimitFirstAttempts({ fraction, resetAfterMs }) {
       rateLimit = { fraction: Math.min(1, Math.max(0, fraction)), resetAfterMs, seen: 0 };

@@ -141,4 +141,7 @@ export default {
   'branding.reason.part-not-allowed': 'Teil nicht erlaubt',
   'branding.reason.declined': 'abgelehnt',
   'branding.reason.no-answer': 'keine Antwort',
+
+  // issue 12: write budget
+  'branding.progress.budget-finish': 'fertig etwa {finishAt} (tägliches Budget an Änderungen bei X)',
 } satisfies AreaOf<typeof english>;

@@ -191,4 +191,10 @@ export default {
   'error.text-too-long.url': 'Diese Webadresse hat {length} Zeichen; X erlaubt höchstens {max}.',
   'error.text-too-long.location': 'Dieser Ort hat {length} Zeichen; X erlaubt höchstens {max}.',
   'error.template-too-long': 'Der feste Text dieser Vorlage (ohne Name und Bio) hat {length} Zeichen, mehr als die {max}, die X erlaubt.',
+
+  // issue 12: write budget
+  'error.rate-limited.held_one': 'X erlaubt bis {resetAt} keine weiteren Änderungen dieses Kontos. Versuch es in {count} Minute erneut.',
+  'error.rate-limited.held_other': 'X erlaubt bis {resetAt} keine weiteren Änderungen dieses Kontos. Versuch es in {count} Minuten erneut.',
+  'error.rate-limited.budget_one': 'Der Bot hat sein tägliches Budget an Änderungen bei X aufgebraucht. Versuch es in {count} Minute erneut (nach {resetAt}).',
+  'error.rate-limited.budget_other': 'Der Bot hat sein tägliches Budget an Änderungen bei X aufgebraucht. Versuch es in {count} Minuten erneut (nach {resetAt}).',
 } satisfies AreaOf<typeof english>;

@@ -142,4 +142,7 @@ export default {
   'branding.reason.part-not-allowed': 'part not allowed',
   'branding.reason.declined': 'declined',
   'branding.reason.no-answer': 'no answer',
+
+  // issue 12: write budget
+  'branding.progress.budget-finish': 'done about {finishAt} (daily budget of changes on X)',
 } as const;

@@ -205,4 +205,10 @@ export default {
   'error.text-too-long.url': 'That website address has {length} characters; X allows at most {max}.',
   'error.text-too-long.location': 'That location has {length} characters; X allows at most {max}.',
   'error.template-too-long': "The template's own text (without the name or bio) has {length} characters, more than the {max} X allows.",
+
+  // issue 12: write budget
+  'error.rate-limited.held_one': 'X allows no more changes of this account until {resetAt}. Try again in {count} minute.',
+  'error.rate-limited.held_other': 'X allows no more changes of this account until {resetAt}. Try again in {count} minutes.',
+  'error.rate-limited.budget_one': "The bot has used its daily budget of changes on X. Try again in {count} minute (after {resetAt}).",
+  'error.rate-limited.budget_other': "The bot has used its daily budget of changes on X. Try again in {count} minutes (after {resetAt}).",
 } as const;

@@ -141,4 +141,7 @@ export default {
   'branding.reason.part-not-allowed': '許可されていない部分',
   'branding.reason.declined': '辞退',
   'branding.reason.no-answer': '回答なし',
+
+  // issue 12: write budget
+  'branding.progress.budget-finish': '完了見込み {finishAt}（X での 1 日の変更上限）',
 } satisfies AreaOf<typeof english>;

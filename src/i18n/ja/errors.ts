@@ -191,4 +191,10 @@ export default {
   'error.text-too-long.url': 'このウェブサイトのアドレスは {length} 文字です。X の上限は {max} 文字です。',
   'error.text-too-long.location': 'この場所は {length} 文字です。X の上限は {max} 文字です。',
   'error.template-too-long': 'このテンプレートの固定テキスト（名前と自己紹介を除く）は {length} 文字で、X の上限 {max} 文字を超えています。',
+
+  // issue 12: write budget
+  'error.rate-limited.held_one': 'X では {resetAt} までこのアカウントをこれ以上変更できません。{count} 分後にもう一度お試しください。',
+  'error.rate-limited.held_other': 'X では {resetAt} までこのアカウントをこれ以上変更できません。{count} 分後にもう一度お試しください。',
+  'error.rate-limited.budget_one': 'ボットは X での 1 日の変更上限に達しました。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
+  'error.rate-limited.budget_other': 'ボットは X での 1 日の変更上限に達しました。{count} 分後（{resetAt} 以降）にもう一度お試しください。',
 } satisfies AreaOf<typeof english>;
