@@ -1,0 +1,162 @@
+/**
+ * Issue 12 item 4: an avatar changed by hand on X is not overwritten by a scheduled change. The real bot,
+ * discord.js client, node-cron and the local Discord and X servers (every X request signature-checked); the
+ * user changes their avatar "on X's site" with the X server's setProfileImage, which sends no API request.
+ * The scheduler's clock is moved forward so an event's time is reached in seconds.
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/bot-harness.js';
+import type { Message, OptionValue, TestUser } from '../support/discord-server.js';
+import { X_PATHS, type FakeXUser } from '../support/x-server.js';
+import { eventually } from '../support/eventually.js';
+import { buttonsOf } from '../bot/helpers.js';
+
+const clock = { offset: 0, now: () => Date.now() + clock.offset };
+/** Move the scheduler's clock so that `at` is `leadMs` away. */
+const setNow = (at: Date | number, leadMs = 0) => {
+  clock.offset = new Date(at).getTime() - leadMs - Date.now();
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ clock, env: { SCHEDULE_MIN_INTERVAL_MS: '1500' } });
+});
+afterAll(async () => {
+  expect(h.discord.unexpectedCalls).toEqual([]);
+  await h?.close();
+});
+
+const colour = (background: string) => sharp({ create: { width: 400, height: 400, channels: 3, background } }).jpeg().toBuffer();
+
+async function addImage(user: TestUser, name: string, background: string): Promise<Buffer> {
+  const data = await colour(background);
+  await h.services.library.add(user.id, name, { data, format: 'jpeg' });
+  return data;
+}
+
+async function schedule(user: TestUser, subcommand: string, options: Record<string, OptionValue> = {}) {
+  const interaction = await h.discord.slash(user, { name: 'schedule', subcommand, options });
+  return (await interaction.waitForReply(undefined, 15_000)).content;
+}
+
+const uploadsOf = (account: FakeXUser) => h.x.uploads.filter((upload) => upload.userId === account.id);
+/** verify_credentials of this account (its access tokens start with its id), answered, since `from`. */
+const readsOf = (account: FakeXUser, from = 0, to = Infinity) =>
+  h.x.requests.filter((request) => request.path === X_PATHS.verifyCredentials && request.oauthParams?.oauth_token?.startsWith(`${account.id}-`) && request.at >= from && request.at <= to);
+const dmsTo = (user: TestUser, includes: string): Message[] => h.discord.messages.filter((posted) => posted.recipientId === user.id && posted.message.content?.includes(includes)).map((posted) => posted.message);
+const local = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
+
+const HAND_NOTICE = 'Your avatar on X was changed outside the bot';
+
+/** A linked user whose default image "usual" the bot applied (their first change), and an event "party" an hour ahead. */
+async function userWithEvent(name: string): Promise<{ user: TestUser; account: FakeXUser; party: Buffer; at: Date; eventId: string }> {
+  clock.offset = 0;
+  const user = h.discord.addMember({ username: name });
+  const account = await h.linkUser(user, `${name}_x`);
+  const usual = await addImage(user, 'usual', '#777777');
+  const party = await addImage(user, 'party', '#ff00ff');
+  const readsBefore = readsOf(account).length;
+  await schedule(user, 'default', { image: 'usual' });
+  // The first change has nothing the bot applied to compare with: it is made, with the one read the change
+  // makes anyway (the avatar from before, saved as the original) before its upload.
+  await h.discord.waitFor(() => uploadsOf(account).length === 1, 10_000, 'the default image');
+  expect(uploadsOf(account)[0]!.bytes.equals(usual)).toBe(true);
+  expect(readsOf(account, 0, uploadsOf(account)[0]!.at)).toHaveLength(readsBefore + 1);
+  await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
+  await eventually(async () => expect((await h.services.avatars.history(user.id)).entries).toHaveLength(1));
+
+  const at = new Date(Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000); // an hour from now, whole minute, UTC
+  expect(await schedule(user, 'event', { image: 'party', at: local(at) })).toMatch(/Next change: .* → party\.$/);
+  const eventId = (await h.services.schedules.get(user.id)).schedules[0]!.id;
+  return { user, account, party, at, eventId };
+}
+
+/** The user changes their avatar on X's own site. */
+async function changeByHand(account: FakeXUser): Promise<string> {
+  h.x.setProfileImage(account.id, { bytes: await colour('#00aa00'), format: 'jpeg' });
+  return h.x.profileImageUrl(account.id);
+}
+
+describe('an avatar changed by hand on X', () => {
+  it('is not overwritten: the schedule is paused, one notice with a Resume button; Resume lets the change apply', async () => {
+    const { user, account, party, at, eventId } = await userWithEvent('handy');
+    const handUrl = await changeByHand(account);
+
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    const notice = (await h.discord.waitForDm(user.id, (message) => message.content.includes(HAND_NOTICE), 10_000)).message;
+    expect(notice.content).toBe(
+      'Your avatar on X was changed outside the bot, so the event at ' +
+        local(at) +
+        ' did not replace it with "party" and that schedule is paused. Press Resume (or use /schedule resume) to let it change your avatar again, or use /schedule overwrite to always replace hand changes.',
+    );
+    expect(buttonsOf(notice).map((button) => [button.label, button.custom_id])).toEqual([['Resume', `schedule:resume:${eventId}`]]);
+    // Nothing was uploaded: X still shows what the user set by hand.
+    expect(uploadsOf(account)).toHaveLength(1);
+    expect(h.x.profileImageUrl(account.id)).toBe(handUrl);
+    const record = await h.services.schedules.get(user.id);
+    expect(record.schedules[0]!.paused).toMatchObject({ reason: 'hand-changed' });
+    expect(record.applied?.image).toBe('usual');
+
+    // While paused the event fires nothing: another re-plan (any process, an edit) neither uploads nor tells again.
+    await h.services.scheduler.refresh(user.id);
+    const list = await schedule(user, 'list');
+    expect(list).toContain(`\`${eventId}\` event ${local(at)} → party (paused: your avatar was changed by hand on X)`);
+    expect(list).toMatch(/Last run: failed Your avatar on X was changed outside the bot/);
+    expect(uploadsOf(account)).toHaveLength(1);
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(1);
+
+    // Resume: the event is due, so it applies at once, over the avatar the user set by hand (they said so).
+    const clicked = await h.discord.click(notice, `schedule:resume:${eventId}`, { user });
+    const updated = await clicked.waitForReply((message) => message.content.includes(`Resumed \`${eventId}\`.`), 15_000);
+    expect(buttonsOf(updated)).toEqual([]);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the change after Resume');
+    expect(uploadsOf(account)[1]!.bytes.equals(party)).toBe(true);
+    await h.discord.waitForDm(user.id, (message) => message.embeds[0]?.title === 'Scheduled avatar: party', 10_000);
+    const resumed = await h.services.schedules.get(user.id);
+    expect(resumed.schedules[0]!.paused).toBeUndefined();
+    expect(resumed.applied?.image).toBe('party');
+    expect(resumed.acceptedAvatar).toBeUndefined(); // the bot's own avatar is the one compared next
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(1);
+    clock.offset = 0;
+  });
+
+  it('with /schedule overwrite on, the scheduled change replaces it (and nothing is read for a check)', async () => {
+    const { user, account, party, at } = await userWithEvent('overwriter');
+    expect(await schedule(user, 'overwrite', { mode: 'on' })).toMatch(/^Scheduled changes will replace an avatar you changed by hand on X\.\nNext change: /);
+    expect(await schedule(user, 'list')).toContain('Scheduled changes replace an avatar you change by hand on X (/schedule overwrite to be asked instead).');
+    await changeByHand(account);
+    const readsBefore = readsOf(account).length;
+
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event upload');
+    expect(uploadsOf(account)[1]!.bytes.equals(party)).toBe(true);
+    expect(readsOf(account, 0, uploadsOf(account)[1]!.at)).toHaveLength(readsBefore); // no read before the upload
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('party'));
+    expect((await h.services.schedules.get(user.id)).schedules[0]!.paused).toBeUndefined();
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(0);
+
+    // Off again: the check is back.
+    expect(await schedule(user, 'overwrite', { mode: 'off' })).toMatch(/^When you change your avatar by hand on X, the next scheduled change pauses its schedule and asks you first\./);
+    expect((await h.services.schedules.get(user.id)).overwriteHandChanges).toBeUndefined();
+    clock.offset = 0;
+  });
+
+  it('a user who did not change it by hand is changed as scheduled, with one profile read before the upload', async () => {
+    const { user, account, party, at } = await userWithEvent('steady');
+    const fireFrom = Date.now();
+
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event upload');
+    expect(uploadsOf(account)[1]!.bytes.equals(party)).toBe(true);
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('party'));
+    // One verify_credentials compared the avatar before the upload; the read after it is the final URL's.
+    expect(readsOf(account, fireFrom, uploadsOf(account)[1]!.at)).toHaveLength(1);
+    expect((await h.services.schedules.get(user.id)).schedules[0]!.paused).toBeUndefined();
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(0);
+    clock.offset = 0;
+  });
+});
