@@ -57,6 +57,8 @@ export interface BeginOptions {
   prepared?: PreparedChange;
   /** The caller's bound on uploads at once, held for the POST to X only. */
   uploadSlot?: Limiter;
+  /** What X showed in the part just before (read by the caller: a scheduled change's hand-change check). */
+  shownBefore?: string;
 }
 
 /** A change prepared ahead of its upload (see AvatarChanges.prepare). */
@@ -224,8 +226,20 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
       const kept = isImageValue(value) ? { hash: hashImage(value.data), format: value.format } : { hash: hashText(value.text), text: value.text };
       const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...kept, source, label };
-      const { prepared, uploadSlot } = options;
-      return pipeline.start({ userId: discordUserId, account, part, value, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
+      const { prepared, uploadSlot, shownBefore } = options;
+      return pipeline.start({
+        userId: discordUserId,
+        account,
+        part,
+        value,
+        source,
+        label,
+        origin,
+        planned: { op: 'append', entry },
+        ...(prepared ? { prepared } : {}),
+        ...(uploadSlot ? { uploadSlot } : {}),
+        ...(shownBefore !== undefined ? { shownBefore } : {}),
+      });
     });
   }
 

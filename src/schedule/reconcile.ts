@@ -202,10 +202,11 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         if (!deps.profiles) throw new TypeError('the scheduler needs `profiles` to apply a kit');
         const kit = found.kind === 'kit' ? found.kit : undefined;
         const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit) : { avatar: found.image };
-        const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
         // A change continued (a retry, a restart) was looked at when it began.
         const looked: HandChangeLook = record.changing?.target === target ? {} : await lookForHand(values.avatar !== undefined);
         if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
+        const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
+        const shownAvatar = looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {};
         const changed = await changeParts({ avatars, schedules, readProfile: deps.profiles.read }, discordUserId, record, {
           target,
           values,
@@ -213,7 +214,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
           origin,
           ...(looked.profile ? { profile: looked.profile } : {}),
           begin: (part, value) => {
-            const begin = () => avatars.beginPart(discordUserId, part, value, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, options);
+            const begin = () => avatars.beginPart(discordUserId, part, value, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, part === 'avatar' ? { ...options, ...shownAvatar } : options);
             return team ? teamUpload(team.guildId, begin) : begin();
           },
           begun: () => trigger.accepted?.(),
@@ -226,12 +227,11 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
       // A recovered change that completed since the record was read above is recorded there now.
       if (!joined && recoveredFor.delete(discordUserId) && (await schedules.get(discordUserId)).applied?.image === target) return;
-      if (!joined) {
-        const looked = await lookForHand(true);
-        if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
-      }
+      const looked = joined ? {} : await lookForHand(true);
+      if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
+      const shownAvatar = looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {};
       // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
-      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {});
+      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, { ...(trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {}), ...shownAvatar });
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
       trigger.accepted?.(); // X has the image: a catch-up lane may take the next user while X processes it
       const applied = avatarOf(await started.final);

@@ -160,3 +160,36 @@ describe('an avatar changed by hand on X', () => {
     clock.offset = 0;
   });
 });
+
+describe('an avatar changed by hand on X, replaced after Resume while X is slow to process', () => {
+  let slow: Harness;
+  beforeAll(async () => {
+    // X shows a new image 150 ms after the upload; the bot looks 100 ms after it (and again each 100 ms).
+    slow = await startHarness({ env: { TWITTER_PROCESSING_DELAY_MS: '100', SCHEDULE_MIN_INTERVAL_MS: '1500' }, x: { processingDelayMs: 150 } });
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('records the URL of the new image, not the hand-made one X still shows at the first look', async () => {
+    const user = slow.discord.addMember({ username: 'slowhand' });
+    const account = await slow.linkUser(user, 'slowhand_x');
+    for (const [name, background] of [['usual', '#777777'], ['party', '#ff00ff']] as const) await slow.services.library.add(user.id, name, { data: await colour(background), format: 'jpeg' });
+    const run = async (subcommand: string, options: Record<string, OptionValue>) => (await (await slow.discord.slash(user, { name: 'schedule', subcommand, options })).waitForReply(undefined, 15_000)).content;
+    await run('default', { image: 'usual' });
+    await eventually(async () => expect((await slow.services.avatars.history(user.id)).entries).toHaveLength(1), 10_000);
+    slow.x.setProfileImage(account.id, { bytes: await colour('#00aa00'), format: 'jpeg' });
+    const handStem = slow.x.profileImageUrl(account.id).replace(/_normal\.jpg$/, '');
+
+    // The event starts now: the hand change pauses it; Resume lets it replace the hand-made avatar.
+    await run('event', { image: 'party', at: local(new Date(Date.now() - 60_000)) });
+    const notice = (await slow.discord.waitForDm(user.id, (message) => message.content.includes(HAND_NOTICE), 10_000)).message;
+    const eventId = (await slow.services.schedules.get(user.id)).schedules[0]!.id;
+    await (await slow.discord.click(notice, `schedule:resume:${eventId}`, { user })).waitForReply((message) => message.content.includes('Resumed'), 15_000);
+    await eventually(async () => expect((await slow.services.schedules.get(user.id)).applied?.image).toBe('party'), 10_000);
+
+    const top = (await slow.services.avatars.history(user.id)).entries.at(-1)!;
+    expect(top.url400.startsWith(handStem)).toBe(false);
+    expect(top.url400).toBe(slow.x.profileImageUrl(account.id).replace('_normal', '_400x400'));
+  });
+});
