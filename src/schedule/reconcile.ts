@@ -201,10 +201,10 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         // A kit, or an image after a kit: each part its own change; the parts a kit changed and this target does not set are restored.
         if (!deps.profiles) throw new TypeError('the scheduler needs `profiles` to apply a kit');
         const kit = found.kind === 'kit' ? found.kit : undefined;
-        const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit) : { avatar: found.image };
-        // A change continued (a retry, a restart) was looked at when it began.
-        const looked: HandChangeLook = record.changing?.target === target ? {} : await lookForHand(values.avatar !== undefined);
+        // A change continued (a retry, a restart) was looked at when it began. The check's read fills the kit's templates too.
+        const looked: HandChangeLook = record.changing?.target === target ? {} : await lookForHand(kit === undefined || kit.images.avatar !== undefined);
         if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
+        const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit, looked.profile) : { avatar: found.image };
         const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
         const shownAvatar = looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {};
         const changed = await changeParts({ avatars, schedules, readProfile: deps.profiles.read }, discordUserId, record, {

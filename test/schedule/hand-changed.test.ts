@@ -161,6 +161,68 @@ describe('an avatar changed by hand on X', () => {
   });
 });
 
+describe('an avatar changed by hand on X, other targets', () => {
+  it('the default image coming back pauses the default image; /schedule resume default lets it apply', async () => {
+    const { user, account, eventId } = await userWithEvent('defaulted');
+    // The event is replaced by one that started a minute ago: it applies now (after the minimum interval).
+    await schedule(user, 'remove', { schedule: eventId });
+    await schedule(user, 'event', { image: 'party', at: local(new Date(Date.now() - 60_000)) });
+    await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the event upload');
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('party'));
+    const handUrl = await changeByHand(account);
+
+    // Removing the event brings the default image back: the hand change pauses it instead.
+    const partyId = (await h.services.schedules.get(user.id)).schedules[0]!.id;
+    await schedule(user, 'remove', { schedule: partyId });
+    const notice = (await h.discord.waitForDm(user.id, (message) => message.content.includes(HAND_NOTICE), 10_000)).message;
+    expect(notice.content).toContain('so your default image did not replace it with "usual"');
+    expect(buttonsOf(notice).map((button) => button.custom_id)).toEqual(['schedule:resume:default']);
+    expect(uploadsOf(account)).toHaveLength(2);
+    expect(h.x.profileImageUrl(account.id)).toBe(handUrl);
+    expect(await schedule(user, 'list')).toContain('Default image: usual (paused: your avatar was changed by hand on X)');
+
+    expect(await schedule(user, 'resume', { schedule: 'default' })).toMatch(/^Resumed `default`\./);
+    await h.discord.waitFor(() => uploadsOf(account).length === 3, 10_000, 'the default image after /schedule resume');
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
+    expect((await h.services.schedules.get(user.id)).defaultPaused).toBeUndefined();
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(1);
+  });
+
+  it('a kit that sets the avatar: paused after a hand change (no part sent); otherwise its name comes from the same one read', async () => {
+    const kitUser = async (name: string) => {
+      const made = await userWithEvent(name);
+      h.x.setProfile(made.account.id, { name: 'Nia' });
+      await h.services.library.addKit(made.user.id, 'nova', { avatar: { data: await colour('#123456'), format: 'jpeg' }, nameTemplate: '{name} | Nova' });
+      await schedule(made.user, 'remove', { schedule: made.eventId });
+      await schedule(made.user, 'event', { image: 'nova', at: local(made.at) });
+      return made;
+    };
+    const handy = await kitUser('kithand');
+    const steady = await kitUser('kitsteady');
+    await changeByHand(handy.account);
+    const writes = (account: FakeXUser) => h.x.requests.filter((request) => request.path === X_PATHS.updateProfile && request.oauthParams?.oauth_token?.startsWith(`${account.id}-`));
+    const fireFrom = Date.now();
+
+    setNow(handy.at, 1500);
+    await h.services.scheduler.refresh(handy.user.id);
+    await h.services.scheduler.refresh(steady.user.id);
+    await h.discord.waitForDm(handy.user.id, (message) => message.content.includes(HAND_NOTICE), 10_000);
+    await h.discord.waitFor(() => uploadsOf(steady.account).length === 2, 10_000, 'the kit avatar');
+    await eventually(async () => expect(h.x.profile(steady.account.id).name).toBe('Nia | Nova'));
+    await eventually(async () => expect((await h.services.schedules.get(steady.user.id)).applied?.image).toBe('nova'));
+    // One verify_credentials before the kit's first write: the hand-change check and the name from before are one read.
+    const firstWrite = Math.min(uploadsOf(steady.account)[1]!.at, ...writes(steady.account).map((request) => request.at));
+    expect(readsOf(steady.account, fireFrom, firstWrite)).toHaveLength(1);
+
+    // The hand-changed one: nothing of the kit was sent, its schedule is paused.
+    expect(uploadsOf(handy.account)).toHaveLength(1);
+    expect(writes(handy.account)).toHaveLength(0);
+    expect(h.x.profile(handy.account.id).name).toBe('Nia');
+    expect((await h.services.schedules.get(handy.user.id)).schedules[0]!.paused).toMatchObject({ reason: 'hand-changed' });
+    clock.offset = 0;
+  });
+});
+
 describe('an avatar changed by hand on X, replaced after Resume while X is slow to process', () => {
   let slow: Harness;
   beforeAll(async () => {
