@@ -109,6 +109,8 @@ export interface AvatarChanges {
   beginPart(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, origin: ChangeOrigin, options?: BeginOptions): Promise<StartedChange>;
   /** A change of the user still in progress in this process (one recovered after a restart, say) from a matching origin. */
   pending(discordUserId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
+  /** Resolves once the user's changes of the part (default the avatar) in progress here are recorded in its history. */
+  settled(discordUserId: string, part?: ProfilePart): Promise<void>;
   /** At start: finish, in the background, the changes of processes that stopped; returns how many. */
   recover(): Promise<number>;
   /** How a command's change finished after a restart is told: the reply edited while its token lives, else a DM. */
@@ -400,6 +402,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     },
     beginRevert: (discordUserId, origin, part = 'avatar') => locked(discordUserId, () => beginRevertLocked(discordUserId, origin, part)),
     pending: (discordUserId, matches) => pipeline.pending(discordUserId, matches),
+    settled: (discordUserId, part = 'avatar') => pipeline.settled(discordUserId, part),
     recover: () => pipeline.recover(),
     onRecovered: (kind, handler) => pipeline.onRecovered(kind, handler),
     onRecoveredCommand(handler) {

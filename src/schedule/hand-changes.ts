@@ -33,7 +33,8 @@ export function botAvatar(history: UserHistory): string | undefined {
 }
 
 export interface HandChangeDeps {
-  /** The user's avatar history. */
+  /** The user's avatar history, once the avatar changes in progress here are recorded in it (a command's change
+   *  X is processing would otherwise look like a hand change: X shows it, the history does not have it yet). */
   history(discordUserId: string): Promise<UserHistory>;
   /** The profile as X shows it now (verify_credentials). */
   readProfile(discordUserId: string): Promise<XUser>;
@@ -56,6 +57,9 @@ export async function lookForHandChange(deps: HandChangeDeps, discordUserId: str
   if (sameAvatar(shown, applied) || (record.acceptedAvatar !== undefined && sameAvatar(shown, record.acceptedAvatar))) return { profile };
   return { handChanged: shown, profile };
 }
+
+/** For the change's pipeline: what X showed before it (the read after the upload waits for another avatar). */
+export const shownBefore = (looked: HandChangeLook): { shownBefore?: string } => (looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {});
 
 /** The id the notice's Resume button carries for what wanted the change. */
 export const pausedId = (source: ImageSource | undefined): string => (source && 'id' in source ? source.id : DEFAULT_IMAGE_ID);

@@ -23,7 +23,7 @@ import { storedError, type ScheduleFailure } from './failures.js';
 import { activeTeamSeason, notBeforeMs, teamImageKey, type Team } from './plan.js';
 import type { ScheduledNotice, SchedulerClock, SchedulerDeps } from './scheduler.js';
 import { LEASE_MS } from './timers.js';
-import { lookForHandChange, pauseFor, pausedId, type HandChangeLook } from './hand-changes.js';
+import { lookForHandChange, pauseFor, pausedId, shownBefore, type HandChangeLook } from './hand-changes.js';
 
 const TRANSIENT_RETRY_MS = 5 * 60_000;
 
@@ -186,7 +186,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
 
     /** Issue 12: a personal change that sets the avatar looks whether it was changed by hand on X first (hand-changes.ts). */
     const lookForHand = async (setsAvatar: boolean): Promise<HandChangeLook> =>
-      team || !setsAvatar || record.overwriteHandChanges || !deps.profiles ? {} : lookForHandChange({ history: (id) => avatars.history(id), readProfile: deps.profiles.read }, discordUserId, record);
+      team || !setsAvatar || record.overwriteHandChanges || !deps.profiles ? {} : lookForHandChange({ history: (id) => avatars.settled(id).then(() => avatars.history(id)), readProfile: deps.profiles.read }, discordUserId, record);
     const pauseForHand = async (url: string) => {
       const failure: ScheduleFailure = { kind: 'hand-changed', rule, image: imageName, schedule: pausedId(active.source) };
       record = await recordFailure(discordUserId, failure, (draft) => pauseFor(draft, active.source, { reason: 'hand-changed', at: new Date(clock.now()).toISOString(), url }));
@@ -206,7 +206,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
         const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit, looked.profile) : { avatar: found.image };
         const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
-        const shownAvatar = looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {};
+        const shownAvatar = shownBefore(looked);
         const changed = await changeParts({ avatars, schedules, readProfile: deps.profiles.read }, discordUserId, record, {
           target,
           values,
@@ -229,7 +229,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       if (!joined && recoveredFor.delete(discordUserId) && (await schedules.get(discordUserId)).applied?.image === target) return;
       const looked = joined ? {} : await lookForHand(true);
       if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
-      const shownAvatar = looked.profile ? { shownBefore: looked.profile.profileImage.size400 } : {};
+      const shownAvatar = shownBefore(looked);
       // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
       const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, { ...(trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {}), ...shownAvatar });
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());

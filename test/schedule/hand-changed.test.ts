@@ -161,6 +161,40 @@ describe('an avatar changed by hand on X', () => {
   });
 });
 
+describe('not a hand change', () => {
+  it('a command change X shows but the bot has not recorded yet is waited for, not taken for a hand change', async () => {
+    const { user, account, eventId } = await userWithEvent('busy');
+    await schedule(user, 'remove', { schedule: eventId });
+    const mine = await colour('#0000ee');
+    // From the command's upload on, X holds this account's profile reads until released: the command's change
+    // is accepted and shown by X, but not recorded in the history while the scheduled change comes due.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    h.x.setRequestHook(async ({ path, userId, stage }) => {
+      if (userId !== account.id) return;
+      if (path === X_PATHS.updateProfileImage && stage === 'applied') holding = true;
+      else if (holding && path === X_PATHS.verifyCredentials) await released;
+    });
+    try {
+      const command = await h.discord.slash(user, { name: 'avatar', subcommand: 'set', options: { image: { attachment: { filename: 'mine.jpg', bytes: mine } } } });
+      await h.discord.waitFor(() => uploadsOf(account).length === 2, 10_000, 'the command upload');
+      // An event that started a minute ago is due now (after the minimum interval since "usual").
+      await schedule(user, 'event', { image: 'party', at: local(new Date(Date.now() - 60_000)) });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      release();
+      await command.waitForReply(undefined, 15_000);
+      await h.discord.waitFor(() => uploadsOf(account).length === 3, 10_000, 'the event upload');
+    } finally {
+      release();
+      h.x.setRequestHook(undefined);
+    }
+    await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('party'));
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(0);
+    expect((await h.services.schedules.get(user.id)).schedules[0]!.paused).toBeUndefined();
+  });
+});
+
 describe('an avatar changed by hand on X, other targets', () => {
   it('the default image coming back pauses the default image; /schedule resume default lets it apply', async () => {
     const { user, account, eventId } = await userWithEvent('defaulted');
