@@ -10,7 +10,8 @@ import { startHarness, type Harness } from '../support/bot-harness.js';
 import type { Message, OptionValue, TestUser } from '../support/discord-server.js';
 import { X_PATHS, type FakeXUser } from '../support/x-server.js';
 import { eventually } from '../support/eventually.js';
-import { buttonsOf } from '../bot/helpers.js';
+import { buttonsOf, fixture } from '../bot/helpers.js';
+import { normalizeBanner } from '../../src/avatar/normalize.js';
 
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 /** Move the scheduler's clock so that `at` is `leadMs` away. */
@@ -220,6 +221,29 @@ describe('an avatar changed by hand on X, other targets', () => {
     await eventually(async () => expect((await h.services.schedules.get(user.id)).applied?.image).toBe('usual'));
     expect((await h.services.schedules.get(user.id)).defaultPaused).toBeUndefined();
     expect(dmsTo(user, HAND_NOTICE)).toHaveLength(1);
+  });
+
+  it('while one schedule is paused the others go on: a kit without an avatar is applied (only the avatar is compared)', async () => {
+    const { user, account, at, eventId } = await userWithEvent('others');
+    const { data, format } = await normalizeBanner(fixture('flowers.jpeg'));
+    await h.services.library.addKit(user.id, 'flag', { banner: { data, format } });
+    await changeByHand(account);
+    setNow(at, 1500);
+    await h.services.scheduler.refresh(user.id);
+    await h.discord.waitForDm(user.id, (message) => message.content.includes(HAND_NOTICE), 10_000);
+
+    // The clock is moved first: the event's timer is armed on it when the event is added.
+    const later = new Date(at.getTime() + 60_000);
+    setNow(later, 3000);
+    await schedule(user, 'event', { image: 'flag', at: local(later) });
+    await h.discord.waitForDm(user.id, (message) => message.embeds[0]?.title === 'Scheduled kit: flag', 10_000);
+    expect(h.x.banners.filter((banner) => banner.userId === account.id)).toHaveLength(1);
+    expect(uploadsOf(account)).toHaveLength(1); // the avatar set by hand stays
+    const record = await h.services.schedules.get(user.id);
+    expect(record.applied?.image).toBe('flag');
+    expect(record.schedules.find((candidate) => candidate.id === eventId)!.paused).toMatchObject({ reason: 'hand-changed' });
+    expect(dmsTo(user, HAND_NOTICE)).toHaveLength(1);
+    clock.offset = 0;
   });
 
   it('a kit that sets the avatar: paused after a hand change (no part sent); otherwise its name comes from the same one read', async () => {
