@@ -162,7 +162,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     isMember: (guildId, userId) => isMember(guildId, userId),
     teamConcurrency: config.brandingConcurrency,
     // Schedules that name a kit: its values for the user, and the name and bio X shows before it changes them.
-    profiles: { valuesFor: (userId, kit) => kits.valuesFor(userId, kit), read: async (userId) => x.verifyCredentials(await avatars.requireActiveLink(userId)) },
+    profiles: { valuesFor: (userId, kit, current) => kits.valuesFor(userId, kit, current), read: async (userId) => x.verifyCredentials(await avatars.requireActiveLink(userId)) },
     ...(options.clock ? { clock: options.clock } : {}),
     onFire: (_user, dueMs, startedMs) => metrics.scheduleFired((startedMs - dueMs) / 1000),
     onCatchUpChange: metrics.catchUpChange,

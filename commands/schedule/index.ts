@@ -1,9 +1,12 @@
 /**
- * /schedule timezone | season | default | rotate | event | list | preview | pause | resume | remove | notify:
+ * /schedule timezone | season | default | rotate | event | list | preview | pause | resume | remove | notify | overwrite:
  * one file per subcommand (its definition and its handler); the command's definition is read as data from them.
  */
 import { MessageFlags, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import { EVERYWHERE, type SlashCommand } from '../../src/bot/command.js';
+import { EVERYWHERE, onButton, type SlashCommand } from '../../src/bot/command.js';
+import { UserFacingError } from '../../src/errors.js';
+import { resumePaused } from '../../src/schedule/hand-changes.js';
+import { t } from '../../src/i18n/t.js';
 import { subcommandOf } from '../../src/bot/options.js';
 import { searchTimeZones } from '../../src/schedule/engine.js';
 import { localizedDefinition } from '../../src/i18n/commands.js';
@@ -13,6 +16,7 @@ import * as defaultImage from './default.js';
 import * as event from './event.js';
 import * as list from './list.js';
 import * as notify from './notify.js';
+import * as overwrite from './overwrite.js';
 import * as pause from './pause.js';
 import * as preview from './preview.js';
 import * as remove from './remove.js';
@@ -20,7 +24,7 @@ import * as resume from './resume.js';
 import * as rotate from './rotate.js';
 import * as season from './season.js';
 import type { SubcommandHandler } from './shared.js';
-import { imageOption, scheduleOption } from './shared.js';
+import { imageOption, nextChangeText, scheduleOption } from './shared.js';
 import * as timezone from './timezone.js';
 
 // Descriptions and choice names are the catalogue's (command.schedule.*); those here are for readers.
@@ -40,6 +44,7 @@ const definition = {
     resume.subcommand,
     remove.subcommand,
     notify.subcommand,
+    overwrite.subcommand,
   ],
 } as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
 
@@ -57,7 +62,23 @@ const handlers: { [Name in Subcommand]: SubcommandHandler } = {
   resume: resume.run,
   remove: remove.run,
   notify: notify.run,
+  overwrite: overwrite.run,
 };
+
+/**
+ * Issue 12: the Resume button of the notice that a hand change on X paused a schedule (`schedule:resume:<id>`,
+ * `default` for the default image). It resumes the presser's own schedule of that id, accepting the avatar X
+ * showed, and re-plans: what is due now is applied at once.
+ */
+const resumeButton = onButton(async (interaction, services, id) => {
+  const locale = localeOf(interaction.locale);
+  let outcome: ReturnType<typeof resumePaused> = 'not-found';
+  const record = await services.scheduler.edit(interaction.user.id, (draft) => void (outcome = resumePaused(draft, id)));
+  if (outcome === 'not-found') throw new UserFacingError('schedule-not-found');
+  const teams = await services.branding.seasons.forMember(interaction.user.id);
+  const done = t(locale, outcome === 'resumed' ? 'schedule.resumed' : 'schedule.not-paused', { id });
+  await interaction.update({ content: `${interaction.message.content}\n\n${t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, record, teams) })}`, components: [] });
+});
 
 /** Writes that add to what is stored need a working link (not revoked); pause, resume and remove only touch what exists. */
 const LINKED_WRITES = new Set<Subcommand>(['timezone', 'season', 'default', 'rotate', 'event', 'notify']);
@@ -71,6 +92,8 @@ export const scheduleCommand: SlashCommand = {
     if (LINKED_WRITES.has(subcommand)) await services.links.requireWorking(interaction.user.id);
     await handlers[subcommand](interaction, services, localeOf(interaction.locale));
   },
+
+  components: { resume: resumeButton },
 
   async autocomplete(interaction, services) {
     const focused = interaction.options.getFocused(true);

@@ -3,6 +3,7 @@ import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOptio
 import { listWithMore, truncate } from '../../src/bot/replies.js';
 import { failureWords, scheduleWords } from '../../src/i18n/schedule-words.js';
 import { t } from '../../src/i18n/t.js';
+import { commandMention } from '../../src/i18n/commands.js';
 import { nextChangeText, type SubcommandHandler } from './shared.js';
 
 /** One line of /schedule list: many schedules must fit in 2,000 characters. */
@@ -42,8 +43,9 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
     content: [
       lines.length ? listWithMore(lines, 1200, { separator: '\n', more }) : t(locale, 'schedule.list.empty'),
       listWithMore(teamLines, 400, { separator: '\n', more: (count) => t(locale, 'schedule.list.more-team-seasons', { count }) }),
-      record.defaultImage ? t(locale, 'schedule.list.default-image', { image: record.defaultImage }) : '',
+      record.defaultImage ? t(locale, record.defaultPaused ? 'schedule.list.default-image-paused' : 'schedule.list.default-image', { image: record.defaultImage }) : '',
       t(locale, 'schedule.list.settings', { zone: record.timezone ?? 'UTC', notify }),
+      record.overwriteHandChanges ? t(locale, 'schedule.list.overwrite-on', { command: commandMention(locale, 'schedule overwrite') }) : '',
       t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, record, teams) }),
       lastRun ? t(locale, record.lastRun?.outcome === 'applied' ? 'schedule.list.last-applied' : 'schedule.list.last-failed', lastRun) : '',
     ]

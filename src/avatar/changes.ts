@@ -57,6 +57,8 @@ export interface BeginOptions {
   prepared?: PreparedChange;
   /** The caller's bound on uploads at once, held for the POST to X only. */
   uploadSlot?: Limiter;
+  /** What X showed in the part just before (read by the caller: a scheduled change's hand-change check). */
+  shownBefore?: string;
 }
 
 /** A change prepared ahead of its upload (see AvatarChanges.prepare). */
@@ -107,6 +109,8 @@ export interface AvatarChanges {
   beginPart(discordUserId: string, part: ProfilePart, value: PartValue, source: AvatarSource, label: string, origin: ChangeOrigin, options?: BeginOptions): Promise<StartedChange>;
   /** A change of the user still in progress in this process (one recovered after a restart, say) from a matching origin. */
   pending(discordUserId: string, matches: (origin: ChangeOrigin) => boolean): StartedChange | undefined;
+  /** Resolves once the user's changes of the part (default the avatar) in progress here are recorded in its history. */
+  settled(discordUserId: string, part?: ProfilePart): Promise<void>;
   /** At start: finish, in the background, the changes of processes that stopped; returns how many. */
   recover(): Promise<number>;
   /** How a command's change finished after a restart is told: the reply edited while its token lives, else a DM. */
@@ -224,8 +228,20 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
       // The entry's id and time are fixed before the upload, so a retried or recovered record adds it once, in its place.
       const kept = isImageValue(value) ? { hash: hashImage(value.data), format: value.format } : { hash: hashText(value.text), text: value.text };
       const entry = { id: randomUUID().slice(0, 8), appliedAt: new Date().toISOString(), ...kept, source, label };
-      const { prepared, uploadSlot } = options;
-      return pipeline.start({ userId: discordUserId, account, part, value, source, label, origin, planned: { op: 'append', entry }, ...(prepared ? { prepared } : {}), ...(uploadSlot ? { uploadSlot } : {}) });
+      const { prepared, uploadSlot, shownBefore } = options;
+      return pipeline.start({
+        userId: discordUserId,
+        account,
+        part,
+        value,
+        source,
+        label,
+        origin,
+        planned: { op: 'append', entry },
+        ...(prepared ? { prepared } : {}),
+        ...(uploadSlot ? { uploadSlot } : {}),
+        ...(shownBefore !== undefined ? { shownBefore } : {}),
+      });
     });
   }
 
@@ -386,6 +402,7 @@ export function createAvatarChanges(deps: AvatarChangesDeps): AvatarChanges {
     },
     beginRevert: (discordUserId, origin, part = 'avatar') => locked(discordUserId, () => beginRevertLocked(discordUserId, origin, part)),
     pending: (discordUserId, matches) => pipeline.pending(discordUserId, matches),
+    settled: (discordUserId, part = 'avatar') => pipeline.settled(discordUserId, part),
     recover: () => pipeline.recover(),
     onRecovered: (kind, handler) => pipeline.onRecovered(kind, handler),
     onRecoveredCommand(handler) {

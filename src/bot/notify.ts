@@ -8,7 +8,10 @@
  * with a line saying why, and the setting stays (it works again once the permissions come back).
  */
 import {
+  ActionRowBuilder,
   ApplicationIntegrationType,
+  ButtonBuilder,
+  ButtonStyle,
   DiscordAPIError,
   EmbedBuilder,
   PermissionFlagsBits,
@@ -28,6 +31,7 @@ import type { ScheduledNotice } from '../schedule/scheduler.js';
 import type { ScheduleRecord } from '../schedule/store.js';
 import type { ProfilePart } from '../profile/parts.js';
 import { avatarFile, BRAND_COLOUR, fitMessage } from './replies.js';
+import { customId } from './command.js';
 
 /** What the member needs to see the channel and write in it. */
 const MEMBER_NEEDS = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages;
@@ -88,7 +92,15 @@ async function channelProblem(client: Client, channelId: string, discordUserId: 
 
 export function noticeMessage(discordUserId: string, notice: ScheduledNotice, inChannel: boolean, locale: Locale): MessageCreateOptions {
   const mention = inChannel ? `<@${discordUserId}>` : '';
-  if (notice.kind === 'failed') return { content: `${mention}${mention ? ' ' : ''}${failureWords(locale, notice.failure)}`, allowedMentions: { users: [discordUserId] } };
+  if (notice.kind === 'failed') {
+    const content = `${mention}${mention ? ' ' : ''}${failureWords(locale, notice.failure)}`;
+    // Issue 12: a schedule paused by a hand change on X resumes with one press (commands/schedule/index.ts).
+    const resume =
+      notice.failure.kind === 'hand-changed'
+        ? [new ActionRowBuilder<ButtonBuilder>().addComponents(new ButtonBuilder().setCustomId(customId('schedule', 'resume', notice.failure.schedule)).setLabel(t(locale, 'schedule.button.resume')).setStyle(ButtonStyle.Primary))]
+        : [];
+    return { content, allowedMentions: { users: [discordUserId] }, ...(resume.length ? { components: resume } : {}) };
+  }
   const rule = notice.rule ? ruleWords(locale, notice.rule) : notice.label;
   const { parts } = notice;
   const embed = new EmbedBuilder()

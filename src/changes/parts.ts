@@ -50,7 +50,7 @@ export interface PartDriverDeps {
 }
 
 /** `…/abc_normal.jpg`, `…/abc_400x400.jpg` and `…/abc.jpg` are one avatar. */
-const avatarStem = (url: string) => url.replace(/_(normal|400x400)(\.[A-Za-z0-9]+)?$/, '$2');
+export const avatarStem = (url: string) => url.replace(/_(normal|400x400)(\.[A-Za-z0-9]+)?$/, '$2');
 /** `…/profile_banners/1/1700000000` and its size variants (`/1500x500`, `/web`, …) are one banner. */
 const bannerStem = (url: string) => url.replace(/\/(\d+x\d+|web|web_retina|mobile|mobile_retina|ipad|ipad_retina)$/, '');
 

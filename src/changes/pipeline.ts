@@ -61,6 +61,10 @@ export interface ChangeRequest {
   prepared?: PreparedOriginal;
   /** Bounds the caller's uploads at once: held for the POST to X only, not for the store writes around it. */
   uploadSlot?: Limiter;
+  /** What X showed in the part just before, when the caller read it (a scheduled change's hand-change check):
+   *  the read after the upload waits for anything else. The history's top entry otherwise, which is not what
+   *  X shows after a hand change the user let the bot replace. */
+  shownBefore?: string;
 }
 
 /** What prepareOriginal found or saved; give it to start(), or to discardPrepared when no change is started. */
@@ -277,7 +281,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     let sentAtWritten = false;
     if (entry.record.state === 'intent') {
       const before = await deps.histories[part].get(userId);
-      let previousUrl = before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
+      let previousUrl = entry.record.previousUrl ?? before.entries.at(-1)?.url400 ?? (before.original?.saved ? before.original.url : undefined);
       let savedOriginal = false;
       // Saved ahead, and still the user's original with nothing applied over it: this change owns it.
       const saved = prepared?.savedOriginal && prepared.part === part && before.entries.length === 0 && before.original?.savedAt === prepared.savedAt ? prepared : undefined;
@@ -534,7 +538,8 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
             ? { imageHash: await deps.histories[part].putImage(userId, value), format: value.format }
             : { imageHash: hashText(value.text), text: value.text };
       await ownership;
-      const record = await journal.create({ userId, ...(part === 'avatar' ? {} : { part }), ...stored, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
+      const shown = request.shownBefore !== undefined ? { previousUrl: request.shownBefore } : {};
+      const record = await journal.create({ userId, ...(part === 'avatar' ? {} : { part }), ...stored, ...shown, source: request.source, label: request.label, origin: request.origin, planned: request.planned });
       const entry = track(record, value, true);
       entry.account = request.account;
       if (request.prepared) takenPreparations.add(request.prepared); // from here a refusal (abandon) drops it

@@ -42,6 +42,8 @@ export const COMMAND_NAMES: Record<Exclude<Locale, 'en-US'>, Readonly<Record<str
     'schedule resume': 'fortsetzen',
     'schedule remove': 'entfernen',
     'schedule notify': 'benachrichtigen',
+    'schedule overwrite': 'überschreiben', // issue 12: hand changes
+    'schedule overwrite mode': 'modus',
     'branding push': 'verteilen',
     'branding revert': 'zurücksetzen',
     'branding season': 'saison',
@@ -124,6 +126,8 @@ export const COMMAND_NAMES: Record<Exclude<Locale, 'en-US'>, Readonly<Record<str
     'schedule resume': '再開',
     'schedule remove': '削除',
     'schedule notify': '通知',
+    'schedule overwrite': '上書き', // issue 12: hand changes
+    'schedule overwrite mode': 'モード',
     branding: 'ブランディング',
     'branding push': '配信',
     'branding revert': '元に戻す',

@@ -34,6 +34,7 @@ export function scheduleWords(locale: Locale, schedule: Schedule, timezone?: str
       }
     }
   })();
+  if (typeof schedule.paused === 'object') return t(locale, 'schedule.describe.paused-hand', { schedule: line });
   return schedule.paused ? t(locale, 'schedule.describe.paused', { schedule: line }) : line;
 }
 
@@ -90,6 +91,13 @@ export function failureWords(locale: Locale, failure: ScheduleFailure | string):
       return t(locale, 'schedule.failure.link-revoked', { command: commandMention(locale, 'twitter link') });
     case 'rate-limited':
       return storedErrorWords(failure.error, locale);
+    case 'hand-changed':
+      return t(locale, 'schedule.failure.hand-changed', {
+        rule: ruleWords(locale, failure.rule),
+        image: failure.image,
+        resume: commandMention(locale, 'schedule resume'),
+        overwrite: commandMention(locale, 'schedule overwrite'),
+      });
     case 'change-failed': {
       const reason = failure.error ? storedErrorWords(failure.error, locale) : t(locale, 'schedule.failure.internal');
       return t(locale, 'schedule.failure.change-failed', { rule: ruleWords(locale, failure.rule), image: failure.image, reason });

@@ -8,7 +8,6 @@
 import type { AvatarHistory } from '../avatar/history.js';
 import type { AvatarChanges, ChangeOptions, PartResults, PartValues } from '../avatar/changes.js';
 import type { AvatarSource } from '../avatar/history.js';
-import type { LinkedAccount } from '../accounts/vault.js';
 import type { Kit } from '../library/store.js';
 import type { XClient, XUser } from '../x/client.js';
 import { fillTemplate, PROFILE_TEXT_LIMITS, type TemplateValues } from './text.js';
@@ -22,7 +21,8 @@ export interface KitDeps {
 
 export interface Kits {
   /** The values the kit gives this user (templates filled), without applying them. */
-  valuesFor(discordUserId: string, kit: Kit): Promise<PartValues>;
+  /** `current`: the profile the caller read just before (a scheduled change's hand-change check), not read again. */
+  valuesFor(discordUserId: string, kit: Kit, current?: XUser): Promise<PartValues>;
   apply(discordUserId: string, kit: Kit, source: AvatarSource, label: string, options?: ChangeOptions): Promise<PartResults>;
 }
 
@@ -36,16 +36,15 @@ export function createKits(deps: KitDeps): Kits {
     return 'none' in original ? '' : (original.text ?? shown);
   }
 
-  async function ownValues(discordUserId: string, account: LinkedAccount): Promise<TemplateValues> {
-    const current = await deps.x.verifyCredentials(account);
+  async function ownValues(discordUserId: string, current: XUser): Promise<TemplateValues> {
     const [name, bio] = await Promise.all([ownText(discordUserId, 'name', current), ownText(discordUserId, 'bio', current)]);
     return { name, bio };
   }
 
-  async function valuesFor(discordUserId: string, kit: Kit): Promise<PartValues> {
+  async function valuesFor(discordUserId: string, kit: Kit, current?: XUser): Promise<PartValues> {
     const templated = [kit.nameTemplate, kit.bioTemplate].some((template) => template !== undefined && PLACEHOLDER.test(template));
     // X is asked only when a template needs the user's own values.
-    const own = templated ? await ownValues(discordUserId, await deps.avatars.requireActiveLink(discordUserId)) : {};
+    const own = templated ? await ownValues(discordUserId, current ?? (await deps.x.verifyCredentials(await deps.avatars.requireActiveLink(discordUserId)))) : {};
     return {
       ...(kit.images.avatar ? { avatar: kit.images.avatar } : {}),
       ...(kit.images.banner ? { banner: kit.images.banner } : {}),

@@ -62,7 +62,16 @@ interface ScheduleBase {
   id: string;
   /** ISO instant; breaks ties (later wins) and anchors rotations. */
   createdAt: string;
-  paused?: boolean;
+  /** true: paused by the user; a SchedulePause: paused by the scheduler (the avatar was changed by hand on X). */
+  paused?: boolean | SchedulePause;
+}
+
+/** Issue 12 item 4: why the scheduler paused a schedule (or the default image), and what X showed then. */
+export interface SchedulePause {
+  reason: 'hand-changed';
+  at: string;
+  /** The avatar URL X showed: resuming accepts it (the next change may replace it). */
+  url: string;
 }
 
 export interface SeasonSchedule extends ScheduleBase {
@@ -115,6 +124,8 @@ export interface UserSchedules {
   /** IANA zone name; UTC when missing. */
   timezone?: string;
   defaultImage?: string;
+  /** The default image stopped deciding the avatar (it has no schedule to carry `paused`). */
+  defaultPaused?: SchedulePause;
   schedules: Schedule[];
   /** By rotation id. */
   rotationState?: Record<string, RotationState>;
@@ -593,7 +604,7 @@ function resolveBase(context: Context, atMs: number): ActiveImage {
     );
     if (season) return { image: season.schedule.image, source: { kind: 'season', id: season.schedule.id } };
   }
-  if (context.state.defaultImage !== undefined) return { image: context.state.defaultImage, source: { kind: 'default' } };
+  if (context.state.defaultImage !== undefined && !context.state.defaultPaused) return { image: context.state.defaultImage, source: { kind: 'default' } };
   return { image: undefined, source: undefined };
 }
 

@@ -23,6 +23,9 @@ export type ScheduleFailure =
   | { kind: 'link-revoked' }
   /** X rate-limited the account: retried later (`error` is X's rate-limit error). */
   | { kind: 'rate-limited'; error: StoredError }
+  /** Issue 12: the avatar on X was changed by hand since the bot's last change: `schedule` (an id, or `default`)
+   *  is paused and `image` was not uploaded (see hand-changes.ts). */
+  | { kind: 'hand-changed'; rule: Rule; image: string; schedule: string }
   /** The change to `image` by `rule` failed: `error` says why, none for an internal error (logged). */
   | { kind: 'change-failed'; rule: Rule; image: string; error?: StoredError };
 

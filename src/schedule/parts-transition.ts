@@ -36,6 +36,8 @@ export interface PartsChange {
   begin(part: ProfilePart, value: PartValue): Promise<StartedChange>;
   /** Every part's change has been begun: a catch-up lane may take the next user. */
   begun?(): void;
+  /** The profile read just before (the hand-change check): its name and bio are used, not read again. */
+  profile?: XUser;
 }
 
 export interface PartsChanged {
@@ -83,7 +85,7 @@ export async function changeParts(deps: PartsTransitionDeps, discordUserId: stri
 
   // X's name and bio are read once, before anything changes them.
   const needsText = [...setting.filter((part) => change.kit && !held[part]), ...restoring].some((part) => (part === 'name' || part === 'bio') && todo(part));
-  const profile = needsText ? await deps.readProfile(discordUserId) : undefined;
+  const profile = needsText ? (change.profile ?? (await deps.readProfile(discordUserId))) : undefined;
 
   let avatar: AppliedChange | undefined;
   const finals: Array<Promise<void>> = [];

@@ -23,6 +23,7 @@ import { storedError, type ScheduleFailure } from './failures.js';
 import { activeTeamSeason, notBeforeMs, teamImageKey, type Team } from './plan.js';
 import type { ScheduledNotice, SchedulerClock, SchedulerDeps } from './scheduler.js';
 import { LEASE_MS } from './timers.js';
+import { lookForHandChange, pauseFor, pausedId, shownBefore, type HandChangeLook } from './hand-changes.js';
 
 const TRANSIENT_RETRY_MS = 5 * 60_000;
 
@@ -112,6 +113,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       delete draft.retry;
       const held = parts && Object.keys(parts.held).length > 0 ? { parts: parts.held } : {};
       draft.applied = { image: origin.target, at: new Date(clock.now()).toISOString(), ...held };
+      delete draft.acceptedAvatar; // the bot's own avatar is what the next change compares with
       if (parts) delete draft.changing;
       draft.lastRun = { at: draft.applied.at, outcome: 'applied', detail: origin.image };
     });
@@ -182,6 +184,16 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       return tell(discordUserId, record, { kind: 'failed', failure });
     }
 
+    /** Issue 12: a personal change that sets the avatar looks whether it was changed by hand on X first (hand-changes.ts). */
+    const lookForHand = async (setsAvatar: boolean): Promise<HandChangeLook> =>
+      team || !setsAvatar || record.overwriteHandChanges || !deps.profiles ? {} : lookForHandChange({ history: (id) => avatars.settled(id).then(() => avatars.history(id)), readProfile: deps.profiles.read }, discordUserId, record);
+    const pauseForHand = async (url: string) => {
+      const failure: ScheduleFailure = { kind: 'hand-changed', rule, image: imageName, schedule: pausedId(active.source) };
+      record = await recordFailure(discordUserId, failure, (draft) => pauseFor(draft, active.source, { reason: 'hand-changed', at: new Date(clock.now()).toISOString(), url }));
+      logger.info({ user: discordUserId, schedule: failure.schedule }, 'avatar changed by hand on X: the schedule is paused, nothing uploaded');
+      return tell(discordUserId, record, { kind: 'failed', failure });
+    };
+
     try {
       const origin = { kind: 'schedule' as const, target, image: imageName, label, rule };
       const heldParts = record.changing ?? (record.applied?.parts && Object.keys(record.applied.parts).length > 0);
@@ -189,15 +201,20 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         // A kit, or an image after a kit: each part its own change; the parts a kit changed and this target does not set are restored.
         if (!deps.profiles) throw new TypeError('the scheduler needs `profiles` to apply a kit');
         const kit = found.kind === 'kit' ? found.kit : undefined;
-        const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit) : { avatar: found.image };
+        // A change continued (a retry, a restart) was looked at when it began. The check's read fills the kit's templates too.
+        const looked: HandChangeLook = record.changing?.target === target ? {} : await lookForHand(kit === undefined || kit.images.avatar !== undefined);
+        if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
+        const values = found.kind === 'kit' ? await deps.profiles.valuesFor(discordUserId, found.kit, looked.profile) : { avatar: found.image };
         const options = trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {};
+        const shownAvatar = shownBefore(looked);
         const changed = await changeParts({ avatars, schedules, readProfile: deps.profiles.read }, discordUserId, record, {
           target,
           values,
           kit: kit !== undefined,
           origin,
+          ...(looked.profile ? { profile: looked.profile } : {}),
           begin: (part, value) => {
-            const begin = () => avatars.beginPart(discordUserId, part, value, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, options);
+            const begin = () => avatars.beginPart(discordUserId, part, value, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, part === 'avatar' ? { ...options, ...shownAvatar } : options);
             return team ? teamUpload(team.guildId, begin) : begin();
           },
           begun: () => trigger.accepted?.(),
@@ -210,8 +227,11 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
       if (joined?.told) return void (await joined.final); // being recorded and told by the recovery: once
       // A recovered change that completed since the record was read above is recorded there now.
       if (!joined && recoveredFor.delete(discordUserId) && (await schedules.get(discordUserId)).applied?.image === target) return;
+      const looked = joined ? {} : await lookForHand(true);
+      if (looked.handChanged !== undefined) return await pauseForHand(looked.handChanged);
+      const shownAvatar = shownBefore(looked);
       // The team limiter's slot is held until X accepted the upload, not through X's processing wait.
-      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {});
+      const begin = () => avatars.begin(discordUserId, item.image, team ? 'branding' : 'schedule', `${label}: ${imageName}`, origin, { ...(trigger.uploadSlot ? { uploadSlot: trigger.uploadSlot } : {}), ...shownAvatar });
       const started = joined ?? (team ? await teamUpload(team.guildId, begin) : await begin());
       trigger.accepted?.(); // X has the image: a catch-up lane may take the next user while X processes it
       const applied = avatarOf(await started.final);

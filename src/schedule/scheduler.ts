@@ -63,7 +63,7 @@ export interface SchedulerDeps {
   /** Team-season uploads at once per server (BRANDING_CONCURRENCY, as pushes); 4 by default. */
   teamConcurrency?: number;
   /** For kits: the values a kit gives the user (templates filled), and their profile as X shows it. */
-  profiles?: { valuesFor(discordUserId: string, kit: Kit): Promise<PartValues>; read(discordUserId: string): Promise<XUser> };
+  profiles?: { valuesFor(discordUserId: string, kit: Kit, current?: XUser): Promise<PartValues>; read(discordUserId: string): Promise<XUser> };
   /** Called when a scheduled change starts (due and start instants, on the scheduler's clock). */
   onFire?(discordUserId: string, dueMs: number, startedMs: number): void;
   /** Called when the catch-up makes a change (X accepted its upload). */

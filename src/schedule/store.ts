@@ -47,6 +47,12 @@ export interface ScheduleRecord extends UserSchedules {
   retry?: { at: string; rateLimits: number };
   /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
   pendingNotice?: ScheduleFailure | string;
+  // issue 12: hand changes (see ./hand-changes.ts)
+  /** `/schedule overwrite on`: scheduled changes replace an avatar changed by hand on X without asking. */
+  overwriteHandChanges?: true;
+  /** The avatar URL X showed when the user resumed a schedule paused by a hand change: that one may be replaced.
+   *  Dropped once the scheduler applies a change (its own avatar is what is compared then). */
+  acceptedAvatar?: string;
 }
 
 export const emptyRecord = (): ScheduleRecord => ({ schedules: [], notify: { mode: 'dm' } });

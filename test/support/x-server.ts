@@ -159,6 +159,9 @@ export interface XServer {
   profile(userId: string): ProfileFields;
   /** What the user does on X's own site: changes their name or bio by hand. */
   setProfile(userId: string, fields: Partial<Pick<ProfileFields, 'name' | 'description'>>): void;
+  // issue 12: hand changes
+  /** What the user does on X's own site: uploads a new profile image by hand (shown at once, no API request). */
+  setProfileImage(userId: string, image: { bytes: Buffer; format: ImageFormat }): void;
   fail(fault: Fault): void;
   clearFaults(): void;
   setUploadLatency(ms: number): void;
@@ -1699,6 +1702,12 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
       if (!state) throw new Error(`no user ${userId}`);
       if (fields.name !== undefined) state.user.name = fields.name;
       if (fields.description !== undefined) state.description = fields.description;
+    },
+    // issue 12: hand changes
+    setProfileImage(userId, image) {
+      const state = userStates.get(userId);
+      if (!state) throw new Error(`no user ${userId}`);
+      state.images.push({ n: state.nextImage++, format: image.format, bytes: image.bytes, readyAt: now(), renditions: new Map() });
     },
     fail(fault) {
       faults.push({ ...fault, remaining: fault.times ?? 1 });

@@ -134,4 +134,17 @@ export default {
   'bot.error.notice-channel-not-in-server': 'Ich kann auf diesem Server nicht posten: Ich wurde deinem Konto hinzugefügt, nicht dem Server. Nutz stattdessen DMs: /zeitplan benachrichtigen ziel:DM.',
   'bot.error.notice-channel-member-cannot-write': 'Du kannst in <#{channel}> keine Nachrichten senden, also poste ich deine Avatar-Änderungen dort nicht. Wähl einen Kanal, in dem du schreiben kannst, oder nutz DMs.',
   'bot.error.notice-channel-bot-cannot-post': 'Ich kann in <#{channel}> nicht posten: Ich brauche dort {permissions}. Frag einen Server-Admin, wähl einen anderen Kanal oder nutz DMs.',
+  // issue 12: hand changes (src/schedule/hand-changes.ts, /schedule overwrite)
+  'command.schedule.overwrite.description': 'Ob geplante Änderungen einen Avatar ersetzen, den du auf X von Hand geändert hast',
+  'command.schedule.overwrite.mode.description': 'aus (Standard): Zeitplan pausieren und fragen; an: ersetzen',
+  'command.schedule.overwrite.mode.choice.on': 'an',
+  'command.schedule.overwrite.mode.choice.off': 'aus',
+  'schedule.describe.paused-hand': '{schedule} (pausiert: dein Avatar wurde auf X von Hand geändert)',
+  'schedule.list.default-image-paused': 'Standardbild: {image} (pausiert: dein Avatar wurde auf X von Hand geändert)',
+  'schedule.list.overwrite-on': 'Geplante Änderungen ersetzen einen Avatar, den du auf X von Hand änderst ({command}, um stattdessen gefragt zu werden).',
+  'schedule.overwrite.on': 'Geplante Änderungen ersetzen jetzt einen Avatar, den du auf X von Hand geändert hast.',
+  'schedule.overwrite.off': 'Wenn du deinen Avatar auf X von Hand änderst, pausiert die nächste geplante Änderung ihren Zeitplan und fragt dich zuerst.',
+  'schedule.failure.hand-changed': 'Dein Avatar auf X wurde außerhalb des Bots geändert. Darum wurde er nach {rule} nicht durch „{image}“ ersetzt, und dieser Zeitplan ist pausiert. Drück „Fortsetzen“ (oder nutze {resume}), damit er deinen Avatar wieder ändert, oder nutze {overwrite}, um Änderungen von Hand immer zu ersetzen.',
+  'schedule.button.resume': 'Fortsetzen',
+  'schedule.not-paused': '`{id}` ist nicht pausiert.',
 } satisfies AreaOf<typeof english>;

@@ -138,4 +138,17 @@ export default {
   'bot.error.notice-channel-not-in-server': "I can't post in that server: I was added to your account, not to the server. Use DMs instead: /schedule notify where:dm.",
   'bot.error.notice-channel-member-cannot-write': "You can't send messages in <#{channel}>, so I won't post your avatar changes there. Pick a channel you can write in, or use DMs.",
   'bot.error.notice-channel-bot-cannot-post': "I can't post in <#{channel}>: I need {permissions} there. Ask a server admin, pick another channel, or use DMs.",
+  // issue 12: hand changes (src/schedule/hand-changes.ts, /schedule overwrite)
+  'command.schedule.overwrite.description': 'Whether scheduled changes replace an avatar you changed by hand on X',
+  'command.schedule.overwrite.mode.description': 'off (default): pause that schedule and ask; on: replace it',
+  'command.schedule.overwrite.mode.choice.on': 'on',
+  'command.schedule.overwrite.mode.choice.off': 'off',
+  'schedule.describe.paused-hand': '{schedule} (paused: your avatar was changed by hand on X)',
+  'schedule.list.default-image-paused': 'Default image: {image} (paused: your avatar was changed by hand on X)',
+  'schedule.list.overwrite-on': 'Scheduled changes replace an avatar you change by hand on X ({command} to be asked instead).',
+  'schedule.overwrite.on': 'Scheduled changes will replace an avatar you changed by hand on X.',
+  'schedule.overwrite.off': 'When you change your avatar by hand on X, the next scheduled change pauses its schedule and asks you first.',
+  'schedule.failure.hand-changed': 'Your avatar on X was changed outside the bot, so {rule} did not replace it with "{image}" and that schedule is paused. Press Resume (or use {resume}) to let it change your avatar again, or use {overwrite} to always replace hand changes.',
+  'schedule.button.resume': 'Resume',
+  'schedule.not-paused': '`{id}` is not paused.',
 } as const;

@@ -134,4 +134,17 @@ export default {
   'bot.error.notice-channel-not-in-server': 'そのサーバーには投稿できません。私はサーバーではなくあなたのアカウントに追加されています。代わりに DM を使ってください: /スケジュール 通知 通知先:DM',
   'bot.error.notice-channel-member-cannot-write': 'あなたは <#{channel}> にメッセージを送信できないため、アバターの変更はそこに投稿しません。書き込めるチャンネルを選ぶか、DM を使ってください。',
   'bot.error.notice-channel-bot-cannot-post': '<#{channel}> に投稿できません。そこで {permissions} の権限が必要です。サーバーの管理者に頼むか、別のチャンネルを選ぶか、DM を使ってください。',
+  // issue 12: hand changes (src/schedule/hand-changes.ts, /schedule overwrite)
+  'command.schedule.overwrite.description': 'X で手動で変えたアバターをスケジュールの変更で置き換えるかどうか',
+  'command.schedule.overwrite.mode.description': 'オフ（既定）: スケジュールを一時停止して確認 / オン: 置き換える',
+  'command.schedule.overwrite.mode.choice.on': 'オン',
+  'command.schedule.overwrite.mode.choice.off': 'オフ',
+  'schedule.describe.paused-hand': '{schedule}（一時停止中: X でアバターが手動で変更されました）',
+  'schedule.list.default-image-paused': '既定の画像: {image}（一時停止中: X でアバターが手動で変更されました）',
+  'schedule.list.overwrite-on': 'X で手動で変えたアバターはスケジュールの変更で置き換えられます（確認させるには {command}）。',
+  'schedule.overwrite.on': 'X で手動で変えたアバターも、スケジュールの変更で置き換えます。',
+  'schedule.overwrite.off': 'X でアバターを手動で変えた場合、次のスケジュールの変更はそのスケジュールを一時停止し、先に確認します。',
+  'schedule.failure.hand-changed': 'X のアバターがボットの外で変更されたため、{rule} による「{image}」への変更は行わず、このスケジュールを一時停止しました。再びアバターを変更させるには「再開」を押す（または {resume}）か、手動の変更を常に置き換えるには {overwrite} を使ってください。',
+  'schedule.button.resume': '再開',
+  'schedule.not-paused': '`{id}` は一時停止していません。',
 } satisfies AreaOf<typeof english>;
