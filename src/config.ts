@@ -33,6 +33,8 @@ export interface Config {
   twitterAccessToken: string | undefined;
   twitterAccessTokenSecret: string | undefined;
   twitterProcessingDelayMs: number;
+  /** OPERATOR_LOG_CHANNEL: a Discord channel id; the X breaker's openings and closings are posted there. */
+  operatorLogChannel: string | undefined;
   tokenEncryptionKey: Buffer | undefined;
   tokenEncryptionKeyPrevious: Buffer | undefined;
   storeUrl: string;
@@ -174,6 +176,7 @@ export function parseConfig(env: Env): Config {
     twitterAccessToken: optional(env, 'TWITTER_ACCESS_TOKEN'),
     twitterAccessTokenSecret: optional(env, 'TWITTER_ACCESS_TOKEN_SECRET'),
     twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
+    operatorLogChannel: snowflake(env, 'OPERATOR_LOG_CHANNEL'),
     tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
     tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
     storeUrl: storeUrl(env),

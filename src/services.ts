@@ -34,6 +34,7 @@ import { createTeamSeasons, teamLibraryOwner, type TeamSeasons } from './brandin
 import { createLocalePreferences, type LocalePreferences } from './i18n/preferences.js';
 import type { Locale } from './i18n/locale.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createBreaker, withBreaker, type Breaker, type BreakerEvent } from './x/breaker.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -54,6 +55,8 @@ export interface EdgeHooks {
   ownsGuild?(guildId: string): boolean;
   /** The gateway's heartbeat round trip per shard of this process, in ms: the metrics read it when scraped. */
   gatewayPings?(): Array<{ shard: number; ping: number }>;
+  /** Tells the operator that X refuses the app, or accepts it again (the bot posts to OPERATOR_LOG_CHANNEL). */
+  tellOperator?(event: BreakerEvent): Promise<void>;
 }
 
 const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
@@ -87,6 +90,8 @@ export interface Services {
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons };
   /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
   metrics: Metrics;
+  /** Whether X refuses the app (src/x/breaker.ts): /healthz answers 503 while it does. */
+  breaker: Pick<Breaker, 'status' | 'known'>;
   close(): Promise<void>;
 }
 
@@ -107,7 +112,6 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const edge = options.edge ?? NO_EDGE;
   // Read when scraped, so the scheduler built below is only read after createServices returned.
   const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
-  const x = xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest);
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
@@ -117,6 +121,9 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
   const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  // issue 12: writes wait while X refuses the app; built after the store and coordination it keeps its state in.
+  const breaker = createBreaker({ store, coordination, logger: logger.child({ component: 'x-breaker' }), ...(options.clock ? { clock: options.clock } : {}), ...(edge.tellOperator ? { tell: edge.tellOperator } : {}) });
+  const x = withBreaker(xClientFrom(config, logger.child({ component: 'x' }), metrics.xRequest), breaker);
   const histories = Object.fromEntries(PROFILE_PARTS.map((part) => [part, part === 'avatar' ? history : createAvatarHistory(store, part)])) as Record<ProfilePart, AvatarHistory>;
   const pipeline = createChangePipeline({
     journal: createChangeJournal(store),
@@ -229,6 +236,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     sweeper,
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons },
     metrics,
+    breaker,
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);
