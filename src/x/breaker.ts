@@ -207,8 +207,13 @@ export function createBreaker(deps: BreakerDeps): Breaker {
       }
     },
     async write(user, send) {
-      const state = await status();
+      let state = await status();
       let probe: BreakerState | undefined;
+      if (state?.open && clock.now() >= state.nextProbeAt) {
+        // A probe is due: another process may have closed (or re-opened) the breaker since this copy was read.
+        cached = undefined;
+        state = await status();
+      }
       if (state?.open) {
         const now = clock.now();
         if (now < state.nextProbeAt) throw refusal(state, state.nextProbeAt);
