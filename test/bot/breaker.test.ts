@@ -53,7 +53,7 @@ describe('X refuses the app', () => {
     h.x.blockApp(kind);
     const writesBefore = writes();
 
-    const expected = t('en-US', 'error.app-blocked');
+    const expected = t('en-US', `error.app-blocked.${reason}` as 'error.app-blocked');
     const { interaction, reply } = await avatarCommand(h, first, 'set', photo());
     expect(reply.content).toBe(expected);
     expect(interaction.ephemeral).toBe(true);
@@ -72,7 +72,7 @@ describe('X refuses the app', () => {
     // Another user, in German: refused before sending, nothing reaches X, no second operator message.
     const german = await h.discord.slash(second, { name: 'avatar', subcommand: 'set', options: { image: photo() } }, { locale: 'de' });
     const germanReply = await german.waitForReply(undefined, 15_000);
-    expect(germanReply.content).toBe(t('de', 'error.app-blocked'));
+    expect(germanReply.content).toBe(t('de', `error.app-blocked.${reason}` as 'error.app-blocked'));
     expect(buttonsOf(germanReply)).toEqual([]);
     expect(writes()).toBe(writesBefore + 1);
     expect(h.logs.filter((line) => line.includes('"level":50') && line.includes('X refuses the app'))).toHaveLength(KINDS.findIndex(([k]) => k === kind) + 1);
@@ -92,7 +92,8 @@ describe('X refuses the app', () => {
 
   it('the CLI words, in every locale, say nothing was changed', () => {
     const error = new XApiError('app-blocked', {}, { variant: 'credits' });
-    expect(errorWords(error, 'en-US', 'cli')).toBe(t('en-US', 'error.app-blocked'));
-    expect(errorWords(error, 'ja', 'bot')).toBe(t('ja', 'error.app-blocked'));
+    expect(errorWords(error, 'en-US', 'cli')).toBe(t('en-US', 'error.app-blocked.credits'));
+    expect(errorWords(error, 'ja', 'bot')).toBe(t('ja', 'error.app-blocked.credits'));
+    for (const locale of ['en-US', 'de', 'ja'] as const) expect(errorWords(new XApiError('app-blocked'), locale, 'bot')).toBe(t(locale, 'error.app-blocked'));
   });
 });

@@ -15,8 +15,8 @@ import { startXServer, X_WRITE_PATHS, type XServer } from '../support/x-server.j
 import { expectOneErrorLine, runCli } from './run.js';
 
 const photo = resolve('test/fixtures/images/sharp/flowers.jpeg');
-const words = t('en-US', 'error.app-blocked');
-const escaped = words.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const line = (variant: 'credits' | 'access-level') => new RegExp(`^error: ${escape(t('en-US', `error.app-blocked.${variant}`))}$`);
 
 describe('avatar-bot set while X refuses the app', () => {
   let server: XServer;
@@ -47,7 +47,7 @@ describe('avatar-bot set while X refuses the app', () => {
     const operator = server.addUser({ screenName: 'operator' });
     server.blockApp('credits');
     const run = await runCli(work, ['set', photo], { env: { ...env, TWITTER_ACCESS_TOKEN: operator.accessToken.token, TWITTER_ACCESS_TOKEN_SECRET: operator.accessToken.secret } });
-    expectOneErrorLine(run, 1, new RegExp(`^error: ${escaped}$`));
+    expectOneErrorLine(run, 1, line('credits'));
     expect(run.stderr).not.toContain(server.consumer.secret);
     server.recoverApp();
   });
@@ -62,9 +62,9 @@ describe('avatar-bot set while X refuses the app', () => {
     await records.close();
     server.blockApp(453);
     const before = writes();
-    expectOneErrorLine(await runCli(work, ['set', photo, '--discord-user', users[0]!], { env }), 1, new RegExp(`^error: ${escaped}$`));
+    expectOneErrorLine(await runCli(work, ['set', photo, '--discord-user', users[0]!], { env }), 1, line('access-level'));
     expect(writes()).toBe(before + 1);
-    expectOneErrorLine(await runCli(work, ['set', photo, '--discord-user', users[1]!], { env }), 1, new RegExp(`^error: ${escaped}$`));
+    expectOneErrorLine(await runCli(work, ['set', photo, '--discord-user', users[1]!], { env }), 1, line('access-level'));
     expect(writes()).toBe(before + 1); // the breaker is in the store: the second process did not send
     server.recoverApp();
   });

@@ -205,6 +205,12 @@ export default {
   'error.template-too-long': "The template's own text (without the name or bio) has {length} characters, more than the {max} X allows.",
   // issue 12: breaker (src/x/breaker.ts): users' words, and the operator's (OPERATOR_LOG_CHANNEL)
   'error.app-blocked': "The bot cannot reach X right now; nothing was changed. This is not about your account: the operator has been told. Try again later.",
+  'error.app-blocked.access-level': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (its access level is too low), not your account: the operator has been told. Try again later.",
+  'error.app-blocked.write-permission': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (it may not write), not your account: the operator has been told. Try again later.",
+  'error.app-blocked.app-suspended': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (it is suspended), not your account: the operator has been told. Try again later.",
+  'error.app-blocked.credits': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (its credits are used up), not your account: the operator has been told. Try again later.",
+  'error.app-blocked.usage-cap': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (its monthly cap is reached), not your account: the operator has been told. Try again later.",
+  'error.app-blocked.consumer-key': "The bot cannot reach X right now; nothing was changed. X refuses the bot's app (its key is refused), not your account: the operator has been told. Try again later.",
   'operator.breaker.opened': "X refuses the bot's app ({reason}): no X writes for any user until a probe succeeds. Next probe at {nextProbeAt}.",
   'operator.breaker.closed': "X accepts the bot's app again: X writes resume for every user.",
   'operator.reason.access-level': "code 453: the access level is too low for this endpoint",
