@@ -17,6 +17,7 @@ import { errorFromResponse, XApiError } from '../../src/x/errors.js';
 import { localServicesEnv } from '../support/bot-harness.js';
 import { eventually } from '../support/eventually.js';
 import { openRecords, type Records } from '../support/records.js';
+import { startPrivateRedis } from '../support/private-servers.js';
 import { startXServer, X_WRITE_PATHS, type AppBlockKind, type FakeXUser, type XServer } from '../support/x-server.js';
 
 const redisUrl = process.env.REDIS_URL;
@@ -222,5 +223,43 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/2`] : [])('the brea
     clock.offset += (await one.breaker.status())!.nextProbeAt - clock.now() + 1_000;
     await one.avatars.apply(users[0]!.id, image, 'upload', 'test');
     expect((await one.breaker.status())?.open).toBe(false);
+  }, 60_000);
+});
+
+describe('a store outage', () => {
+  it('neither opens nor closes the breaker: each process keeps what it last read', async () => {
+    const redis = await startPrivateRedis();
+    const x = await startXServer();
+    const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-breaker-outage-'));
+    const config = parseConfig(localServicesEnv(x, dir, { STORE_URL: redis.url }));
+    const records = await openRecords(config);
+    const services = await createServices(config, logger);
+    try {
+      const account = x.addUser({ screenName: 'outage' });
+      await records.vault.save('400000000000000999', { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+      const image = { data: await sharp({ create: { width: 400, height: 400, channels: 3, background: '#123456' } }).jpeg().toBuffer(), format: 'jpeg' as const };
+      // Closed, then the store goes away: still closed (a failed read is no app-level answer).
+      expect((await services.breaker.status())?.open).toBeFalsy();
+      await redis.stop();
+      await new Promise((done) => setTimeout(done, BREAKER_CACHE_MS + 200));
+      expect((await services.breaker.status())?.open).toBeFalsy();
+      await redis.start();
+      await eventually(async () => expect(await services.pingStore()).toBeUndefined(), 10_000);
+      // Open, then the store goes away: still open, and it comes back open from the store.
+      x.blockApp(416);
+      await expect(services.avatars.apply('400000000000000999', image, 'upload', 'test')).rejects.toMatchObject({ kind: 'app-blocked', variant: 'app-suspended' });
+      await redis.stop();
+      await new Promise((done) => setTimeout(done, BREAKER_CACHE_MS + 200));
+      expect(await services.breaker.status()).toMatchObject({ open: true, reason: 'app-suspended' });
+      await redis.start();
+      await new Promise((done) => setTimeout(done, BREAKER_CACHE_MS + 200));
+      await eventually(async () => expect(await services.breaker.status()).toMatchObject({ open: true, reason: 'app-suspended' }), 10_000);
+    } finally {
+      await services.close();
+      await records.close();
+      await x.close();
+      await redis.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
