@@ -107,8 +107,8 @@ export function createBreaker(deps: BreakerDeps): Breaker {
     }
   };
 
-  /** X refused the app. `probe`: the state the probing write saw (its failure doubles the backoff). */
-  async function open(reason: AppBlockedReason, probe: BreakerState | undefined): Promise<BreakerState> {
+  /** X refused the app: opens the breaker, or (a probe was due) re-opens it with the backoff doubled. */
+  async function open(reason: AppBlockedReason): Promise<BreakerState> {
     const now = clock.now();
     let opened = false;
     const fresh = (backoffMs: number): BreakerState => ({ open: true, reason, openedAt: now, nextProbeAt: now + backoffMs, backoffMs, round: 0 });
@@ -120,7 +120,9 @@ export function createBreaker(deps: BreakerDeps): Breaker {
         if (!stored?.open) {
           opened = true;
           next = fresh(BREAKER_MIN_BACKOFF_MS);
-        } else if (probe && stored.openedAt === probe.openedAt && stored.round === probe.round && stored.nextProbeAt === probe.nextProbeAt) {
+        } else if (now >= stored.nextProbeAt) {
+          // The probe failed, or a read met the refusal once a probe was due (when X refuses reads too, no
+          // waiting write gets as far as its probe): either way the app is still refused, so back off further.
           const backoffMs = Math.min(stored.backoffMs * 2, BREAKER_MAX_BACKOFF_MS);
           next = { ...stored, reason, backoffMs, nextProbeAt: now + backoffMs, round: stored.round + 1 };
         } else return stored; // already open (a write that was in flight when it opened): nothing changes
@@ -189,7 +191,7 @@ export function createBreaker(deps: BreakerDeps): Breaker {
       return error;
     }
     refusedBy.clear();
-    const state = await open(reason, probe);
+    const state = await open(reason);
     const cause = error as XApiError;
     return new XApiError('app-blocked', {}, { variant: reason, status: cause.status, code: cause.code, resetAt: new Date(state.nextProbeAt), detail: cause.message, cause });
   }

@@ -204,6 +204,27 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/2`] : [])('the brea
     await eventually(async () => expect((await two.breaker.status())?.open).toBe(false), BREAKER_CACHE_MS + 2_000);
   }, 60_000);
 
+  it('when X refuses reads too, a read after the probe time counts as the failed probe: the backoff doubles, no retry storm', async () => {
+    const user = await linked();
+    events.length = 0;
+    x.blockApp(453, 'all');
+    const sent = () => x.requests.filter((request) => request.oauthParams?.oauth_token === user.account.accessToken.token).length;
+    await refused(one.avatars.apply(user.id, image, 'upload', 'test'));
+    const opened = (await one.breaker.status())!;
+    expect(opened).toMatchObject({ open: true, reason: 'access-level', backoffMs: 60_000 });
+    clock.offset += opened.nextProbeAt - clock.now() + 1_000;
+    const before = sent();
+    const again = await refused(one.avatars.apply(user.id, image, 'upload', 'test'));
+    expect(sent()).toBe(before + 1); // one request, and the next attempt is told to wait the doubled backoff
+    expect((await one.breaker.status())!.backoffMs).toBe(120_000);
+    expect(again.resetAt!.getTime()).toBe((await one.breaker.status())!.nextProbeAt);
+    expect(again.resetAt!.getTime()).toBeGreaterThan(clock.now() + 100_000);
+    x.recoverApp();
+    clock.offset += (await one.breaker.status())!.nextProbeAt - clock.now() + 1_000;
+    await one.avatars.apply(user.id, image, 'upload', 'test');
+    expect(events.map((event) => event.kind)).toEqual(['opened', 'closed']);
+  }, 30_000);
+
   it("the consumer key refused for three users in a row is the app's; one user's revoked token is not", async () => {
     events.length = 0;
     const revoked = await linked();
