@@ -138,7 +138,7 @@ export function createBreaker(deps: BreakerDeps): Breaker {
     remember(state);
     if (opened) {
       logger.error({ reason, nextProbeAt: new Date(state.nextProbeAt).toISOString() }, 'X refuses the app: no X writes for any user until a probe succeeds');
-      await told({ kind: 'opened', reason, nextProbeAt: state.nextProbeAt });
+      void told({ kind: 'opened', reason, nextProbeAt: state.nextProbeAt }); // not awaited: the write's caller does not wait on Discord
     }
     return state;
   }
@@ -146,20 +146,22 @@ export function createBreaker(deps: BreakerDeps): Breaker {
   async function close(probe: BreakerState): Promise<void> {
     let closed = false;
     try {
-      await store.locked(`x-breaker:${KEY}`, async () => {
+      // Another process may have closed it, or re-opened it since (a newer opening stays open).
+      const now = await store.locked(`x-breaker:${KEY}`, async () => {
         const stored = await states.get(KEY);
-        if (!stored?.open || stored.openedAt !== probe.openedAt) return;
+        if (!stored?.open || stored.openedAt !== probe.openedAt) return stored;
         closed = true;
         await states.set(KEY, { ...stored, open: false });
+        return { ...stored, open: false };
       });
+      remember(now);
     } catch (error) {
       logger.warn({ err: error }, 'could not record the X breaker closing in the store; the next probe closes it');
       return;
     }
-    remember({ ...probe, open: false });
     if (!closed) return;
     logger.info({ reason: probe.reason, openedAt: new Date(probe.openedAt).toISOString() }, 'X accepts the app again: X writes resume');
-    await told({ kind: 'closed', reason: probe.reason, openedAt: probe.openedAt });
+    void told({ kind: 'closed', reason: probe.reason, openedAt: probe.openedAt });
   }
 
   /** A probe round without a verdict: the next due write probes again. */
