@@ -37,6 +37,8 @@ export interface Config {
   xProfileApi: 'v1.1' | 'v2' | 'auto';
   /** X_DAILY_WRITE_BUDGET: profile writes the app may make per rolling 24 h (all processes together); undefined: no cap. */
   xDailyWriteBudget: number | undefined;
+  /** OPERATOR_LOG_CHANNEL: a Discord channel id; the X breaker's openings and closings are posted there. */
+  operatorLogChannel: string | undefined;
   tokenEncryptionKey: Buffer | undefined;
   tokenEncryptionKeyPrevious: Buffer | undefined;
   storeUrl: string;
@@ -190,6 +192,7 @@ export function parseConfig(env: Env): Config {
     twitterProcessingDelayMs: integer(env, 'TWITTER_PROCESSING_DELAY_MS', 5000, 0, 600_000),
     xProfileApi: profileApi(env),
     xDailyWriteBudget: optional(env, 'X_DAILY_WRITE_BUDGET') === undefined ? undefined : integer(env, 'X_DAILY_WRITE_BUDGET', 0, 1, 10_000_000),
+    operatorLogChannel: snowflake(env, 'OPERATOR_LOG_CHANNEL'),
     tokenEncryptionKey: key(env, 'TOKEN_ENCRYPTION_KEY'),
     tokenEncryptionKeyPrevious: key(env, 'TOKEN_ENCRYPTION_KEY_PREVIOUS'),
     storeUrl: storeUrl(env),

@@ -35,6 +35,7 @@ import { createLocalePreferences, type LocalePreferences } from './i18n/preferen
 import type { Locale } from './i18n/locale.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createRateLimitBook, createWriteBudget, withWriteBudget, type WriteBudget } from './x/budget.js';
+import { createBreaker, withBreaker, type Breaker, type BreakerEvent } from './x/breaker.js';
 
 /** `locale`: the user's last seen locale, for a DM (a channel post follows the server's). */
 export type Notifier = (discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice, locale: Locale) => Promise<boolean>;
@@ -55,6 +56,8 @@ export interface EdgeHooks {
   ownsGuild?(guildId: string): boolean;
   /** The gateway's heartbeat round trip per shard of this process, in ms: the metrics read it when scraped. */
   gatewayPings?(): Array<{ shard: number; ping: number }>;
+  /** Tells the operator that X refuses the app, or accepts it again (the bot posts to OPERATOR_LOG_CHANNEL). */
+  tellOperator?(event: BreakerEvent): Promise<void>;
 }
 
 const NO_EDGE: EdgeHooks = { notify: async () => false, membership: async () => 'member' };
@@ -89,6 +92,8 @@ export interface Services {
   branding: { consent: ConsentStore; pushes: PushRunner; settings: BrandingSettings; seasons: TeamSeasons; writeBudget: Pick<WriteBudget, 'pushFinishAt'> | undefined };
   /** Prometheus metrics (METRICS=off: records nothing); the bot records its interactions and serves /metrics. */
   metrics: Metrics;
+  /** Whether X refuses the app (src/x/breaker.ts): /healthz answers 503 while it does. */
+  breaker: Pick<Breaker, 'status' | 'known'>;
   close(): Promise<void>;
 }
 
@@ -110,13 +115,6 @@ export async function createServices(config: Config, logger: Logger, options: Se
   // Read when scraped, so the scheduler built below is only read after createServices returned.
   const metrics = createMetrics(config.metrics, { armedTimers: () => scheduler.armed, ...(edge.gatewayPings ? { gatewayPings: edge.gatewayPings } : {}) });
   const store = await openStore(config.storeUrl, { logger: logger.child({ component: 'store' }) });
-  // issue 12: the write budget (src/x/budget.ts): holds a user with no calls left, spends X_DAILY_WRITE_BUDGET by
-  // priority; X's rate-limit headers go to its book as well as to the metrics.
-  const budgetNow = () => (options.clock ?? Date).now();
-  const rateLimits = createRateLimitBook(store, { now: budgetNow, logger: logger.child({ component: 'x-budget' }) });
-  const xWire = xClientFrom(config, logger.child({ component: 'x' }), (request) => (metrics.xRequest(request), rateLimits.observe(request)), store);
-  const writeBudget = config.xDailyWriteBudget === undefined ? undefined : createWriteBudget(store, config.xDailyWriteBudget, { now: budgetNow });
-  const x = withWriteBudget(xWire, { rateLimits, now: budgetNow, ...(writeBudget ? { budget: writeBudget } : {}) });
   const vault = createTokenVault(store, box);
   const linkState = createLinkStates(vault);
   const history = createAvatarHistory(store);
@@ -125,6 +123,16 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
   const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  // The X client, in layers (issue 12): the wire (v1.1 or v2, src/x/client.ts), then the breaker (writes wait while X
+  // refuses the app; its state is in the store and its probe lease in the coordination), then the write budget
+  // (holds a user with no calls left, spends X_DAILY_WRITE_BUDGET by priority; X's rate-limit headers go to its book
+  // as well as to the metrics).
+  const breaker = createBreaker({ store, coordination, logger: logger.child({ component: 'x-breaker' }), ...(options.clock ? { clock: options.clock } : {}), ...(edge.tellOperator ? { tell: edge.tellOperator } : {}) });
+  const budgetNow = () => (options.clock ?? Date).now();
+  const rateLimits = createRateLimitBook(store, { now: budgetNow, logger: logger.child({ component: 'x-budget' }) });
+  const wire = xClientFrom(config, logger.child({ component: 'x' }), (request) => (metrics.xRequest(request), rateLimits.observe(request)), store);
+  const writeBudget = config.xDailyWriteBudget === undefined ? undefined : createWriteBudget(store, config.xDailyWriteBudget, { now: budgetNow });
+  const x = withWriteBudget(withBreaker(wire, breaker), { rateLimits, now: budgetNow, ...(writeBudget ? { budget: writeBudget } : {}) });
   const histories = Object.fromEntries(PROFILE_PARTS.map((part) => [part, part === 'avatar' ? history : createAvatarHistory(store, part)])) as Record<ProfilePart, AvatarHistory>;
   const pipeline = createChangePipeline({
     journal: createChangeJournal(store),
@@ -238,6 +246,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     sweeper,
     branding: { consent, pushes, settings: createBrandingSettings(store), seasons: teamSeasons, writeBudget },
     metrics,
+    breaker,
     async close() {
       avatars.close();
       await Promise.all([scheduler.stop(), pushes.stop(), sweeper.stop()]);

@@ -51,6 +51,6 @@ it('has no store fields, in its type and at run time', () => {
   ]);
   expect(reachable.filter(([, value]) => looksLikeStorage(value)).map(([name]) => name)).toEqual([]);
   expect(Object.keys(services).sort()).toEqual(
-    ['attachments', 'avatars', 'branding', 'close', 'config', 'kits', 'library', 'links', 'locales', 'logger', 'metrics', 'normalizer', 'pingStore', 'schedules', 'scheduler', 'sweeper'].sort(),
+    ['attachments', 'avatars', 'branding', 'breaker', 'close', 'config', 'kits', 'library', 'links', 'locales', 'logger', 'metrics', 'normalizer', 'pingStore', 'schedules', 'scheduler', 'sweeper'].sort(),
   );
 });

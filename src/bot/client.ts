@@ -6,6 +6,9 @@
 import { Client, GatewayIntentBits, Partials, Routes, ShardClientUtil, type APIChannel } from 'discord.js';
 import type { Config } from '../config.js';
 import type { EdgeHooks } from '../services.js';
+import type { BreakerEvent } from '../x/breaker.js';
+import { t } from '../i18n/t.js';
+import { truncate } from '../text.js';
 import { membershipOf } from './membership.js';
 import { deliverNotice } from './notify.js';
 
@@ -51,8 +54,20 @@ async function adoptNoticeGuild(client: Client, channelId: string): Promise<void
   await guild.members.fetchMe({ force: true });
 }
 
-export function discordEdge(client: Client): EdgeHooks {
+/** The operator's words for the X breaker (en-US: the operator's log, like the error log line). */
+export function operatorMessage(event: BreakerEvent): string {
+  if (event.kind === 'closed') return t('en-US', 'operator.breaker.closed');
+  return t('en-US', 'operator.breaker.opened', { reason: t('en-US', `operator.reason.${event.reason}`), nextProbeAt: new Date(event.nextProbeAt).toISOString() });
+}
+
+/** `operatorLogChannel`: where the X breaker's openings and closings are posted (OPERATOR_LOG_CHANNEL). */
+export function discordEdge(client: Client, operator: Pick<Config, 'operatorLogChannel'> = { operatorLogChannel: undefined }): EdgeHooks {
+  const { operatorLogChannel } = operator;
   return {
+    // One REST post, bounded by the client's 15 s REST timeout; a failure is logged by the breaker, not thrown.
+    ...(operatorLogChannel
+      ? { tellOperator: async (event: BreakerEvent) => void (await client.rest.post(Routes.channelMessages(operatorLogChannel), { body: { content: truncate(operatorMessage(event), 2000), allowed_mentions: { parse: [] } } })) }
+      : {}),
     notify: async (discordUserId, record, notice, locale) => {
       // A failure here leaves it to deliverNotice, which then tells the user by DM why the channel was not used.
       if (record.notify.mode === 'channel') await adoptNoticeGuild(client, record.notify.channelId).catch(() => undefined);

@@ -112,11 +112,25 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   const log = services.logger.child({ component: 'http' });
   const storeHealthy = createStoreProbe(() => services.pingStore(), log);
 
+  /** The breaker as last read, re-read from the store at most every few seconds; a hung store is not waited for. */
+  async function breakerState() {
+    let timer: NodeJS.Timeout | undefined;
+    const known = new Promise<ReturnType<Services['breaker']['known']>>((resolve) => (timer = setTimeout(() => resolve(services.breaker.known()), HEALTH_PROBE_DEADLINE_MS)));
+    try {
+      return await Promise.race([services.breaker.status(), known]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function healthz(_request: IncomingMessage, response: ServerResponse): Promise<void> {
     const gateway = options.gatewayReady();
-    const store = await storeHealthy();
-    const body = JSON.stringify({ status: gateway && store ? 'ok' : 'unhealthy', gateway: gateway ? 'ready' : 'not-ready', store: store ? 'ok' : 'unreachable' });
-    response.writeHead(gateway && store ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    const [store, breaker] = await Promise.all([storeHealthy(), breakerState()]);
+    // X refusing the app (issue 12): no write reaches X for anyone; the reason and the next probe, nothing secret.
+    const x = breaker?.open ? { x: 'app-blocked', reason: breaker.reason, nextProbeAt: new Date(breaker.nextProbeAt).toISOString() } : {};
+    const healthy = gateway && store && !breaker?.open;
+    const body = JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', gateway: gateway ? 'ready' : 'not-ready', store: store ? 'ok' : 'unreachable', ...x });
+    response.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
     response.end(body);
   }
 

@@ -286,6 +286,8 @@ export function failureReply(error: unknown, logger: Logger, locale: Locale): In
         return plain(unchanged(error));
       case 'transient':
         return plain(words(error)); // its bot words say that nothing was changed and that the bot tried several times
+      case 'app-blocked':
+        return plain(words(error)); // X refuses the app, not the user: no relink button; its words say nothing was changed
       case 'auth':
       case 'forbidden':
       case 'unexpected':

@@ -89,7 +89,7 @@ export async function stillReached(
 export type Attempt = { result: MemberResult; retryAt?: number };
 
 /** What a failed upload or revert means for the member: a kind (and parameters) worded where it is shown. */
-export type Failure = Pick<MemberResult, 'kind' | 'params' | 'variant'> & { kind: string; retry?: 'rate-limited' | 'transient'; resetAt?: number };
+export type Failure = Pick<MemberResult, 'kind' | 'params' | 'variant'> & { kind: string; retry?: 'rate-limited' | 'transient' | 'app-blocked'; resetAt?: number };
 
 export function classify(error: unknown): Failure {
   if (error instanceof VaultError) return { kind: error.kind === 'damaged-link' ? error.kind : 'not-linked' };
@@ -104,6 +104,8 @@ export function classify(error: unknown): Failure {
         return { kind: error.kind, retry: 'rate-limited', ...(error.variant ? { variant: error.variant } : {}), ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
       case 'transient':
         return { kind: error.kind, retry: 'transient' };
+      case 'app-blocked': // X refuses the app (issue 12): the member waits for the breaker's next probe
+        return { kind: error.kind, retry: 'app-blocked', ...(error.variant ? { variant: error.variant } : {}), ...(error.resetAt ? { resetAt: error.resetAt.getTime() } : {}) };
     }
   }
   const words = (known: UserFacingError): Failure => ({

@@ -24,6 +24,8 @@ import { counts, PROGRESS_EVERY_MS, type ProgressListener, type PushProgress } f
 /** Our own retries of a transient failure, on top of the X client's three quick ones. */
 const TRANSIENT_RETRIES = 3;
 const RATE_LIMIT_RETRIES = 5;
+/** The longest nap of a worker while a member waits for X's breaker (issue 12), in ms. */
+const APP_BLOCKED_NAP_MS = 1_000;
 /** Members prepared at once, per upload slot. */
 const PREPARE_PER_SLOT = 2;
 /** Members prepared (or being prepared) and not yet uploaded, per upload slot: what the prepare stage keeps in memory. */
@@ -152,6 +154,7 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
     const ready = members.filter((userId) => results[userId]?.status === 'pending');
     const waiting = new Map<string, number>(); // member → when to try again
     const retries = new Map<string, number>();
+    const blockedWaits = new Set<string>(); // members in `waiting` for X's breaker
     const stopHere = new AbortController();
     const abort = () => stopHere.abort();
     stopping.addEventListener('abort', abort);
@@ -197,6 +200,11 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
       const tries = retries.get(userId) ?? 0;
       // Held back by the bot's write budget: nothing reached X, so the member waits for the instant named, as often as it takes.
       if (retry === 'rate-limited' && heldBackByBot(error)) return { result: { ...base, status: 'pending' }, retryAt: rateLimitRetryAt(new Date(failedUntil ?? clock.now()), clock.now(), 1, 0) };
+      if (retry === 'app-blocked') {
+        // Not the member's failure: pending, no retry used up, tried again at the breaker's next probe.
+        blockedWaits.add(userId);
+        return { result: { ...base, status: 'pending' }, retryAt: Math.max(failedUntil ?? 0, clock.now() + 1_000) };
+      }
       if (retry === 'rate-limited' && tries < RATE_LIMIT_RETRIES) {
         retries.set(userId, tries + 1);
         // Never sooner than a minute, doubling with each 429 (see rateLimitRetryAt): a reset already past meant at once.
@@ -333,13 +341,17 @@ export function createWorkerPool(deps: PoolDeps): { runPhase(job: PushJob, phase
         for (const [userId, at] of waiting) {
           if (at > now) continue;
           waiting.delete(userId);
+          blockedWaits.delete(userId);
           ready.push(userId);
         }
         prepareAhead();
         const member = staged.shift();
         if (member === undefined) {
           if (ready.length === 0 && waiting.size === 0 && inFlight === 0) return signal(); // nothing left: let the others see it too
-          const next = waiting.size ? Math.min(...waiting.values()) - now : undefined;
+          // At most APP_BLOCKED_NAP_MS at once while a member waits for X's breaker: the wait is on `clock`,
+          // which a test (or a suspended machine) may move on; waking costs one comparison.
+          const soonest = waiting.size ? Math.min(...waiting.values()) - now : undefined;
+          const next = soonest !== undefined && blockedWaits.size > 0 ? Math.min(soonest, APP_BLOCKED_NAP_MS) : soonest;
           const nap = new AbortController(); // woken early (a member prepared or finished, or stop): cancel the timer
           await Promise.race([woken, ...(next === undefined ? [] : [sleep(Math.max(0, next), nap.signal)])]);
           nap.abort();

@@ -501,7 +501,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     }
     const entry = track(record, value, false);
     logger.info({ change: record.id, userId: record.userId, part: partOf(record), state: record.state, origin: record.origin.kind }, 'finishing a profile change from before a restart');
-    const refused = (error: unknown) => error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited';
+    const refused = (error: unknown) => error instanceof XApiError && (error.status ?? 0) >= 400 && error.kind !== 'transient' && error.kind !== 'rate-limited' && error.kind !== 'app-blocked';
     const attempt = async (tries: number): Promise<void> => {
       try {
         await resume(entry);

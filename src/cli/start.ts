@@ -55,7 +55,7 @@ async function runBot(config: Config, logger: Logger, assignment: ShardAssignmen
   ]);
   const processConfig = index === 0 || config.port === 0 ? config : { ...config, port: config.port + index };
   const client = createDiscordClient(processConfig, assignment);
-  const services = await createServices(processConfig, logger, { edge: discordEdge(client) });
+  const services = await createServices(processConfig, logger, { edge: discordEdge(client, processConfig) });
   await services.pingStore();
   // ready_ms and catchup_done_ms count from the process start (0 on the performance clock).
   const bot = createBot({ client, services, commands, startedAtMs: 0 });

@@ -163,7 +163,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
     // One lease per transition (from what is applied, to the target), whoever attempts it: a timer fire in
     // one process and a catch-up in another that both see this transition upload once between them.
     // A change of several parts continued after a restart is a new attempt (the stopped process's lease is not waited for).
-    const attempt = record.changing?.target === target && record.changing.attempt ? `:${record.changing.attempt}` : '';
+    const attempt = (record.changing?.target === target && record.changing.attempt ? `:${record.changing.attempt}` : '') + (record.retry?.appBlocked ? `:b${record.retry.appBlocked}` : '');
     const transition = `apply:${discordUserId}:${record.applied?.at ?? 'never'}:${record.lastRun?.at ?? 'never'}:${target}${attempt}`;
     if (!(await coordination.coordinator.shouldRun(transition, LEASE_MS))) return;
 
@@ -246,6 +246,14 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
         const failure: ScheduleFailure = { kind: 'link-revoked' };
         record = await recordFailure(discordUserId, failure, (draft) => void (draft.suspended = { reason: 'link', at: new Date(clock.now()).toISOString() }));
         return tell(discordUserId, record, { kind: 'failed', failure });
+      }
+      if (error instanceof XApiError && error.kind === 'app-blocked') {
+        // X refuses the app, not this user (src/x/breaker.ts): wait for the breaker's next probe, which may be
+        // this very change. No failure recorded, no notice, no rate-limit count: nothing is the user's.
+        const retryAt = Math.max(error.resetAt?.getTime() ?? 0, clock.now() + 1_000);
+        await schedules.update(discordUserId, (draft) => void (draft.retry = { at: new Date(retryAt).toISOString(), rateLimits: draft.retry?.rateLimits ?? 0, appBlocked: (draft.retry?.appBlocked ?? 0) + 1 }));
+        logger.info({ user: discordUserId, reason: error.variant, retryAt: new Date(retryAt).toISOString() }, 'scheduled change waits: X refuses the app');
+        return planAt(discordUserId, retryAt);
       }
       if (error instanceof XApiError && error.kind === 'rate-limited') {
         // Held back by the bot's write budget (nothing reached X): just after the instant it names, no backoff.

@@ -43,8 +43,9 @@ export interface ScheduleRecord extends UserSchedules {
   changing?: { target: string; done: ProfilePart[]; parts: HeldParts; attempt?: number };
   lastRun?: RunOutcome;
   /** A change that failed for a passing reason (rate limit, X down) is not tried again before `at`;
-   *  `rateLimits` counts the 429s in a row, for the backoff. */
-  retry?: { at: string; rateLimits: number };
+   *  `rateLimits` counts the 429s in a row, for the backoff; `appBlocked` the waits for X's breaker (issue 12),
+   *  each a new transition for the run lease (no failure of the user's: `lastRun` is left as it was). */
+  retry?: { at: string; rateLimits: number; appBlocked?: number };
   /** A failure the user has not been told about yet (shown at their next command when DMs fail). */
   pendingNotice?: ScheduleFailure | string;
   // issue 12: hand changes (see ./hand-changes.ts)

@@ -11,14 +11,22 @@ export const X_ERROR_KINDS = [
   'account-locked', // 326 locked, 64 suspended
   'rate-limited', // 88 / HTTP 429
   'transient', // 130, 131, 5xx, network, timeout
-  'forbidden', // 220, 261, 453: the app lacks access; 416: the app is suspended
+  'forbidden', // 403 without a code that says more
   'image-rejected', // 400/422 with an `error` string: X's words, quoted (`xSaid`)
   'unexpected', // anything else, redirects included; 38 and 324/325: the bot's own request was wrong
   'banner-too-large', // update_profile_banner 422: could not be resized or too large (also refused before sending: over 5 MB)
   'banner-unprocessable', // update_profile_banner 400: no image, or it could not be processed
   'profile-text-too-long', // code 120: a profile value is longer than X allows
+  // issue 12: breaker. X refused the app, not the user (variant: APP_BLOCKED_REASONS): every user's writes
+  // wait for the breaker (src/x/breaker.ts); also the refusal before sending while it is open.
+  'app-blocked',
 ] as const;
 export type XErrorKind = (typeof X_ERROR_KINDS)[number];
+
+/** Why X refuses the app: 453 access level, 261/220 no write permission, 416 app suspended, 402 credits
+ *  depleted, 429 monthly usage cap, and the consumer key rejected for every user (src/x/breaker.ts). */
+export const APP_BLOCKED_REASONS = ['access-level', 'write-permission', 'app-suspended', 'credits', 'usage-cap', 'consumer-key'] as const;
+export type AppBlockedReason = (typeof APP_BLOCKED_REASONS)[number];
 
 export class XApiError extends UserFacingError<XErrorKind> {
   readonly status: number | undefined;
@@ -46,6 +54,8 @@ interface ParsedBody {
   message: string | undefined;
   /** The `error` string of the `{"request","error"}` shape. */
   error: string | undefined;
+  /** The `type` of a v2 problem document (`https://api.x.com/2/problems/…`), and its `title`. */
+  problem?: { type: string | undefined; title: string | undefined };
 }
 
 function parseBody(body: string): ParsedBody {
@@ -68,7 +78,8 @@ function parseBody(body: string): ParsedBody {
   if (typeof record.error === 'string') return { code: undefined, message: record.error, error: record.error };
   if (typeof record.title === 'string' || typeof record.detail === 'string') {
     const message = [record.title, record.detail].filter((part) => typeof part === 'string').join(': ');
-    return { code: undefined, message, error: undefined };
+    const problem = { type: typeof record.type === 'string' ? record.type : undefined, title: typeof record.title === 'string' ? record.title : undefined };
+    return { code: undefined, message, error: undefined, problem };
   }
   return { code: undefined, message: undefined, error: undefined };
 }
@@ -90,7 +101,7 @@ export function rateLimitedParams(resetAt: Date, now = Date.now()): { count: num
 
 /** Map an HTTP response that is not a success to a typed error. */
 export function errorFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, now = Date.now()): XApiError {
-  const { code, message, error } = parseBody(body);
+  const { code, message, error, problem } = parseBody(body);
   const detail = `HTTP ${status}${code === undefined ? '' : ` code ${code}`}${message ? `: ${message}` : ''}`;
   const details = { status, code, detail };
   const header = (name: string) => {
@@ -120,10 +131,11 @@ export function errorFromResponse(status: number, headers: Record<string, string
       return new XApiError('transient', {}, { ...details, variant: 'over-capacity' });
     case 220:
     case 261:
+      return new XApiError('app-blocked', {}, { ...details, variant: 'write-permission' });
     case 453:
-      return new XApiError('forbidden', {}, { ...details, variant: 'app-permission' });
+      return new XApiError('app-blocked', {}, { ...details, variant: 'access-level' });
     case 416:
-      return new XApiError('forbidden', {}, { ...details, variant: 'app-suspended' }); // HTTP 401, but relinking would not help
+      return new XApiError('app-blocked', {}, { ...details, variant: 'app-suspended' }); // HTTP 401, but relinking would not help
     case 120:
       return new XApiError('profile-text-too-long', {}, details);
     case 38:
@@ -132,6 +144,11 @@ export function errorFromResponse(status: number, headers: Record<string, string
     case 325:
       return new XApiError('unexpected', {}, { ...details, variant: 'media' });
   }
+  // X's v2 problems for the app's pay-per-use account: out of credits (402), or the monthly cap reached (a
+  // 429 that no per-user window resets).
+  const problemType = problem?.type?.replace(/^.*\/problems\//, '');
+  if (status === 402 || problemType === 'credits-depleted') return new XApiError('app-blocked', {}, { ...details, variant: 'credits' });
+  if (problemType === 'usage-capped' || problem?.title === 'UsageCapExceeded') return new XApiError('app-blocked', {}, { ...details, variant: 'usage-cap' });
   if (status === 429 || code === 88) {
     const resetAt = resetFrom(header('x-rate-limit-reset'), now);
     return new XApiError('rate-limited', rateLimitedParams(resetAt, now), { ...details, resetAt });

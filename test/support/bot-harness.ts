@@ -133,7 +133,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const boot = async () => {
     const client = createDiscordClient(config);
     const services = await createServices(config, logger, {
-      edge: discordEdge(client),
+      edge: discordEdge(client, config),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sweeper ? { sweeper: options.sweeper } : {}),
     });

@@ -182,6 +182,11 @@ export interface XServer {
   // a request at remaining 0 before the reset is answered 429 (code 88).
   /** Sets a user's limit on `endpoint` (a path such as X_PATHS.updateProfileImage); `resetAt` in ms. */
   setRateLimit(userId: string, endpoint: string, limit: { remaining: number; resetAt: number; limit?: number }): void;
+  // --- issue 12: breaker
+  /** From now on X refuses the app: every profile write (or, `scope: 'all'`, every signed request) answers
+   *  the app-level refusal `kind` (xFaults.appBlocked), after its OAuth check, until recoverApp(). */
+  blockApp(kind: AppBlockKind, scope?: 'writes' | 'all'): void;
+  recoverApp(): void;
   close(): Promise<void>;
 }
 
@@ -189,6 +194,12 @@ export interface XServer {
  *  things make more, so only setRateLimit brings a user to 0). */
 export const DEFAULT_RATE_LIMIT = 100_000;
 export const RATE_LIMIT_WINDOW_MS = 15 * 60_000;
+
+// --- issue 12: breaker
+/** X's app-level refusals: 453, 261, 220, 416, pay-per-use credits depleted (402), the monthly usage cap (429). */
+export type AppBlockKind = 453 | 261 | 220 | 416 | 'credits' | 'usage-cap';
+/** The profile writes (v1.1 and v2; not a GET of the same path) an app-level block refuses (scope 'writes'). */
+export const X_WRITE_PATHS: readonly string[] = ['/1.1/account/update_profile_image.json', '/1.1/account/update_profile_banner.json', '/1.1/account/update_profile.json', '/1.1/account/remove_profile_banner.json', '/2/media/upload', '/2/users/me/profile_image', '/2/users/me'];
 
 export const X_PATHS = {
   requestToken: '/oauth/request_token',
@@ -406,6 +417,7 @@ const MESSAGES = {
   261: 'Application cannot perform write actions. Contact Twitter Platform Operations through https://help.twitter.com/forms/platform.',
   68: 'The Twitter REST API v1 is no longer active. Please migrate to API v1.1.',
   326: 'To protect our users from spam and other malicious activity, this account is temporarily locked. Please log in to https://twitter.com to unlock your account.',
+  416: 'Invalid / suspended application',
   415: 'Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings',
   453: 'You currently have access to a subset of Twitter API v2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.twitter.com/en/portal/product',
 } as const;
@@ -497,6 +509,25 @@ export const xFaults = {
     },
     ...extra,
   }),
+  /** X refusing the app rather than the user (issue 12), as X answers it: 453/261/220 with 403, 416 with
+   *  401, depleted credits as a v2 problem with 402, the monthly usage cap as a v2 problem with 429. */
+  appBlocked: (path: string | RegExp, kind: AppBlockKind, extra?: FaultExtra): Fault => {
+    switch (kind) {
+      case 416:
+        return { path, status: 401, body: xErrorBody(416), ...extra };
+      case 'credits':
+        return { path, status: 402, body: { title: 'Payment Required', detail: 'credits depleted', type: 'https://api.x.com/2/problems/credits-depleted' }, ...extra };
+      case 'usage-cap':
+        return {
+          path,
+          status: 429,
+          body: { title: 'UsageCapExceeded', detail: 'Usage cap exceeded: Monthly product cap', type: 'https://api.x.com/2/problems/usage-capped', period: 'Monthly', scope: 'Product' },
+          ...extra,
+        };
+      default:
+        return { path, status: 403, body: xErrorBody(kind), ...extra };
+    }
+  },
   redirect: (path: string | RegExp, location: string, extra?: FaultExtra): Fault => ({
     path, redirectTo: location, ...extra,
   }),
@@ -637,6 +668,7 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
   const downloadLatencyMs = options.downloadLatencyMs ?? 0;
   let uploadsInFlight = 0;
   let requestHook: RequestHook | undefined;
+  let appBlock: { kind: AppBlockKind; scope: 'writes' | 'all' } | undefined; // issue 12: breaker
   let maxUploadsInFlight = 0;
   let rateLimit: { fraction: number; resetAfterMs: number; seen: number } | undefined;
   const userLimits = new Map<string, { limit: number; remaining: number; resetAt: number }>(); // `${userId} ${path}`
@@ -1597,6 +1629,9 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     if (route && route.method === method && ctx.accessToken && !countRateLimit(ctx, ctx.accessToken.userId)) return;
     const fault = takeFault(method, path);
     if (fault && (await applyFault(ctx, fault))) return;
+    if (appBlock && auth !== 'none' && (appBlock.scope === 'all' || (method !== 'GET' && X_WRITE_PATHS.includes(path)))) {
+      return void (await applyFault(ctx, xFaults.appBlocked(path, appBlock.kind)));
+    }
     if (requestHook && (await requestHook({ method, path, userId: ctx.accessToken?.userId, stage: 'received' })) === 'drop') return void ctx.res.destroy();
 
     if (route && route.method === method) {
@@ -1735,6 +1770,12 @@ export async function startXServer(options: XServerOptions = {}): Promise<XServe
     },
     switchOffV1(answer, paths = [X_PATHS.updateProfileImage]) {
       v1Off = answer === undefined ? undefined : { answer, paths };
+    },
+    blockApp(kind, scope = 'writes') {
+      appBlock = { kind, scope };
+    },
+    recoverApp() {
+      appBlock = undefined;
     },
     close() {
       for (const timer of timers) clearTimeout(timer);

@@ -156,9 +156,9 @@ describe('every error kind', () => {
     expect(error.kind).toBe('image-rejected');
   });
 
-  it.each([220, 261, 453])('forbidden (%i)', async (code) => {
+  it.each([220, 261, 453])('app-blocked (%i): the app, not the user', async (code) => {
     server.fail(xFaults.forbidden(X_PATHS.updateProfileImage, code as 220 | 261 | 453));
-    expect((await failure(upload())).kind).toBe('forbidden');
+    expect((await failure(upload())).kind).toBe('app-blocked');
   });
 
   it('account-locked (326) and suspended (64)', async () => {

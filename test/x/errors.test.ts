@@ -16,9 +16,9 @@ describe('X error responses become typed errors', () => {
     [503, codeBody(130), 'transient'],
     [500, codeBody(131), 'transient'],
     [502, '<html>Bad Gateway</html>', 'transient'],
-    [403, codeBody(220), 'forbidden'],
-    [403, codeBody(261), 'forbidden'],
-    [403, codeBody(453), 'forbidden'],
+    [403, codeBody(220), 'app-blocked'],
+    [403, codeBody(261), 'app-blocked'],
+    [403, codeBody(453), 'app-blocked'],
     [422, JSON.stringify({ request: '/1.1/account/update_profile_image.json', error: 'media type unrecognized.' }), 'image-rejected'],
     [400, JSON.stringify({ request: '/1.1/account/update_profile_image.json', error: 'Image file size must be <= 700KB' }), 'image-rejected'],
     [403, JSON.stringify({ title: 'Forbidden', detail: 'not permitted', type: 'about:blank' }), 'forbidden'],
@@ -46,7 +46,10 @@ describe('X error responses become typed errors', () => {
   });
 
   it.each([
-    [401, 416, 'forbidden', 'app-suspended'], // a suspended app is no broken link: relinking would not help
+    [401, 416, 'app-blocked', 'app-suspended'], // a suspended app is no broken link: relinking would not help
+    [403, 453, 'app-blocked', 'access-level'],
+    [403, 261, 'app-blocked', 'write-permission'],
+    [403, 220, 'app-blocked', 'write-permission'],
     [403, 120, 'profile-text-too-long', undefined],
     [403, 38, 'unexpected', 'missing-parameter'],
     [400, 324, 'unexpected', 'media'],
