@@ -25,6 +25,7 @@ import { createLibraryUseCases, type LibraryUseCases } from './library/use-cases
 import { createScheduleStore, type ScheduleRecord } from './schedule/store.js';
 import { createScheduleUseCases, type ScheduleUseCases } from './schedule/use-cases.js';
 import { localCoordination, redisCoordination } from './coordination/runs.js';
+import { postgresCoordination } from './coordination/postgres.js';
 import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
 
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
@@ -116,7 +117,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
-  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : store.kind === 'postgres' ? await postgresCoordination(config.storeUrl, logger) : localCoordination();
   const histories = Object.fromEntries(PROFILE_PARTS.map((part) => [part, part === 'avatar' ? history : createAvatarHistory(store, part)])) as Record<ProfilePart, AvatarHistory>;
   const pipeline = createChangePipeline({
     journal: createChangeJournal(store),
