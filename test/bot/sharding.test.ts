@@ -49,7 +49,7 @@ describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
     expect(shardLayout(redis, 5).processes).toEqual([[0, 1], [2, 3], [4]]);
     expect(shardLayout(parseConfig({ SHARDS_PER_PROCESS: '2' }), 2).processes).toEqual([[0, 1]]); // one process: SQLite is fine
     expect(() => shardLayout(parseConfig({}), 2)).toThrow(/^SHARD_COUNT is 2 with SHARDS_PER_PROCESS=1, which runs 2 processes, but STORE_URL is SQLite/);
-    expect(() => shardLayout(parseConfig({ STORE_URL: 'sqlite://bot.sqlite' }), 2)).toThrow(/STORE_URL is SQLite: several processes run each schedule once only through Redis or PostgreSQL$/);
+    expect(() => shardLayout(parseConfig({ STORE_URL: 'sqlite://bot.sqlite' }), 2)).toThrow(/STORE_URL is SQLite: several processes run each schedule once only through Redis or PostgreSQL/);
     // PostgreSQL shares the leases and the change feed too (src/coordination/postgres.ts).
     expect(shardLayout(parseConfig({ STORE_URL: 'postgresql://bot:bot@127.0.0.1/bot' }), 3).processes).toEqual([[0], [1], [2]]);
     expect(() => shardLayout(parseConfig({ STORE_URL: 'redis://127.0.0.1:6379/10', PORT: '65535' }), 2)).toThrow(/^PORT is 65535: the last of 2 processes would listen on PORT \+ 1, over 65535/);
