@@ -1,7 +1,8 @@
 /**
- * Several bot processes sharing one Redis store run each scheduled change exactly once: node-cron's
- * distributed mode with a run coordinator on that Redis (SET NX PX), and catch-up under a lease.
- * The Redis suite runs when REDIS_URL is set (.ci/run sets it); the coordinator's rules are tested always.
+ * Several bot processes sharing one Redis or PostgreSQL store run each scheduled change exactly once:
+ * node-cron's distributed mode with a run coordinator on that store (SET NX PX on Redis, a lease row on
+ * PostgreSQL), and catch-up under a lease. The Redis suite runs when REDIS_URL is set, the PostgreSQL one
+ * when DATABASE_URL is set (.ci/run sets both); the in-process coordinator's rules are tested always.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import { createTokenVault } from '../../src/accounts/vault.js';
 import { localBotEnv } from '../support/bot-harness.js';
 import { startDiscordServer, type DiscordServer, type TestUser } from '../support/discord-server.js';
 import { startXServer, type XServer } from '../support/x-server.js';
+import { startPrivatePostgres } from '../support/private-servers.js';
 
 describe('in-process coordination (SQLite: one process)', () => {
   it('grants a lease once until it expires, and delivers change notices', async () => {
@@ -41,7 +43,36 @@ const redisUrl = process.env.REDIS_URL;
 const FIRE_EVERY_S = 6; // room for a slow upload to land inside its own slot on a loaded 2-core machine
 const USERS = 20;
 
-describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/7`] : [])('two bot processes on one Redis (%s)', (storeUrl) => {
+/** An empty store of each shared kind: Redis database 7 (flushed), and a private PostgreSQL (the shared one
+ *  holds other tests' schedules, which these bots would run). */
+const stores: Array<[string, () => Promise<{ url: string; dispose(): Promise<void> }>]> = [];
+if (redisUrl) {
+  stores.push([
+    'Redis',
+    async () => {
+      const url = `${redisUrl.replace(/\/\d*$/, '')}/7`;
+      const { createClient } = await import('@keyv/redis');
+      const redis = createClient({ url });
+      await redis.connect();
+      await redis.flushDb();
+      await redis.quit();
+      return { url, dispose: async () => undefined };
+    },
+  ]);
+}
+if (process.env.DATABASE_URL) {
+  stores.push([
+    'PostgreSQL',
+    async () => {
+      const server = await startPrivatePostgres();
+      return { url: server.url, dispose: () => server.dispose() };
+    },
+  ]);
+}
+
+describe.each(stores)('two bot processes on one %s', (_kind, emptyStore) => {
+  let storeUrl: string;
+  let disposeStore: (() => Promise<void>) | undefined;
   let discord: DiscordServer;
   let x: XServer;
   let dir: string;
@@ -68,12 +99,7 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/7`] : [])('two bot 
   };
 
   beforeAll(async () => {
-    const { createClient } = await import('@keyv/redis');
-    const redis = createClient({ url: storeUrl });
-    await redis.connect();
-    await redis.flushDb();
-    await redis.quit();
-
+    ({ url: storeUrl, dispose: disposeStore } = await emptyStore());
     discord = await startDiscordServer();
     x = await startXServer();
     dir = mkdtempSync(join(tmpdir(), 'avatar-bot-redis-'));
@@ -110,7 +136,7 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/7`] : [])('two bot 
 
   afterAll(async () => {
     for (const bot of bots) if (bot.exitCode === null) bot.kill('SIGKILL');
-    await Promise.all([discord?.close(), x?.close()]);
+    await Promise.all([discord?.close(), x?.close(), disposeStore?.()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
