@@ -22,7 +22,7 @@ import { createTokenVault } from '../../src/accounts/vault.js';
 import { localBotEnv } from '../support/bot-harness.js';
 import { startDiscordServer, type DiscordServer, type TestUser } from '../support/discord-server.js';
 import { startXServer, type XServer } from '../support/x-server.js';
-import { startPrivatePostgres } from '../support/private-servers.js';
+import { sharedStoreKinds } from '../support/private-servers.js';
 
 describe('in-process coordination (SQLite: one process)', () => {
   it('grants a lease once until it expires, and delivers change notices', async () => {
@@ -39,38 +39,10 @@ describe('in-process coordination (SQLite: one process)', () => {
   });
 });
 
-const redisUrl = process.env.REDIS_URL;
 const FIRE_EVERY_S = 6; // room for a slow upload to land inside its own slot on a loaded 2-core machine
 const USERS = 20;
 
-/** An empty store of each shared kind: Redis database 7 (flushed), and a private PostgreSQL (the shared one
- *  holds other tests' schedules, which these bots would run). */
-const stores: Array<[string, () => Promise<{ url: string; dispose(): Promise<void> }>]> = [];
-if (redisUrl) {
-  stores.push([
-    'Redis',
-    async () => {
-      const url = `${redisUrl.replace(/\/\d*$/, '')}/7`;
-      const { createClient } = await import('@keyv/redis');
-      const redis = createClient({ url });
-      await redis.connect();
-      await redis.flushDb();
-      await redis.quit();
-      return { url, dispose: async () => undefined };
-    },
-  ]);
-}
-if (process.env.DATABASE_URL) {
-  stores.push([
-    'PostgreSQL',
-    async () => {
-      const server = await startPrivatePostgres();
-      return { url: server.url, dispose: () => server.dispose() };
-    },
-  ]);
-}
-
-describe.each(stores)('two bot processes on one %s', (_kind, emptyStore) => {
+describe.each(sharedStoreKinds(7))('two bot processes on one %s', (_kind, emptyStore) => {
   let storeUrl: string;
   let disposeStore: (() => Promise<void>) | undefined;
   let discord: DiscordServer;
