@@ -87,7 +87,7 @@ export async function postgresCoordination(url: string, logger: Logger, options:
     });
     try {
       await withDeadline(client.connect(), undefined, 'connecting the change feed');
-      await feedTable();
+      await withDeadline(feedTable(), undefined, 'creating the change table');
       await withDeadline(client.query(`LISTEN ${CHANNEL}`), undefined, 'listening for changes');
       const since = lastAlive;
       const { rows } = await withDeadline(client.query<{ now: Date }>('SELECT clock_timestamp() AS now'), undefined, 'reading the clock');
