@@ -9,11 +9,12 @@
  * restore uploads nothing), and SCALE_DUE users whose rotation changes during the run, SCALE_LEAD_MS after
  * seeding ends, spread over SCALE_DUE_SPREAD_S seconds (they have a library and a history, as in the
  * schedules benchmark; the others' libraries are not seeded: nothing in the run reads them).
- * The bot runs as its own processes (`avatar-bot start`): on Redis the shard manager with two children,
- * one shard each; SQLite and PostgreSQL refuse several processes (each would run every schedule: only
- * Redis coordinates them), so there one process holds both shards (SHARDS_PER_PROCESS=2), as the table and
- * the JSON say. The Discord- and X-compatible servers run in this process, not pinned (three processes on
- * two cores); X answers uploads in 200 ms, reads in 50 ms, and the bot waits X's 5000 ms processing.
+ * The bot runs as its own processes (`avatar-bot start`): on Redis and PostgreSQL the shard manager with
+ * two children, one shard each; SQLite refuses several processes (each would run every schedule: only Redis
+ * and PostgreSQL coordinate them), so there one process holds both shards (SHARDS_PER_PROCESS=2), as the
+ * table and the JSON say. The Discord- and X-compatible servers run in this process, not pinned (three
+ * processes on two cores); X answers uploads in 200 ms, reads in 50 ms, and the bot waits X's 5000 ms
+ * processing.
  *
  * Measured: `ready_ms` spawn to the last "bot ready" line (its log time); `rss_mb_per_process` the peak
  * VmRSS of each bot process (/proc, sampled every 250 ms, and VmHWM); `restore_s` the largest
@@ -268,8 +269,8 @@ async function runStore(storeName: StoreName): Promise<Figures> {
   const discord = await startDiscordServer({ shards: 2, maxConcurrency: MAX_CONCURRENCY });
   const x = await startXServer({ processingDelayMs: PROCESSING_DELAY_MS / 2, uploadLatencyMs: 200, readLatencyMs: 50, downloadLatencyMs: 50 });
   const key = randomBytes(32);
-  // Several processes only on Redis: the bot refuses them on SQLite and PostgreSQL.
-  const processes = storeName === 'redis' ? 2 : 1;
+  // Several processes only on Redis and PostgreSQL: the bot refuses them on SQLite.
+  const processes = storeName === 'sqlite' ? 1 : 2;
   const shardEnv = { SHARD_COUNT: '2', SHARDS_PER_PROCESS: processes === 2 ? '1' : '2' };
   let bot: BotProcess | undefined;
   let sampler: NodeJS.Timeout | undefined;
@@ -338,7 +339,7 @@ async function runStore(storeName: StoreName): Promise<Figures> {
       users: USERS,
       store: storeName,
       processes,
-      ...(processes === 1 ? { one_process_why: `several processes are refused on ${storeName === 'sqlite' ? 'SQLite' : 'PostgreSQL'} (only Redis coordinates them)` } : {}),
+      ...(processes === 1 ? { one_process_why: 'several processes are refused on SQLite (only Redis and PostgreSQL coordinate them)' } : {}),
       ready_ms: round(readyMs),
       rss_mb_per_process: hwm.map((mb) => round(mb, 1)),
       restore_s: round(restoreS, 2),

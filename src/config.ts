@@ -243,17 +243,16 @@ function shardProcess(env: Env): ShardProcess | undefined {
 /**
  * How `npm start` runs `total` shards: one process (the default, and whenever SHARDS_PER_PROCESS covers
  * them all) or a shard manager with one child per group of SHARDS_PER_PROCESS. Several processes share
- * per-user work (schedules, catch-up, DMs) through the leases and the change feed on Redis; SQLite and
- * PostgreSQL keep those in one process's memory, so each process would run every schedule: refused.
+ * per-user work (schedules, catch-up, DMs) through the leases and the change feed on Redis or PostgreSQL;
+ * SQLite keeps those in one process's memory, so each process would run every schedule: refused.
  */
 export function shardLayout(config: Config, total: number): { total: number; processes: number[][] } {
   const processes: number[][] = [];
   for (let first = 0; first < total; first += config.shardsPerProcess) {
     processes.push(Array.from({ length: Math.min(config.shardsPerProcess, total - first) }, (_, i) => first + i));
   }
-  if (processes.length > 1 && !/^rediss?:/.test(config.storeUrl)) {
-    const store = config.storeUrl.startsWith('sqlite:') ? 'SQLite' : 'PostgreSQL';
-    fail('invalid', 'SHARD_COUNT', `is ${total} with SHARDS_PER_PROCESS=${config.shardsPerProcess}, which runs ${processes.length} processes, but STORE_URL is ${store}: several processes run each schedule once only through Redis`);
+  if (processes.length > 1 && config.storeUrl.startsWith('sqlite:')) {
+    fail('invalid', 'SHARD_COUNT', `is ${total} with SHARDS_PER_PROCESS=${config.shardsPerProcess}, which runs ${processes.length} processes, but STORE_URL is SQLite: several processes run each schedule once only through Redis or PostgreSQL`);
   }
   if (config.port !== 0 && config.port + processes.length - 1 > 65535) fail('invalid', 'PORT', `is ${config.port}: the last of ${processes.length} processes would listen on PORT + ${processes.length - 1}, over 65535`);
   return { total, processes };

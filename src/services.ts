@@ -25,6 +25,7 @@ import { createLibraryUseCases, type LibraryUseCases } from './library/use-cases
 import { createScheduleStore, type ScheduleRecord } from './schedule/store.js';
 import { createScheduleUseCases, type ScheduleUseCases } from './schedule/use-cases.js';
 import { localCoordination, redisCoordination } from './coordination/runs.js';
+import { postgresCoordination } from './coordination/postgres.js';
 import { createScheduler, type ScheduledNotice, type Scheduler, type SchedulerClock } from './schedule/scheduler.js';
 
 import { createConsentStore, type ConsentStore } from './branding/consent.js';
@@ -122,7 +123,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
   const attachments = createDownloader({ allowedHosts: config.attachmentHosts, sourceName: 'Discord' });
   const xImages = createDownloader({ allowedHosts: config.xImageHosts, sourceName: 'X' });
   const userLock = createKeyedLock();
-  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : localCoordination();
+  const coordination = store.kind === 'redis' ? await redisCoordination(config.storeUrl, logger) : store.kind === 'postgres' ? await postgresCoordination(config.storeUrl, logger) : localCoordination();
   // The X client, in layers (issue 12): the wire (v1.1 or v2, src/x/client.ts), then the breaker (writes wait while X
   // refuses the app; its state is in the store and its probe lease in the coordination), then the write budget
   // (holds a user with no calls left, spends X_DAILY_WRITE_BUDGET by priority; X's rate-limit headers go to its book

@@ -30,7 +30,29 @@ export type LeaseBackend =
 
 const REDIS_PREFIX = 'avatar-bot:lock:';
 const COMPARE_AND_DELETE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-const TABLE = 'avatar_bot_locks';
+/** Also holds the run coordination's leases on PostgreSQL (src/coordination/postgres.ts), named `run:…`. */
+export const LEASE_TABLE = 'avatar_bot_locks';
+const TABLE = LEASE_TABLE;
+
+/**
+ * Runs `statements` (CREATE … IF NOT EXISTS) once, on first use, so that opening the store does not need the
+ * server (it may be down); a failure is tried again on the next use.
+ */
+export function createdOnFirstUse(pool: Pick<Pool, 'query'>, statements: string[]): () => Promise<unknown> {
+  let ready: Promise<unknown> | undefined;
+  return () =>
+    (ready ??= (async () => {
+      for (const statement of statements) {
+        await pool.query(statement).catch((error: unknown) => {
+          // Two processes creating the same table at once: the loser gets a unique violation on pg_type.
+          if ((error as { code?: string }).code !== '23505') throw error;
+        });
+      }
+    })().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    }));
+}
 
 export async function createLeases(backend: LeaseBackend): Promise<Leases> {
   switch (backend.kind) {
@@ -44,16 +66,7 @@ export async function createLeases(backend: LeaseBackend): Promise<Leases> {
     }
     case 'postgres': {
       const { pool } = backend;
-      // Created on first use, so that opening the store does not need the server (it may be down).
-      let ready: Promise<unknown> | undefined;
-      const table = () =>
-        (ready ??= pool
-          .query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name VARCHAR(255) PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)`)
-          .catch((error: unknown) => {
-            ready = undefined;
-            // Two processes creating the table at once: the loser gets a unique violation on pg_type.
-            if ((error as { code?: string }).code !== '23505') throw error;
-          }));
+      const table = createdOnFirstUse(pool, [`CREATE TABLE IF NOT EXISTS ${TABLE} (name VARCHAR(255) PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)`]);
       return {
         async acquire(name, token, ttlMs) {
           await table();

@@ -17,6 +17,24 @@ declare module 'pg' {
     end(): Promise<void>;
   }
 
-  const pg: { Pool: typeof Pool };
+  export interface ClientConfig extends PoolConfig {}
+
+  export interface Notification {
+    processId: number;
+    channel: string;
+    payload?: string;
+  }
+
+  /** One connection: the coordination's LISTEN (src/coordination/postgres.ts). */
+  export class Client extends EventEmitter {
+    constructor(config?: ClientConfig);
+    /** The server process behind this connection, once connected. */
+    readonly processID: number | null;
+    connect(): Promise<void>;
+    query<Row = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
+    end(): Promise<void>;
+  }
+
+  const pg: { Pool: typeof Pool; Client: typeof Client };
   export default pg;
 }

@@ -2,7 +2,8 @@
  * Sharding (issue 13): `npm start` with SHARD_COUNT=2 runs discord.js's ShardingManager with one child
  * process per shard against the Discord-compatible server, which deals guilds to shards by
  * `(guild_id >> 22) % count` and sends each guild's interactions (and every DM's, to shard 0) on the
- * connection of the shard owning it, as Discord does. The children share one Redis (database 10).
+ * connection of the shard owning it, as Discord does. The children share one Redis (database 10), and
+ * in a second run one private PostgreSQL.
  * Which process did something is read from its log lines (each carries its pid).
  */
 import { createServer } from 'node:net';
@@ -26,6 +27,7 @@ import { isAlive, linesOf, startBotProcess, type BotProcess } from '../support/b
 import { localBotEnv, localServicesEnv } from '../support/bot-harness.js';
 import { startDiscordServer, type DiscordServer, type Interaction, type TestGuild, type TestUser } from '../support/discord-server.js';
 import { startXServer, type XServer } from '../support/x-server.js';
+import { sharedStoreKinds } from '../support/private-servers.js';
 
 describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
   it('parse auto, a count and a group size, and refuse anything else with one line naming the variable', () => {
@@ -44,12 +46,14 @@ describe('SHARD_COUNT and SHARDS_PER_PROCESS', () => {
     expect(() => parseConfig({ SHARDING_MANAGER: 'true', SHARDS: '[2]', SHARD_COUNT: '2' })).toThrow(/^SHARDS must list at most 1 shard ids below 2/);
   });
 
-  it('groups shards into processes, and refuses several processes on SQLite or PostgreSQL', () => {
+  it('groups shards into processes, and refuses several processes on SQLite only', () => {
     const redis = parseConfig({ STORE_URL: 'redis://127.0.0.1:6379/10', SHARDS_PER_PROCESS: '2' });
     expect(shardLayout(redis, 5).processes).toEqual([[0, 1], [2, 3], [4]]);
     expect(shardLayout(parseConfig({ SHARDS_PER_PROCESS: '2' }), 2).processes).toEqual([[0, 1]]); // one process: SQLite is fine
     expect(() => shardLayout(parseConfig({}), 2)).toThrow(/^SHARD_COUNT is 2 with SHARDS_PER_PROCESS=1, which runs 2 processes, but STORE_URL is SQLite/);
-    expect(() => shardLayout(parseConfig({ STORE_URL: 'postgresql://bot:bot@127.0.0.1/bot' }), 3)).toThrow(/STORE_URL is PostgreSQL/);
+    expect(() => shardLayout(parseConfig({ STORE_URL: 'sqlite://bot.sqlite' }), 2)).toThrow(/STORE_URL is SQLite: several processes run each schedule once only through Redis or PostgreSQL/);
+    // PostgreSQL shares the leases and the change feed too (src/coordination/postgres.ts).
+    expect(shardLayout(parseConfig({ STORE_URL: 'postgresql://bot:bot@127.0.0.1/bot' }), 3).processes).toEqual([[0], [1], [2]]);
     expect(() => shardLayout(parseConfig({ STORE_URL: 'redis://127.0.0.1:6379/10', PORT: '65535' }), 2)).toThrow(/^PORT is 65535: the last of 2 processes would listen on PORT \+ 1, over 65535/);
   });
 
@@ -154,10 +158,11 @@ async function freePortPair(): Promise<number> {
   }
 }
 
-const redisUrl = process.env.REDIS_URL;
 const FIRE_EVERY_S = 4;
 
-describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/10`] : [])('two processes with two shards on one Redis (%s)', (storeUrl) => {
+describe.each(sharedStoreKinds(10))('two processes with two shards on one %s', (_kind, emptyStore) => {
+  let storeUrl: string;
+  let disposeStore: (() => Promise<void>) | undefined;
   let discord: DiscordServer;
   let x: XServer;
   let dir: string;
@@ -185,12 +190,7 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/10`] : [])('two pro
   }
 
   beforeAll(async () => {
-    const { createClient } = await import('@keyv/redis');
-    const redis = createClient({ url: storeUrl });
-    await redis.connect();
-    await redis.flushDb();
-    await redis.quit();
-
+    ({ url: storeUrl, dispose: disposeStore } = await emptyStore());
     discord = await startDiscordServer({ shards: 2, maxConcurrency: 2, timeoutMs: 15_000 });
     x = await startXServer();
     dir = mkdtempSync(join(tmpdir(), 'avatar-bot-shards-'));
@@ -242,7 +242,7 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/10`] : [])('two pro
 
   afterAll(async () => {
     bot?.cleanUp();
-    await Promise.all([discord?.close(), x?.close()]);
+    await Promise.all([discord?.close(), x?.close(), disposeStore?.()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

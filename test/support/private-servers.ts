@@ -142,3 +142,40 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
   await server.start();
   return server;
 }
+
+export type EmptyStore = () => Promise<{ url: string; dispose(): Promise<void> }>;
+
+/**
+ * An empty store of each kind several bot processes can share, for tests that run those processes: a
+ * database of the shared Redis (REDIS_URL, flushed; `redisDb` is the test's own), and a private PostgreSQL
+ * (DATABASE_URL set means PostgreSQL is installed; the shared database holds other tests' schedules,
+ * which the bots would run).
+ */
+export function sharedStoreKinds(redisDb: number): Array<[kind: string, empty: EmptyStore]> {
+  const kinds: Array<[string, EmptyStore]> = [];
+  const redisUrl = process.env.REDIS_URL;
+  if (redisUrl) {
+    kinds.push([
+      'Redis',
+      async () => {
+        const url = `${redisUrl.replace(/\/\d*$/, '')}/${redisDb}`;
+        const { createClient } = await import('@keyv/redis');
+        const redis = createClient({ url });
+        await redis.connect();
+        await redis.flushDb();
+        await redis.quit();
+        return { url, dispose: async () => undefined };
+      },
+    ]);
+  }
+  if (process.env.DATABASE_URL) {
+    kinds.push([
+      'PostgreSQL',
+      async () => {
+        const server = await startPrivatePostgres();
+        return { url: server.url, dispose: () => server.dispose() };
+      },
+    ]);
+  }
+  return kinds;
+}
