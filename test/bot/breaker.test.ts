@@ -16,7 +16,8 @@ const clock = { offset: 0, now: () => Date.now() + clock.offset };
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ clock, env: { TWITTER_PROCESSING_DELAY_MS: '0' } });
+  // v1.1 as set: in auto a 453 first moves the app to v2 (X_PROFILE_API), and only v2's refusal opens the breaker.
+  h = await startHarness({ clock, env: { TWITTER_PROCESSING_DELAY_MS: '0', X_PROFILE_API: 'v1.1' } });
   // The operator's channel is the default guild's channel, known once the Discord server runs: set, then restart.
   h.config.operatorLogChannel = h.discord.guild.channelId;
   await h.restart();

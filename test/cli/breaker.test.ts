@@ -36,6 +36,8 @@ describe('avatar-bot set while X refuses the app', () => {
       STORE_URL: `sqlite://${join(work, 'store.sqlite')}`,
       X_IMAGE_HOSTS: new URL(server.url).host,
       LOG_LEVEL: 'silent',
+      // v1.1 as set: in auto a 453 first moves the app to v2 (X_PROFILE_API), and only v2's refusal opens the breaker.
+      X_PROFILE_API: 'v1.1',
     };
   });
   afterAll(async () => {

@@ -77,7 +77,8 @@ describe.each(redisUrl ? [`${redisUrl.replace(/\/\d*$/, '')}/2`] : [])('the brea
     await redis.quit();
     x = await startXServer();
     dir = mkdtempSync(join(tmpdir(), 'avatar-bot-breaker-'));
-    config = parseConfig(localServicesEnv(x, dir, { STORE_URL: storeUrl, SCHEDULE_MIN_INTERVAL_MS: '0' }));
+    // v1.1 as set: in auto a 453 first moves the app to v2 (X_PROFILE_API; test/x/v2.test.ts), and only v2's refusal opens the breaker.
+    config = parseConfig(localServicesEnv(x, dir, { STORE_URL: storeUrl, SCHEDULE_MIN_INTERVAL_MS: '0', X_PROFILE_API: 'v1.1' }));
     records = await openRecords(config);
     [one, two] = await Promise.all([start(1), start(2)]);
     const data = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#2a9d8f' } }).jpeg().toBuffer();
@@ -252,7 +253,7 @@ describe('a store outage', () => {
     const redis = await startPrivateRedis();
     const x = await startXServer();
     const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-breaker-outage-'));
-    const config = parseConfig(localServicesEnv(x, dir, { STORE_URL: redis.url }));
+    const config = parseConfig(localServicesEnv(x, dir, { STORE_URL: redis.url, X_PROFILE_API: 'v1.1' }));
     const records = await openRecords(config);
     const services = await createServices(config, logger);
     try {

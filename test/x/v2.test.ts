@@ -192,13 +192,14 @@ describe('X_PROFILE_API=auto', () => {
     expect(sentSince(next).filter((line) => line.includes('/1.1/'))).toEqual([]);
   });
 
-  it('does not switch on a refusal that is about the user or the image', async () => {
+  it('does not switch on a refusal that is about the user, the image or the app', async () => {
     const record = memoryRecord();
     const client = clientWith('auto', record);
     server.fail(xFaults.imageRejected(X_PATHS.updateProfileImage));
     await expect(client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' })).rejects.toMatchObject({ kind: 'image-rejected' });
+    // The app may not write: the breaker's (app-blocked), not a reason to change API.
     server.fail(xFaults.forbidden(X_PATHS.updateProfileImage, 261));
-    await expect(client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' })).rejects.toMatchObject({ kind: 'forbidden' });
+    await expect(client.uploadProfileImage(tokens(), { data: jpeg, format: 'jpeg' })).rejects.toMatchObject({ kind: 'app-blocked', variant: 'write-permission' });
     expect(await record.get()).toBeUndefined();
   });
 
