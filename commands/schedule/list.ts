@@ -44,7 +44,7 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
       listWithMore(teamLines, 400, { separator: '\n', more: (count) => t(locale, 'schedule.list.more-team-seasons', { count }) }),
       record.defaultImage ? t(locale, 'schedule.list.default-image', { image: record.defaultImage }) : '',
       t(locale, 'schedule.list.settings', { zone: record.timezone ?? 'UTC', notify }),
-      t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, record, teams) }),
+      t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, userId, record, teams) }),
       lastRun ? t(locale, record.lastRun?.outcome === 'applied' ? 'schedule.list.last-applied' : 'schedule.list.last-failed', lastRun) : '',
     ]
       .filter(Boolean)
