@@ -12,8 +12,17 @@ import { parseConfig } from '../../src/config.js';
 import { formatInZone, instantToZoned, zonedTimeToInstant } from '../../src/schedule/engine.js';
 import { spreadOffsetMs } from '../../src/schedule/plan.js';
 import type { ScheduleRecord } from '../../src/schedule/store.js';
+import { randomBytes } from 'node:crypto';
+import { openStore } from '../../src/store/backend.js';
+import { createSecretBox } from '../../src/store/cipher.js';
+import { createAvatarLibrary } from '../../src/library/store.js';
+import { createScheduleStore } from '../../src/schedule/store.js';
+import { createTokenVault } from '../../src/accounts/vault.js';
 import { startHarness, type Harness } from '../support/bot-harness.js';
+import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { startDiscordServer } from '../support/discord-server.js';
 import { eventually } from '../support/eventually.js';
+import { startXServer } from '../support/x-server.js';
 
 const WINDOW_S = 20;
 const WINDOW_MS = WINDOW_S * 1000;
@@ -194,4 +203,74 @@ describe(`the spread, window SCHEDULE_SPREAD_S=${WINDOW_S} (production: 60)`, ()
       expect(applied.find((line) => line.user === member.user)?.due).toBe(member.slotMs);
     }
   }, 120_000);
+});
+
+const redisUrl = process.env.REDIS_URL;
+/** REDIS_URL's own database when it names one (each developer's), else 13 (CI: the other suites use 1, 4, 6, 7, 10). */
+const spreadRedis = redisUrl && (/\/\d+$/.test(redisUrl) ? redisUrl : `${redisUrl}/13`);
+const SHARED_USERS = 200;
+const SHARED_WINDOW_S = 10;
+
+describe.each(spreadRedis ? [spreadRedis] : [])(`two bot processes on one Redis (%s), SCHEDULE_SPREAD_S=${SHARED_WINDOW_S}`, (storeUrl) => {
+  it(`${SHARED_USERS} users due at the same second: each changes once, at its own second in the window, whichever process runs it`, async () => {
+    const { createClient } = await import('@keyv/redis');
+    const redis = createClient({ url: storeUrl });
+    await redis.connect();
+    await redis.flushDb();
+    await redis.quit();
+    const discord = await startDiscordServer();
+    const x = await startXServer({ processingDelayMs: 0 });
+    const bots: BotProcess[] = [];
+    try {
+      const key = randomBytes(32);
+      const store = await openStore(storeUrl);
+      const vault = createTokenVault(store, createSecretBox(key));
+      const library = createAvatarLibrary(store);
+      const schedules = createScheduleStore(store);
+      // A rotation whose six-field cron matches only the second D (UTC): 'a' before it, 'b' from it (as bench/schedules.ts).
+      const dueMs = Math.ceil((Date.now() + 40_000) / 1000) * 1000;
+      const d = new Date(dueMs);
+      const every = `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
+      const longAgo = new Date(Date.now() - DAY_MS).toISOString();
+      const members: Array<{ user: string; account: string; slotMs: number }> = [];
+      for (let i = 0; i < SHARED_USERS; i++) {
+        const user = String(1_330_000_000_000_000_000n + BigInt(i) * 4_194_304n);
+        const account = x.addUser({ screenName: `shared${i}` });
+        await vault.save(user, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+        await library.add(user, 'a', { data: images.a, format: 'jpeg' });
+        await library.add(user, 'b', { data: images.b, format: 'jpeg' });
+        await schedules.update(user, () => ({
+          timezone: 'UTC',
+          schedules: [{ kind: 'rotation', id: `r${i}`, createdAt: longAgo, images: ['a', 'b'], every, order: 'sequence' }],
+          notify: { mode: 'off' },
+          applied: { image: 'a', at: longAgo },
+          lastRun: { at: longAgo, outcome: 'applied', detail: 'a' },
+        }));
+        members.push({ user, account: account.id, slotMs: dueMs + spreadOffsetMs(user, SHARED_WINDOW_S * 1000) });
+      }
+      await store.close();
+      const env = { STORE_URL: storeUrl, TOKEN_ENCRYPTION_KEY: key.toString('base64'), SCHEDULE_SPREAD_S: String(SHARED_WINDOW_S), SCHEDULE_MIN_INTERVAL_MS: '0' };
+      bots.push(...(await Promise.all([startBotProcess(discord, x, 'node', env), startBotProcess(discord, x, 'node', env)])));
+      for (const bot of bots) await bot.waitForLine((line) => line.includes('"msg":"schedule catch-up done"'), 30_000);
+      expect(Date.now()).toBeLessThan(dueMs); // both planned before D
+      const accounts = new Set(members.map((member) => member.account));
+      const uploads = () => x.uploads.filter((upload) => accounts.has(upload.userId));
+      await eventually(async () => expect(new Set(uploads().map((upload) => upload.userId)).size).toBe(SHARED_USERS), dueMs + SHARED_WINDOW_S * 1000 + 60_000 - Date.now(), 200);
+      const applied = () => bots.flatMap((bot) => bot.lines.map((line) => JSON.parse(line) as { msg?: string; user?: string; due?: number }).filter((line) => line.msg === 'scheduled change applied'));
+      await eventually(async () => expect(applied().length).toBeGreaterThanOrEqual(SHARED_USERS), 20_000, 200);
+
+      expect(uploads()).toHaveLength(SHARED_USERS); // none twice, across both processes
+      const slotOf = new Map(members.map((member) => [member.account, member.slotMs]));
+      for (const upload of uploads()) {
+        expect(upload.at).toBeGreaterThanOrEqual(slotOf.get(upload.userId)!); // never before its second
+        expect(slotOf.get(upload.userId)!).toBeLessThan(dueMs + SHARED_WINDOW_S * 1000);
+      }
+      const slotOfUser = new Map(members.map((member) => [member.user, member.slotMs]));
+      expect(applied()).toHaveLength(SHARED_USERS);
+      for (const line of applied()) expect(line.due).toBe(slotOfUser.get(line.user!)); // both processes armed the same second
+    } finally {
+      for (const bot of bots) bot.cleanUp();
+      await Promise.all([discord.close(), x.close()]);
+    }
+  }, 180_000);
 });
