@@ -31,7 +31,7 @@ import type Keyv from 'keyv';
 import sharp from 'sharp';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { activeImageAt, nextChangeAt, type Schedule } from '../src/schedule/engine.js';
+import { activeImageAt, nextChangeAt, zonedTimeToInstant, type Schedule } from '../src/schedule/engine.js';
 import { createScheduler } from '../src/schedule/scheduler.js';
 import { localCoordination } from '../src/coordination/runs.js';
 import { createServices } from '../src/services.js';
@@ -345,6 +345,12 @@ async function burst(): Promise<Record<string, number>> {
   }
 }
 
+/** The test environment without its SCHEDULE_SPREAD_S=0: the benchmark runs with the production default. */
+function withoutTestSpread(env: Record<string, string>): Record<string, string> {
+  const { SCHEDULE_SPREAD_S: _spread, ...rest } = env;
+  return rest;
+}
+
 /** CPU seconds a process has used (Linux /proc; NaN elsewhere). */
 function cpuSecondsOf(pid: number): number {
   try {
@@ -414,7 +420,8 @@ async function downtime(): Promise<Record<string, number | string>> {
     bot = spawn(command!, [...prefix, ...profile, resolve('dist/src/cli.js'), 'start'], {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env.PATH, ...localBotEnv(discord, x), TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl, LOG_LEVEL: 'info' },
+      // The production spread (the test environment turns it off): the catch-up of changes due an hour ago is not spread.
+      env: { PATH: process.env.PATH, ...withoutTestSpread(localBotEnv(discord, x)), TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl, LOG_LEVEL: 'info' },
     });
     const seen: { ready?: number; readyLine?: { ready_ms?: number }; done?: number; doneLine?: { catchup_done_ms?: number; users?: number } } = {};
     const problems: string[] = [];
@@ -479,6 +486,98 @@ async function downtime(): Promise<Record<string, number | string>> {
     await Promise.all([discord.close(), x.close()]);
     rmSync(dir, { recursive: true, force: true });
     if (pinned) pinSelf(`0-${availableParallelism() - 1}`); // the cases after this one run unpinned
+  }
+}
+
+const WAVE_USERS = Number(process.env.SCHEDULES_WAVE_USERS ?? 1000);
+const WAVE_ZONE = 'Asia/Tokyo';
+/** The wave's seconds before midnight once the scheduler has started: its catch-up plans every user first. */
+const WAVE_LEAD_MS = 15_000;
+
+/**
+ * Issue 12's wave: 1,000 linked users whose season starts at the same local midnight (Tokyo), as
+ * `createServices` wires the bot with the production settings (SCHEDULE_SPREAD_S unset: 60 s; the X wait
+ * TWITTER_PROCESSING_DELAY_MS 5 s). The scheduler's clock is moved by whole seconds so that midnight comes
+ * WAVE_LEAD_MS after its start (node-cron fires on the real clock, shifted by the same amount). Counted at
+ * the X server: the most uploads that arrived in any one second after midnight (`wave_max_per_s`) and the
+ * seconds from midnight to the last upload (`wave_last_s`); without the spread all come in the first seconds.
+ */
+async function wave(): Promise<Record<string, number>> {
+  const x = await startXServer({ processingDelayMs: PROCESSING_DELAY_MS / 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-bot-wave-'));
+  const key = randomBytes(32);
+  const storeUrl = `sqlite://${join(dir, 'bot.sqlite')}`;
+  const image = { data: await sharp(readFileSync('test/fixtures/images/sharp/concert.jpg')).resize(400, 400).jpeg({ quality: 70 }).toBuffer(), format: 'jpeg' as const };
+  const midnight = zonedTimeToInstant(WAVE_ZONE, { year: 2027, month: 3, day: 1, hour: 0, minute: 0 }).getTime();
+  const clock = { offset: 0, now: () => Date.now() + clock.offset };
+  try {
+    const seedStarted = performance.now();
+    const store = await openStore(storeUrl);
+    await fastWrites(store, ['tokens', 'library', 'library-images', 'history', 'images', 'schedules']);
+    const pieces = { vault: createTokenVault(store, createSecretBox(key)), library: createAvatarLibrary(store), history: createAvatarHistory(store) };
+    const schedules = createScheduleStore(store);
+    const longAgo = new Date(Date.now() - 30 * DAY_MS).toISOString();
+    const accounts = new Set<string>();
+    let next = 0;
+    await Promise.all(Array.from({ length: SEED_LANES }, async () => {
+      for (let i = next++; i < WAVE_USERS; i = next++) {
+        const account = x.addUser({ screenName: `wave${i}` });
+        accounts.add(account.id);
+        const user = String(1_310_000_000_000_000_000n + BigInt(i) * 4_194_304n); // ids a millisecond apart
+        await seedLinkedUser(pieces, user, { id: account.id, screenName: account.screenName, ...account.accessToken }, image, x.profileImageUrl(account.id), Date.now());
+        await schedules.update(user, () => ({
+          timezone: WAVE_ZONE,
+          defaultImage: 'a',
+          schedules: [{ kind: 'season', id: `w${i}`, createdAt: longAgo, image: 'b', from: '03-01', to: '03-31' }],
+          notify: { mode: 'off' },
+          applied: { image: 'a', at: longAgo },
+          lastRun: { at: longAgo, outcome: 'applied', detail: 'a' },
+        }));
+      }
+    }));
+    await store.close();
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    // Production settings: the test environment's SCHEDULE_SPREAD_S=0 and X wait of 0 are taken out.
+    const { TWITTER_PROCESSING_DELAY_MS: _wait, ...env } = withoutTestSpread(localServicesEnv(x, dir, { TOKEN_ENCRYPTION_KEY: key.toString('base64'), STORE_URL: storeUrl }));
+    const config = parseConfig(env);
+    const services = await createServices(config, createLogger({ level: 'silent' }), { clock });
+    try {
+      clock.offset = Math.round((midnight - WAVE_LEAD_MS - Date.now()) / 1000) * 1000;
+      const restored = await services.scheduler.start();
+      const leadLeftMs = midnight - clock.now();
+      const waveUploads = () => x.uploads.filter((upload) => accounts.has(upload.userId));
+      const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+      const deadline = Date.now() + WAVE_LEAD_MS + config.scheduleSpreadS * 1000 + 120_000;
+      while (new Set(waveUploads().map((upload) => upload.userId)).size < WAVE_USERS && Date.now() < deadline) await sleep(100);
+      const uploads = waveUploads();
+      // Seconds after midnight on the scheduler's clock (real + offset).
+      const after = uploads.map((upload) => (upload.at + clock.offset - midnight) / 1000);
+      const perSecond = new Map<number, number>();
+      for (const s of after) perSecond.set(Math.floor(s), (perSecond.get(Math.floor(s)) ?? 0) + 1);
+      const figures = {
+        wave_users: WAVE_USERS,
+        wave_spread_s: config.scheduleSpreadS,
+        wave_max_per_s: uploads.length ? Math.max(...perSecond.values()) : -1,
+        wave_last_s: uploads.length ? round(Math.max(...after), 2) : -1,
+      };
+      printTable(`${WAVE_USERS} users whose season starts at the same Tokyo midnight, SCHEDULE_SPREAD_S=${config.scheduleSpreadS} (default), X wait ${config.twitterProcessingDelayMs} ms (default)`, ['measure', 'value', 'target'], [
+        ['seeding (s)', round(seedSeconds, 1), ''],
+        ['users restored / timers armed at start', `${restored.users} / ${restored.armed}`, `${WAVE_USERS} / ${WAVE_USERS}`],
+        ['catch-up done, before midnight (s)', round(leadLeftMs / 1000, 1), '> 0'],
+        ['uploads at X / users uploaded', `${uploads.length} / ${new Set(uploads.map((upload) => upload.userId)).size}`, `${WAVE_USERS} / ${WAVE_USERS}`],
+        ['first upload after midnight (s)', uploads.length ? round(Math.min(...after), 2) : 'none', '>= 0'],
+        ['most uploads in one second (wave_max_per_s)', figures.wave_max_per_s, `about ${Math.ceil(WAVE_USERS / Math.max(1, config.scheduleSpreadS))}`],
+        ['last upload after midnight (s, wave_last_s)', figures.wave_last_s, `< ${config.scheduleSpreadS} + upload time`],
+        ['seconds with an upload', perSecond.size, config.scheduleSpreadS],
+      ]);
+      return figures;
+    } finally {
+      await services.close();
+    }
+  } finally {
+    await x.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -554,12 +653,13 @@ async function restore100k(): Promise<Record<string, number>> {
   }
 }
 
-/** SCHEDULES_CASES=burst,downtime,restore picks the cases (all by default); the JSON holds the figures of those run. */
+/** SCHEDULES_CASES=burst,downtime,restore,wave picks the cases (all by default); the JSON holds the figures of those run. */
 export async function run(): Promise<void> {
-  const cases = (process.env.SCHEDULES_CASES ?? 'burst,downtime,restore').split(',');
+  const cases = (process.env.SCHEDULES_CASES ?? 'burst,downtime,restore,wave').split(',');
   const figures: Record<string, number | string> = {};
   if (cases.includes('burst')) Object.assign(figures, await burst());
   if (cases.includes('downtime')) Object.assign(figures, await downtime());
   if (cases.includes('restore')) Object.assign(figures, await restore100k());
+  if (cases.includes('wave')) Object.assign(figures, await wave());
   printFigures(figures);
 }

@@ -19,6 +19,9 @@ export class ConfigError extends UserFacingError<(typeof CONFIG_ERROR_KINDS)[num
   }
 }
 
+/** SCHEDULE_SPREAD_S's bound: a scheduled change is at most an hour after its rule's instant. */
+export const MAX_SPREAD_S = 3600;
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -51,6 +54,8 @@ export interface Config {
   attachmentHosts: string[];
   xImageHosts: string[];
   scheduleMinIntervalMs: number;
+  /** SCHEDULE_SPREAD_S: scheduled changes due at the same instant are spread over this many seconds (0: not spread). */
+  scheduleSpreadS: number;
   brandingConcurrency: number;
   /** SHARD_COUNT: how many gateway shards in all, or 'auto' (Discord's recommendation, GET /gateway/bot). */
   shardCount: number | 'auto';
@@ -95,6 +100,7 @@ const HOW_TO_FIX: Record<string, string> = {
   X_IMAGE_HOSTS: 'use a comma-separated list of host or host:port entries',
   BRANDING_CONCURRENCY: 'use a whole number from 1 to 32',
   SCHEDULE_MIN_INTERVAL_MS: 'use a whole number of milliseconds, for example 900000 (15 minutes)',
+  SCHEDULE_SPREAD_S: `use a whole number of seconds from 0 (no spread) to ${MAX_SPREAD_S}, for example 60`,
   SHARD_COUNT: 'use auto or a whole number from 1 to 10000; more than one process needs STORE_URL=redis://… (or raise SHARDS_PER_PROCESS)',
   SHARDS_PER_PROCESS: 'use a whole number from 1 to 64',
   METRICS: 'use on or off',
@@ -204,6 +210,7 @@ export function parseConfig(env: Env): Config {
     attachmentHosts: hostList(env, 'ATTACHMENT_HOSTS', 'cdn.discordapp.com,media.discordapp.net'),
     xImageHosts: hostList(env, 'X_IMAGE_HOSTS', 'pbs.twimg.com'),
     scheduleMinIntervalMs: integer(env, 'SCHEDULE_MIN_INTERVAL_MS', 15 * 60_000, 0, 7 * 24 * 3_600_000),
+    scheduleSpreadS: integer(env, 'SCHEDULE_SPREAD_S', 60, 0, MAX_SPREAD_S),
     brandingConcurrency: integer(env, 'BRANDING_CONCURRENCY', 4, 1, 32),
     shardCount: shardCount(env),
     shardsPerProcess: integer(env, 'SHARDS_PER_PROCESS', 1, 1, MAX_SHARDS_PER_PROCESS),

@@ -166,6 +166,7 @@ export async function createServices(config: Config, logger: Logger, options: Se
     logger: logger.child({ component: 'scheduler' }),
     notify: async (discordUserId, record, notice) => edge.notify(discordUserId, record, notice, await locales.of(discordUserId)),
     minIntervalMs: config.scheduleMinIntervalMs,
+    spreadMs: config.scheduleSpreadS * 1000,
     teams: { forMember: (userId) => teamSeasons.forMember(userId), everyMember: () => teamSeasons.everyMember(), libraryOwner: teamLibraryOwner },
     // Team seasons follow the rules of pushes: the same membership check and concurrency.
     isMember: (guildId, userId) => isMember(guildId, userId),

@@ -77,7 +77,7 @@ const resumeButton = onButton(async (interaction, services, id) => {
   if (outcome === 'not-found') throw new UserFacingError('schedule-not-found');
   const teams = await services.branding.seasons.forMember(interaction.user.id);
   const done = t(locale, outcome === 'resumed' ? 'schedule.resumed' : 'schedule.not-paused', { id });
-  await interaction.update({ content: `${interaction.message.content}\n\n${t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, record, teams) })}`, components: [] });
+  await interaction.update({ content: `${interaction.message.content}\n\n${t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, interaction.user.id, record, teams) })}`, components: [] });
 });
 
 /** Writes that add to what is stored need a working link (not revoked); pause, resume and remove only touch what exists. */

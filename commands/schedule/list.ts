@@ -46,7 +46,7 @@ export const run: SubcommandHandler = async (interaction, services, locale) => {
       record.defaultImage ? t(locale, record.defaultPaused ? 'schedule.list.default-image-paused' : 'schedule.list.default-image', { image: record.defaultImage }) : '',
       t(locale, 'schedule.list.settings', { zone: record.timezone ?? 'UTC', notify }),
       record.overwriteHandChanges ? t(locale, 'schedule.list.overwrite-on', { command: commandMention(locale, 'schedule overwrite') }) : '',
-      t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, record, teams) }),
+      t(locale, 'schedule.list.next', { next: nextChangeText(locale, services, userId, record, teams) }),
       lastRun ? t(locale, record.lastRun?.outcome === 'applied' ? 'schedule.list.last-applied' : 'schedule.list.last-failed', lastRun) : '',
     ]
       .filter(Boolean)

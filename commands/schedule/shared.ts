@@ -6,7 +6,7 @@ import { UserFacingError } from '../../src/errors.js';
 import { localeOf, type Locale } from '../../src/i18n/locale.js';
 import { changeWords, durationWords, scheduleWords } from '../../src/i18n/schedule-words.js';
 import { t } from '../../src/i18n/t.js';
-import { plannedChange, type Team } from '../../src/schedule/plan.js';
+import { plannedChange, spreadOffsetMs, type Team } from '../../src/schedule/plan.js';
 import type { Services } from '../../src/services.js';
 import { IMAGES_PER_ROTATION, type ScheduleRecord } from '../../src/schedule/store.js';
 
@@ -39,10 +39,10 @@ export const scheduleOption = {
 /** A /schedule subcommand: its handler, after the reply was deferred (and the link checked where it writes). */
 export type SubcommandHandler = (interaction: ChatInputCommandInteraction, services: Services, locale: Locale) => Promise<void>;
 
-/** When the next change will really happen: held back by the minimum interval or a retry, team seasons included. */
-export function nextChangeText(locale: Locale, services: Services, record: ScheduleRecord, teams: Team[], now = new Date()): string {
+/** When the next change will really happen: held back by the minimum interval or a retry, moved by the user's spread offset, team seasons included. */
+export function nextChangeText(locale: Locale, services: Services, userId: string, record: ScheduleRecord, teams: Team[], now = new Date()): string {
   if (record.suspended) return t(locale, 'schedule.next.suspended');
-  const next = plannedChange(record, teams, now, services.config.scheduleMinIntervalMs);
+  const next = plannedChange(record, teams, now, services.config.scheduleMinIntervalMs, spreadOffsetMs(userId, services.config.scheduleSpreadS * 1000));
   if (!next) return t(locale, 'schedule.next.none');
   const change = changeWords(locale, next, record.timezone);
   if (next.heldBack === 'minimum-interval') return t(locale, 'schedule.next.held-interval', { change, duration: durationWords(locale, services.config.scheduleMinIntervalMs) });
@@ -54,7 +54,7 @@ export async function save(interaction: ChatInputCommandInteraction, services: S
   const locale = localeOf(interaction.locale);
   const record = await services.scheduler.edit(interaction.user.id, change);
   const teams = await services.branding.seasons.forMember(interaction.user.id);
-  await interaction.editReply({ content: t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, record, teams) }) });
+  await interaction.editReply({ content: t(locale, 'schedule.saved', { done, next: nextChangeText(locale, services, interaction.user.id, record, teams) }) });
 }
 
 export async function addSchedule(interaction: ChatInputCommandInteraction, services: Services, schedule: Schedule, startedAt?: string): Promise<void> {

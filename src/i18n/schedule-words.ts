@@ -61,8 +61,9 @@ export function ruleWords(locale: Locale, rule: Rule): string {
 }
 
 /** 'Dec 1 00:00 → winter' (English), '1. Dez., 00:00 → winter' (German). */
-export function changeWords(locale: Locale, change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'>, timezone: string | undefined): string {
-  const at = formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE), { locale });
+export function changeWords(locale: Locale, change: Pick<NextChange, 'at' | 'image' | 'pickedAtRandom'> & { spread?: true }, timezone: string | undefined): string {
+  // A spread change shows its second: the offset that moved it is under a minute by default.
+  const at = formatInZone(change.at, validateTimeZone(timezone ?? DEFAULT_TIMEZONE), { locale, ...(change.spread ? { seconds: true } : {}) });
   if (change.pickedAtRandom) return t(locale, 'schedule.change.random', { at });
   return change.image === undefined ? t(locale, 'schedule.change.none', { at }) : t(locale, 'schedule.change', { at, image: change.image });
 }

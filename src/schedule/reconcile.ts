@@ -20,7 +20,7 @@ import { createLimiter, type Limiter } from '../coordination/limiter.js';
 import { heldBackByBot, rateLimitRetryAt } from '../x/rate-limit.js';
 import { StoreError } from '../store/backend.js';
 import { storedError, type ScheduleFailure } from './failures.js';
-import { activeTeamSeason, notBeforeMs, teamImageKey, type Team } from './plan.js';
+import { activeTeamSeason, notBeforeMs, rulesNow, teamImageKey, type Team } from './plan.js';
 import type { ScheduledNotice, SchedulerClock, SchedulerDeps } from './scheduler.js';
 import { LEASE_MS } from './timers.js';
 import { lookForHandChange, pauseFor, pausedId, shownBefore, type HandChangeLook } from './hand-changes.js';
@@ -57,6 +57,8 @@ export interface ReconcileDeps extends SchedulerDeps {
   planAt(discordUserId: string, at: number): void;
   /** Users with a change completed by recovery since the scheduler read their record. */
   recoveredFor: Set<string>;
+  /** The user's spread offset (plan.ts `spreadOffsetMs`): their rules are read that much behind the clock. */
+  offsetOf(discordUserId: string): number;
 }
 
 export function createReconciler(deps: ReconcileDeps): Reconciler {
@@ -79,7 +81,7 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
 
   /** A random rotation picks its new image when it fires, once (the caller holds the run's lease). */
   async function pickRandom(discordUserId: string, record: ScheduleRecord): Promise<ScheduleRecord> {
-    const due = activeImageAt(record, new Date(clock.now()));
+    const due = activeImageAt(record, rulesNow(clock.now(), deps.offsetOf(discordUserId)));
     const sourceId = due.source && 'id' in due.source ? due.source.id : undefined;
     const rotation = record.schedules.find((schedule): schedule is RotationSchedule => schedule.kind === 'rotation' && schedule.id === sourceId && schedule.order === 'random');
     if (!rotation) return record;
@@ -136,17 +138,18 @@ export function createReconciler(deps: ReconcileDeps): Reconciler {
   async function reconcile(discordUserId: string, trigger: ReconcileTrigger): Promise<ScheduleRecord | void> {
     let record = trigger.listed ?? (await schedules.get(discordUserId));
     const now = clock.now();
+    const rules = rulesNow(now, deps.offsetOf(discordUserId));
     let teams = trigger.teams ?? (await teamsOf(discordUserId));
-    let team = activeTeamSeason(teams, new Date(now));
+    let team = activeTeamSeason(teams, rules);
     // A member who left the server is not changed by its team season (and the check withdraws their consent there).
     while (team && !(await isMember(team.guildId, discordUserId))) {
       const left = team.guildId;
       teams = teams.filter((candidate) => candidate.guildId !== left);
-      team = activeTeamSeason(teams, new Date(now));
+      team = activeTeamSeason(teams, rules);
     }
     if (record.suspended || (!team && record.schedules.length === 0 && record.defaultImage === undefined)) return record;
     if (!team && trigger.dueMs !== undefined) record = await pickRandom(discordUserId, record);
-    const active = activeImageAt(record, new Date(now));
+    const active = activeImageAt(record, rules);
     // What is applied is remembered by key: a team image is `team:<guild>/<name>`, a personal one its name.
     const target = team ? teamImageKey(team.guildId, team.image) : active.image;
     const imageOwner = team && deps.teams ? deps.teams.libraryOwner(team.guildId) : discordUserId;

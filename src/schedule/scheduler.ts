@@ -21,7 +21,7 @@ import { catchUpAll, type CatchUpRun } from './catch-up.js';
 import { createReconciler } from './reconcile.js';
 import { createTimers } from './timers.js';
 import type { ScheduleFailure } from './failures.js';
-import { plannedChange, type Team } from './plan.js';
+import { plannedChange, spreadOffsetMs, type Team } from './plan.js';
 import type { Kit } from '../library/store.js';
 import type { ProfilePart } from '../profile/parts.js';
 import type { XUser } from '../x/client.js';
@@ -52,6 +52,9 @@ export interface SchedulerDeps {
   /** Deliver a notice as the user's notify setting says; false when it could not be delivered. */
   notify(discordUserId: string, record: ScheduleRecord, notice: ScheduledNotice): Promise<boolean>;
   minIntervalMs: number;
+  /** SCHEDULE_SPREAD_S in ms: changes due at the same instant are spread over this window, each user at
+   *  their own offset in it (plan.ts `spreadOffsetMs`); 0 (the default here) spreads nothing. */
+  spreadMs?: number;
   /** Tests move time forward; node-cron still fires on the real clock, shifted by the same amount. */
   clock?: SchedulerClock;
   armWindowMs?: number;
@@ -128,12 +131,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     fire: (discordUserId, dueMs) => track(fire(discordUserId, dueMs)),
     skipped: (discordUserId) => void track(schedules.get(discordUserId).then((record) => planNext(discordUserId, record))),
   });
-  const { reconcile, recordApplied, teamsOf } = createReconciler({ ...deps, clock, planAt: timers.planAt, recoveredFor });
+  const offsetOf = (discordUserId: string) => spreadOffsetMs(discordUserId, deps.spreadMs ?? 0);
+  const { reconcile, recordApplied, teamsOf } = createReconciler({ ...deps, clock, planAt: timers.planAt, recoveredFor, offsetOf });
 
   /** The next instant the member's avatar should change: their own schedules or a team season boundary. */
   async function planNext(discordUserId: string, record: ScheduleRecord, knownTeams?: Team[]): Promise<void> {
     const teams = knownTeams ?? (await teamsOf(discordUserId));
-    timers.planAt(discordUserId, plannedChange(record, teams, new Date(clock.now()), deps.minIntervalMs)?.at.getTime());
+    timers.planAt(discordUserId, plannedChange(record, teams, new Date(clock.now()), deps.minIntervalMs, offsetOf(discordUserId))?.at.getTime());
   }
 
   async function fire(discordUserId: string, dueMs: number): Promise<void> {

@@ -387,10 +387,10 @@ export function localDayStart(zone: string, instantMs: number): number {
 
 const displayFormatters = new Map<string, Intl.DateTimeFormat>();
 
-/** 'Dec 1 00:00' (or 'Dec 1, 2027 00:00' with `year`), on the wall clock of `zone`. */
-export function formatInZone(date: Date, zone: string, options: { year?: boolean; locale?: string } = {}): string {
+/** 'Dec 1 00:00' (or 'Dec 1, 2027 00:00' with `year`, 'Dec 1 00:00:37' with `seconds`), on the wall clock of `zone`. */
+export function formatInZone(date: Date, zone: string, options: { year?: boolean; seconds?: boolean; locale?: string } = {}): string {
   const locale = options.locale ?? 'en-US';
-  const key = `${zone}|${options.year ? 'y' : ''}|${locale}`;
+  const key = `${zone}|${options.year ? 'y' : ''}|${options.seconds ? 's' : ''}|${locale}`;
   let formatter = displayFormatters.get(key);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat(locale, {
@@ -400,6 +400,7 @@ export function formatInZone(date: Date, zone: string, options: { year?: boolean
       day: 'numeric',
       hour: '2-digit',
       minute: '2-digit',
+      ...(options.seconds ? { second: '2-digit' as const } : {}),
       ...(options.year ? { year: 'numeric' as const } : {}),
     });
     displayFormatters.set(key, formatter);
@@ -409,5 +410,5 @@ export function formatInZone(date: Date, zone: string, options: { year?: boolean
   const fields: Record<string, string> = {};
   for (const part of formatter.formatToParts(date)) fields[part.type] = part.value;
   const day = `${fields.month} ${fields.day}${options.year ? `, ${fields.year}` : ''}`;
-  return `${day} ${fields.hour}:${fields.minute}`;
+  return `${day} ${fields.hour}:${fields.minute}${options.seconds ? `:${fields.second}` : ''}`;
 }

@@ -68,6 +68,8 @@ export function localBotEnv(discord: DiscordServer, x: XServer): Record<string, 
     TWITTER_CONSUMER_SECRET: x.consumer.secret,
     TWITTER_API_URL: x.url,
     PORT: '0',
+    // Changes at the instant their rule says: tests time boundaries (test/schedule/spread.test.ts sets its own).
+    SCHEDULE_SPREAD_S: '0',
     ATTACHMENT_HOSTS: new URL(discord.url).host,
     X_IMAGE_HOSTS: new URL(x.url).host,
   };
@@ -87,6 +89,7 @@ export function localServicesEnv(x: XServer, dir: string, extra: Record<string, 
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     STORE_URL: `sqlite://${join(dir, 'bot.sqlite')}`,
     LOG_LEVEL: 'silent',
+    SCHEDULE_SPREAD_S: '0', // as localBotEnv
     ...extra,
   };
 }
