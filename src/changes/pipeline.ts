@@ -148,6 +148,8 @@ interface Tracked {
   waited: boolean;
   /** Its completion went to the recovery handler: a later joiner must not tell the origin again. */
   told?: boolean;
+  /** Handed to the next start by close() (its waiter got ChangeDeferred): this process no longer completes it. */
+  deferred?: boolean;
   /** The link used for the upload, kept for the read: the store may be down by then. */
   account?: LinkedAccount;
   final: Promise<AppliedChange>;
@@ -227,7 +229,11 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     });
     final.catch(() => undefined); // nobody may be waiting (a recovered change)
     const entry: Tracked = { record, value, waited, final, resolve, reject };
-    tracked.set(record.id, entry);
+    // Begun during a stop (a scheduled change that took its lease as the bot was closing): nothing here reads it
+    // any more, so its waiter is told at once, as close() told the others, instead of waiting for ever (the stop
+    // waited on it); the journal has it for the next start.
+    if (closed) defer(entry);
+    else tracked.set(record.id, entry);
     return entry;
   }
 
@@ -437,12 +443,22 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
     return handlers.get(kind);
   }
 
+  /** The change is the next start's: its waiter is told so (ChangeDeferred) and this process does not complete it. */
+  function defer(entry: Tracked): void {
+    entry.deferred = true;
+    entry.reject(new ChangeDeferred());
+  }
+
   async function complete(entry: Tracked, user: XUser, attempt = 1): Promise<void> {
     const { record } = entry;
     const notes = record.originalNotSaved ? { originalNotSaved: record.originalNotSaved } : {};
     let historyEntry: HistoryEntry | undefined;
     try {
       historyEntry = await writeHistory(record, user);
+      // Stopped during the read or this write: the waiter was told the next start completes it, so the journal
+      // record stays for that start (which writes the same history entry in place and tells the origin). Deleting
+      // it here left a scheduled change recorded nowhere but the history: the next start uploaded it again.
+      if (entry.deferred) return;
     } catch (error) {
       // X changed the avatar: a failure to record it is reported as "changed, not recorded yet" and retried.
       if (attempt === 1) logger.warn({ err: error, userId: record.userId }, 'X changed the avatar but recording it failed; retrying');
@@ -622,7 +638,7 @@ export function createChangePipeline(deps: ChangePipelineDeps): ChangePipeline {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       // Nobody waits through a stop for X's processing: the journal keeps these for the next start.
-      for (const entry of tracked.values()) entry.reject(new ChangeDeferred());
+      for (const entry of tracked.values()) defer(entry);
       tracked.clear();
     },
   };
