@@ -35,13 +35,18 @@ afterAll(async () => {
 
 const colour = (background: string) => sharp({ create: { width: 400, height: 400, channels: 3, background } }).jpeg().toBuffer();
 
-it('a scheduled change whose final read X answers once the stop began is completed by the next start, with one upload', async () => {
+/** The services' configuration, and a Discord user linked to a new X account in the records beside them. */
+async function setUp(userId: string, screenName: string) {
   const config = parseConfig(localServicesEnv(x, dir, { TWITTER_PROCESSING_DELAY_MS: '0' }));
-  const logger = createLogger({ level: 'silent' });
-  const userId = '500000000000000101';
-  const account = x.addUser({ screenName: 'stopped_read' });
+  const account = x.addUser({ screenName });
   const records = await openRecords(config);
   await records.vault.save(userId, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+  return { config, logger: createLogger({ level: 'silent' }), account, records };
+}
+
+it('a scheduled change whose final read X answers once the stop began is completed by the next start, with one upload', async () => {
+  const userId = '500000000000000101';
+  const { config, logger, account, records } = await setUp(userId, 'stopped_read');
   const before = await createServices(config, logger);
   await before.library.add(userId, 'b', { data: await colour('#3355aa'), format: 'jpeg' });
   const uploadsOf = () => x.uploads.filter((upload) => upload.userId === account.id).length;
@@ -76,12 +81,8 @@ it('a scheduled change whose final read X answers once the stop began is complet
 });
 
 it('a change begun after the stop began is handed to the next start at once instead of being waited for for ever', async () => {
-  const config = parseConfig(localServicesEnv(x, dir, { TWITTER_PROCESSING_DELAY_MS: '0' }));
-  const logger = createLogger({ level: 'silent' });
   const userId = '500000000000000102';
-  const account = x.addUser({ screenName: 'begun_late' });
-  const records = await openRecords(config);
-  await records.vault.save(userId, { xUserId: account.id, screenName: account.screenName, token: account.accessToken.token, secret: account.accessToken.secret });
+  const { config, logger, records } = await setUp(userId, 'begun_late');
   const services = await createServices(config, logger);
   try {
     services.avatars.close();
