@@ -8,6 +8,13 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Coordination } from '../coordination/runs.js';
 import type { SchedulerClock } from './scheduler.js';
 
+/** A scheduled run the store failed (its record, or its lease, not read in time) is tried again this long after. */
+export const STORE_RETRY_MS = 15_000;
+
+/** When to try a run the store failed again: STORE_RETRY_MS, up to half as long again, so that the runs an outage
+ *  failed together do not come back together. */
+export const retryAfterStoreFailure = (clock: SchedulerClock): number => clock.now() + STORE_RETRY_MS * (1 + Math.random() / 2);
+
 /** How long one process holds a scheduled run (node-cron's distributed lease, and a transition's). */
 export const LEASE_MS = 10 * 60_000;
 
@@ -82,16 +89,19 @@ export function createTimers(deps: TimerDeps): Timers {
         unref: true,
       },
     );
-    task.on('execution:skipped', () => {
+    task.on('execution:skipped', (context: { reason?: string }) => {
       void task.destroy();
       if (plans.get(discordUserId) !== plan) return;
       plan.task = undefined;
+      // The lease could not be asked (the store did not answer in time): nobody ran it, so it is tried again
+      // shortly, not handed to the process that was elected (there is none).
+      if (context.reason === 'coordinator-error') return timers.planAt(discordUserId, retryAfterStoreFailure(clock));
       deps.skipped(discordUserId);
     });
     plan.task = task;
   }
 
-  return {
+  const timers: Timers = {
     planAt(discordUserId, at) {
       disarm(discordUserId);
       if (at === undefined || stopped) return;
@@ -125,4 +135,5 @@ export function createTimers(deps: TimerDeps): Timers {
       for (const discordUserId of [...plans.keys()]) disarm(discordUserId);
     },
   };
+  return timers;
 }
