@@ -53,6 +53,14 @@ export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>, assig
 function separateInteractionRequests(general: REST, interactions: REST): void {
   const request = general.request.bind(general);
   general.request = (options) => (options.auth === false ? interactions.request(options) : request(options));
+  // client.destroy() stops the general client's sweepers: the interactions' stop with them.
+  for (const sweeper of ['clearHashSweeper', 'clearHandlerSweeper'] as const) {
+    const clear = general[sweeper].bind(general);
+    general[sweeper] = () => {
+      clear();
+      interactions[sweeper]();
+    };
+  }
 }
 
 /** Whether `guildId` belongs to one of this client's shards (Discord sends that guild's events only there). */
