@@ -3,6 +3,7 @@
  * an HTTP server for /healthz and the OAuth callback, and a graceful stop: new commands are turned
  * away, commands in flight finish (bounded), then the gateway, the HTTP server and the store close.
  */
+import { getHeapStatistics } from 'node:v8';
 import {
   Client,
   Events,
@@ -35,6 +36,9 @@ export interface BotOptions {
    *  the process start); by default the call to start(). */
   startedAtMs?: number;
 }
+
+/** V8's heap limit in MB: `npm start` sets it (--max-old-space-size) and the ready line says it, for operators. */
+const heapLimitMb = (): number => Math.round(getHeapStatistics().heap_size_limit / 1048576);
 
 export interface Bot {
   client: Client;
@@ -234,7 +238,7 @@ export function createBot(options: BotOptions): Bot {
       // Users are answered from here on. After downtime the catch-up can take minutes (each change holds
       // X's processing wait), so it and the resumed pushes run in the background with bounded concurrency.
       const readyMs = Math.round(performance.now() - startedAt);
-      logger.info({ user: client.user?.tag, host: config.httpHost, port: http.port, linking: callbackFlowEnabled(config) ? 'callback and PIN' : 'PIN only', ready_ms: readyMs }, 'bot ready');
+      logger.info({ user: client.user?.tag, host: config.httpHost, port: http.port, linking: callbackFlowEnabled(config) ? 'callback and PIN' : 'PIN only', ready_ms: readyMs, heap_limit_mb: heapLimitMb() }, 'bot ready');
       const catchUp = services.scheduler.start().then(
         (restored) => logger.info({ ...restored, catchup_done_ms: Math.round(performance.now() - startedAt) }, 'schedule catch-up done'),
         (error: unknown) => logger.error({ err: error }, 'schedule catch-up failed'),

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -159,6 +159,8 @@ async function freePortPair(): Promise<number> {
 }
 
 const FIRE_EVERY_S = 4;
+/** The old space's limit `npm start` runs node with (package.json). */
+const HEAP_LIMIT_MB = Number(/--max-old-space-size=(\d+)/.exec((JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start)?.[1]);
 
 describe.each(sharedStoreKinds(10))('two processes with two shards on one %s', (_kind, emptyStore) => {
   let storeUrl: string;
@@ -254,6 +256,15 @@ describe.each(sharedStoreKinds(10))('two processes with two shards on one %s', (
     expect(new Set([bot.pid, child(0).pid, child(1).pid]).size).toBe(3);
     expect(discord.sessions.filter((session) => session.connected).map((session) => session.shard).sort()).toEqual([[0, 2], [1, 2]]);
     for (const childPort of [port, port + 1]) expect((await fetch(`http://127.0.0.1:${childPort}/healthz`)).status).toBe(200);
+  });
+
+  it('runs every child with the heap limit npm start gives node (V8 then grows its heap to at most 1.4 times the live data, not 4)', () => {
+    for (const index of [0, 1]) {
+      const ready = linesOf(bot.lines, child(index).pid).find((line) => line.includes('"msg":"bot ready"'));
+      const limit = (JSON.parse(ready!) as { heap_limit_mb: number }).heap_limit_mb;
+      expect(limit).toBeGreaterThanOrEqual(HEAP_LIMIT_MB);
+      expect(limit).toBeLessThan(HEAP_LIMIT_MB + 100); // the old space's limit and the young generation's
+    }
   });
 
   it('answers an interaction from a guild of each shard in that shard\'s process, once', async () => {
