@@ -9,7 +9,7 @@
  * restore uploads nothing), and SCALE_DUE users whose rotation changes during the run, SCALE_LEAD_MS after
  * seeding ends, spread over SCALE_DUE_SPREAD_S seconds (they have a library and a history, as in the
  * schedules benchmark; the others' libraries are not seeded: nothing in the run reads them).
- * The bot runs as its own processes (`avatar-bot start`): on Redis and PostgreSQL the shard manager with
+ * The bot runs as its own processes (`npm start`, with the node flags it starts node with): on Redis and PostgreSQL the shard manager with
  * two children, one shard each; SQLite refuses several processes (each would run every schedule: only Redis
  * and PostgreSQL coordinate them), so there one process holds both shards (SHARDS_PER_PROCESS=2), as the
  * table and the JSON say. The Discord- and X-compatible servers run in this process, not pinned (three
@@ -23,7 +23,8 @@
  * bucket as Prometheus' histogram_quantile does (its bucket's upper bound is printed too);
  * `interactions_per_s` `/twitter status` from SCALE_ASKERS linked members of a guild of each shard, a
  * closed loop of 4, 8, 16, … requests in flight for SCALE_STEP_S each, answers counted at the Discord
- * server, until the answered rate grows by less than 5 % (the best step's rate).
+ * server, until the answered rate grows by less than 5 % (the best step's rate), once the changes' DM
+ * notices are delivered; `status_p50_ms_while_notices` / `_p99_` the same command, 4 in flight, while they drain.
  *
  * Knobs: SCALE_USERS (100,000), SCALE_STORES (redis,postgres,sqlite), SCALE_DUE (1000), SCALE_DUE_SPREAD_S
  * (10), SCALE_LEAD_MS (60,000), SCALE_ASKERS (1000), SCALE_STEP_S (8), SCALE_SEED_LANES (16).
@@ -69,6 +70,9 @@ type Figures = Record<string, number | string | boolean | number[]>;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const discordId = (i: number) => String(600_000_000_000_000_000n + BigInt(i));
+
+/** A process's parent, from /proc. */
+const parentOf = (pid: number): number => Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
 function statusOf(pid: number): { rss: number; hwm: number } | undefined {
   try {
@@ -140,11 +144,11 @@ interface Step {
 }
 
 /**
- * `/twitter status` in a closed loop: `inFlight` askers at a time, each sending again once answered, for
- * STEP_S; answers counted when @original holds the reply. One poller checks every request in flight (the
+ * `/twitter status` in a closed loop: `inFlight` askers at a time, each asking again once answered, while
+ * `going()`; answers counted when @original holds the reply. One poller checks every request in flight (the
  * server's own waiters re-run on every event, which would load this process as much as the bot).
  */
-async function saturate(discord: DiscordServer, askers: Array<{ user: TestUser; guild: TestGuild }>, title: string): Promise<Step[]> {
+function asking(discord: DiscordServer, askers: Array<{ user: TestUser; guild: TestGuild }>) {
   const waiting = new Map<Interaction, (ok: boolean) => void>();
   const poller = setInterval(() => {
     const now = performance.now();
@@ -155,28 +159,36 @@ async function saturate(discord: DiscordServer, askers: Array<{ user: TestUser; 
       waiting.delete(interaction);
     }
   }, 5);
-  const steps: Step[] = [];
   let next = 0;
+  async function loop(inFlight: number, going: () => boolean): Promise<{ latencies: number[]; unanswered: number; otherReplies: number }> {
+    const latencies: number[] = [];
+    let unanswered = 0;
+    let otherReplies = 0;
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (going()) {
+        const { user, guild } = askers[next++ % askers.length]!;
+        const interaction = await discord.slash(user, { name: 'twitter', subcommand: 'status' }, { guildId: guild.id });
+        const ok = await new Promise<boolean>((done) => waiting.set(interaction, done));
+        if (!ok) unanswered++;
+        else if (going()) {
+          latencies.push(performance.now() - interaction.sentAt);
+          if ((interaction.original?.embeds[0]?.fields?.length ?? 0) === 0) otherReplies++; // not the status embed: an error reply
+        }
+      }
+    }));
+    return { latencies, unanswered, otherReplies };
+  }
+  return { loop, close: () => clearInterval(poller) };
+}
+
+/** The closed loop at 4, 8, 16, … in flight for STEP_S each, until the answered rate grows by less than 5 %. */
+async function saturate(discord: DiscordServer, askers: Array<{ user: TestUser; guild: TestGuild }>, title: string): Promise<Step[]> {
+  const asker = asking(discord, askers);
+  const steps: Step[] = [];
   try {
     for (let inFlight = 4; inFlight <= 512; inFlight *= 2) {
-      const started = performance.now();
-      const endsAt = started + STEP_S * 1000;
-      const latencies: number[] = [];
-      let unanswered = 0;
-      let otherReplies = 0;
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (performance.now() < endsAt) {
-          const { user, guild } = askers[next++ % askers.length]!;
-          const interaction = await discord.slash(user, { name: 'twitter', subcommand: 'status' }, { guildId: guild.id });
-          const ok = await new Promise<boolean>((done) => waiting.set(interaction, done));
-          const at = performance.now();
-          if (!ok) unanswered++;
-          else if (at <= endsAt) {
-            latencies.push(at - interaction.sentAt);
-            if ((interaction.original?.embeds[0]?.fields?.length ?? 0) === 0) otherReplies++; // not the status embed: an error reply
-          }
-        }
-      }));
+      const endsAt = performance.now() + STEP_S * 1000;
+      const { latencies, unanswered, otherReplies } = await asker.loop(inFlight, () => performance.now() < endsAt);
       const step = { inFlight, perSecond: round(latencies.length / STEP_S, 1), answered: latencies.length, unanswered, otherReplies, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
       steps.push(step);
       console.log(`${title}: ${inFlight} in flight: ${step.perSecond}/s answered (p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms), ${unanswered} unanswered, ${otherReplies} not the status`);
@@ -184,7 +196,7 @@ async function saturate(discord: DiscordServer, askers: Array<{ user: TestUser; 
       if (steps.length >= 3 && step.perSecond < best * 1.05) break;
     }
   } finally {
-    clearInterval(poller);
+    asker.close();
   }
   return steps;
 }
@@ -284,7 +296,7 @@ async function runStore(storeName: StoreName): Promise<Figures> {
     const spawnedWall = Date.now();
     const peaks = new Map<number, number>();
     const env = { STORE_URL: url, TOKEN_ENCRYPTION_KEY: key.toString('base64'), TWITTER_PROCESSING_DELAY_MS: String(PROCESSING_DELAY_MS), ...shardEnv };
-    const botStarting = startBotProcess(discord, x, 'node', env, processes);
+    const botStarting = startBotProcess(discord, x, 'npm', env, processes);
     bot = await botStarting;
     const started = bot;
     const pids = processes > 1 ? started.shardProcesses.map((child) => child.pid) : [started.pid];
@@ -319,12 +331,19 @@ async function runStore(storeName: StoreName): Promise<Figures> {
     const dueUploads = new Set(x.uploads.filter((upload) => seeded.dueX.has(upload.userId)).map((upload) => upload.userId)).size;
     const otherUploads = x.uploads.filter((upload) => !seeded.dueX.has(upload.userId)).length;
 
-    // The changes' DM notices: the bot's REST client sends at most 50 requests a second per process (discord.js's
-    // globalRequestsPerSecond, interaction replies included), so interactions measured while 1,000 notices drain
-    // wait about 1 s each behind them (measured: p50 1050 ms at 4 in flight). Counted once they are all delivered.
+    // The changes' DM notices: the bot's REST client sends at most 50 bot requests a second per process (discord.js's
+    // globalRequestsPerSecond); interaction replies go apart (src/bot/client.ts). /twitter status, 4 in flight, is
+    // asked while they drain: its answers must not wait behind them (they did, p50 1050 ms, when they shared it).
     const noticesFrom = performance.now();
     const notices = () => discord.messages.filter((message) => typeof message.recipientId === 'string' && seeded.dueUsers.has(message.recipientId)).length;
-    while (notices() < seeded.dueUsers.size && performance.now() - noticesFrom < 180_000) await sleep(200);
+    const draining = () => notices() < seeded.dueUsers.size && performance.now() - noticesFrom < 180_000;
+    const duringAsker = asking(discord, seeded.askers);
+    const [during] = await Promise.all([
+      duringAsker.loop(4, draining).finally(() => duringAsker.close()),
+      (async () => {
+        while (draining()) await sleep(200);
+      })(),
+    ]);
     const noticesS = (performance.now() - noticesFrom) / 1000;
 
     // Interactions at saturation.
@@ -332,7 +351,8 @@ async function runStore(storeName: StoreName): Promise<Figures> {
     const best = steps.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
     sample();
     const hwm = pids.map((pid) => Math.max(peaks.get(pid) ?? 0, statusOf(pid)?.hwm ?? 0));
-    const managerRss = processes > 1 ? statusOf(started.pid)?.hwm : undefined;
+    // Started by npm: the manager is the children's parent (npm's own process is not the bot's).
+    const managerRss = processes > 1 ? statusOf(parentOf(pids[0]!))?.hwm : undefined;
     const problems = started.lines.filter((line) => /"level":(40|50|60)/.test(line));
 
     const figures: Figures = {
@@ -342,12 +362,18 @@ async function runStore(storeName: StoreName): Promise<Figures> {
       ...(processes === 1 ? { one_process_why: 'several processes are refused on SQLite (only Redis and PostgreSQL coordinate them)' } : {}),
       ready_ms: round(readyMs),
       rss_mb_per_process: hwm.map((mb) => round(mb, 1)),
+      // V8's heap limit in each process, as its "bot ready" line says (npm start's --max-old-space-size).
+      heap_limit_mb: [...new Set(readyLines.map((line) => Number(line.heap_limit_mb)))],
       restore_s: round(restoreS, 2),
       // The bucket's bound: the histogram says no more (interpolating within the bucket assumes fires spread evenly in it).
       late_p99_ms: late.bucket * 1000,
       late_p99_interpolated_ms: round(late.value * 1000),
       interactions_per_s: best.perSecond,
       in_flight_at_best: best.inFlight,
+      // /twitter status at 4 in flight while the changes' DM notices drain (the bot's REST budget full).
+      status_p50_ms_while_notices: round(percentile(during.latencies, 50)),
+      status_p99_ms_while_notices: round(percentile(during.latencies, 99)),
+      status_answered_while_notices: during.latencies.length,
       fires: fired(),
       due: seeded.dueAtMs.length,
       due_spread_s: DUE_SPREAD_S,
@@ -378,6 +404,7 @@ async function runStore(storeName: StoreName): Promise<Figures> {
         ['fire lateness p99 (ms): at most (its bucket\'s bound); interpolated', `<= ${figures.late_p99_ms}; ${figures.late_p99_interpolated_ms}`, `< 1000 ${target(late.bucket * 1000 < 1000)}`],
         ['change applied after its instant (ms, log), p50 / p99; X wait included', appliedLate.length ? `${round(percentile(appliedLate, 50))} / ${round(percentile(appliedLate, 99))}` : 'none', ''],
         ['DM notices delivered / due; waited for them after the changes (s)', `${notices()} / ${seeded.dueUsers.size}; ${round(noticesS, 1)}`, ''],
+        ['/twitter status while they drained, 4 in flight: answered (p50 / p99 ms; unanswered)', `${during.latencies.length} (${figures.status_p50_ms_while_notices} / ${figures.status_p99_ms_while_notices}; ${during.unanswered})`, ''],
         ['due users uploaded at X / uploads for anyone else', `${dueUploads} / ${otherUploads}`, `${seeded.dueAtMs.length} / 0`],
         ...steps.map((step): Array<string | number> => [`/twitter status, ${step.inFlight} in flight: answered/s (p50 / p99 ms; unanswered)`, `${step.perSecond} (${step.p50Ms} / ${step.p99Ms}; ${step.unanswered})`, '']),
         ['interactions_per_s (the best step)', best.perSecond, ''],
