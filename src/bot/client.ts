@@ -28,8 +28,27 @@ export const SINGLE_SHARD: ShardAssignment = { shards: [0], total: 1 };
  */
 export const INTERACTION_REQUESTS_PER_SECOND = 1000;
 
-export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>, assignment: ShardAssignment = SINGLE_SHARD): Client {
-  const rest = { api: config.discordApiUrl, version: '10', timeout: 15_000 } as const;
+/**
+ * How often both REST clients drop their idle handlers. @discordjs/rest keeps one per route and major
+ * parameter, an hour by default: a reply's webhook route has the interaction's token as its major parameter
+ * (one handler, about 600 bytes, per command: at 500 commands a second a gigabyte an hour, past the heap limit
+ * `npm start` sets), and a DM's has its channel (one per user a wave of notices reaches). Swept every minute,
+ * about 20 MB at most. Discord's limits on these routes are counted in seconds, so a handler idle for a minute
+ * has nothing left to remember.
+ */
+export const HANDLER_SWEEP_MS = 60_000;
+
+export interface DiscordClientOptions {
+  /** HANDLER_SWEEP_MS unless given (tests). */
+  handlerSweepMs?: number;
+}
+
+/** The REST client a Discord client sends interaction requests through (see separateInteractionRequests). */
+const interactionClients = new WeakMap<Client, REST>();
+export const interactionRestOf = (client: Client): REST | undefined => interactionClients.get(client);
+
+export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>, assignment: ShardAssignment = SINGLE_SHARD, options: DiscordClientOptions = {}): Client {
+  const rest = { api: config.discordApiUrl, version: '10', timeout: 15_000, handlerSweepInterval: options.handlerSweepMs ?? HANDLER_SWEEP_MS } as const;
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     partials: [Partials.Channel],
@@ -39,14 +58,16 @@ export function createDiscordClient(config: Pick<Config, 'discordApiUrl'>, assig
     shards: assignment.shards,
     shardCount: assignment.total,
   });
-  separateInteractionRequests(client.rest, new REST({ ...rest, globalRequestsPerSecond: INTERACTION_REQUESTS_PER_SECOND }));
+  const interactions = new REST({ ...rest, globalRequestsPerSecond: INTERACTION_REQUESTS_PER_SECOND });
+  separateInteractionRequests(client.rest, interactions);
+  interactionClients.set(client, interactions);
   return client;
 }
 
 /**
  * discord.js counts every request in one global budget of 50 a second, the replies to interactions
  * included: when a wave of scheduled changes sends its DM notices (1,000 at once in bench scale), a
- * `/twitter status` answer queued behind them waited seconds for its turn, though Discord does not count
+ * `/twitter status` answer queued behind them waited for the next second's turn, though Discord does not count
  * interaction requests in that limit (Javacord and discordeno route them apart for the same reason). The
  * requests that carry no bot token (`auth: false`: the interaction's callback and its webhook, which is all
  * this bot sends that way) go through `interactions`, a REST client with its own budget; the rest as before.

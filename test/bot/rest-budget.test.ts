@@ -4,9 +4,11 @@
  * Discord does not count interaction requests in that limit, so the bot sends them through a REST client
  * of their own (src/bot/client.ts). Through the real discord.js client and the real notice path.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { createDiscordClient, interactionRestOf, SINGLE_SHARD } from '../../src/bot/client.js';
 import { deliverNotice } from '../../src/bot/notify.js';
-import type { RecordedCall } from '../support/discord-server.js';
+import { startDiscordServer, type RecordedCall } from '../support/discord-server.js';
 import { useHarness } from './helpers.js';
 
 /** Three requests each (the user, their DM channel, the message): about nine seconds of the bot's budget. */
@@ -39,4 +41,29 @@ describe('the REST budget', () => {
     // In one budget the answer waited behind the 100 look-ups queued before it (two more seconds): all 150 came first.
     expect(h.discord.calls.slice(before, answered).filter(channelFetch).length).toBeLessThan(100);
   }, 60_000);
+});
+
+describe('the REST clients\' handlers', () => {
+  it('are dropped a moment after they go idle: one per reply (its interaction\'s token) and one per DM channel, kept an hour before', async () => {
+    const discord = await startDiscordServer();
+    const client = createDiscordClient({ discordApiUrl: discord.apiUrl }, SINGLE_SHARD, { handlerSweepMs: 1000 });
+    client.rest.setToken(discord.botToken);
+    try {
+      // The routes discord.js edits a reply and posts a DM on, for 20 interactions and 20 channels (unknown here: 404).
+      const sent = await Promise.allSettled([
+        ...Array.from({ length: 20 }, (_, i) => client.rest.patch(`/webhooks/${discord.applicationId}/token-${i}/messages/@original`, { auth: false, body: { content: 'done' } })),
+        ...Array.from({ length: 20 }, (_, i) => client.rest.post(`/channels/${900_000_000_000_000_000n + BigInt(i)}/messages`, { body: { content: 'changed' } })),
+      ]);
+      expect(sent.every((request) => request.status === 'rejected')).toBe(true);
+      const replies = interactionRestOf(client)!.handlers;
+      const ours = () => [...replies.keys(), ...client.rest.handlers.keys()].filter((key) => /token-|9000000000000000/.test(key));
+      expect(ours()).toHaveLength(40);
+      await sleep(2500);
+      expect(ours()).toEqual([]);
+      expect(discord.calls.filter((call) => call.route.startsWith('PATCH /webhooks/') || call.route.startsWith('POST /channels/'))).toHaveLength(40);
+    } finally {
+      await client.destroy();
+      await discord.close();
+    }
+  });
 });
