@@ -48,6 +48,22 @@ export interface TimerDeps {
   skipped(discordUserId: string): void;
 }
 
+/**
+ * The scheduler's clock minus the real one, both read within one millisecond. Read across a tick, the difference
+ * was 1 ms off and a change due on a whole second was rounded up to the next one: about one change in 1,000
+ * (bench scale) fired a second late, and with several processes under a lease key of its own, so the process
+ * that lost the election ran it too. Three tries at most (a clock that is slow to read keeps the last).
+ */
+function clockOffset(clock: SchedulerClock): number {
+  let offset = 0;
+  for (let tries = 0; tries < 3; tries++) {
+    const real = Date.now();
+    offset = clock.now() - real;
+    if (Date.now() === real) return offset;
+  }
+  return offset;
+}
+
 /** A node-cron pattern that matches one UTC instant (to the second). */
 function patternFor(ms: number): string {
   const d = new Date(ms);
@@ -87,7 +103,7 @@ export function createTimers(deps: TimerDeps): Timers {
     const dueMs = Math.ceil(plan.at / 1000) * 1000;
     // node-cron fires at the start of the pattern's second: rounded up, so that a clock that is not a whole
     // number of seconds off the real one (tests move it) never fires before the instant (it found nothing due).
-    const realMs = Math.ceil((dueMs - (clock.now() - Date.now())) / 1000) * 1000;
+    const realMs = Math.ceil((dueMs - clockOffset(clock)) / 1000) * 1000;
     const task = cron.schedule(
       patternFor(Math.max(realMs, Date.now() + 1000)),
       () => {

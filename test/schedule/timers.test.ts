@@ -81,3 +81,29 @@ it('the housekeeping arms a plan once it comes within the window, and only then'
   expect(timers.planned('later')).toEqual({ at, armed: true });
   await eventually(async () => expect(fires).toEqual([Math.ceil(at / 1000) * 1000]));
 });
+
+it('a change due on a whole second is armed for that second when the clock is read across a millisecond tick', async () => {
+  const keys: string[] = [];
+  const electing: RunCoordinator = {
+    shouldRun: (key) => {
+      keys.push(key);
+      return true;
+    },
+  };
+  // Every second read of this clock ends after the millisecond it returned (a busy event loop, a slow read).
+  let reads = 0;
+  const straddling = {
+    now: () => {
+      const now = Date.now();
+      if (++reads % 2 === 0) while (Date.now() === now);
+      return now;
+    },
+  };
+  const fires: number[] = [];
+  timers = createTimers({ clock: straddling, armWindowMs: 10 * 60_000, coordination: { ...localCoordination(), distributed: true, coordinator: electing }, fire: async (_user, dueMs) => void fires.push(dueMs), skipped: () => undefined });
+  const dueMs = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+  timers.planAt('u3', dueMs);
+  await eventually(async () => expect(fires).toEqual([dueMs]));
+  // The lease every process asks for: this second's, not the next one's (which no other process would ask for).
+  expect(keys).toEqual([`avatar:u3:${dueMs}:${new Date(dueMs).toISOString()}`]);
+});
