@@ -71,14 +71,11 @@ type Figures = Record<string, number | string | boolean | number[]>;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const discordId = (i: number) => String(600_000_000_000_000_000n + BigInt(i));
 
-/** A process's parent, from /proc. */
-const parentOf = (pid: number): number => Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-
-function statusOf(pid: number): { rss: number; hwm: number } | undefined {
+function statusOf(pid: number): { rss: number; hwm: number; parent: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, parent: Number(/PPid:\s+(\d+)/.exec(text)?.[1]) };
   } catch {
     return undefined; // the process is gone
   }
@@ -352,7 +349,7 @@ async function runStore(storeName: StoreName): Promise<Figures> {
     sample();
     const hwm = pids.map((pid) => Math.max(peaks.get(pid) ?? 0, statusOf(pid)?.hwm ?? 0));
     // Started by npm: the manager is the children's parent (npm's own process is not the bot's).
-    const managerRss = processes > 1 ? statusOf(parentOf(pids[0]!))?.hwm : undefined;
+    const managerRss = processes > 1 ? statusOf(statusOf(pids[0]!)?.parent ?? -1)?.hwm : undefined;
     const problems = started.lines.filter((line) => /"level":(40|50|60)/.test(line));
 
     const figures: Figures = {

@@ -19,6 +19,14 @@ afterEach(async () => {
   timers = undefined;
 });
 
+/** A run coordinator that gives every ask the same answer and notes the keys asked. */
+const coordinatorAnswering = (answer: boolean, asked: string[]): RunCoordinator => ({
+  shouldRun: (key) => {
+    asked.push(key);
+    return answer;
+  },
+});
+
 function timersWith(coordination: Coordination) {
   const fires: number[] = [];
   const skips: string[] = [];
@@ -52,12 +60,7 @@ it('a fire whose run is still going when the housekeeping passes fires once', as
 
 it('a fire another process was elected for is handed on once, not asked for again by the housekeeping', async () => {
   const asked: string[] = [];
-  const elsewhere: RunCoordinator = {
-    shouldRun: (key) => {
-      asked.push(key);
-      return false;
-    },
-  };
+  const elsewhere = coordinatorAnswering(false, asked);
   const { timers, fires, skips } = timersWith({ ...localCoordination(), distributed: true, coordinator: elsewhere });
   timers.planAt('u2', Date.now() + 1000);
   await eventually(async () => expect(skips).toEqual(['u2']));
@@ -84,12 +87,7 @@ it('the housekeeping arms a plan once it comes within the window, and only then'
 
 it('a change due on a whole second is armed for that second when the clock is read across a millisecond tick', async () => {
   const keys: string[] = [];
-  const electing: RunCoordinator = {
-    shouldRun: (key) => {
-      keys.push(key);
-      return true;
-    },
-  };
+  const electing = coordinatorAnswering(true, keys);
   // Every second read of this clock ends after the millisecond it returned (a busy event loop, a slow read).
   let reads = 0;
   const straddling = {
